@@ -1,0 +1,96 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import secureJson from 'secure-json-parse';
+import type { FastifyBaseLogger } from 'fastify';
+import { AppError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestCipher } from '../core/sealed-request.js';
+import type { TargetPolicy } from '../core/target-policy.js';
+import type { TaskStore } from '../store/task-store.js';
+import { createAuthenticator } from './auth.js';
+import type { RouteContext } from './context.js';
+import { installErrorHandling } from './error-handler.js';
+import { healthRoutes } from './routes/health.js';
+import { projectRoutes } from './routes/projects.js';
+import { taskRoutes } from './routes/tasks.js';
+
+export interface AppDeps {
+  store: TaskStore;
+  cipher: RequestCipher;
+  clock: Clock;
+  policy: TargetPolicy;
+  logger: FastifyBaseLogger;
+  level: 'DEVELOPMENT' | 'PRODUCTION';
+  queueLimit: number;
+  bodyLimit: number;
+  trustProxy: boolean;
+  throttle: { max: number; timeWindowMs: number };
+  register: { max: number; timeWindowMs: number };
+}
+
+/** Builds the HTTP API from its dependencies, without listening (tests can `inject`). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One debug line per request (onResponse below) instead of two info lines.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimit,
+    trustProxy: deps.trustProxy,
+    routerOptions: { maxParamLength: 4096 },
+    return503OnClosing: true,
+    ajv: {
+      // Validate as written: no type coercion, no silently dropped fields, every error reported.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, allowUnionTypes: true },
+    },
+  });
+  app.decorateRequest('project', null);
+  installErrorHandling(app, deps.logger, deps.bodyLimit);
+
+  // JSON only; an empty body is "no body" (PATCH routes carry none), and a body that tries to set
+  // __proto__ or constructor.prototype is refused rather than parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (error) {
+      const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message;
+      done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${reason}`), undefined);
+    }
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.throttle.max,
+    timeWindow: deps.throttle.timeWindowMs,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `Too many requests from this address; try again in ${context.after}`),
+  });
+
+  const ctx: RouteContext = {
+    store: deps.store,
+    cipher: deps.cipher,
+    clock: deps.clock,
+    policy: deps.policy,
+    auth: createAuthenticator(deps.store),
+    level: deps.level,
+    queueLimit: deps.queueLimit,
+    registerLimit: deps.register,
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    if (request.routeOptions.url === undefined || request.routeOptions.config.public) return;
+    request.project = await ctx.auth.authenticate(request);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  healthRoutes(app, ctx);
+  projectRoutes(app, ctx);
+  taskRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,48 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../core/errors.js';
+import { isId } from '../core/ids.js';
+import type { Project } from '../core/task.js';
+import { TOKEN_PATTERN, hashToken, tokenMatches } from '../core/tokens.js';
+import type { TaskStore } from '../store/task-store.js';
+
+/**
+ * Every /v1beta route but `register` needs `authorization: Bearer <token>` and
+ * `x-kuueri-tasks-project: <id>`. Any problem answers the same 401, so a caller learns nothing
+ * about which part was wrong; a project that does not exist still costs a hash comparison.
+ */
+export const PROJECT_HEADER = 'x-kuueri-tasks-project';
+
+const DUMMY_HASH = hashToken('kt_not-a-real-token');
+
+export interface Authenticator {
+  authenticate(request: FastifyRequest): Promise<Project>;
+}
+
+/** Projects never change once registered, so a bounded cache saves a store read per request. */
+export function createAuthenticator(store: TaskStore, cacheSize = 10_000): Authenticator {
+  const cache = new Map<string, Project>();
+  const unauthorized = (): AppError => new AppError('UNAUTHORIZED', 'Missing or invalid credentials: send authorization: Bearer <token> and x-kuueri-tasks-project: <project id>');
+
+  return {
+    async authenticate(request) {
+      const authorization = request.headers.authorization;
+      const projectId = request.headers[PROJECT_HEADER];
+      if (typeof authorization !== 'string' || typeof projectId !== 'string') throw unauthorized();
+      const match = /^Bearer (\S+)$/.exec(authorization);
+      const token = match?.[1];
+      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw unauthorized();
+
+      let project = cache.get(projectId) ?? null;
+      if (!project) {
+        project = await store.findProject(projectId);
+        if (project) {
+          if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+          cache.set(projectId, project);
+        }
+      }
+      const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
+      if (!project || !ok) throw unauthorized();
+      return project;
+    },
+  };
+}

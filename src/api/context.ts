@@ -1,0 +1,36 @@
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import type { RequestCipher } from '../core/sealed-request.js';
+import type { TargetPolicy } from '../core/target-policy.js';
+import type { Project } from '../core/task.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { Authenticator } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated project; set by the onRequest hook of every non-public /v1beta route. */
+    project: Project | null;
+  }
+  interface FastifyContextConfig {
+    /** Routes that need no credentials (register, health). */
+    public?: boolean;
+  }
+}
+
+/** What route handlers need; built once by buildApp. */
+export interface RouteContext {
+  store: TaskStore;
+  cipher: RequestCipher;
+  clock: Clock;
+  policy: TargetPolicy;
+  auth: Authenticator;
+  level: 'DEVELOPMENT' | 'PRODUCTION';
+  queueLimit: number;
+  registerLimit: { max: number; timeWindowMs: number };
+}
+
+export function projectOf(request: FastifyRequest): Project {
+  if (!request.project) throw new AppError('UNAUTHORIZED');
+  return request.project;
+}

@@ -1,0 +1,266 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type AllowList, parseAllowList } from './core/target-policy.js';
+
+/**
+ * Configuration: defaults that run with nothing set, then `resource/config/config.json` (the
+ * seed's keys; path overridable with TASKS_CONFIG) when present, then environment variables. Every
+ * problem is collected and reported at once; nothing else in the program reads `process.env`.
+ * docs/configuration.md documents every row of SETTINGS (a test keeps them in step).
+ */
+type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+type Parser<T> = (raw: unknown, fromEnv: boolean) => Parsed<T>;
+
+const int = (min: number, max: number): Parser<number> => (raw, fromEnv) => {
+  const value = fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return { ok: false, message: 'must be an integer' };
+  if (value < min || value > max) return { ok: false, message: `must be between ${min} and ${max}` };
+  return { ok: true, value };
+};
+const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw) =>
+  typeof raw === 'string' && (values as string[]).includes(raw.trim())
+    ? { ok: true, value: raw.trim() as T }
+    : { ok: false, message: `must be one of ${values.join(', ')}` };
+const text = (minLength = 1): Parser<string> => (raw) =>
+  typeof raw === 'string' && raw.length >= minLength
+    ? { ok: true, value: raw }
+    : { ok: false, message: minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string' };
+const flag: Parser<boolean> = (raw, fromEnv) => {
+  if (typeof raw === 'boolean') return { ok: true, value: raw };
+  if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/i.test(raw.trim())) {
+    return { ok: true, value: /^(true|1)$/i.test(raw.trim()) };
+  }
+  return { ok: false, message: 'must be true or false' };
+};
+const list: Parser<string[]> = (raw) => {
+  if (typeof raw === 'string') return { ok: true, value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+  if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return { ok: true, value: raw };
+  return { ok: false, message: 'must be a comma-separated string or an array of strings' };
+};
+
+interface Setting<T> {
+  /** Dotted path in config.json. */
+  key: string;
+  env?: string;
+  parse: Parser<T>;
+  default: T;
+  doc: string;
+}
+
+const setting = <T>(s: Omit<Setting<T>, 'default'> & { default: NoInfer<T> }): Setting<T> => s;
+
+export const SETTINGS = {
+  port: setting({ key: 'PORT', env: 'PORT', parse: int(0, 65535), default: 8202, doc: 'TCP port to listen on (0 picks a free one).' }),
+  host: setting({ key: 'HOST', env: 'HOST', parse: text(), default: '0.0.0.0', doc: 'Address to listen on.' }),
+  level: setting({
+    key: 'LEVEL', env: 'TASKS_LEVEL', parse: oneOf('DEVELOPMENT', 'PRODUCTION'), default: 'DEVELOPMENT',
+    doc: 'DEVELOPMENT or PRODUCTION; projects registered in production are `GUEST`, else `DEV`.',
+  }),
+  logLevel: setting({
+    key: 'LOG_LEVEL', env: 'TASKS_LOG_LEVEL', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info',
+    doc: 'Log level of the JSON log on standard output.',
+  }),
+  trustProxy: setting({
+    key: 'TRUST_PROXY', env: 'TASKS_TRUST_PROXY', parse: flag, default: false,
+    doc: 'Take the client address from X-Forwarded-For (only behind a proxy you run).',
+  }),
+  maxBodyLength: setting({
+    key: 'MODULE.HTTP.MAX_BODY_LENGTH', env: 'TASKS_MAX_BODY_LENGTH', parse: int(1024, 16 * 1024 * 1024), default: 131072,
+    doc: 'Largest request body accepted, in bytes; larger answers 413.',
+  }),
+  maxContentLength: setting({
+    key: 'MODULE.HTTP.MAX_CONTENT_LENGTH', env: 'TASKS_MAX_CONTENT_LENGTH', parse: int(0, 64 * 1024 * 1024), default: 131072,
+    doc: "Most bytes read of a target's answer; the rest is discarded.",
+  }),
+  throttleTtl: setting({
+    key: 'MODULE.THROTTLER.TTL', env: 'TASKS_THROTTLE_TTL', parse: int(1, 31_536_000), default: 86400,
+    doc: 'Throttling window in seconds, per client address.',
+  }),
+  throttleLimit: setting({
+    key: 'MODULE.THROTTLER.LIMIT', env: 'TASKS_THROTTLE_LIMIT', parse: int(1, 1_000_000_000), default: 1000,
+    doc: 'Requests a client address may make per window; more answer 429.',
+  }),
+  registerTtl: setting({
+    key: 'MODULE.THROTTLER.REGISTER_TTL', env: 'TASKS_REGISTER_TTL', parse: int(1, 31_536_000), default: 3600,
+    doc: 'Registration window in seconds, per client address.',
+  }),
+  registerLimit: setting({
+    key: 'MODULE.THROTTLER.REGISTER_LIMIT', env: 'TASKS_REGISTER_LIMIT', parse: int(1, 1_000_000_000), default: 10,
+    doc: 'Projects a client address may register per registration window.',
+  }),
+  queueLimit: setting({
+    key: 'SERVICE.QUEUE.LIMIT', env: 'TASKS_QUEUE_LIMIT', parse: int(1, 100_000_000), default: 1000,
+    doc: 'Tasks a project may hold RUNNING or PAUSED at once (`taskInQueueLimit`).',
+  }),
+  cryptoKey: setting<string | null>({
+    key: 'SERVICE.CRYPTO.KEY', env: 'TASKS_CRYPTO_KEY', parse: text(32), default: null,
+    doc: 'Key that encrypts stored requests: 64 hex characters, base64 of 32 bytes, or any string of 32+ characters (stretched with HKDF). Unset: a key is generated on first start and kept beside the database (`tasks.key`, mode 0600).',
+  }),
+  allowTargets: setting({
+    key: 'SERVICE.TARGETS.ALLOW', env: 'TASKS_ALLOW_TARGETS', parse: list, default: [] as string[],
+    doc: 'CIDRs, addresses or host names (`*.example.internal`) exempt from the private-address guard, e.g. `127.0.0.0/8`.',
+  }),
+  concurrency: setting({
+    key: 'SERVICE.DISPATCH.CONCURRENCY', env: 'TASKS_CONCURRENCY', parse: int(1, 10_000), default: 128,
+    doc: 'Requests to targets in flight at once, per server process.',
+  }),
+  leaseMs: setting({
+    key: 'SERVICE.DISPATCH.LEASE_MS', env: 'TASKS_LEASE_MS', parse: int(1_000, 600_000), default: 15_000,
+    doc: 'How long a claimed task stays claimed without renewal; renewed every third of it while its request runs. A process that dies gives its tasks back after this long.',
+  }),
+  shutdownGraceMs: setting({
+    key: 'SERVICE.DISPATCH.SHUTDOWN_GRACE_MS', env: 'TASKS_SHUTDOWN_GRACE_MS', parse: int(0, 600_000), default: 10_000,
+    doc: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before they are aborted (and run again after the restart).',
+  }),
+  databaseUrl: setting<string | null>({
+    key: 'DATABASE.URL', env: 'TASKS_DB', parse: text(), default: null,
+    doc: 'Where tasks live: `sqlite:./data/tasks.db` (default), `sqlite::memory:`, or `redis://[user:pass@]host:port` (`rediss://` for TLS).',
+  }),
+  sqliteSynchronous: setting({
+    key: 'DATABASE.SQLITE.SYNCHRONOUS', env: 'TASKS_SQLITE_SYNCHRONOUS', parse: oneOf('NORMAL', 'FULL'), default: 'NORMAL',
+    doc: 'NORMAL survives a crash of the process (kill -9); FULL also survives power loss, at a lower write rate.',
+  }),
+  redisHost: setting<string | null>({ key: 'DATABASE.REDIS.HOST', parse: text(), default: null, doc: 'Redis host, used when DATABASE.URL/TASKS_DB is not set.' }),
+  redisPort: setting({ key: 'DATABASE.REDIS.PORT', parse: int(1, 65535), default: 6379, doc: 'Redis port.' }),
+  redisUsername: setting<string | null>({ key: 'DATABASE.REDIS.USERNAME', parse: text(), default: null, doc: 'Redis ACL user.' }),
+  redisPassword: setting<string | null>({ key: 'DATABASE.REDIS.PASSWORD', parse: text(), default: null, doc: 'Redis password.' }),
+  retentionSeconds: setting({
+    key: 'DATABASE.REDIS.EXPIRATION_KEY', env: 'TASKS_RETENTION', parse: int(1, 31_536_000), default: 259200,
+    doc: 'Seconds a finished task and its timeline are kept (both stores), then deleted.',
+  }),
+} as const;
+
+type SettingValues = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never };
+
+export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
+
+export interface AppConfig extends SettingValues {
+  store: StoreTarget;
+  allowList: AllowList;
+  /** Where the configuration file was read from, or null when none was. */
+  configFile: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = 'resource/config/config.json';
+
+function knownKeys(): Set<string> {
+  const keys = new Set<string>();
+  for (const s of Object.values(SETTINGS)) {
+    const parts = s.key.split('.');
+    for (let i = 1; i <= parts.length; i++) keys.add(parts.slice(0, i).join('.'));
+  }
+  return keys;
+}
+
+function unknownKeys(value: unknown, prefix: string, known: Set<string>, out: string[]): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  for (const [k, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (!known.has(path)) out.push(`${path}: unknown key in the configuration file`);
+    else unknownKeys(v, path, known, out);
+  }
+}
+
+function at(source: unknown, path: string): unknown {
+  let cursor: unknown = source;
+  for (const part of path.split('.')) {
+    if (typeof cursor !== 'object' || cursor === null) return undefined;
+    cursor = (cursor as Record<string, unknown>)[part];
+  }
+  return cursor;
+}
+
+/** Reads and validates the whole configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const explicitFile = env.TASKS_CONFIG;
+  const file = resolve(cwd, explicitFile ?? DEFAULT_CONFIG_FILE);
+  let fileValues: unknown = {};
+  let configFile: string | null = null;
+  if (existsSync(file)) {
+    configFile = file;
+    try {
+      fileValues = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      if (typeof fileValues !== 'object' || fileValues === null || Array.isArray(fileValues)) {
+        problems.push(`${file}: must hold a JSON object`);
+        fileValues = {};
+      }
+    } catch (error) {
+      problems.push(`${file}: not valid JSON (${(error as Error).message})`);
+    }
+  } else if (explicitFile !== undefined) {
+    problems.push(`TASKS_CONFIG: file ${file} does not exist`);
+  }
+  unknownKeys(fileValues, '', knownKeys(), problems);
+
+  const values: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    let value = s.default;
+    const fromFile = at(fileValues, s.key);
+    if (fromFile !== undefined) {
+      const parsed = s.parse(fromFile, false);
+      if (parsed.ok) value = parsed.value;
+      else problems.push(`${s.key} (in ${file}): ${parsed.message}`);
+    }
+    const fromEnv = s.env ? env[s.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== '') {
+      const parsed = s.parse(fromEnv, true);
+      if (parsed.ok) value = parsed.value;
+      else problems.push(`${s.env} (environment): ${parsed.message}`);
+    }
+    values[name] = value;
+  }
+  const settings = values as SettingValues;
+
+  const allowList = parseAllowList(settings.allowTargets);
+  for (const entry of allowList.invalid) {
+    problems.push(`TASKS_ALLOW_TARGETS: "${entry}" is not a CIDR, an IP address or a host name`);
+  }
+
+  let store: StoreTarget = { kind: 'sqlite', path: resolve(cwd, 'data/tasks.db') };
+  const url = settings.databaseUrl ?? (settings.redisHost ? redisUrlFrom(settings) : null);
+  if (url !== null) {
+    const parsed = parseStoreUrl(url, cwd);
+    if (typeof parsed === 'string') problems.push(`TASKS_DB / DATABASE.URL: ${parsed}`);
+    else store = parsed;
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...settings, store, allowList, configFile };
+}
+
+function redisUrlFrom(s: SettingValues): string {
+  const auth = s.redisUsername || s.redisPassword
+    ? `${encodeURIComponent(s.redisUsername ?? '')}:${encodeURIComponent(s.redisPassword ?? '')}@`
+    : '';
+  return `redis://${auth}${s.redisHost}:${s.redisPort}`;
+}
+
+export function parseStoreUrl(url: string, cwd: string): StoreTarget | string {
+  if (url === 'sqlite::memory:') return { kind: 'sqlite', path: ':memory:' };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (path === '') return 'a sqlite: URL needs a file path, e.g. sqlite:./data/tasks.db';
+    return { kind: 'sqlite', path: resolve(cwd, path) };
+  }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    try {
+      new URL(url);
+    } catch {
+      return `"${redact(url)}" is not a valid Redis URL`;
+    }
+    return { kind: 'redis', url };
+  }
+  return `"${redact(url)}" must start with sqlite: or redis:// or rediss://`;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,41 @@
+/**
+ * Durations arrive as integer milliseconds or as strings such as "500ms", "10s", "5m", "1h", "2d"
+ * (a plain digit string is milliseconds). Anything else is refused with a message that says which
+ * forms are accepted.
+ */
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION_PATTERN = /^(\d{1,15}(?:\.\d{1,6})?)(ms|s|m|h|d)?$/;
+
+export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
+
+export const DURATION_HINT = 'must be integer milliseconds or a duration string such as "500ms", "10s", "5m", "1h", "2d"';
+
+export function parseDuration(value: unknown): DurationResult {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) return { ok: false, message: DURATION_HINT };
+    return { ok: true, ms: value };
+  }
+  if (typeof value !== 'string') return { ok: false, message: DURATION_HINT };
+  const match = DURATION_PATTERN.exec(value);
+  if (!match) return { ok: false, message: DURATION_HINT };
+  const amount = Number(match[1]);
+  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
+  const ms = amount * UNIT_MS[unit];
+  if (!Number.isSafeInteger(ms)) {
+    return { ok: false, message: `${DURATION_HINT}, and a whole number of milliseconds` };
+  }
+  return { ok: true, ms };
+}
+
+/** "1500" -> "1.5s": for timeline descriptions. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms}ms`;
+  if (ms < 60_000) return `${trim(ms / 1_000)}s`;
+  if (ms < 3_600_000) return `${trim(ms / 60_000)}m`;
+  if (ms < 86_400_000) return `${trim(ms / 3_600_000)}h`;
+  return `${trim(ms / 86_400_000)}d`;
+}
+
+function trim(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, '');
+}

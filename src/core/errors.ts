@@ -1,0 +1,56 @@
+/**
+ * The one registry of coded errors. Every failure the service reports to a client is an `AppError`
+ * with a stable `code` from this table; `api/error-handler.ts` turns it into
+ * `{statusCode, code, error, message}`. Codes never change meaning once published: clients and
+ * docs/errors.md depend on them (a test keeps that page and this table in step).
+ */
+export const ERROR_REGISTRY = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  TARGET_FORBIDDEN: { status: 400, message: 'The target address is not allowed' },
+  UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
+  NOT_FOUND: { status: 404, message: 'Route not found' },
+  TASK_NOT_FOUND: { status: 404, message: 'Task not found' },
+  EMAIL_TAKEN: { status: 409, message: 'This email is already registered' },
+  TASK_STATE_CONFLICT: { status: 409, message: 'The task is not in a state that allows this' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
+  QUEUE_FULL: { status: 429, message: 'The project holds as many tasks as it may' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The task store is unavailable; try again shortly' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_REGISTRY;
+
+/** One problem with one field of a request, e.g. `{field: "config.retry", message: "must be an integer"}`. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly issues: readonly FieldIssue[];
+
+  constructor(code: ErrorCode, message?: string, issues: readonly FieldIssue[] = []) {
+    super(message ?? ERROR_REGISTRY[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_REGISTRY[code].status;
+    this.issues = issues;
+  }
+}
+
+/** A 400 listing every field problem at once, with a message that names each field. */
+export function validationError(issues: readonly FieldIssue[]): AppError {
+  const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+  return new AppError('VALIDATION_FAILED', message, issues);
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}

@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Ids are 26 characters of Crockford base32: 10 for the creation time in milliseconds, 16 random
+ * (80 bits). Time first means ids sort by creation and new rows land at the end of indexes.
+ */
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+export const ID_LENGTH = 26;
+
+export function newId(now: number): string {
+  let time = '';
+  let t = Math.max(0, Math.floor(now));
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = randomBytes(10);
+  let random = '';
+  // 80 random bits as 16 base32 characters: 5 bits each.
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      random += ALPHABET[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return time + random;
+}
+
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}

@@ -1,0 +1,32 @@
+/**
+ * Every limit on a subscribed task, in one place: the HTTP schema and the semantic checks in
+ * `subscription.ts` both read these, and docs/api.md lists them.
+ */
+const DAY = 86_400_000;
+
+export const LIMITS = {
+  urlLength: 2048,
+  headerCount: 64,
+  paramCount: 64,
+  nameLength: 64,
+  valueLength: 1024,
+  retryMax: 10_000,
+  repeatMax: 16,
+  executionDelayMin: 1,
+  intervalMin: 1_000,
+  intervalMax: 30 * DAY,
+  timeoutMin: 1,
+  timeoutMax: 600_000,
+  /** How far ahead any execution may be scheduled. */
+  scheduleAheadMax: 365 * DAY,
+  emailLength: 254,
+} as const;
+
+/** Headers a user may not set: they belong to the connection or would lie about the body. */
+export const FORBIDDEN_HEADERS = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
+  'proxy-connection', 'expect', 'http2-settings',
+]);
+
+/** Headers the server sets on every attempt; a user's value would be overwritten, so it is refused. */
+export const RESERVED_HEADER_PREFIX = 'x-kuueri-tasks-';

@@ -1,0 +1,71 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { HttpRequestSpec } from './task.js';
+
+/**
+ * The request a user sent may carry secrets in its headers, so it is stored only sealed with
+ * AES-256-GCM. The task id is the additional authenticated data: a sealed request moved onto
+ * another task does not open. Layout (base64url): version(1) | key id(4) | iv(12) | tag(16) | data.
+ */
+const VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_ID_BYTES = 4;
+
+export interface RequestCipher {
+  seal(request: HttpRequestSpec, taskId: string): string;
+  open(sealed: string, taskId: string): HttpRequestSpec;
+}
+
+/**
+ * A 32-byte key from configuration: 64 hex characters or base64 of 32 bytes are used as they are;
+ * any other string of at least 32 characters is stretched with HKDF-SHA256.
+ */
+export function deriveKey(secret: string): Buffer {
+  if (/^[0-9a-fA-F]{64}$/.test(secret)) return Buffer.from(secret, 'hex');
+  const decoded = Buffer.from(secret, 'base64');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(secret) && decoded.length === 32) return decoded;
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'kuueri-tasks', 'request-encryption', 32));
+}
+
+export function createRequestCipher(key: Buffer): RequestCipher {
+  if (key.length !== 32) throw new Error('The request encryption key must be 32 bytes');
+  const keyId = createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES);
+
+  return {
+    seal(request, taskId) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(Buffer.from(taskId, 'utf8'));
+      const body = Buffer.concat([cipher.update(JSON.stringify(request), 'utf8'), cipher.final()]);
+      return Buffer.concat([Buffer.of(VERSION), keyId, iv, cipher.getAuthTag(), body]).toString('base64url');
+    },
+    open(sealed, taskId) {
+      const raw = Buffer.from(sealed, 'base64url');
+      const head = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
+      if (raw.length < head || raw[0] !== VERSION) throw new Error('Sealed request has an unknown format');
+      if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
+        throw new Error('Sealed request was sealed with another key');
+      }
+      const iv = raw.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + IV_BYTES);
+      const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, head);
+      const decipher = createDecipheriv('aes-256-gcm', key, iv);
+      decipher.setAAD(Buffer.from(taskId, 'utf8'));
+      decipher.setAuthTag(tag);
+      const plain = Buffer.concat([decipher.update(raw.subarray(head)), decipher.final()]).toString('utf8');
+      return parseStoredRequest(JSON.parse(plain) as unknown);
+    },
+  };
+}
+
+/** A stored record is input too: check its shape before the dispatcher trusts it. */
+function parseStoredRequest(value: unknown): HttpRequestSpec {
+  if (typeof value !== 'object' || value === null) throw new Error('Sealed request is not an object');
+  const v = value as Record<string, unknown>;
+  if (typeof v.url !== 'string' || typeof v.method !== 'string') throw new Error('Sealed request lacks url or method');
+  const isStringMap = (m: unknown): m is Record<string, string> =>
+    typeof m === 'object' && m !== null && Object.values(m).every((x) => typeof x === 'string');
+  if (v.params !== undefined && !isStringMap(v.params)) throw new Error('Sealed request has bad params');
+  if (v.headers !== undefined && !isStringMap(v.headers)) throw new Error('Sealed request has bad headers');
+  if (v.data !== undefined && typeof v.data !== 'string') throw new Error('Sealed request has bad data');
+  return value as HttpRequestSpec;
+}

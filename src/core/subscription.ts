@@ -1,0 +1,182 @@
+import { type FieldIssue, validationError } from './errors.js';
+import { parseDuration } from './durations.js';
+import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
+import type { TargetPolicy } from './target-policy.js';
+import type { HttpMethod, HttpRequestSpec, TaskConfig } from './task.js';
+
+/**
+ * The semantic half of validating `POST /v1beta/subscribe`: the HTTP schema has already checked
+ * types, lengths, patterns and unknown fields; here come the rules that need parsing, the clock or
+ * several fields at once. Every problem is reported, each naming its field.
+ */
+export interface SubscribeBody {
+  httpRequest: {
+    url: string;
+    method: HttpMethod;
+    data?: string;
+    params?: Record<string, string>;
+    headers?: Record<string, string>;
+  };
+  config?: {
+    executionDelay?: number | string;
+    executionAt?: number;
+    retry?: number;
+    retryInterval?: number | string;
+    retryExponential?: boolean;
+    retryAt?: number;
+    repeat?: number;
+    repeatInterval?: number | string;
+    repeatExponential?: boolean;
+    repeatAt?: number;
+    timeout?: number | string;
+  };
+}
+
+export const DEFAULT_CONFIG: TaskConfig = {
+  executionDelay: 1,
+  executionAt: 0,
+  retry: 0,
+  retryInterval: 1_000,
+  retryExponential: true,
+  retryAt: 0,
+  repeat: 0,
+  repeatInterval: 1_000,
+  repeatExponential: true,
+  repeatAt: 0,
+  timeout: 300_000,
+};
+
+export interface ResolvedSubscription {
+  request: HttpRequestSpec;
+  config: TaskConfig;
+  firstExecAt: number;
+}
+
+export function resolveSubscription(body: SubscribeBody, now: number, policy: TargetPolicy): ResolvedSubscription {
+  const issues: FieldIssue[] = [];
+  const request = resolveRequest(body.httpRequest, policy, issues);
+  const { config, firstExecAt } = resolveConfig(body.config ?? {}, now, issues);
+  if (issues.length > 0) throw validationError(issues);
+  return { request, config, firstExecAt };
+}
+
+function resolveRequest(input: SubscribeBody['httpRequest'], policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
+  let url: URL | null = null;
+  try {
+    url = new URL(input.url);
+  } catch {
+    issues.push({ field: 'httpRequest.url', message: 'must be an absolute http:// or https:// URL' });
+  }
+  if (url) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      issues.push({ field: 'httpRequest.url', message: 'must start with http:// or https://' });
+    } else if (url.username !== '' || url.password !== '') {
+      issues.push({ field: 'httpRequest.url', message: 'must not hold credentials; send them in httpRequest.headers' });
+    } else if (url.hostname === '') {
+      issues.push({ field: 'httpRequest.url', message: 'must name a host' });
+    } else {
+      const refused = policy.refuseLiteralHost(url.hostname);
+      if (refused) {
+        issues.push({
+          field: 'httpRequest.url',
+          message: `target refused: ${refused} (an operator may allow it with TASKS_ALLOW_TARGETS)`,
+        });
+      }
+    }
+  }
+
+  const headers = input.headers;
+  if (headers) {
+    const seen = new Set<string>();
+    for (const name of Object.keys(headers)) {
+      const lower = name.toLowerCase();
+      const field = `httpRequest.headers.${name}`;
+      if (FORBIDDEN_HEADERS.has(lower)) {
+        issues.push({ field, message: 'is set by the server for the connection and may not be given' });
+      } else if (lower.startsWith(RESERVED_HEADER_PREFIX)) {
+        issues.push({ field, message: `headers starting with ${RESERVED_HEADER_PREFIX} are set by the server` });
+      } else if (seen.has(lower)) {
+        issues.push({ field, message: 'is given twice (header names are case-insensitive)' });
+      }
+      seen.add(lower);
+    }
+  }
+
+  if (input.data !== undefined && input.data.replace(/=+$/, '').length % 4 === 1) {
+    issues.push({ field: 'httpRequest.data', message: 'must be a valid base64 string' });
+  }
+
+  const request: HttpRequestSpec = { url: input.url, method: input.method };
+  // A DELETE carries no body: the original ignored `data` for it, and so does this.
+  if (input.data !== undefined && input.method !== 'DELETE') request.data = input.data;
+  if (input.params && Object.keys(input.params).length > 0) request.params = { ...input.params };
+  if (headers && Object.keys(headers).length > 0) request.headers = { ...headers };
+  return request;
+}
+
+function resolveConfig(
+  input: NonNullable<SubscribeBody['config']>,
+  now: number,
+  issues: FieldIssue[],
+): { config: TaskConfig; firstExecAt: number } {
+  const config: TaskConfig = { ...DEFAULT_CONFIG };
+  const horizon = now + LIMITS.scheduleAheadMax;
+
+  const duration = (name: 'executionDelay' | 'retryInterval' | 'repeatInterval' | 'timeout', min: number, max: number): void => {
+    const raw = input[name];
+    if (raw === undefined) return;
+    const parsed = parseDuration(raw);
+    if (!parsed.ok) {
+      issues.push({ field: `config.${name}`, message: parsed.message });
+    } else if (parsed.ms < min || parsed.ms > max) {
+      issues.push({ field: `config.${name}`, message: `must be between ${min} and ${max} milliseconds` });
+    } else {
+      config[name] = parsed.ms;
+    }
+  };
+  duration('executionDelay', LIMITS.executionDelayMin, LIMITS.scheduleAheadMax);
+  duration('retryInterval', LIMITS.intervalMin, LIMITS.intervalMax);
+  duration('repeatInterval', LIMITS.intervalMin, LIMITS.intervalMax);
+  duration('timeout', LIMITS.timeoutMin, LIMITS.timeoutMax);
+
+  if (input.retry !== undefined) config.retry = input.retry;
+  if (input.repeat !== undefined) config.repeat = input.repeat;
+  if (input.retryExponential !== undefined) config.retryExponential = input.retryExponential;
+  if (input.repeatExponential !== undefined) config.repeatExponential = input.repeatExponential;
+
+  let firstExecAt = now + config.executionDelay;
+  if (input.executionAt !== undefined) {
+    if (input.executionAt <= now) {
+      issues.push({ field: 'config.executionAt', message: `must be in the future (now is ${now} ms since the epoch)` });
+    } else if (input.executionAt > horizon) {
+      issues.push({ field: 'config.executionAt', message: `must be at most ${LIMITS.scheduleAheadMax} ms ahead` });
+    } else {
+      config.executionAt = input.executionAt;
+      firstExecAt = input.executionAt;
+    }
+  }
+
+  const absolute = (name: 'retryAt' | 'repeatAt', count: 'retry' | 'repeat'): void => {
+    const at = input[name];
+    if (at === undefined) return;
+    if (at <= firstExecAt) {
+      issues.push({ field: `config.${name}`, message: `must be after the first execution at ${firstExecAt}` });
+      return;
+    }
+    if (at > horizon) {
+      issues.push({ field: `config.${name}`, message: `must be at most ${LIMITS.scheduleAheadMax} ms ahead` });
+      return;
+    }
+    if (input[count] !== undefined && input[count] !== 1) {
+      issues.push({ field: `config.${count}`, message: `must be 1 or left out when config.${name} is set` });
+      return;
+    }
+    config[name] = at;
+    config[count] = 1;
+  };
+  absolute('retryAt', 'retry');
+  absolute('repeatAt', 'repeat');
+
+  return { config, firstExecAt };
+}
+

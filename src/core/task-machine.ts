@@ -1,0 +1,275 @@
+/**
+ * The task state machine, written once. Every function is pure: (task, input, now) -> next task and
+ * the timeline entries that record the step. Stores persist what these decide; the dispatcher and
+ * the API only call them.
+ *
+ *   subscribe ──> RUNNING ──pause──> PAUSED ──resume──> RUNNING
+ *                  │  ▲                 │
+ *                  │  └─ attempt fails with a retry left, or succeeds with a repeat left
+ *                  │                    └─unsubscribe──> CANCELED
+ *                  ├─ attempt succeeds, no repeat left ─> COMPLETED
+ *                  ├─ attempt fails, no retry left ─────> ERROR
+ *                  ├─ unsubscribe ──────────────────────> CANCELED
+ *                  └─ an absolute retryAt/repeatAt passed (while the server was down, or before the
+ *                     run it follows ended) ───────────> EXCEEDED
+ *
+ * Retries: a failed attempt with retries left runs again after `retryInterval`, or
+ * `retryInterval × n` for the n-th retry when `retryExponential` (the original's linear meaning), or
+ * at `retryAt`. The retry budget starts again with every repeat. Repeats: a successful run with
+ * repeats left runs again after `repeatInterval` (× n when `repeatExponential`) or at `repeatAt`.
+ *
+ * Leases: a dispatcher that claimed a task holds `task.lease`. Pausing keeps the lease so the
+ * attempt in flight can still record its outcome (into the paused task); cancelling drops it, so a
+ * late outcome is discarded.
+ */
+import { AppError } from './errors.js';
+import { formatDuration } from './durations.js';
+import type { Task, TaskConfig, TaskState, TimelineEntry } from './task.js';
+
+export interface Transition {
+  task: Task;
+  entries: TimelineEntry[];
+}
+
+/** What one attempt to send the request came to. */
+export interface AttemptOutcome {
+  /** The target answered 2xx. */
+  ok: boolean;
+  /** The status the target answered, 0 when it did not answer. */
+  statusCode: number;
+  /** Why there was no answer (timeout, connection refused, ...), when there was none. */
+  error?: string;
+  /** Retrying cannot help (the target address is refused): end the task now. */
+  permanent?: boolean;
+}
+
+export interface NewTaskInput {
+  id: string;
+  projectId: string;
+  config: TaskConfig;
+  firstExecAt: number;
+  sealedRequest: string;
+}
+
+export function createTask(input: NewTaskInput, now: number): Transition {
+  const task: Task = {
+    id: input.id,
+    projectId: input.projectId,
+    state: 'RUNNING',
+    statusCode: 0,
+    estimateStartAt: now,
+    estimateExecAt: input.firstExecAt,
+    estimateEndAt: 0,
+    currentlyRetry: false,
+    currentlyRepeat: false,
+    retryCount: 0,
+    repeatCount: 0,
+    attempts: 0,
+    pausedLeft: 0,
+    config: input.config,
+    sealedRequest: input.sealedRequest,
+    lease: null,
+  };
+  return {
+    task,
+    entries: [entry('Subscribe', `Task subscribed; first execution at ${iso(input.firstExecAt)}`, now)],
+  };
+}
+
+function conflict(task: Task, action: string, allowed: readonly TaskState[]): AppError {
+  return new AppError(
+    'TASK_STATE_CONFLICT',
+    `Cannot ${action} a task that is ${task.state}; ${action} is allowed from ${allowed.join(' or ')}`,
+  );
+}
+
+export function pauseTask(task: Task, now: number): Transition {
+  if (task.state !== 'RUNNING') throw conflict(task, 'pause', ['RUNNING']);
+  const left = Math.max(0, task.estimateExecAt - now);
+  return {
+    task: { ...task, state: 'PAUSED', pausedLeft: left, estimateExecAt: 0 },
+    entries: [entry('Pause', `Task paused with ${formatDuration(left)} left until the next execution`, now)],
+  };
+}
+
+export function resumeTask(task: Task, now: number): Transition {
+  if (task.state !== 'PAUSED') throw conflict(task, 'resume', ['PAUSED']);
+  const execAt = now + task.pausedLeft;
+  // An attempt still in flight under a live lease records its outcome; a dead lease is let go.
+  const lease = task.lease && task.lease.until > now ? task.lease : null;
+  const what = task.currentlyRetry ? 'retry' : task.currentlyRepeat ? 'repeat' : 'execution';
+  return {
+    task: { ...task, state: 'RUNNING', estimateExecAt: execAt, pausedLeft: 0, lease },
+    entries: [entry('Resume', `Task resumed; next ${what} at ${iso(execAt)}`, now)],
+  };
+}
+
+export function unsubscribeTask(task: Task, now: number): Transition {
+  if (task.state !== 'RUNNING' && task.state !== 'PAUSED') throw conflict(task, 'unsubscribe', ['RUNNING', 'PAUSED']);
+  return {
+    task: finish(task, 'CANCELED', now),
+    entries: [entry('Unsubscribe', 'Task canceled; it will not run again', now)],
+  };
+}
+
+export function assertDeletable(task: Task): void {
+  if (task.state === 'RUNNING') {
+    throw new AppError(
+      'TASK_STATE_CONFLICT',
+      'Cannot delete a task that is RUNNING; pause or unsubscribe it first',
+    );
+  }
+}
+
+function finish(task: Task, state: TaskState, now: number): Task {
+  return {
+    ...task,
+    state,
+    estimateExecAt: 0,
+    estimateEndAt: now,
+    currentlyRetry: false,
+    currentlyRepeat: false,
+    pausedLeft: 0,
+    lease: null,
+  };
+}
+
+/** Where the next retry (the n-th) runs, or null when its absolute time has already passed. */
+export function nextRetryAt(config: TaskConfig, n: number, now: number): number | null {
+  if (config.retryAt > 0) return config.retryAt > now ? config.retryAt : null;
+  return now + (config.retryExponential ? config.retryInterval * n : config.retryInterval);
+}
+
+export function nextRepeatAt(config: TaskConfig, n: number, now: number): number | null {
+  if (config.repeatAt > 0) return config.repeatAt > now ? config.repeatAt : null;
+  return now + (config.repeatExponential ? config.repeatInterval * n : config.repeatInterval);
+}
+
+function describeOutcome(outcome: AttemptOutcome): string {
+  if (outcome.statusCode > 0) return `status code ${outcome.statusCode}`;
+  return outcome.error ?? 'no answer';
+}
+
+/**
+ * Records the outcome of the attempt the lease holder just made. The task may have been paused
+ * meanwhile: then the next execution is computed as usual and kept as time left.
+ */
+export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): Transition {
+  if (task.state !== 'RUNNING' && task.state !== 'PAUSED') {
+    throw new Error(`applyOutcome on a ${task.state} task`);
+  }
+  const { config } = task;
+  const entries: TimelineEntry[] = [];
+  const what = describeOutcome(outcome);
+  const base: Task = {
+    ...task,
+    attempts: task.attempts + 1,
+    statusCode: outcome.statusCode > 0 ? outcome.statusCode : task.statusCode,
+    lease: null,
+  };
+
+  // The attempt that just ended: a retry or a repeat says so first.
+  if (task.currentlyRetry) {
+    const metadata: TimelineEntry['metadata'] = config.retryAt > 0 ? { retryAt: config.retryAt } : { retryCount: task.retryCount };
+    entries.push(entry('Retry', `Retry ${task.retryCount} of ${config.retry} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
+  } else if (task.currentlyRepeat) {
+    const metadata: TimelineEntry['metadata'] = config.repeatAt > 0 ? { repeatAt: config.repeatAt } : { repeatCount: task.repeatCount };
+    entries.push(entry('Repeat', `Repeat ${task.repeatCount} of ${config.repeat} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
+  }
+
+  let next: Task;
+  if (outcome.ok) {
+    if (task.repeatCount < config.repeat) {
+      const n = task.repeatCount + 1;
+      const at = nextRepeatAt(config, n, now);
+      if (at === null) {
+        next = finish(base, 'EXCEEDED', now);
+        entries.push(entry('Exceeded', `Success with ${what}, but repeatAt ${iso(config.repeatAt)} has already passed`, now));
+      } else {
+        next = { ...base, estimateExecAt: at, currentlyRepeat: true, currentlyRetry: false, repeatCount: n, retryCount: 0 };
+        entries.push(entry('Complete', `Success with ${what}; repeat ${n} of ${config.repeat} at ${iso(at)}`, now));
+      }
+    } else {
+      next = finish(base, 'COMPLETED', now);
+      entries.push(entry('Complete', `Success with ${what}; task completed`, now));
+    }
+  } else if (outcome.permanent) {
+    next = finish(base, 'ERROR', now);
+    entries.push(entry('Error', `Failed with ${what}; retrying cannot help, task ended`, now));
+  } else if (task.retryCount < config.retry) {
+    const n = task.retryCount + 1;
+    const at = nextRetryAt(config, n, now);
+    if (at === null) {
+      next = finish(base, 'EXCEEDED', now);
+      entries.push(entry('Exceeded', `Failed with ${what}, but retryAt ${iso(config.retryAt)} has already passed`, now));
+    } else {
+      next = { ...base, estimateExecAt: at, currentlyRetry: true, currentlyRepeat: false, retryCount: n };
+      entries.push(entry('Error', `Failed with ${what}; retry ${n} of ${config.retry} at ${iso(at)}`, now));
+    }
+  } else {
+    next = finish(base, 'ERROR', now);
+    entries.push(entry('Error', `Failed with ${what}; no retries left`, now));
+  }
+
+  if (task.state === 'PAUSED' && next.state === 'RUNNING') {
+    next = { ...next, state: 'PAUSED', pausedLeft: Math.max(0, next.estimateExecAt - now), estimateExecAt: 0 };
+  }
+  return { task: next, entries };
+}
+
+/**
+ * A run that fell due while no server was up. It runs at once, with an `Alert` on the timeline;
+ * but when it was a retry or repeat pinned to an absolute time, that time has passed and the task
+ * ends as EXCEEDED.
+ */
+export function recoverMissedRun(task: Task, now: number): Transition & { run: boolean } {
+  if (task.state !== 'RUNNING') return { task, entries: [], run: false };
+  const pinned =
+    (task.currentlyRetry && task.config.retryAt > 0) || (task.currentlyRepeat && task.config.repeatAt > 0);
+  if (pinned && task.estimateExecAt < now) {
+    const kind = task.currentlyRetry ? 'retryAt' : 'repeatAt';
+    return {
+      task: finish(task, 'EXCEEDED', now),
+      entries: [entry('Exceeded', `Server back online, but ${kind} ${iso(task.estimateExecAt)} passed while it was down`, now)],
+      run: false,
+    };
+  }
+  return {
+    task,
+    entries: [entry('Alert', `Server back online; the execution due at ${iso(task.estimateExecAt)} runs now`, now)],
+    run: true,
+  };
+}
+
+/**
+ * Headers that tell the target where this attempt stands. Retry-Count is the n-th retry of the
+ * current run (0 when this is not a retry) and Currently-Retry says whether another retry may follow
+ * (false on the last allowed one); likewise for repeats, counted over the task's life.
+ */
+export function attemptHeaders(task: Task): Record<string, string> {
+  const retryCount = task.currentlyRetry ? task.retryCount : 0;
+  return {
+    'X-Kuueri-Tasks-Queue': task.id,
+    'X-Kuueri-Tasks-Retry-Count': String(retryCount),
+    'X-Kuueri-Tasks-Currently-Retry': String(task.currentlyRetry && retryCount < task.config.retry),
+    'X-Kuueri-Tasks-Repeat-Count': String(task.repeatCount),
+    'X-Kuueri-Tasks-Currently-Repeat': String(task.repeatCount > 0 && task.repeatCount < task.config.repeat),
+  };
+}
+
+/**
+ * When the scheduler should next look at the task: its execution time, or the end of the lease of
+ * the attempt in flight (so a dispatcher that died gives the task back). Null when nothing is due.
+ */
+export function dueAtOf(task: Task): number | null {
+  if (task.state !== 'RUNNING') return null;
+  return task.lease ? task.lease.until : task.estimateExecAt;
+}
+
+function entry(label: TimelineEntry['label'], description: string, now: number, metadata?: TimelineEntry['metadata']): TimelineEntry {
+  return metadata ? { label, description, createdAt: now, metadata } : { label, description, createdAt: now };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

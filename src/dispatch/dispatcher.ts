@@ -1,0 +1,252 @@
+/**
+ * The dispatcher: claim -> send -> record, for as many tasks at once as `concurrency` allows.
+ *
+ *   idle ──(timer at the earliest due time | wake-up from a write | poll)──> claiming
+ *   claiming ──claimDue(now, free slots)──> one attempt per claimed task, each:
+ *       missed while no server ran?  recoverMissedRun: EXCEEDED (recorded, not sent) or Alert + send
+ *       open the sealed request -> send (timeout, target guard) -> applyOutcome
+ *       -> replaceTask if the version still matches; else re-read: record again while the lease is
+ *          still ours (paused meanwhile), drop the outcome when it is not (cancelled, deleted,
+ *          reclaimed after the lease ran out)
+ *   every leaseMs/3: renew the leases of attempts in flight, so a slow target is not sent twice
+ *   stop: no more claims; attempts in flight get `graceMs` to finish, then are aborted and their
+ *         leases given back so another start (or node) sends them again.
+ *
+ * Memory holds only the attempts in flight; the schedule stays in the store's due index.
+ */
+import type { Clock } from '../core/clock.js';
+import type { RequestCipher } from '../core/sealed-request.js';
+import type { TimelineEntry } from '../core/task.js';
+import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
+import type { Logger } from '../logger.js';
+import type { StoredTask, TaskStore } from '../store/task-store.js';
+import type { Sender } from './http-sender.js';
+
+export interface DispatcherOptions {
+  store: TaskStore;
+  sender: Sender;
+  cipher: RequestCipher;
+  clock: Clock;
+  logger: Logger;
+  /** Attempts in flight at most. */
+  concurrency: number;
+  /** How long a claim holds before the task is due again; renewed while the attempt runs. */
+  leaseMs: number;
+  /** Tasks claimed per store round trip at most. */
+  batchSize?: number;
+  /** Longest sleep without looking at the store, in case a wake-up was missed. */
+  maxIdleMs?: number;
+  /** Multi-node stores: how often this node says it is alive, and when silence means all were down. */
+  heartbeatMs?: number;
+  staleAfterMs?: number;
+}
+
+interface InFlight {
+  token: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class Dispatcher {
+  private readonly store: TaskStore;
+  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger'>>;
+  private readonly inFlight = new Map<string, InFlight>();
+  private running = false;
+  private pumping = false;
+  private wanted = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private unsubscribeDue: (() => void) | null = null;
+  /** Executions due at or before this time fell due while no server ran. */
+  private recoveryUntil = 0;
+  private drained: (() => void) | null = null;
+
+  constructor(private readonly deps: DispatcherOptions) {
+    this.store = deps.store;
+    this.options = {
+      concurrency: deps.concurrency,
+      leaseMs: deps.leaseMs,
+      batchSize: deps.batchSize ?? 256,
+      maxIdleMs: deps.maxIdleMs ?? 1_000,
+      heartbeatMs: deps.heartbeatMs ?? 1_000,
+      staleAfterMs: deps.staleAfterMs ?? 5_000,
+    };
+  }
+
+  /** Attempts in flight now. */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const now = this.deps.clock.now();
+    await this.detectDowntime(now);
+    this.running = true;
+    this.unsubscribeDue = this.store.onDue((dueAt) => this.onDue(dueAt));
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.renewTimer.unref();
+    if (!this.store.singleNode) {
+      this.heartbeatTimer = setInterval(() => {
+        this.store.heartbeat(this.deps.clock.now()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'heartbeat failed'));
+      }, this.options.heartbeatMs);
+      this.heartbeatTimer.unref();
+    }
+    this.kick();
+  }
+
+  /**
+   * Was no server running before this one? Then executions that fell due meanwhile get the restart
+   * rules, and every lease left behind belongs to a dead process and is let go at once.
+   */
+  private async detectDowntime(now: number): Promise<void> {
+    const previous = await this.store.heartbeat(now);
+    const wasDown = this.store.singleNode || (previous !== null && now - previous > this.options.staleAfterMs);
+    if (!wasDown) return;
+    this.recoveryUntil = now;
+    const released = await this.store.releaseAllLeases();
+    if (released > 0) this.deps.logger.info({ released }, 'released leases left by a previous run');
+  }
+
+  private onDue(dueAt: number): void {
+    if (!this.running) return;
+    if (dueAt <= this.deps.clock.now()) this.kick();
+    else if (dueAt < this.timerAt) this.arm(dueAt);
+  }
+
+  private kick(): void {
+    this.wanted = true;
+    if (!this.pumping) void this.pump();
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    const now = this.deps.clock.now();
+    const target = Math.min(at, now + this.options.maxIdleMs);
+    this.timerAt = target;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.kick();
+    }, Math.max(0, target - now));
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.wanted && this.running) {
+        this.wanted = false;
+        const free = this.options.concurrency - this.inFlight.size;
+        if (free <= 0) break; // an attempt that ends kicks again
+        const limit = Math.min(free, this.options.batchSize);
+        const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs);
+        for (const task of claimed) this.launch(task);
+        if (claimed.length === limit) {
+          this.wanted = true;
+          continue;
+        }
+        const next = await this.store.nextDueAt();
+        if (next !== null && next <= this.deps.clock.now()) this.wanted = true;
+        else this.arm(next ?? Infinity);
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'claiming due tasks failed; trying again shortly');
+      if (this.running) this.arm(this.deps.clock.now() + 500);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private launch(task: StoredTask): void {
+    const lease = task.lease;
+    if (!lease) return;
+    const abort = new AbortController();
+    const slot: InFlight = { token: lease.token, abort, done: Promise.resolve() };
+    this.inFlight.set(task.id, slot);
+    slot.done = this.attempt(task, abort.signal)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
+      .finally(() => {
+        this.inFlight.delete(task.id);
+        if (this.inFlight.size === 0) this.drained?.();
+        if (this.running) this.kick();
+      });
+  }
+
+  private async attempt(claimed: StoredTask, signal: AbortSignal): Promise<void> {
+    const { clock } = this.deps;
+    let before: TimelineEntry[] = [];
+    if (claimed.estimateExecAt <= this.recoveryUntil) {
+      const recovered = recoverMissedRun(claimed, clock.now());
+      if (!recovered.run) {
+        await this.record(claimed, (current) => recoverMissedRun(current, clock.now()));
+        return;
+      }
+      before = recovered.entries;
+    }
+
+    let outcome: AttemptOutcome;
+    try {
+      const request = this.deps.cipher.open(claimed.sealedRequest, claimed.id);
+      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, signal);
+    } catch (error) {
+      this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
+      outcome = { ok: false, statusCode: 0, error: 'the stored request cannot be decrypted (was the key changed?)', permanent: true };
+    }
+    if (signal.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
+
+    await this.record(claimed, (current) => {
+      const next = applyOutcome(current, outcome, clock.now());
+      return { task: next.task, entries: [...before, ...next.entries] };
+    });
+  }
+
+  /** Compare-and-set the step while the lease is still ours; re-read after a concurrent write. */
+  private async record(
+    claimed: StoredTask,
+    step: (current: StoredTask) => Transition,
+  ): Promise<void> {
+    const token = claimed.lease?.token;
+    let current: StoredTask | null = claimed;
+    for (let tries = 0; tries < 8 && current; tries++) {
+      const stillOurs = current.lease?.token === token && (current.state === 'RUNNING' || current.state === 'PAUSED');
+      if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
+      const next = step(current);
+      if (await this.store.replaceTask(current, next.task, next.entries)) return;
+      current = await this.store.findTask(claimed.projectId, claimed.id);
+    }
+    if (current) this.deps.logger.warn({ taskId: claimed.id }, 'gave up recording an outcome after repeated conflicts');
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
+    try {
+      await this.store.renewLeases(leases, this.deps.clock.now() + this.options.leaseMs);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'renewing leases failed');
+    }
+  }
+
+  /** Stops claiming; waits up to `graceMs` for attempts in flight, then aborts them and gives their tasks back. */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribeDue?.();
+    for (const timer of [this.timer, this.renewTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
+    if (this.inFlight.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.drained = resolve));
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([drained, timeout]);
+    }
+    if (this.inFlight.size > 0) {
+      const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
+      for (const slot of this.inFlight.values()) slot.abort.abort();
+      await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
+      await this.store.renewLeases(leases, this.deps.clock.now()).catch(() => 0);
+      this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
+    }
+    while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import type pino from 'pino';
+import { buildApp } from './api/app.js';
+import type { AppConfig } from './config.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { createRequestCipher } from './core/sealed-request.js';
+import { createTargetPolicy } from './core/target-policy.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { createHttpSender } from './dispatch/http-sender.js';
+import { RetentionSweeper } from './dispatch/retention.js';
+import type { Resolver } from './dispatch/target-guard.js';
+import { resolveEncryptionKey } from './key-file.js';
+import { openStore } from './store/open-store.js';
+import type { TaskStore } from './store/task-store.js';
+
+export interface ServerOverrides {
+  clock?: Clock;
+  resolver?: Resolver;
+  store?: TaskStore;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: TaskStore;
+  dispatcher: Dispatcher;
+  /** The address it listens on, e.g. http://127.0.0.1:8202 */
+  url: string;
+  /** Graceful stop: no new requests, no new claims, attempts in flight get the grace period. */
+  close(): Promise<void>;
+}
+
+/** Wires configuration to store, API and dispatcher, and starts listening. */
+export async function startServer(config: AppConfig, logger: pino.Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const clock = overrides.clock ?? systemClock;
+  const store = overrides.store ?? (await openStore(config));
+  try {
+    const cipher = createRequestCipher(resolveEncryptionKey(config, logger));
+    const policy = createTargetPolicy(config.allowList);
+    const sender = createHttpSender({ policy, resolver: overrides.resolver, maxResponseBytes: config.maxContentLength });
+    const dispatcher = new Dispatcher({
+      store, sender, cipher, clock, logger, concurrency: config.concurrency, leaseMs: config.leaseMs,
+    });
+    const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
+    const app = await buildApp({
+      store, cipher, clock, policy, logger,
+      level: config.level,
+      queueLimit: config.queueLimit,
+      bodyLimit: config.maxBodyLength,
+      trustProxy: config.trustProxy,
+      throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
+      register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
+    });
+    await dispatcher.start();
+    retention.start();
+    const url = await app.listen({ port: config.port, host: config.host });
+
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        await app.close();
+        await dispatcher.stop(config.shutdownGraceMs);
+        await retention.stop();
+        await sender.close();
+        await store.close();
+      })();
+      return closing;
+    };
+    return { app, store, dispatcher, url, close };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { AppError } from '../../core/errors.js';
+import { dueAtOf } from '../../core/task-machine.js';
+import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
+import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
+import { acquireLockFile, type LockFile } from './lock-file.js';
+import { migrate } from './migrate.js';
+import { type ProjectRow, type TaskRow, type TimelineRow, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ":memory:". */
+  path: string;
+  /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost in write rate. */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode, driven synchronously by better-sqlite3 (each
+ * statement takes microseconds, so the event loop never waits on I/O for long). Every multi-row
+ * write is one transaction.
+ */
+export class SqliteStore implements TaskStore {
+  readonly kind = 'sqlite';
+  readonly singleNode = true;
+  private readonly db: Database.Database;
+  private readonly lock: LockFile | null;
+  private readonly events = new EventEmitter();
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.path === ':memory:';
+    if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+    this.lock = memory ? null : acquireLockFile(`${options.path}.lock`);
+    try {
+      this.db = new Database(options.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('temp_store = MEMORY');
+      migrate(this.db);
+    } catch (error) {
+      this.lock?.release();
+      throw error;
+    }
+    this.events.setMaxListeners(0);
+    const db = this.db;
+    this.stmt = {
+      insertProject: db.prepare(
+        'INSERT INTO projects (id, email, token_hash, created_at, role) VALUES (@id, @email, @tokenHash, @createdAt, @role)',
+      ),
+      findProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE id = ?'),
+      countActive: db.prepare<[string], { active_tasks: number }>('SELECT active_tasks FROM projects WHERE id = ?'),
+      reserveSlot: db.prepare('UPDATE projects SET active_tasks = active_tasks + 1 WHERE id = ? AND active_tasks < ?'),
+      adjustActive: db.prepare('UPDATE projects SET active_tasks = active_tasks + ? WHERE id = ?'),
+      insertTask: db.prepare(
+        `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry,
+           currently_repeat, retry_count, repeat_count, attempts, paused_left, config, request, lease_token,
+           lease_until, due_at, finished_at, version)
+         VALUES (@id, @projectId, @state, @statusCode, @startAt, @execAt, @endAt, @currentlyRetry,
+           @currentlyRepeat, @retryCount, @repeatCount, @attempts, @pausedLeft, @config, @request, @leaseToken,
+           @leaseUntil, @dueAt, @finishedAt, 1)`,
+      ),
+      updateTask: db.prepare(
+        `UPDATE tasks SET state = @state, status_code = @statusCode, start_at = @startAt, exec_at = @execAt,
+           end_at = @endAt, currently_retry = @currentlyRetry, currently_repeat = @currentlyRepeat,
+           retry_count = @retryCount, repeat_count = @repeatCount, attempts = @attempts, paused_left = @pausedLeft,
+           config = @config, request = @request, lease_token = @leaseToken, lease_until = @leaseUntil,
+           due_at = @dueAt, finished_at = @finishedAt, version = version + 1
+         WHERE id = @id AND version = @prevVersion`,
+      ),
+      findTask: db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE id = ? AND project_id = ?'),
+      taskRid: db.prepare<[string], { rid: number }>('SELECT rid FROM tasks WHERE id = ?'),
+      deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
+      insertEntry: db.prepare(
+        'INSERT INTO timeline (task_rid, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?)',
+      ),
+      readTimeline: db.prepare<[number], TimelineRow>(
+        'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
+      ),
+      deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
+      claimDue: db.prepare<[string, number, number, number, number], TaskRow>(
+        `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
+         WHERE rid IN (SELECT rid FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?)
+         RETURNING *`,
+      ),
+      // A paused task keeps its lease but is never due; due_at stays NULL for it.
+      renewLease: db.prepare(
+        `UPDATE tasks SET lease_until = @until, due_at = CASE WHEN due_at IS NULL THEN NULL ELSE @until END,
+           version = version + 1
+         WHERE id = @id AND lease_token = @token`,
+      ),
+      releaseLeases: db.prepare(
+        `UPDATE tasks SET lease_token = NULL, lease_until = NULL,
+           due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
+         WHERE lease_token IS NOT NULL`,
+      ),
+      nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      finishedBefore: db.prepare<[number, number], { rid: number; project_id: string }>(
+        'SELECT rid, project_id FROM tasks WHERE finished_at < ? ORDER BY finished_at LIMIT ?',
+      ),
+      deleteByRid: db.prepare('DELETE FROM tasks WHERE rid = ?'),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  private notifyDue(dueAt: number | null): void {
+    if (dueAt !== null) this.events.emit('due', dueAt);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+    if (this.db.open) this.db.close();
+    this.lock?.release();
+  }
+
+  async ping(): Promise<void> {
+    this.stmt.ping.get();
+  }
+
+  async insertProject(project: Project): Promise<void> {
+    try {
+      this.stmt.insertProject.run({
+        id: project.id,
+        email: project.email,
+        tokenHash: project.tokenHash,
+        createdAt: project.createdAt,
+        role: project.as,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
+      throw error;
+    }
+  }
+
+  async findProject(id: string): Promise<Project | null> {
+    const row = this.stmt.findProject.get(id);
+    return row ? projectFromRow(row) : null;
+  }
+
+  async countActive(projectId: string): Promise<number> {
+    return this.stmt.countActive.get(projectId)?.active_tasks ?? 0;
+  }
+
+  private appendEntries(rid: number, entries: readonly TimelineEntry[]): void {
+    for (const e of entries) {
+      this.stmt.insertEntry.run(rid, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
+    }
+  }
+
+  private readonly insertTx = (task: Task, entries: readonly TimelineEntry[], activeLimit: number): void => {
+    this.db.transaction(() => {
+      if (isActive(task.state) && this.stmt.reserveSlot.run(task.projectId, activeLimit).changes === 0) {
+        throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
+      }
+      const info = this.stmt.insertTask.run(taskParams(task));
+      this.appendEntries(Number(info.lastInsertRowid), entries);
+    }).immediate();
+  };
+
+  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
+    this.insertTx(task, entries, activeLimit);
+    this.notifyDue(dueAtOf(task));
+  }
+
+  async findTask(projectId: string, id: string): Promise<StoredTask | null> {
+    const row = this.stmt.findTask.get(id, projectId);
+    return row ? taskFromRow(row) : null;
+  }
+
+  async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
+    const row = this.stmt.findTask.get(id, projectId);
+    if (!row) return null;
+    return this.stmt.readTimeline.all(row.rid).map(timelineFromRow);
+  }
+
+  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
+    const written = this.db.transaction((): boolean => {
+      const info = this.stmt.updateTask.run({ ...taskParams(next), prevVersion: prev.version });
+      if (info.changes === 0) return false;
+      const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
+      if (delta !== 0) this.stmt.adjustActive.run(delta, prev.projectId);
+      if (entries.length > 0) {
+        const rid = this.stmt.taskRid.get(prev.id);
+        if (rid) this.appendEntries(rid.rid, entries);
+      }
+      return true;
+    }).immediate();
+    if (written) this.notifyDue(dueAtOf(next));
+    return written;
+  }
+
+  async deleteTask(prev: StoredTask): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const row = this.stmt.deleteTask.get(prev.id, prev.version);
+      if (!row) return false;
+      this.stmt.deleteTimeline.run(row.rid);
+      if (isActive(prev.state)) this.stmt.adjustActive.run(-1, prev.projectId);
+      return true;
+    }).immediate();
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
+    if (limit <= 0) return [];
+    const token = randomBytes(12).toString('base64url');
+    const until = now + leaseMs;
+    return this.stmt.claimDue.all(token, until, until, now, limit).map(taskFromRow);
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    return this.db.transaction((): number => {
+      let renewed = 0;
+      for (const lease of leases) renewed += this.stmt.renewLease.run({ id: lease.id, token: lease.token, until }).changes;
+      return renewed;
+    }).immediate();
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    const changes = this.stmt.releaseLeases.run().changes;
+    if (changes > 0) this.notifyDue(this.stmt.nextDue.get()?.due ?? null);
+    return changes;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return this.stmt.nextDue.get()?.due ?? null;
+  }
+
+  onDue(listener: (dueAt: number) => void): () => void {
+    this.events.on('due', listener);
+    return () => this.events.off('due', listener);
+  }
+
+  async heartbeat(now: number): Promise<number | null> {
+    return this.db.transaction((): number | null => {
+      const previous = this.stmt.getMeta.get('heartbeat');
+      this.stmt.setMeta.run('heartbeat', String(now));
+      return previous ? Number(previous.value) : null;
+    }).immediate();
+  }
+
+  async sweepFinished(before: number, limit: number): Promise<number> {
+    return this.db.transaction((): number => {
+      const rows = this.stmt.finishedBefore.all(before, limit);
+      for (const row of rows) {
+        this.stmt.deleteTimeline.run(row.rid);
+        this.stmt.deleteByRid.run(row.rid);
+      }
+      return rows.length;
+    }).immediate();
+  }
+}
+

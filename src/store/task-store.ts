@@ -1,0 +1,68 @@
+import type { Project, Task, TimelineEntry } from '../core/task.js';
+
+/** A task as read from a store: `version` changes with every write, for compare-and-set. */
+export interface StoredTask extends Task {
+  version: number;
+}
+
+export interface LeaseRef {
+  id: string;
+  token: string;
+}
+
+/**
+ * The persistence contract every adapter implements (SQLite embedded, Redis shared). Adapters only
+ * persist: every decision about a task is made in core/task-machine.ts, and the conformance suite in
+ * test/store/ runs unchanged on each adapter.
+ *
+ * Writes are atomic: a task, its project's queue count and its timeline change together or not at
+ * all. Failures are `AppError`s with codes from core/errors.ts (EMAIL_TAKEN, QUEUE_FULL,
+ * STORE_UNAVAILABLE); anything else is a bug.
+ */
+export interface TaskStore {
+  /** `sqlite` or `redis`, for logs and health. */
+  readonly kind: string;
+  /**
+   * True when no other server process can share this store (the SQLite adapter holds a lock file):
+   * then every start follows a time when no server ran, and every lease left behind is dead.
+   */
+  readonly singleNode: boolean;
+
+  close(): Promise<void>;
+  /** Cheap round trip, for /healthz. */
+  ping(): Promise<void>;
+
+  insertProject(project: Project): Promise<void>;
+  findProject(id: string): Promise<Project | null>;
+  /** Tasks of the project that are RUNNING or PAUSED. */
+  countActive(projectId: string): Promise<number>;
+
+  /** Inserts a new task with its first timeline entries, unless the project already holds `activeLimit` active tasks (QUEUE_FULL). */
+  insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void>;
+  findTask(projectId: string, id: string): Promise<StoredTask | null>;
+  /** The task's timeline, oldest first; null when the task does not exist in this project. */
+  readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null>;
+  /** Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise (changed or gone). */
+  replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean>;
+  /** Deletes the task and its timeline if it still has `prev.version`. */
+  deleteTask(prev: StoredTask): Promise<boolean>;
+
+  /**
+   * Claims up to `limit` tasks due at `now`, earliest first: each gets a fresh lease until
+   * `now + leaseMs` (and is due again then, should its holder vanish). Atomic across processes.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]>;
+  /** Extends the leases still held; returns how many were. */
+  renewLeases(leases: readonly LeaseRef[], until: number): Promise<number>;
+  /** Drops every lease: only after no server ran, so every holder is dead. Returns how many. */
+  releaseAllLeases(): Promise<number>;
+  /** The earliest due time, or null when nothing is scheduled. */
+  nextDueAt(): Promise<number | null>;
+  /** Calls `listener` when a write makes something due (possibly sooner than the scheduler thought), from any process. */
+  onDue(listener: (dueAt: number) => void): () => void;
+
+  /** Records that a server is alive at `now`; answers the previous record (null when none). */
+  heartbeat(now: number): Promise<number | null>;
+  /** Deletes up to `limit` tasks that finished before `before`, with their timelines. Returns how many. */
+  sweepFinished(before: number, limit: number): Promise<number>;
+}
