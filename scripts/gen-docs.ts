@@ -11,7 +11,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 function show(value: unknown): string {
   if (value === null) return '—';
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(', ');
-  return `\`${String(value)}\``;
+  return typeof value === 'object' ? `\`${JSON.stringify(value)}\`` : `\`${String(value)}\``;
 }
 
 export function settingsTable(): string {
