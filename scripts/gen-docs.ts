@@ -8,10 +8,10 @@ import { ERROR_REGISTRY } from '../src/core/errors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function show(value: unknown): string {
+function show(value: string | number | boolean | string[] | null): string {
   if (value === null) return '—';
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(', ');
-  return typeof value === 'object' ? `\`${JSON.stringify(value)}\`` : `\`${String(value)}\``;
+  return `\`${value}\``;
 }
 
 export function settingsTable(): string {
