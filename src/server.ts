@@ -35,6 +35,13 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
   const store = overrides.store ?? (await openStore(config));
   try {
     const cipher = createRequestCipher(resolveEncryptionKey(config, logger));
+    const boundKey = await store.bindKeyId(cipher.keyId);
+    if (boundKey !== cipher.keyId) {
+      throw new Error(
+        `The stored tasks were sealed with another encryption key (id ${boundKey}; this server has ${cipher.keyId}). ` +
+          'Restore the original tasks.key or TASKS_CRYPTO_KEY; every server sharing a store needs the same key.',
+      );
+    }
     const policy = createTargetPolicy(config.allowList);
     const sender = createHttpSender({ policy, resolver: overrides.resolver, maxResponseBytes: config.maxContentLength });
     const dispatcher = new Dispatcher({

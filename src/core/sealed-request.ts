@@ -12,6 +12,8 @@ const TAG_BYTES = 16;
 const KEY_ID_BYTES = 4;
 
 export interface RequestCipher {
+  /** Fingerprint of the key (hex), safe to store and log. */
+  readonly keyId: string;
   seal(request: HttpRequestSpec, taskId: string): string;
   open(sealed: string, taskId: string): HttpRequestSpec;
 }
@@ -32,6 +34,7 @@ export function createRequestCipher(key: Buffer): RequestCipher {
   const keyId = createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES);
 
   return {
+    keyId: keyId.toString('hex'),
     seal(request, taskId) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

@@ -15,6 +15,7 @@
  * Memory holds only the attempts in flight; the schedule stays in the store's due index.
  */
 import type { Clock } from '../core/clock.js';
+import { isAppError } from '../core/errors.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TimelineEntry } from '../core/task.js';
 import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
@@ -202,19 +203,30 @@ export class Dispatcher {
     });
   }
 
-  /** Compare-and-set the step while the lease is still ours; re-read after a concurrent write. */
-  private async record(
-    claimed: StoredTask,
-    step: (current: StoredTask) => Transition,
-  ): Promise<void> {
+  /**
+   * Compare-and-set the step while the lease is still ours; re-read after a concurrent write. While
+   * the store is unavailable, keep trying for up to one lease: after that another process may
+   * already be sending the task again, and the outcome is dropped (at-least-once).
+   */
+  private async record(claimed: StoredTask, step: (current: StoredTask) => Transition): Promise<void> {
     const token = claimed.lease?.token;
+    const giveUpAt = this.deps.clock.now() + this.options.leaseMs;
     let current: StoredTask | null = claimed;
-    for (let tries = 0; tries < 8 && current; tries++) {
+    let conflicts = 0;
+    let pause = 100;
+    while (current && conflicts < 8) {
       const stillOurs = current.lease?.token === token && (current.state === 'RUNNING' || current.state === 'PAUSED');
       if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
-      const next = step(current);
-      if (await this.store.replaceTask(current, next.task, next.entries)) return;
-      current = await this.store.findTask(claimed.projectId, claimed.id);
+      try {
+        const next = step(current);
+        if (await this.store.replaceTask(current, next.task, next.entries)) return;
+        conflicts++;
+        current = await this.store.findTask(claimed.projectId, claimed.id);
+      } catch (error) {
+        if (!isAppError(error) || error.code !== 'STORE_UNAVAILABLE' || this.deps.clock.now() + pause > giveUpAt) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, 2_000);
+      }
     }
     if (current) this.deps.logger.warn({ taskId: claimed.id }, 'gave up recording an outcome after repeated conflicts');
   }

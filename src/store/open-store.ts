@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config.js';
+import { RedisStore } from './redis/redis-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { TaskStore } from './task-store.js';
 
@@ -8,6 +9,6 @@ export async function openStore(config: Pick<AppConfig, 'store' | 'sqliteSynchro
     case 'sqlite':
       return new SqliteStore({ path: config.store.path, synchronous: config.sqliteSynchronous });
     case 'redis':
-      throw new Error('The Redis store is not available in this build yet; use TASKS_DB=sqlite:...');
+      return RedisStore.connect({ url: config.store.url, retentionSeconds: config.retentionSeconds });
   }
 }

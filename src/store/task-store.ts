@@ -61,6 +61,12 @@ export interface TaskStore {
   /** Calls `listener` when a write makes something due (possibly sooner than the scheduler thought), from any process. */
   onDue(listener: (dueAt: number) => void): () => void;
 
+  /**
+   * Records which key seals the stored requests (its fingerprint, never the key) the first time,
+   * and answers the one recorded: a server started with another key must not run, as it could open
+   * none of the stored requests.
+   */
+  bindKeyId(keyId: string): Promise<string>;
   /** Records that a server is alive at `now`; answers the previous record (null when none). */
   heartbeat(now: number): Promise<number | null>;
   /** Deletes up to `limit` tasks that finished before `before`, with their timelines. Returns how many. */

@@ -236,6 +236,15 @@ export class SqliteStore implements TaskStore {
     return () => this.events.off('due', listener);
   }
 
+  async bindKeyId(keyId: string): Promise<string> {
+    return this.db.transaction((): string => {
+      const bound = this.stmt.getMeta.get('key_id');
+      if (bound) return bound.value;
+      this.stmt.setMeta.run('key_id', keyId);
+      return keyId;
+    }).immediate();
+  }
+
   async heartbeat(now: number): Promise<number | null> {
     return this.db.transaction((): number | null => {
       const previous = this.stmt.getMeta.get('heartbeat');

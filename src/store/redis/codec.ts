@@ -1,0 +1,101 @@
+import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry, type TimelineLabel } from '../../core/task.js';
+import type { StoredTask } from '../task-store.js';
+
+/**
+ * Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
+ * checked: a stored record is input too.
+ */
+export function taskFields(task: Task): string[] {
+  return [
+    'id', task.id,
+    'projectId', task.projectId,
+    'state', task.state,
+    'statusCode', String(task.statusCode),
+    'startAt', String(task.estimateStartAt),
+    'execAt', String(task.estimateExecAt),
+    'endAt', String(task.estimateEndAt),
+    'retrying', task.currentlyRetry ? '1' : '0',
+    'repeating', task.currentlyRepeat ? '1' : '0',
+    'retryCount', String(task.retryCount),
+    'repeatCount', String(task.repeatCount),
+    'attempts', String(task.attempts),
+    'pausedLeft', String(task.pausedLeft),
+    'request', task.sealedRequest,
+    'leaseToken', task.lease?.token ?? '',
+    'leaseUntil', task.lease ? String(task.lease.until) : '',
+  ];
+}
+
+export function pairs(flat: readonly unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
+  return out;
+}
+
+const STATES = new Set<string>(TASK_STATES);
+const LABELS = new Set<string>(TIMELINE_LABELS);
+
+function int(hash: Record<string, string>, field: string): number {
+  const value = Number(hash[field]);
+  if (!Number.isSafeInteger(value)) throw new Error(`Stored task ${hash.id ?? '?'} has a bad ${field}`);
+  return value;
+}
+
+export function taskFromHash(hash: Record<string, string>, configJson: string): StoredTask {
+  const state = hash.state ?? '';
+  if (!STATES.has(state)) throw new Error(`Stored task ${hash.id ?? '?'} has an unknown state ${state}`);
+  const leaseToken = hash.leaseToken ?? '';
+  return {
+    id: hash.id ?? '',
+    projectId: hash.projectId ?? '',
+    state: state as TaskState,
+    statusCode: int(hash, 'statusCode'),
+    estimateStartAt: int(hash, 'startAt'),
+    estimateExecAt: int(hash, 'execAt'),
+    estimateEndAt: int(hash, 'endAt'),
+    currentlyRetry: hash.retrying === '1',
+    currentlyRepeat: hash.repeating === '1',
+    retryCount: int(hash, 'retryCount'),
+    repeatCount: int(hash, 'repeatCount'),
+    attempts: int(hash, 'attempts'),
+    pausedLeft: int(hash, 'pausedLeft'),
+    config: JSON.parse(configJson) as TaskConfig,
+    sealedRequest: hash.request ?? '',
+    lease: leaseToken !== '' ? { token: leaseToken, until: int(hash, 'leaseUntil') } : null,
+    version: int(hash, 'version'),
+  };
+}
+
+export function projectFields(project: Project): string[] {
+  return [
+    'id', project.id,
+    'email', project.email,
+    'tokenHash', project.tokenHash.toString('hex'),
+    'createdAt', String(project.createdAt),
+    'as', project.as,
+    'active', '0',
+  ];
+}
+
+export function projectFromHash(hash: Record<string, string>): Project | null {
+  if (!hash.id || !hash.email || !hash.tokenHash) return null;
+  return {
+    id: hash.id,
+    email: hash.email,
+    tokenHash: Buffer.from(hash.tokenHash, 'hex'),
+    createdAt: Number(hash.createdAt),
+    as: hash.as === 'GUEST' ? 'GUEST' : 'DEV',
+  };
+}
+
+export function entryToJson(entry: TimelineEntry): string {
+  return JSON.stringify(entry);
+}
+
+export function entryFromJson(json: string): TimelineEntry {
+  const raw = JSON.parse(json) as Partial<TimelineEntry>;
+  const label = typeof raw.label === 'string' && LABELS.has(raw.label) ? (raw.label) : 'Alert';
+  const entry: TimelineEntry = { label, description: String(raw.description ?? ''), createdAt: Number(raw.createdAt ?? 0) };
+  if (raw.metadata && typeof raw.metadata === 'object') entry.metadata = raw.metadata;
+  return entry;
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
+ * convention) with a header that lists KEYS, ARGV and return values. Run with EVALSHA; loaded
+ * with SCRIPT LOAD the first time a server does not know it (after a restart, or on a new server).
+ */
+const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
+
+export type LuaReply = string | number | null | LuaReply[];
+
+export class LuaScript {
+  readonly sha: string;
+
+  private constructor(readonly name: string, readonly keyCount: number, readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  static load(file: string): LuaScript {
+    const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
+    if (!match) throw new Error(`Lua script file name must be <name>-<keys>.lua: ${file}`);
+    return new LuaScript(match[1]!, Number(match[2]), readFileSync(SCRIPTS_DIR + file, 'utf8'));
+  }
+
+  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<LuaReply> {
+    if (keys.length !== this.keyCount) throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
+    try {
+      return (await client.evalsha(this.sha, this.keyCount, ...keys, ...args)) as LuaReply;
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      await client.script('LOAD', this.source);
+      return (await client.evalsha(this.sha, this.keyCount, ...keys, ...args)) as LuaReply;
+    }
+  }
+}
+
+export const SCRIPTS = {
+  insertProject: LuaScript.load('insert-project-2.lua'),
+  insertTask: LuaScript.load('insert-task-5.lua'),
+  replaceTask: LuaScript.load('replace-task-6.lua'),
+  deleteTask: LuaScript.load('delete-task-6.lua'),
+  claimDue: LuaScript.load('claim-due-2.lua'),
+  renewLeases: LuaScript.load('renew-leases-1.lua'),
+  releaseLeases: LuaScript.load('release-leases-2.lua'),
+  findTask: LuaScript.load('find-task-2.lua'),
+  readTimeline: LuaScript.load('read-timeline-2.lua'),
+} as const;

@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+import { AppError } from '../../core/errors.js';
+import { dueAtOf } from '../../core/task-machine.js';
+import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
+import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
+import { entryFromJson, entryToJson, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
+import { type LuaReply, SCRIPTS } from './lua-script.js';
+
+export interface RedisStoreOptions {
+  /** redis://[user:pass@]host:port or rediss:// for TLS. */
+  url: string;
+  /** Seconds a finished task, its configuration and its timeline are kept (EXPIRE). */
+  retentionSeconds: number;
+  /** Key prefix, so one Redis can hold several independent services. */
+  prefix?: string;
+}
+
+/**
+ * The shared store: several server processes on one Redis. The seed's layout is kept: database 0
+ * holds projects and authorization, 1 the execution records and the due index, 2 the execution
+ * configurations, 3 the timelines. Every multi-key step is one Lua script (scripts/*.lua, each with
+ * a header), which SELECTs the databases it touches: a script runs atomically whatever databases it
+ * spans, and its SELECT does not leak to the connection. Commands fail fast while Redis is away
+ * (no offline queue) and surface as STORE_UNAVAILABLE; the client reconnects by itself.
+ */
+export class RedisStore implements TaskStore {
+  readonly kind = 'redis';
+  readonly singleNode = false;
+  private readonly events = new EventEmitter();
+  private readonly prefix: string;
+  private readonly channel: string;
+  private readonly keys;
+
+  private constructor(
+    private readonly main: Redis,
+    private readonly projects: Redis,
+    private readonly subscriber: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.prefix = options.prefix ?? 'kt:';
+    this.channel = `${this.prefix}due`;
+    this.keys = {
+      due: `${this.prefix}due`,
+      leased: `${this.prefix}leased`,
+      heartbeat: `${this.prefix}heartbeat`,
+      project: (id: string) => `${this.prefix}project:${id}`,
+      email: (email: string) => `${this.prefix}email:${email}`,
+      task: (id: string) => `${this.prefix}task:${id}`,
+      config: (id: string) => `${this.prefix}config:${id}`,
+      timeline: (id: string) => `${this.prefix}timeline:${id}`,
+    };
+    this.events.setMaxListeners(0);
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.events.emit('due', Number(message));
+    });
+  }
+
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const base: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+      retryStrategy: (times) => Math.min(100 * times, 2_000),
+    };
+    const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks' });
+    const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects' });
+    // The subscriber keeps its subscription across reconnects; it needs the offline queue for that.
+    const subscriber = new Redis(options.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'kuueri-tasks-wakeups' });
+    const clients = [main, projects, subscriber];
+    // Errors also arrive as events while reconnecting; commands report them to their callers.
+    for (const client of clients) client.on('error', () => undefined);
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      const store = new RedisStore(main, projects, subscriber, options);
+      await subscriber.subscribe(store.channel);
+      return store;
+    } catch (error) {
+      clients.forEach((c) => c.disconnect());
+      throw new Error(`Cannot connect to Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Redis being away is a 503 for whoever asked, not a crash. */
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      const name = (error as Error).name;
+      const message = (error as Error).message ?? '';
+      if (name === 'ReplyError' && !/^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)/.test(message)) throw error;
+      throw new AppError('STORE_UNAVAILABLE', undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+    await Promise.allSettled([this.main.quit(), this.projects.quit(), this.subscriber.quit()]);
+    this.main.disconnect();
+    this.projects.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.main.ping());
+  }
+
+  async insertProject(project: Project): Promise<void> {
+    const inserted = await this.call(() =>
+      SCRIPTS.insertProject.run(this.main, [this.keys.email(project.email), this.keys.project(project.id)], [project.id, ...projectFields(project)]),
+    );
+    if (inserted !== 1) throw new AppError('EMAIL_TAKEN');
+  }
+
+  async findProject(id: string): Promise<Project | null> {
+    const hash = await this.call(() => this.projects.hgetall(this.keys.project(id)));
+    return projectFromHash(hash);
+  }
+
+  async countActive(projectId: string): Promise<number> {
+    const active = await this.call(() => this.projects.hget(this.keys.project(projectId), 'active'));
+    return Number(active ?? 0);
+  }
+
+  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
+    const due = dueAtOf(task);
+    const result = await this.call(() =>
+      SCRIPTS.insertTask.run(
+        this.main,
+        [this.keys.project(task.projectId), this.keys.task(task.id), this.keys.due, this.keys.config(task.id), this.keys.timeline(task.id)],
+        [
+          activeLimit, isActive(task.state) ? '1' : '0', due === null ? '' : due, task.id, JSON.stringify(task.config), this.channel,
+          entries.length, ...entries.map(entryToJson), ...taskFields(task), 'version', '1',
+        ],
+      ),
+    );
+    if (result === -1) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
+    if (result !== 1) throw new Error(`insert-task answered ${String(result)} for project ${task.projectId}`);
+  }
+
+  async findTask(projectId: string, id: string): Promise<StoredTask | null> {
+    const reply = await this.call(() => SCRIPTS.findTask.run(this.main, [this.keys.task(id), this.keys.config(id)], [projectId]));
+    if (!Array.isArray(reply)) return null;
+    return taskFromHash(pairs(reply[0] as LuaReply[]), String(reply[1]));
+  }
+
+  async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
+    const reply = await this.call(() => SCRIPTS.readTimeline.run(this.main, [this.keys.task(id), this.keys.timeline(id)], [projectId]));
+    if (!Array.isArray(reply)) return null;
+    return reply.map((json) => entryFromJson(String(json)));
+  }
+
+  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
+    const due = dueAtOf(next);
+    const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
+    const result = await this.call(() =>
+      SCRIPTS.replaceTask.run(
+        this.main,
+        [
+          this.keys.project(prev.projectId), this.keys.task(prev.id), this.keys.due, this.keys.leased,
+          this.keys.config(prev.id), this.keys.timeline(prev.id),
+        ],
+        [
+          prev.version, delta, due === null ? '' : due, next.lease ? '1' : '0',
+          isFinished(next.state) ? this.options.retentionSeconds : '', prev.id, this.channel,
+          entries.length, ...entries.map(entryToJson), ...taskFields(next),
+        ],
+      ),
+    );
+    return result === 1;
+  }
+
+  async deleteTask(prev: StoredTask): Promise<boolean> {
+    const result = await this.call(() =>
+      SCRIPTS.deleteTask.run(
+        this.main,
+        [
+          this.keys.project(prev.projectId), this.keys.task(prev.id), this.keys.due, this.keys.leased,
+          this.keys.config(prev.id), this.keys.timeline(prev.id),
+        ],
+        [prev.version, isActive(prev.state) ? -1 : 0, prev.id],
+      ),
+    );
+    return result === 1;
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
+    if (limit <= 0) return [];
+    const token = randomBytes(12).toString('base64url');
+    const reply = await this.call(() =>
+      SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix]),
+    );
+    if (!Array.isArray(reply)) return [];
+    const tasks: StoredTask[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      tasks.push(taskFromHash(pairs(reply[i] as LuaReply[]), String(reply[i + 1])));
+    }
+    return tasks;
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    const args = leases.flatMap((l) => [l.id, l.token]);
+    const result = await this.call(() => SCRIPTS.renewLeases.run(this.main, [this.keys.due], [until, this.prefix, ...args]));
+    return Number(result);
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    const result = await this.call(() => SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel]));
+    return Number(result);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const first = await this.call(() => this.main.zrange(this.keys.due, '0', '0', 'WITHSCORES'));
+    return first.length === 2 ? Number(first[1]) : null;
+  }
+
+  onDue(listener: (dueAt: number) => void): () => void {
+    this.events.on('due', listener);
+    return () => this.events.off('due', listener);
+  }
+
+  async bindKeyId(keyId: string): Promise<string> {
+    const bound = await this.call(() => this.projects.set(`${this.prefix}keyid`, keyId, 'NX', 'GET'));
+    return bound ?? keyId;
+  }
+
+  async heartbeat(now: number): Promise<number | null> {
+    const previous = await this.call(() => this.main.set(this.keys.heartbeat, String(now), 'GET'));
+    return previous === null ? null : Number(previous);
+  }
+
+  /** Finished tasks expire by themselves (EXPIRE set when they finish). */
+  async sweepFinished(): Promise<number> {
+    return 0;
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,33 @@
+-- claim-due: claims up to `limit` tasks due at `now`, earliest first. Each gets the lease token and
+-- is due again when the lease ends (should its holder vanish); the task hashes and configurations
+-- are returned so the dispatcher needs no second round trip.
+-- KEYS[1] due index (db 1)  KEYS[2] leased set (db 1)
+-- ARGV[1] now; ARGV[2] limit; ARGV[3] lease token; ARGV[4] lease end; ARGV[5] key prefix
+-- Task and config keys are derived from the ids in the index: <prefix>task:<id> (db 1) and
+-- <prefix>config:<id> (db 2).
+-- Returns { task hash (flat field/value list), config JSON, ... } for each claimed task.
+redis.call('SELECT', 1)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+local configs = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[5] .. 'task:' .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'leaseToken', ARGV[3], 'leaseUntil', ARGV[4])
+    redis.call('HINCRBY', key, 'version', 1)
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]), id)
+    redis.call('SADD', KEYS[2], id)
+    out[#out + 1] = redis.call('HGETALL', key)
+    configs[#configs + 1] = id
+  else
+    -- The record expired or was deleted without leaving the index: drop the stale entry.
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+redis.call('SELECT', 2)
+local result = {}
+for i, hash in ipairs(out) do
+  result[#result + 1] = hash
+  result[#result + 1] = redis.call('GET', ARGV[5] .. 'config:' .. configs[i]) or ''
+end
+return result

@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/**
+ * A real redis-server started for a test on a free loopback port, in its own temporary folder, and
+ * stopped (or restarted, on the same port and data) by the test. .ci/run installs redis-server on
+ * machines that lack it; a missing binary fails loudly rather than skipping.
+ */
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** Stops the server (SHUTDOWN NOSAVE, or SIGKILL with `kill: true`). */
+  stop(options?: { kill?: boolean }): Promise<void>;
+  /** Starts it again on the same port and folder (data kept when persistence was on). */
+  start(): Promise<void>;
+  /** Stops it and removes its folder. */
+  close(): Promise<void>;
+}
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      client.disconnect();
+      return;
+    } catch (error) {
+      client.disconnect();
+      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+export async function startRedisServer(options: { persistence?: boolean; args?: string[] } = {}): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'kuueri-redis-'));
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let proc: ChildProcess | null = null;
+
+  const start = async (): Promise<void> => {
+    const args = [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no',
+      '--logfile', join(dir, 'redis.log'),
+      ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--save', '', '--appendonly', 'no']),
+      ...(options.args ?? []),
+    ];
+    proc = spawn('redis-server', args, { stdio: 'ignore' });
+    proc.unref();
+    await waitForPing(url, 10_000);
+  };
+
+  const stop = async (stopOptions: { kill?: boolean } = {}): Promise<void> => {
+    const current = proc;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+    current.kill(stopOptions.kill ? 'SIGKILL' : 'SIGTERM');
+    await exited;
+    proc = null;
+  };
+
+  await start();
+  return {
+    url,
+    port,
+    stop,
+    start,
+    async close() {
+      await stop({ kill: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
