@@ -1,4 +1,4 @@
-import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry, type TimelineLabel } from '../../core/task.js';
+import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry } from '../../core/task.js';
 import type { StoredTask } from '../task-store.js';
 
 /**
