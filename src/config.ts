@@ -108,6 +108,10 @@ export const SETTINGS = {
     key: 'SERVICE.DISPATCH.LEASE_MS', env: 'TASKS_LEASE_MS', parse: int(1_000, 600_000), default: 15_000,
     doc: 'How long a claimed task stays claimed without renewal; renewed every third of it while its request runs. A process that dies gives its tasks back after this long.',
   }),
+  pollMs: setting({
+    key: 'SERVICE.DISPATCH.POLL_MS', env: 'TASKS_POLL_MS', parse: int(50, 3_600_000), default: 1_000,
+    doc: 'Longest time the dispatcher waits without looking at the store; writes that make a task due sooner wake it at once (across servers on Redis), so this only bounds how late a missed wake-up can make a task.',
+  }),
   shutdownGraceMs: setting({
     key: 'SERVICE.DISPATCH.SHUTDOWN_GRACE_MS', env: 'TASKS_SHUTDOWN_GRACE_MS', parse: int(0, 600_000), default: 10_000,
     doc: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before they are aborted (and run again after the restart).',
