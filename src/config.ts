@@ -163,12 +163,16 @@ function knownKeys(): Set<string> {
   return keys;
 }
 
+const LEAF_KEYS = new Set(Object.values(SETTINGS).map((s) => s.key));
+
 function unknownKeys(value: unknown, prefix: string, known: Set<string>, out: string[]): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
   for (const [k, v] of Object.entries(value)) {
     const path = prefix ? `${prefix}.${k}` : k;
     if (!known.has(path)) out.push(`${path}: unknown key in the configuration file`);
-    else unknownKeys(v, path, known, out);
+    else if (!LEAF_KEYS.has(path) && (typeof v !== 'object' || v === null || Array.isArray(v))) {
+      out.push(`${path}: must be an object (it groups other keys)`);
+    } else unknownKeys(v, path, known, out);
   }
 }
 
@@ -184,7 +188,7 @@ function at(source: unknown, path: string): unknown {
 /** Reads and validates the whole configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
-  const explicitFile = env.TASKS_CONFIG;
+  const explicitFile = env.TASKS_CONFIG === '' ? undefined : env.TASKS_CONFIG;
   const file = resolve(cwd, explicitFile ?? DEFAULT_CONFIG_FILE);
   let fileValues: unknown = {};
   let configFile: string | null = null;

@@ -12,18 +12,22 @@ export const DURATION_HINT = 'must be integer milliseconds or a duration string 
 
 export function parseDuration(value: unknown): DurationResult {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) return { ok: false, message: DURATION_HINT };
+    if (!Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) return { ok: false, message: DURATION_HINT };
     return { ok: true, ms: value };
   }
   if (typeof value !== 'string') return { ok: false, message: DURATION_HINT };
   const match = DURATION_PATTERN.exec(value);
   if (!match) return { ok: false, message: DURATION_HINT };
-  const amount = Number(match[1]);
-  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
-  const ms = amount * UNIT_MS[unit];
-  if (!Number.isSafeInteger(ms)) {
+  const [whole, fraction = ''] = match[1]!.split('.');
+  const unit = UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
+  // Integer arithmetic: "1.001s" is exactly 1001 ms, which floating point would miss.
+  const scale = 10 ** fraction.length;
+  const fractionMs = Number(fraction || '0') * unit;
+  if (fractionMs % scale !== 0) {
     return { ok: false, message: `${DURATION_HINT}, and a whole number of milliseconds` };
   }
+  const ms = Number(whole) * unit + fractionMs / scale;
+  if (!Number.isSafeInteger(ms)) return { ok: false, message: `${DURATION_HINT}, and at most ${Number.MAX_SAFE_INTEGER} ms` };
   return { ok: true, ms };
 }
 
@@ -37,5 +41,5 @@ export function formatDuration(ms: number): string {
 }
 
 function trim(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, '');
+  return String(Math.round(n * 100) / 100);
 }

@@ -107,8 +107,8 @@ function resolveRequest(input: SubscribeBody['httpRequest'], policy: TargetPolic
   }
 
   const request: HttpRequestSpec = { url: input.url, method: input.method };
-  // A DELETE carries no body: the original ignored `data` for it, and so does this.
-  if (input.data !== undefined && input.method !== 'DELETE') request.data = input.data;
+  // DELETE and GET carry no body: the original ignored `data` for DELETE, and so does this for both.
+  if (input.data !== undefined && input.method !== 'DELETE' && input.method !== 'GET') request.data = input.data;
   if (input.params && Object.keys(input.params).length > 0) request.params = { ...input.params };
   if (headers && Object.keys(headers).length > 0) request.headers = { ...headers };
   return request;

@@ -80,7 +80,11 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
     if (!address) return `"${raw}" is not an IP address`;
     if (inAllowedCidr(address)) return null;
     const range = address.range();
-    if (range === 'unicast') return null;
+    if (range === 'unicast') {
+      // ::a.b.c.d (IPv4-compatible, deprecated) embeds an IPv4 address: never a public IPv6 target.
+      const compatible = address.kind() === 'ipv6' && (address as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0);
+      return compatible ? `${address.toString()} is an IPv4-compatible IPv6 address` : null;
+    }
     return `${address.toString()} is a ${describeRange(range)} address`;
   };
 

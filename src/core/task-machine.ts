@@ -161,8 +161,10 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
   const { config } = task;
   const entries: TimelineEntry[] = [];
   const what = describeOutcome(outcome);
+  // Decide as for a RUNNING task; a task paused meanwhile is paused again at the end.
   const base: Task = {
     ...task,
+    state: 'RUNNING',
     attempts: task.attempts + 1,
     statusCode: outcome.statusCode > 0 ? outcome.statusCode : task.statusCode,
     lease: null,

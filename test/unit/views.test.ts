@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { TestClock } from '../../src/core/clock.js';
+import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
+import type { Task, TaskConfig } from '../../src/core/task.js';
+import { applyOutcome, createTask, pauseTask } from '../../src/core/task-machine.js';
+import { queuedView, taskView } from '../../src/core/views.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function newTask(clock: TestClock, config: Partial<TaskConfig> = {}): Task {
+  return createTask(
+    { id: '01KDXQ0000ABCDEFGHJKMNPQRS', projectId: '01KDXQ0000ZZZZZZZZZZZZZZZZ', config: { ...DEFAULT_CONFIG, ...config }, firstExecAt: T0 + 10_000, sealedRequest: 'SEALED-SECRET' },
+    clock.now(),
+  ).task;
+}
+
+describe('queuedView', () => {
+  test('the task as subscribe answers it: exactly the documented fields', () => {
+    const clock = new TestClock(T0);
+    const task: Task = { ...newTask(clock), lease: { token: 'lease-token', until: T0 + 1 } };
+    assert.deepEqual(queuedView(task), {
+      id: '01KDXQ0000ABCDEFGHJKMNPQRS',
+      state: 'RUNNING',
+      statusCode: 0,
+      estimateStartAt: T0,
+      estimateExecAt: T0 + 10_000,
+      estimateEndAt: 0,
+      currentlyRetry: false,
+      currentlyRepeat: false,
+    });
+  });
+
+  test('never shows the sealed request, the lease or the project', () => {
+    const clock = new TestClock(T0);
+    const task: Task = { ...newTask(clock), lease: { token: 'lease-token', until: T0 + 1 } };
+    for (const view of [queuedView(task), taskView(task)]) {
+      const json = JSON.stringify(view);
+      assert.ok(!json.includes('SEALED-SECRET'), 'sealed request');
+      assert.ok(!json.includes('lease-token'), 'lease');
+      assert.ok(!json.includes('01KDXQ0000ZZZZZZZZZZZZZZZZ'), 'project id');
+    }
+  });
+});
+
+describe('taskView', () => {
+  test('a new task: its config and empty updates', () => {
+    const clock = new TestClock(T0);
+    const task = newTask(clock, { retry: 3, repeat: 2 });
+    const view = taskView(task);
+    assert.deepEqual(view.config, task.config);
+    assert.notEqual(view.config, task.config, 'a copy');
+    assert.deepEqual(view.updates, {
+      retryCount: 0,
+      retryLimit: 3,
+      repeatCount: 0,
+      repeatLimit: 2,
+      estimateNextRetryAt: 0,
+      estimateNextRepeatAt: 0,
+      attempts: 0,
+      pausedTimeLeft: 0,
+    });
+    assert.deepEqual({ ...view, config: undefined, updates: undefined }, { ...queuedView(task), config: undefined, updates: undefined });
+  });
+
+  test('a task waiting for a retry shows when it runs', () => {
+    const clock = new TestClock(T0 + 10_000);
+    const { task } = applyOutcome(newTask(new TestClock(T0), { retry: 3 }), { ok: false, statusCode: 502 }, clock.now());
+    const view = taskView(task);
+    assert.equal(view.currentlyRetry, true);
+    assert.equal(view.statusCode, 502);
+    assert.equal(view.updates.retryCount, 1);
+    assert.equal(view.updates.estimateNextRetryAt, task.estimateExecAt);
+    assert.ok(view.updates.estimateNextRetryAt > clock.now());
+    assert.equal(view.updates.estimateNextRepeatAt, 0);
+    assert.equal(view.updates.attempts, 1);
+  });
+
+  test('a task waiting for a repeat shows when it runs', () => {
+    const { task } = applyOutcome(newTask(new TestClock(T0), { repeat: 2 }), { ok: true, statusCode: 200 }, T0 + 10_000);
+    const view = taskView(task);
+    assert.equal(view.updates.repeatCount, 1);
+    assert.equal(view.updates.estimateNextRepeatAt, task.estimateExecAt);
+    assert.equal(view.updates.estimateNextRetryAt, 0);
+  });
+
+  test('a PAUSED task shows the time that was left', () => {
+    const clock = new TestClock(T0);
+    const task = newTask(clock);
+    const paused = pauseTask(task, clock.advance(4_000)).task;
+    assert.equal(taskView(paused).updates.pausedTimeLeft, 6_000);
+    assert.equal(taskView(paused).state, 'PAUSED');
+    assert.equal(taskView(paused).estimateExecAt, 0);
+  });
+
+  test('pausedTimeLeft is 0 unless PAUSED, whatever pausedLeft holds', () => {
+    const clock = new TestClock(T0);
+    const task: Task = { ...newTask(clock), pausedLeft: 1234 };
+    assert.equal(taskView(task).updates.pausedTimeLeft, 0);
+  });
+});
