@@ -256,7 +256,7 @@ export class Dispatcher {
       const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
       for (const slot of this.inFlight.values()) slot.abort.abort();
       await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
-      await this.store.renewLeases(leases, this.deps.clock.now()).catch(() => 0);
+      await this.store.releaseLeases(leases).catch(() => 0);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
     }
     while (this.pumping) await new Promise((resolve) => setImmediate(resolve));

@@ -45,7 +45,7 @@ export function createHttpSender(options: SenderOptions): Sender {
       }
       headers['User-Agent'] = userAgent;
       Object.assign(headers, extraHeaders);
-      const body = request.data !== undefined && request.method !== 'DELETE' ? Buffer.from(request.data, 'base64') : undefined;
+      const body = request.data !== undefined && request.method !== 'DELETE' && request.method !== 'GET' ? Buffer.from(request.data, 'base64') : undefined;
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
       const timeout = AbortSignal.timeout(timeoutMs);

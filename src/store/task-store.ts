@@ -37,7 +37,10 @@ export interface TaskStore {
   /** Tasks of the project that are RUNNING or PAUSED. */
   countActive(projectId: string): Promise<number>;
 
-  /** Inserts a new task with its first timeline entries, unless the project already holds `activeLimit` active tasks (QUEUE_FULL). */
+  /**
+   * Inserts a new task with its first timeline entries, unless the project already holds
+   * `activeLimit` active tasks (QUEUE_FULL). The project must exist.
+   */
   insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void>;
   findTask(projectId: string, id: string): Promise<StoredTask | null>;
   /** The task's timeline, oldest first; null when the task does not exist in this project. */
@@ -54,6 +57,11 @@ export interface TaskStore {
   claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]>;
   /** Extends the leases still held; returns how many were. */
   renewLeases(leases: readonly LeaseRef[], until: number): Promise<number>;
+  /**
+   * Gives leases back (a stopping server's attempts in flight): each task still held by the token
+   * is due again at its execution time, at once, and listeners are told. Returns how many.
+   */
+  releaseLeases(leases: readonly LeaseRef[]): Promise<number>;
   /** Drops every lease: only after no server ran, so every holder is dead. Returns how many. */
   releaseAllLeases(): Promise<number>;
   /** The earliest due time, or null when nothing is scheduled. */

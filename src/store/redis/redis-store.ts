@@ -208,6 +208,13 @@ export class RedisStore implements TaskStore {
     return Number(result);
   }
 
+  async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const args = leases.flatMap((l) => [l.id, l.token]);
+    const result = await this.call(() => SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel, ...args]));
+    return Number(result);
+  }
+
   async releaseAllLeases(): Promise<number> {
     const result = await this.call(() => SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel]));
     return Number(result);

@@ -82,10 +82,9 @@ export class SqliteStore implements TaskStore {
         'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
       ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
-      claimDue: db.prepare<[string, number, number, number, number], TaskRow>(
-        `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
-         WHERE rid IN (SELECT rid FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?)
-         RETURNING *`,
+      dueRids: db.prepare<[number, number], { rid: number }>('SELECT rid FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+      claimRid: db.prepare<[string, number, number, number], TaskRow>(
+        'UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1 WHERE rid = ? RETURNING *',
       ),
       // A paused task keeps its lease but is never due; due_at stays NULL for it.
       renewLease: db.prepare(
@@ -93,11 +92,17 @@ export class SqliteStore implements TaskStore {
            version = version + 1
          WHERE id = @id AND lease_token = @token`,
       ),
-      releaseLeases: db.prepare(
+      releaseAll: db.prepare(
         `UPDATE tasks SET lease_token = NULL, lease_until = NULL,
            due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
          WHERE lease_token IS NOT NULL`,
       ),
+      releaseOne: db.prepare<[string, string], { due_at: number | null }>(
+        `UPDATE tasks SET lease_token = NULL, lease_until = NULL,
+           due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
+         WHERE id = ? AND lease_token = ? RETURNING due_at`,
+      ),
+      projectExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM projects WHERE id = ?'),
       nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -109,8 +114,31 @@ export class SqliteStore implements TaskStore {
     };
   }
 
+  /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
   private notifyDue(dueAt: number | null): void {
-    if (dueAt !== null) this.events.emit('due', dueAt);
+    if (dueAt === null) return;
+    try {
+      this.events.emit('due', dueAt);
+    } catch {
+      // The write is committed; the scheduler's poll finds the task anyway.
+    }
+  }
+
+  /**
+   * SQLite failing underneath (busy past the timeout, disk full, I/O error, closed) is the store
+   * being unavailable; constraint and logic errors stay what they are.
+   */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code)) {
+        throw new AppError('STORE_UNAVAILABLE');
+      }
+      if (error instanceof TypeError && !this.db.open) throw new AppError('STORE_UNAVAILABLE');
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
@@ -120,31 +148,33 @@ export class SqliteStore implements TaskStore {
   }
 
   async ping(): Promise<void> {
-    this.stmt.ping.get();
+    this.guard(() => this.stmt.ping.get());
   }
 
   async insertProject(project: Project): Promise<void> {
-    try {
-      this.stmt.insertProject.run({
-        id: project.id,
-        email: project.email,
-        tokenHash: project.tokenHash,
-        createdAt: project.createdAt,
-        role: project.as,
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
-      throw error;
-    }
+    this.guard(() => {
+      try {
+        this.stmt.insertProject.run({
+          id: project.id,
+          email: project.email,
+          tokenHash: project.tokenHash,
+          createdAt: project.createdAt,
+          role: project.as,
+        });
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
+        throw error;
+      }
+    });
   }
 
   async findProject(id: string): Promise<Project | null> {
-    const row = this.stmt.findProject.get(id);
+    const row = this.guard(() => this.stmt.findProject.get(id));
     return row ? projectFromRow(row) : null;
   }
 
   async countActive(projectId: string): Promise<number> {
-    return this.stmt.countActive.get(projectId)?.active_tasks ?? 0;
+    return this.guard(() => this.stmt.countActive.get(projectId)?.active_tasks ?? 0);
   }
 
   private appendEntries(rid: number, entries: readonly TimelineEntry[]): void {
@@ -156,6 +186,7 @@ export class SqliteStore implements TaskStore {
   private readonly insertTx = (task: Task, entries: readonly TimelineEntry[], activeLimit: number): void => {
     this.db.transaction(() => {
       if (isActive(task.state) && this.stmt.reserveSlot.run(task.projectId, activeLimit).changes === 0) {
+        if (!this.stmt.projectExists.get(task.projectId)) throw new Error(`Project ${task.projectId} does not exist`);
         throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
       }
       const info = this.stmt.insertTask.run(taskParams(task));
@@ -164,23 +195,24 @@ export class SqliteStore implements TaskStore {
   };
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    this.insertTx(task, entries, activeLimit);
+    this.guard(() => this.insertTx(task, entries, activeLimit));
     this.notifyDue(dueAtOf(task));
   }
 
   async findTask(projectId: string, id: string): Promise<StoredTask | null> {
-    const row = this.stmt.findTask.get(id, projectId);
+    const row = this.guard(() => this.stmt.findTask.get(id, projectId));
     return row ? taskFromRow(row) : null;
   }
 
   async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
-    const row = this.stmt.findTask.get(id, projectId);
-    if (!row) return null;
-    return this.stmt.readTimeline.all(row.rid).map(timelineFromRow);
+    return this.guard(() => {
+      const row = this.stmt.findTask.get(id, projectId);
+      return row ? this.stmt.readTimeline.all(row.rid).map(timelineFromRow) : null;
+    });
   }
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
-    const written = this.db.transaction((): boolean => {
+    const written = this.guard(() => this.db.transaction((): boolean => {
       const info = this.stmt.updateTask.run({ ...taskParams(next), prevVersion: prev.version });
       if (info.changes === 0) return false;
       const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
@@ -190,45 +222,72 @@ export class SqliteStore implements TaskStore {
         if (rid) this.appendEntries(rid.rid, entries);
       }
       return true;
-    }).immediate();
+    }).immediate());
     if (written) this.notifyDue(dueAtOf(next));
     return written;
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {
-    return this.db.transaction((): boolean => {
+    return this.guard(() => this.db.transaction((): boolean => {
       const row = this.stmt.deleteTask.get(prev.id, prev.version);
       if (!row) return false;
       this.stmt.deleteTimeline.run(row.rid);
       if (isActive(prev.state)) this.stmt.adjustActive.run(-1, prev.projectId);
       return true;
-    }).immediate();
+    }).immediate());
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
     if (limit <= 0) return [];
     const token = randomBytes(12).toString('base64url');
     const until = now + leaseMs;
-    return this.stmt.claimDue.all(token, until, until, now, limit).map(taskFromRow);
+    const rows = this.guard(() =>
+      this.db.transaction((): TaskRow[] => {
+        const claimed: TaskRow[] = [];
+        for (const { rid } of this.stmt.dueRids.all(now, limit)) {
+          const row = this.stmt.claimRid.get(token, until, until, rid);
+          if (row) claimed.push(row);
+        }
+        return claimed;
+      }).immediate(),
+    );
+    return rows.map(taskFromRow);
+  }
+
+  async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const due = this.guard(() =>
+      this.db.transaction((): number[] => {
+        const released: number[] = [];
+        for (const lease of leases) {
+          const row = this.stmt.releaseOne.get(lease.id, lease.token);
+          if (row) released.push(row.due_at ?? Infinity);
+        }
+        return released;
+      }).immediate(),
+    );
+    const earliest = Math.min(...due);
+    if (Number.isFinite(earliest)) this.notifyDue(earliest);
+    return due.length;
   }
 
   async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {
     if (leases.length === 0) return 0;
-    return this.db.transaction((): number => {
+    return this.guard(() => this.db.transaction((): number => {
       let renewed = 0;
       for (const lease of leases) renewed += this.stmt.renewLease.run({ id: lease.id, token: lease.token, until }).changes;
       return renewed;
-    }).immediate();
+    }).immediate());
   }
 
   async releaseAllLeases(): Promise<number> {
-    const changes = this.stmt.releaseLeases.run().changes;
-    if (changes > 0) this.notifyDue(this.stmt.nextDue.get()?.due ?? null);
+    const changes = this.guard(() => this.stmt.releaseAll.run().changes);
+    if (changes > 0) this.notifyDue(this.guard(() => this.stmt.nextDue.get()?.due ?? null));
     return changes;
   }
 
   async nextDueAt(): Promise<number | null> {
-    return this.stmt.nextDue.get()?.due ?? null;
+    return this.guard(() => this.stmt.nextDue.get()?.due ?? null);
   }
 
   onDue(listener: (dueAt: number) => void): () => void {
@@ -237,31 +296,31 @@ export class SqliteStore implements TaskStore {
   }
 
   async bindKeyId(keyId: string): Promise<string> {
-    return this.db.transaction((): string => {
+    return this.guard(() => this.db.transaction((): string => {
       const bound = this.stmt.getMeta.get('key_id');
       if (bound) return bound.value;
       this.stmt.setMeta.run('key_id', keyId);
       return keyId;
-    }).immediate();
+    }).immediate());
   }
 
   async heartbeat(now: number): Promise<number | null> {
-    return this.db.transaction((): number | null => {
+    return this.guard(() => this.db.transaction((): number | null => {
       const previous = this.stmt.getMeta.get('heartbeat');
       this.stmt.setMeta.run('heartbeat', String(now));
       return previous ? Number(previous.value) : null;
-    }).immediate();
+    }).immediate());
   }
 
   async sweepFinished(before: number, limit: number): Promise<number> {
-    return this.db.transaction((): number => {
+    return this.guard(() => this.db.transaction((): number => {
       const rows = this.stmt.finishedBefore.all(before, limit);
       for (const row of rows) {
         this.stmt.deleteTimeline.run(row.rid);
         this.stmt.deleteByRid.run(row.rid);
       }
       return rows.length;
-    }).immediate();
+    }).immediate());
   }
 }
 

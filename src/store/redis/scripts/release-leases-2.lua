@@ -1,25 +1,36 @@
--- release-leases: drops every lease (only after no server ran, so every holder is dead); RUNNING
--- tasks become due at their execution time again.
+-- release-leases: gives leases back; RUNNING tasks become due at their execution time again, at
+-- once, and the dispatchers are woken. With id/token pairs, only those leases (a stopping server's
+-- attempts in flight); without, every lease (only after no server ran, so every holder is dead).
 -- KEYS[1] due index (db 1)  KEYS[2] leased set (db 1)
--- ARGV[1] key prefix; ARGV[2] wake-up channel
+-- ARGV[1] key prefix; ARGV[2] wake-up channel; ARGV[3 ..] optional id, token pairs
 -- Returns how many leases were released.
 redis.call('SELECT', 1)
+local targets = {}
+if #ARGV > 2 then
+  for i = 3, #ARGV, 2 do targets[#targets + 1] = { ARGV[i], ARGV[i + 1] } end
+else
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do targets[#targets + 1] = { id, false } end
+end
 local released = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+local earliest = nil
+for _, target in ipairs(targets) do
+  local id, token = target[1], target[2]
   local key = ARGV[1] .. 'task:' .. id
-  local state = redis.call('HGET', key, 'state')
-  if state then
+  local held = redis.call('HGET', key, 'leaseToken')
+  if held and held ~= '' and (token == false or held == token) then
+    local state = redis.call('HGET', key, 'state')
     redis.call('HSET', key, 'leaseToken', '', 'leaseUntil', '')
     redis.call('HINCRBY', key, 'version', 1)
     if state == 'RUNNING' then
-      redis.call('ZADD', KEYS[1], tonumber(redis.call('HGET', key, 'execAt')), id)
+      local execAt = tonumber(redis.call('HGET', key, 'execAt'))
+      redis.call('ZADD', KEYS[1], execAt, id)
+      if earliest == nil or execAt < earliest then earliest = execAt end
     end
+    redis.call('SREM', KEYS[2], id)
     released = released + 1
+  elseif token == false then
+    redis.call('SREM', KEYS[2], id)
   end
-  redis.call('SREM', KEYS[2], id)
 end
-if released > 0 then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if first[2] then redis.call('PUBLISH', ARGV[2], first[2]) end
-end
+if earliest ~= nil then redis.call('PUBLISH', ARGV[2], string.format('%.0f', earliest)) end
 return released

@@ -1,0 +1,693 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { TimelineEntry } from '../../src/core/task.js';
+import { applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
+import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
+import {
+  T0,
+  appError,
+  cancel,
+  fail,
+  insertAt,
+  insertInState,
+  must,
+  newProject,
+  nextDueEvent,
+  pause,
+  plainEntries,
+  step,
+  subscribeAt,
+  succeed,
+  withoutVersion,
+} from './fixtures.js';
+
+/**
+ * The TaskStore contract (src/store/task-store.ts), as one suite every adapter runs unchanged.
+ * Only what the interface promises is tested: no SQL, no keys, no adapter internals. Each test
+ * opens a fresh store; time is plain numbers passed as `now`.
+ */
+export function describeTaskStoreContract(
+  name: string,
+  open: () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>,
+): void {
+  describe(`TaskStore contract: ${name}`, () => {
+    let store: TaskStore;
+    let cleanup: (() => Promise<void>) | null = null;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+    });
+    afterEach(async () => {
+      await cleanup?.();
+      cleanup = null;
+    });
+
+    /** A project already in the store. */
+    async function project(): Promise<string> {
+      const p = newProject();
+      await store.insertProject(p);
+      return p.id;
+    }
+
+    async function timelineOf(task: StoredTask): Promise<TimelineEntry[]> {
+      return plainEntries(must(await store.readTimeline(task.projectId, task.id), `timeline of ${task.id}`));
+    }
+
+    describe('projects', () => {
+      test('ping answers, and kind names the adapter', async () => {
+        await store.ping();
+        assert.equal(typeof store.kind, 'string');
+        assert.ok(store.kind.length > 0);
+      });
+
+      test('insertProject then findProject answers the project as written', async () => {
+        const dev = newProject({ createdAt: T0 + 1 });
+        const guest = newProject({ createdAt: T0 + 2, as: 'GUEST' });
+        await store.insertProject(dev);
+        await store.insertProject(guest);
+        assert.deepEqual(await store.findProject(dev.id), dev);
+        assert.deepEqual(await store.findProject(guest.id), guest);
+      });
+
+      test('a second project with the same email is refused with EMAIL_TAKEN and not stored', async () => {
+        const first = newProject();
+        await store.insertProject(first);
+        const second = newProject({ email: first.email });
+        await assert.rejects(store.insertProject(second), appError('EMAIL_TAKEN'));
+        assert.equal(await store.findProject(second.id), null);
+        assert.deepEqual(await store.findProject(first.id), first);
+      });
+
+      test('findProject of an unknown id answers null', async () => {
+        await project();
+        assert.equal(await store.findProject(newProject().id), null);
+      });
+
+      test('tokenHash round-trips as the same bytes, including zero and non-UTF-8 bytes', async () => {
+        const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x00, 0x0a, 0x0d, 0x22, 0x5c, ...Array.from({ length: 21 }, (_, i) => i * 12)]);
+        const p = newProject({ tokenHash: bytes });
+        await store.insertProject(p);
+        const found = must(await store.findProject(p.id), 'project');
+        assert.ok(Buffer.isBuffer(found.tokenHash), 'tokenHash is a Buffer');
+        assert.equal(found.tokenHash.length, 32);
+        assert.ok(found.tokenHash.equals(bytes), `tokenHash came back as ${found.tokenHash.toString('hex')}`);
+      });
+
+      test('countActive is 0 for a new or unknown project and counts only that project\'s tasks', async () => {
+        const a = await project();
+        const b = await project();
+        assert.equal(await store.countActive(a), 0);
+        assert.equal(await store.countActive(newProject().id), 0);
+        await insertAt(store, a, T0 + 100);
+        await insertAt(store, a, T0 + 200);
+        await insertAt(store, b, T0 + 300);
+        assert.equal(await store.countActive(a), 2);
+        assert.equal(await store.countActive(b), 1);
+      });
+    });
+
+    describe('insertTask, findTask, readTimeline', () => {
+      test('findTask answers the task exactly as inserted, with a numeric version', async () => {
+        const p = await project();
+        const { task, entries } = subscribeAt(p, T0 + 5_000, {
+          config: { retry: 3, retryInterval: 2_000, retryExponential: false, repeat: 2, repeatAt: T0 + 90_000, timeout: 12_345 },
+        });
+        await store.insertTask(task, entries, 10);
+        const found = must(await store.findTask(p, task.id), 'task');
+        assert.equal(typeof found.version, 'number');
+        assert.deepEqual(withoutVersion(found), task);
+      });
+
+      test('readTimeline answers every entry oldest first, in the order appended, with metadata preserved', async () => {
+        const p = await project();
+        const first = subscribeAt(p, T0 + 1_000, { config: { retry: 2, retryInterval: 1_000 } });
+        const alert: TimelineEntry = {
+          label: 'Alert',
+          description: 'metadata of every kind',
+          createdAt: T0,
+          metadata: { text: 'x "quoted" \\ ü', int: 42, float: 1.5, negative: -7, yes: true, no: false },
+        };
+        await store.insertTask(first.task, [...first.entries, alert], 10);
+        let task = must(await store.findTask(p, first.task.id), 'task');
+
+        const failed = applyOutcome(task, { ok: false, statusCode: 500 }, T0 + 1_000); // Error, retry 1 scheduled
+        task = await step(store, task, failed);
+        const retried = applyOutcome(task, { ok: true, statusCode: 200 }, T0 + 3_000); // Retry {retryCount: 1} + Complete, same createdAt
+        task = await step(store, task, retried);
+        assert.equal(task.state, 'COMPLETED');
+        assert.equal(retried.entries.length, 2);
+
+        const expected = plainEntries([...first.entries, alert, ...failed.entries, ...retried.entries]);
+        assert.deepEqual(await timelineOf(task), expected);
+        assert.deepEqual(expected.map((e) => e.label), ['Subscribe', 'Alert', 'Error', 'Retry', 'Complete']);
+        assert.deepEqual(expected[3]?.metadata, { retryCount: 1 });
+      });
+
+      test('a task is invisible to another project and unknown ids answer null', async () => {
+        const owner = await project();
+        const other = await project();
+        const task = await insertAt(store, owner, T0 + 1_000);
+        assert.equal(await store.findTask(other, task.id), null);
+        assert.equal(await store.readTimeline(other, task.id), null);
+        const unknown = subscribeAt(owner, T0).task.id;
+        assert.equal(await store.findTask(owner, unknown), null);
+        assert.equal(await store.readTimeline(owner, unknown), null);
+        assert.ok(await store.findTask(owner, task.id), 'the owner still sees it');
+      });
+
+      test('at the limit insertTask fails with QUEUE_FULL and stores nothing', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 5_000, { limit: 2 });
+        await insertAt(store, p, T0 + 6_000, { limit: 2 });
+        const refused = subscribeAt(p, T0 + 1_000);
+        await assert.rejects(store.insertTask(refused.task, refused.entries, 2), appError('QUEUE_FULL'));
+        assert.equal(await store.findTask(p, refused.task.id), null);
+        assert.equal(await store.readTimeline(p, refused.task.id), null);
+        assert.equal(await store.countActive(p), 2);
+        assert.equal(await store.nextDueAt(), T0 + 5_000, 'the refused task is not scheduled');
+        assert.deepEqual(await store.claimDue(T0 + 1_000, 10, 1_000), [], 'the refused task is never claimed');
+      });
+
+      test('the limit counts RUNNING and PAUSED tasks of that project only; a finished task frees its slot', async () => {
+        const p = await project();
+        const other = await project();
+        await insertAt(store, other, T0 + 1_000);
+        const running = await insertAt(store, p, T0 + 1_000, { limit: 2 });
+        await pause(store, await insertAt(store, p, T0 + 1_000, { limit: 2 }), T0);
+        const third = subscribeAt(p, T0 + 1_000);
+        await assert.rejects(store.insertTask(third.task, third.entries, 2), appError('QUEUE_FULL'));
+        await cancel(store, running, T0 + 10);
+        await store.insertTask(third.task, third.entries, 2);
+        assert.ok(await store.findTask(p, third.task.id));
+        assert.equal(await store.countActive(p), 2);
+      });
+
+      test('an insert that fails changes nothing: a second task with a taken id', async () => {
+        const p = await project();
+        const original = await insertAt(store, p, T0 + 5_000);
+        const copy = subscribeAt(p, T0 + 1_000);
+        const clash = { ...copy.task, id: original.id };
+        await assert.rejects(store.insertTask(clash, copy.entries, 10));
+        assert.deepEqual(await store.findTask(p, original.id), original);
+        assert.equal((await timelineOf(original)).length, 1, 'no entry was added to the original');
+        assert.equal(await store.countActive(p), 1, 'no slot was taken');
+        assert.equal(await store.nextDueAt(), T0 + 5_000);
+      });
+
+      test('20 inserts in parallel against a limit of 5 store exactly 5', async () => {
+        const p = await project();
+        const batch = Array.from({ length: 20 }, (_, i) => subscribeAt(p, T0 + 1_000 + i));
+        const results = await Promise.allSettled(batch.map(({ task, entries }) => store.insertTask(task, entries, 5)));
+        const stored = results.filter((r) => r.status === 'fulfilled').length;
+        assert.equal(stored, 5);
+        for (const r of results) if (r.status === 'rejected') appError('QUEUE_FULL')(r.reason);
+        assert.equal(await store.countActive(p), 5);
+        const found = await Promise.all(batch.map(({ task }) => store.findTask(p, task.id)));
+        assert.equal(found.filter((t) => t !== null).length, 5);
+        const timelines = await Promise.all(batch.map(({ task }) => store.readTimeline(p, task.id)));
+        assert.equal(timelines.filter((t) => t !== null).length, 5);
+      });
+    });
+
+    describe('replaceTask (compare-and-set)', () => {
+      test('a current version is written, with its entries, and gets a new version', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 5_000);
+        const paused = pauseTask(task, T0 + 1_000);
+        assert.equal(await store.replaceTask(task, paused.task, paused.entries), true);
+        const after = must(await store.findTask(p, task.id), 'task');
+        assert.deepEqual(withoutVersion(after), withoutVersion(paused.task));
+        assert.notEqual(after.version, task.version);
+        assert.deepEqual(
+          (await timelineOf(after)).map((e) => e.label),
+          ['Subscribe', 'Pause'],
+        );
+      });
+
+      test('a stale version is refused: false, and neither the task, its timeline nor the count change', async () => {
+        const p = await project();
+        const stale = await insertAt(store, p, T0 + 5_000);
+        const current = await pause(store, stale, T0 + 1_000);
+        const timeline = await timelineOf(current);
+
+        const late = unsubscribeTask(stale, T0 + 2_000);
+        assert.equal(await store.replaceTask(stale, late.task, late.entries), false);
+        assert.deepEqual(must(await store.findTask(p, stale.id), 'task'), current);
+        assert.deepEqual(await timelineOf(current), timeline);
+        assert.equal(await store.countActive(p), 1, 'the refused cancel did not free a slot');
+      });
+
+      test('replacing a deleted task answers false and does not bring it back', async () => {
+        const p = await project();
+        const running = await insertAt(store, p, T0 + 5_000);
+        const canceled = await cancel(store, running, T0 + 1_000);
+        assert.equal(await store.deleteTask(canceled), true);
+        const late = unsubscribeTask(running, T0 + 2_000);
+        assert.equal(await store.replaceTask(canceled, late.task, late.entries), false);
+        assert.equal(await store.findTask(p, running.id), null);
+        assert.equal(await store.readTimeline(p, running.id), null);
+      });
+
+      test('every write changes the version, with or without entries', async () => {
+        const p = await project();
+        let task = await insertAt(store, p, T0 + 5_000);
+        const versions = [task.version];
+        for (let i = 1; i <= 4; i++) {
+          const next = { ...task, statusCode: 200 + i };
+          assert.equal(await store.replaceTask(task, next, []), true);
+          task = must(await store.findTask(p, task.id), 'task');
+          assert.equal(task.statusCode, 200 + i);
+          versions.push(task.version);
+        }
+        assert.equal(new Set(versions).size, versions.length, `versions repeat: ${versions.join(', ')}`);
+        assert.deepEqual((await timelineOf(task)).map((e) => e.label), ['Subscribe'], 'no entries were appended');
+        assert.equal(await store.replaceTask({ ...task, version: versions[2]! }, task, []), false, 'an older version is stale');
+      });
+
+      test('a claim is a write: a copy read before it is stale, the copy claimDue answers is current', async () => {
+        const p = await project();
+        const read = await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 30_000);
+        assert.equal(must(claimed, 'claimed task').id, read.id);
+
+        const paused = pauseTask(read, T0 + 1_500); // built from the pre-claim copy: it has no lease
+        assert.equal(await store.replaceTask(read, paused.task, paused.entries), false);
+        assert.deepEqual(must(await store.findTask(p, read.id), 'task').lease, claimed!.lease, 'the lease survives');
+
+        const outcome = applyOutcome(claimed!, { ok: true, statusCode: 204 }, T0 + 2_000);
+        assert.equal(await store.replaceTask(claimed!, outcome.task, outcome.entries), true);
+        const done = must(await store.findTask(p, read.id), 'task');
+        assert.equal(done.state, 'COMPLETED');
+        assert.equal(done.lease, null);
+      });
+    });
+
+    describe('countActive follows the task state', () => {
+      test('RUNNING and PAUSED count; CANCELED, COMPLETED, ERROR and EXCEEDED do not', async () => {
+        const p = await project();
+        const a = await insertAt(store, p, T0 + 5_000);
+        const b = await insertAt(store, p, T0 + 1_000);
+        const c = await insertAt(store, p, T0 + 1_000);
+        const d = await insertAt(store, p, T0 + 1_000, { config: { retry: 1, retryAt: T0 + 1_500 } });
+        assert.equal(await store.countActive(p), 4);
+
+        const pausedA = await pause(store, a, T0 + 100);
+        assert.equal(await store.countActive(p), 4, 'PAUSED still counts');
+        const resumedA = await step(store, pausedA, resumeTask(pausedA, T0 + 200));
+        assert.equal(await store.countActive(p), 4, 'RUNNING again still counts');
+        const canceledA = await cancel(store, resumedA, T0 + 300);
+        assert.equal(canceledA.state, 'CANCELED');
+        assert.equal(await store.countActive(p), 3);
+
+        assert.equal((await succeed(store, b, T0 + 1_000)).state, 'COMPLETED');
+        assert.equal(await store.countActive(p), 2);
+        assert.equal((await fail(store, c, T0 + 1_000)).state, 'ERROR');
+        assert.equal(await store.countActive(p), 1);
+        assert.equal((await fail(store, d, T0 + 2_000)).state, 'EXCEEDED');
+        assert.equal(await store.countActive(p), 0);
+      });
+
+      test('a retry or a repeat keeps the task active', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 1_000, { config: { retry: 1, repeat: 1 } });
+        const retrying = await fail(store, task, T0 + 1_000);
+        assert.equal(retrying.state, 'RUNNING');
+        assert.equal(retrying.currentlyRetry, true);
+        const repeating = await succeed(store, retrying, T0 + 3_000);
+        assert.equal(repeating.currentlyRepeat, true);
+        assert.equal(await store.countActive(p), 1);
+      });
+
+      test('deleting a PAUSED task frees its slot; deleting a finished one changes nothing', async () => {
+        const p = await project();
+        const paused = await insertInState(store, p, 'PAUSED', T0 + 100);
+        const canceled = await insertInState(store, p, 'CANCELED', T0 + 100);
+        await insertAt(store, p, T0 + 1_000);
+        assert.equal(await store.countActive(p), 2);
+        assert.equal(await store.deleteTask(canceled), true);
+        assert.equal(await store.countActive(p), 2);
+        assert.equal(await store.deleteTask(paused), true);
+        assert.equal(await store.countActive(p), 1);
+      });
+    });
+
+    describe('deleteTask', () => {
+      test('removes the task and its timeline', async () => {
+        const p = await project();
+        const task = await insertInState(store, p, 'COMPLETED', T0 + 1_000);
+        const keep = await insertInState(store, p, 'COMPLETED', T0 + 1_000);
+        assert.equal(await store.deleteTask(task), true);
+        assert.equal(await store.findTask(p, task.id), null);
+        assert.equal(await store.readTimeline(p, task.id), null);
+        assert.ok(await store.findTask(p, keep.id), 'another task is untouched');
+        assert.equal((await timelineOf(keep)).length, 2);
+        assert.equal(await store.deleteTask(task), false, 'a second delete finds nothing');
+      });
+
+      test('a stale version is refused and the task stays, with its timeline', async () => {
+        const p = await project();
+        const stale = await insertInState(store, p, 'PAUSED', T0 + 100);
+        const current = await cancel(store, stale, T0 + 200);
+        assert.equal(await store.deleteTask(stale), false);
+        assert.deepEqual(await store.findTask(p, stale.id), current);
+        assert.deepEqual((await timelineOf(current)).map((e) => e.label), ['Subscribe', 'Pause', 'Unsubscribe']);
+        assert.equal(await store.countActive(p), 0, 'the refused delete did not decrement again');
+      });
+    });
+
+    describe('claimDue', () => {
+      test('claims only tasks due at now (inclusive), of every project', async () => {
+        const a = await project();
+        const b = await project();
+        const t1 = await insertAt(store, a, T0 + 1_000);
+        const t2 = await insertAt(store, b, T0 + 2_000);
+        await insertAt(store, a, T0 + 2_001);
+        await insertAt(store, b, T0 + 9_000);
+        assert.deepEqual(await store.claimDue(T0 + 999, 10, 30_000), []);
+        const claimed = await store.claimDue(T0 + 2_000, 10, 30_000);
+        assert.deepEqual(claimed.map((t) => t.id).sort(), [t1.id, t2.id].sort());
+      });
+
+      test('with a limit, the earliest due tasks are the ones claimed', async () => {
+        const p = await project();
+        const byDue = new Map<number, string>();
+        for (const offset of [5_000, 1_000, 3_000, 2_000, 4_000]) byDue.set(offset, (await insertAt(store, p, T0 + offset)).id);
+        assert.deepEqual(await store.claimDue(T0 + 10_000, 0, 30_000), [], 'limit 0 claims nothing');
+        const first = await store.claimDue(T0 + 10_000, 3, 30_000);
+        assert.deepEqual(first.map((t) => t.id).sort(), [byDue.get(1_000), byDue.get(2_000), byDue.get(3_000)].sort());
+        const rest = await store.claimDue(T0 + 10_000, 3, 30_000);
+        assert.deepEqual(rest.map((t) => t.id).sort(), [byDue.get(4_000), byDue.get(5_000)].sort());
+      });
+
+      test('the claimed tasks come back earliest first', async () => {
+        const p = await project();
+        for (const offset of [5_000, 1_000, 3_000, 2_000, 4_000]) await insertAt(store, p, T0 + offset);
+        const claimed = await store.claimDue(T0 + 10_000, 10, 30_000);
+        assert.deepEqual(
+          claimed.map((t) => t.estimateExecAt - T0),
+          [1_000, 2_000, 3_000, 4_000, 5_000],
+        );
+      });
+
+      test('each claimed task gets a lease until now + leaseMs; nothing else about it changes', async () => {
+        const p = await project();
+        const before = await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_200, 10, 30_000);
+        const lease = must(must(claimed, 'claimed task').lease, 'lease');
+        assert.equal(typeof lease.token, 'string');
+        assert.ok(lease.token.length > 0);
+        assert.equal(lease.until, T0 + 31_200);
+        assert.deepEqual({ ...withoutVersion(claimed!), lease: null }, withoutVersion(before));
+        assert.deepEqual(await store.findTask(p, before.id), claimed, 'the answer is the task as now stored');
+        assert.deepEqual((await timelineOf(claimed!)).map((e) => e.label), ['Subscribe'], 'a claim adds no entry');
+      });
+
+      test('a claimed task is not claimed again before its lease ends, and then again with a new token', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 1_000);
+        const [first] = await store.claimDue(T0 + 1_000, 10, 30_000);
+        assert.equal(must(first, 'first claim').id, task.id);
+        assert.deepEqual(await store.claimDue(T0 + 1_000, 10, 30_000), []);
+        assert.deepEqual(await store.claimDue(T0 + 30_999, 10, 30_000), []);
+        assert.equal(await store.nextDueAt(), T0 + 31_000, 'due again when the lease ends');
+
+        const [second] = await store.claimDue(T0 + 31_000, 10, 5_000);
+        assert.equal(must(second, 'second claim').id, task.id);
+        assert.notEqual(second!.lease?.token, first!.lease?.token);
+        assert.equal(second!.lease?.until, T0 + 36_000);
+        assert.equal(await store.renewLeases([{ id: task.id, token: first!.lease!.token }], T0 + 99_000), 0, 'the old lease is gone');
+      });
+
+      test('paused and finished tasks are never claimed', async () => {
+        const p = await project();
+        for (const state of ['PAUSED', 'CANCELED', 'COMPLETED', 'ERROR', 'EXCEEDED'] as const) {
+          const task = await insertInState(store, p, state, T0 + 1_000);
+          assert.equal(task.state, state);
+        }
+        const running = await insertAt(store, p, T0 + 1_000);
+        const claimed = await store.claimDue(Number.MAX_SAFE_INTEGER - 1_000_000, 100, 1_000);
+        assert.deepEqual(claimed.map((t) => t.id), [running.id]);
+        assert.deepEqual(await store.claimDue(Number.MAX_SAFE_INTEGER - 1_000_000, 100, 1_000), []);
+      });
+
+      test('claims in parallel never hand out the same task twice', async () => {
+        const projects = [await project(), await project()];
+        const ids: string[] = [];
+        for (let i = 0; i < 30; i++) ids.push((await insertAt(store, projects[i % 2]!, T0 + i)).id);
+        const batches = await Promise.all(Array.from({ length: 15 }, () => store.claimDue(T0 + 100, 3, 30_000)));
+        const claimed = batches.flat();
+        assert.equal(claimed.length, 30, 'every due task was claimed once');
+        assert.deepEqual(claimed.map((t) => t.id).sort(), [...ids].sort());
+        for (const task of claimed) {
+          const stored = must(await store.findTask(task.projectId, task.id), 'task');
+          assert.deepEqual(stored.lease, task.lease, `${task.id} holds the lease of the claim that answered it`);
+        }
+      });
+    });
+
+    describe('renewLeases', () => {
+      test('renews only leases whose token matches, and answers how many', async () => {
+        const p = await project();
+        const a = await insertAt(store, p, T0 + 1_000);
+        const b = await insertAt(store, p, T0 + 1_000);
+        const claimed = await store.claimDue(T0 + 1_000, 10, 10_000);
+        const leaseOf = (id: string) => must(claimed.find((t) => t.id === id)?.lease, `lease of ${id}`);
+        assert.equal(await store.renewLeases([], T0 + 50_000), 0);
+        const renewed = await store.renewLeases(
+          [
+            { id: a.id, token: leaseOf(a.id).token },
+            { id: b.id, token: `${leaseOf(b.id).token}-not-it` },
+            { id: subscribeAt(p, T0).task.id, token: leaseOf(a.id).token },
+          ],
+          T0 + 50_000,
+        );
+        assert.equal(renewed, 1);
+        assert.deepEqual(must(await store.findTask(p, a.id), 'a').lease, { token: leaseOf(a.id).token, until: T0 + 50_000 });
+        assert.deepEqual(must(await store.findTask(p, b.id), 'b').lease, leaseOf(b.id), 'b is untouched');
+      });
+
+      test('a renewed task is due at the new end of its lease, not before', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 10_000);
+        const token = must(claimed?.lease, 'lease').token;
+        assert.equal(await store.renewLeases([{ id: task.id, token }], T0 + 40_000), 1);
+        assert.equal(await store.nextDueAt(), T0 + 40_000);
+        assert.deepEqual(await store.claimDue(T0 + 11_000, 10, 10_000), [], 'not due when the old lease would have ended');
+        const [again] = await store.claimDue(T0 + 40_000, 10, 10_000);
+        assert.equal(must(again, 'claim after renewal').id, task.id);
+      });
+
+      test('renewing until now gives the task back: it is due at once (the dispatcher\'s stop relies on this)', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 60_000);
+        assert.equal(await store.renewLeases([{ id: task.id, token: must(claimed?.lease, 'lease').token }], T0 + 2_000), 1);
+        assert.equal(await store.nextDueAt(), T0 + 2_000);
+        const [again] = await store.claimDue(T0 + 2_000, 10, 60_000);
+        assert.equal(must(again, 'claim after give-back').id, task.id);
+      });
+
+      test('a paused task keeps its renewed lease and stays not due', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 10_000);
+        const paused = await pause(store, must(claimed, 'claimed'), T0 + 2_000);
+        const token = must(paused.lease, 'the lease survives a pause').token;
+        assert.equal(await store.renewLeases([{ id: paused.id, token }], T0 + 70_000), 1);
+        assert.deepEqual(must(await store.findTask(p, paused.id), 'task').lease, { token, until: T0 + 70_000 });
+        assert.equal(await store.nextDueAt(), null);
+        assert.deepEqual(await store.claimDue(T0 + 80_000, 10, 10_000), []);
+      });
+
+      test('a canceled task has no lease left to renew', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 10_000);
+        const token = must(claimed?.lease, 'lease').token;
+        const canceled = await cancel(store, claimed!, T0 + 2_000);
+        assert.equal(await store.renewLeases([{ id: canceled.id, token }], T0 + 70_000), 0);
+        assert.equal(must(await store.findTask(p, canceled.id), 'task').lease, null);
+        assert.equal(await store.nextDueAt(), null);
+      });
+    });
+
+    describe('releaseAllLeases', () => {
+      test('leased RUNNING tasks become due at their estimateExecAt at once', async () => {
+        const p = await project();
+        const early = await insertAt(store, p, T0 + 500);
+        const late = await insertAt(store, p, T0 + 800);
+        const unleased = await insertAt(store, p, T0 + 50_000);
+        assert.equal((await store.claimDue(T0 + 1_000, 10, 60_000)).length, 2);
+        assert.equal(await store.nextDueAt(), T0 + 50_000);
+
+        assert.equal(await store.releaseAllLeases(), 2);
+        assert.equal(await store.nextDueAt(), T0 + 500);
+        for (const t of [early, late]) assert.equal(must(await store.findTask(p, t.id), 'task').lease, null);
+        assert.equal(must(await store.findTask(p, unleased.id), 'task').estimateExecAt, T0 + 50_000);
+        const again = await store.claimDue(T0 + 1_000, 10, 60_000);
+        assert.deepEqual(again.map((t) => t.id).sort(), [early.id, late.id].sort());
+        assert.equal(await store.releaseAllLeases(), 2, 'the new claims are dropped too');
+        assert.equal(await store.releaseAllLeases(), 0, 'nothing left to drop');
+      });
+
+      test('a paused task loses its lease and stays not due', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 500);
+        const [claimed] = await store.claimDue(T0 + 1_000, 10, 60_000);
+        const paused = await pause(store, must(claimed, 'claimed'), T0 + 1_500);
+        assert.ok(paused.lease);
+        assert.equal(await store.releaseAllLeases(), 1);
+        const after = must(await store.findTask(p, paused.id), 'task');
+        assert.equal(after.lease, null);
+        assert.equal(after.state, 'PAUSED');
+        assert.equal(await store.nextDueAt(), null);
+      });
+    });
+
+    describe('nextDueAt', () => {
+      test('is null when nothing is scheduled', async () => {
+        assert.equal(await store.nextDueAt(), null);
+        await project();
+        assert.equal(await store.nextDueAt(), null);
+      });
+
+      test('is the earliest due time over every project, a lease counting until it ends', async () => {
+        const a = await project();
+        const b = await project();
+        await insertAt(store, a, T0 + 7_000);
+        assert.equal(await store.nextDueAt(), T0 + 7_000);
+        await insertAt(store, b, T0 + 3_000);
+        await insertAt(store, a, T0 + 5_000);
+        assert.equal(await store.nextDueAt(), T0 + 3_000);
+        await store.claimDue(T0 + 3_000, 1, 10_000);
+        assert.equal(await store.nextDueAt(), T0 + 5_000, 'the claimed one is due at T0 + 13 000 now');
+        await store.claimDue(T0 + 7_000, 10, 1_000);
+        assert.equal(await store.nextDueAt(), T0 + 8_000);
+      });
+
+      test('ignores paused and finished tasks', async () => {
+        const p = await project();
+        for (const state of ['PAUSED', 'CANCELED', 'COMPLETED', 'ERROR', 'EXCEEDED'] as const) {
+          await insertInState(store, p, state, T0 + 1_000);
+        }
+        assert.equal(await store.nextDueAt(), null);
+        await insertAt(store, p, T0 + 90_000);
+        assert.equal(await store.nextDueAt(), T0 + 90_000);
+      });
+    });
+
+    describe('onDue', () => {
+      test('an insert reports the new task\'s due time', async () => {
+        const p = await project();
+        const heard = nextDueEvent(store, (at) => at === T0 + 4_321);
+        await insertAt(store, p, T0 + 4_321);
+        assert.equal(await heard, T0 + 4_321);
+      });
+
+      test('a replace that makes a task due reports its due time (resume, retry)', async () => {
+        const p = await project();
+        const paused = await pause(store, await insertAt(store, p, T0 + 5_000, { config: { retry: 1, retryInterval: 1_000 } }), T0 + 1_000);
+        const resumed = nextDueEvent(store, (at) => at === T0 + 6_000);
+        const running = await step(store, paused, resumeTask(paused, T0 + 2_000)); // 4 000 ms were left
+        assert.equal(await resumed, T0 + 6_000);
+
+        const retry = nextDueEvent(store, (at) => at === T0 + 7_000 + 1_000);
+        const [claimed] = await store.claimDue(T0 + 7_000, 1, 30_000);
+        assert.equal(must(claimed, 'claimed').id, running.id);
+        const failed = applyOutcome(claimed!, { ok: false, statusCode: 502 }, T0 + 7_000);
+        assert.equal(failed.task.estimateExecAt, T0 + 8_000);
+        await step(store, claimed!, failed);
+        assert.equal(await retry, T0 + 8_000);
+      });
+
+      test('releaseAllLeases reports that tasks are due', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 500);
+        await insertAt(store, p, T0 + 800);
+        await store.claimDue(T0 + 1_000, 10, 60_000);
+        const heard = nextDueEvent(store, (at) => at === T0 + 500);
+        await store.releaseAllLeases();
+        assert.equal(await heard, T0 + 500);
+      });
+
+      test('an unsubscribed listener is not called again; others still are', async () => {
+        const p = await project();
+        const removed: number[] = [];
+        const off = store.onDue((at) => removed.push(at));
+        const first = nextDueEvent(store, (at) => at === T0 + 1_111);
+        await insertAt(store, p, T0 + 1_111);
+        await first;
+        assert.ok(removed.includes(T0 + 1_111), 'both listeners heard the first write');
+
+        off();
+        const second = nextDueEvent(store, (at) => at === T0 + 2_222);
+        await insertAt(store, p, T0 + 2_222);
+        await second; // the write has been reported to the listeners still subscribed
+        assert.ok(!removed.includes(T0 + 2_222), `the removed listener heard ${removed.join(', ')}`);
+      });
+    });
+
+    describe('heartbeat', () => {
+      test('answers null the first time, then the previous record', async () => {
+        assert.equal(await store.heartbeat(T0), null);
+        assert.equal(await store.heartbeat(T0 + 1_000), T0);
+        assert.equal(await store.heartbeat(T0 + 2_500), T0 + 1_000);
+      });
+    });
+
+    describe('sweepFinished', () => {
+      test('deletes tasks finished before the cut-off, with their timelines, and nothing else', async () => {
+        const p = await project();
+        const gone = [
+          await insertInState(store, p, 'CANCELED', T0 + 1_000),
+          await insertInState(store, p, 'COMPLETED', T0 + 2_000),
+          await insertInState(store, p, 'ERROR', T0 + 2_400),
+          await insertInState(store, p, 'EXCEEDED', T0 + 2_499),
+        ];
+        const kept = [
+          await insertInState(store, p, 'CANCELED', T0 + 2_500), // at the cut-off: not before it
+          await insertInState(store, p, 'COMPLETED', T0 + 3_000),
+          await insertInState(store, p, 'RUNNING', T0 + 1_000),
+          await insertInState(store, p, 'PAUSED', T0 + 1_000),
+        ];
+        assert.equal(await store.sweepFinished(T0 + 2_500, 100), gone.length);
+        for (const t of gone) {
+          assert.equal(await store.findTask(p, t.id), null, `${t.state} task was deleted`);
+          assert.equal(await store.readTimeline(p, t.id), null, `${t.state} timeline was deleted`);
+        }
+        for (const t of kept) {
+          assert.deepEqual(await store.findTask(p, t.id), t, `${t.state} task finished at ${t.estimateEndAt} is kept`);
+          assert.ok((await timelineOf(t)).length > 0);
+        }
+        assert.equal(await store.countActive(p), 2);
+        assert.equal(await store.sweepFinished(T0 + 2_500, 100), 0, 'nothing left to sweep');
+      });
+
+      test('deletes at most `limit` tasks per call', async () => {
+        const p = await project();
+        const finished: StoredTask[] = [];
+        for (let i = 0; i < 5; i++) finished.push(await insertInState(store, p, 'COMPLETED', T0 + 100 * (i + 1)));
+        const remaining = async () => (await Promise.all(finished.map((t) => store.findTask(p, t.id)))).filter((t) => t !== null).length;
+        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 2);
+        assert.equal(await remaining(), 3);
+        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 2);
+        assert.equal(await remaining(), 1);
+        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 1);
+        assert.equal(await remaining(), 0);
+      });
+
+      test('never deletes RUNNING or PAUSED tasks, however late the cut-off', async () => {
+        const p = await project();
+        const running = await insertAt(store, p, T0 + 1_000);
+        const paused = await insertInState(store, p, 'PAUSED', T0 + 1_000);
+        const [leased] = await store.claimDue(T0 + 1_000, 10, 10_000);
+        assert.equal(must(leased, 'claimed').id, running.id);
+        assert.equal(await store.sweepFinished(Number.MAX_SAFE_INTEGER, 100), 0);
+        assert.deepEqual(await store.findTask(p, running.id), leased);
+        assert.deepEqual(await store.findTask(p, paused.id), paused);
+        assert.equal(await store.countActive(p), 2);
+      });
+    });
+  });
+}

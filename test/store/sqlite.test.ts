@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { newId } from '../../src/core/ids.js';
+import { createRequestCipher } from '../../src/core/sealed-request.js';
+import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
+import type { HttpRequestSpec } from '../../src/core/task.js';
+import { createTask } from '../../src/core/task-machine.js';
+import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { describeTaskStoreContract } from './conformance.js';
+import { T0, insertAt, insertInState, must, newProject, pause } from './fixtures.js';
+
+describeTaskStoreContract('sqlite (file)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-'));
+  const store = new SqliteStore({ path: join(dir, 'tasks.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeTaskStoreContract('sqlite (:memory:)', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ADAPTER = fileURLToPath(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url));
+const LATEST_SCHEMA = must(loadMigrations().at(-1), 'a migration').version;
+
+/** Node with tsx in another process, running an ES module script that imports the adapter by absolute path. */
+function node(script: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, ADAPTER, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(child: ChildProcess): { output: () => { stdout: string; stderr: string }; exit: Promise<Exit> } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = new Promise<Exit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { output: () => ({ stdout, stderr }), exit };
+}
+
+/** Opens the database in a child process, reads the project's queue count, closes. */
+const TRY_OPEN = `
+const { SqliteStore } = await import(process.env.ADAPTER);
+try {
+  const store = new SqliteStore({ path: process.env.DB });
+  console.log('opened, count=' + (await store.countActive(process.env.PROJECT ?? '')));
+  await store.close();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exitCode = 3;
+}`;
+
+/** Opens the database in a child process, writes a project, says "ready" and holds the database until killed. */
+const HOLD = `
+const { SqliteStore } = await import(process.env.ADAPTER);
+const store = new SqliteStore({ path: process.env.DB });
+await store.insertProject({ id: process.env.PROJECT, email: process.env.PROJECT.toLowerCase() + '@child.example', tokenHash: Buffer.alloc(32, 7), createdAt: 1, as: 'DEV' });
+console.log('ready');
+setInterval(() => {}, 60_000);`;
+
+describe('SqliteStore specifics', () => {
+  let dir: string;
+  let path: string;
+  const open: SqliteStore[] = [];
+  const children: ChildProcess[] = [];
+
+  const openStore = (): SqliteStore => {
+    const store = new SqliteStore({ path });
+    open.push(store);
+    return store;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kuueri-sqlite-'));
+    path = join(dir, 'data', 'tasks.db');
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const store of open.splice(0)) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('it is the single-node sqlite store', () => {
+    const store = openStore();
+    assert.equal(store.kind, 'sqlite');
+    assert.equal(store.singleNode, true);
+  });
+
+  describe('migrations', () => {
+    test('a new file gets every migration once; re-opening applies none', async () => {
+      await openStore().close();
+      const raw = new Database(path);
+      try {
+        assert.equal(raw.pragma('user_version', { simple: true }), LATEST_SCHEMA);
+        const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
+        assert.deepEqual(tables.map((t) => t.name), ['meta', 'projects', 'tasks', 'timeline']);
+        assert.equal(migrate(raw), 0, 'nothing left to apply');
+      } finally {
+        raw.close();
+      }
+      await openStore().close(); // would fail on CREATE TABLE if a migration ran twice
+      const again = new Database(path, { readonly: true });
+      try {
+        assert.equal(again.pragma('user_version', { simple: true }), LATEST_SCHEMA);
+      } finally {
+        again.close();
+      }
+    });
+
+    test('migrate applies each file to an empty database and answers how many', () => {
+      const raw = new Database(':memory:');
+      try {
+        assert.equal(migrate(raw), loadMigrations().length);
+        assert.equal(migrate(raw), 0);
+      } finally {
+        raw.close();
+      }
+    });
+
+    test('a database from a newer server is refused, and the lock is let go', async () => {
+      await openStore().close();
+      const raw = new Database(path);
+      raw.pragma(`user_version = ${LATEST_SCHEMA + 1}`);
+      raw.close();
+      assert.throws(() => new SqliteStore({ path }), /newer than this server knows/);
+      assert.equal(existsSync(`${path}.lock`), false, 'the lock file was removed');
+      assert.throws(() => new SqliteStore({ path }), /newer than this server knows/, 'the same error again, not a lock error');
+    });
+
+    test('closing and re-opening keeps projects, tasks, timelines, leases, counts and the heartbeat', async () => {
+      const first = openStore();
+      const project = newProject({ as: 'GUEST' });
+      await first.insertProject(project);
+      const leased = await insertAt(first, project.id, T0 + 1_000);
+      const running = await insertAt(first, project.id, T0 + 50_000);
+      const paused = await pause(first, await insertAt(first, project.id, T0 + 60_000), T0 + 500);
+      const completed = await insertInState(first, project.id, 'COMPLETED', T0 + 700);
+      await first.claimDue(T0 + 1_000, 1, 30_000);
+      assert.equal(await first.heartbeat(T0 + 1_000), null);
+
+      const ids = [leased.id, running.id, paused.id, completed.id];
+      const snapshot = async (store: SqliteStore) => ({
+        project: await store.findProject(project.id),
+        tasks: await Promise.all(ids.map((id) => store.findTask(project.id, id))),
+        timelines: await Promise.all(ids.map((id) => store.readTimeline(project.id, id))),
+        active: await store.countActive(project.id),
+        nextDue: await store.nextDueAt(),
+      });
+      const before = await snapshot(first);
+      assert.equal(before.active, 3);
+      assert.ok(before.tasks[0]?.lease, 'one task is leased');
+      await first.close();
+      assert.equal(existsSync(`${path}.lock`), false, 'close releases the lock');
+
+      const second = openStore();
+      assert.deepEqual(await snapshot(second), before);
+      assert.equal(await second.heartbeat(T0 + 9_000), T0 + 1_000);
+      assert.equal(await second.releaseAllLeases(), 1, 'the lease left by the previous run is still there to release');
+      assert.equal(await second.nextDueAt(), T0 + 1_000);
+    });
+  });
+
+  describe('lock file', () => {
+    test('holds this process\'s pid while open and is removed on close', async () => {
+      const store = openStore();
+      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid));
+      await store.close();
+      assert.equal(existsSync(`${path}.lock`), false);
+    });
+
+    test('a second process is refused while the first holds the database, and gets in once it closes', async () => {
+      const store = openStore();
+      const project = newProject();
+      await store.insertProject(project);
+      await insertAt(store, project.id, T0 + 1_000);
+
+      const refused = await collect(node(TRY_OPEN, { DB: path, PROJECT: project.id })).exit;
+      assert.equal(refused.code, 3, `the child was not refused: ${refused.stdout}${refused.stderr}`);
+      assert.match(refused.stderr, new RegExp(`Another Kuueri Tasks process \\(pid ${process.pid}\\) is using this database`));
+      assert.match(refused.stderr, /one server per SQLite database/);
+      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid), 'the refused process left the lock alone');
+      assert.equal(await store.countActive(project.id), 1, 'the holder keeps working');
+
+      await store.close();
+      const admitted = await collect(node(TRY_OPEN, { DB: path, PROJECT: project.id })).exit;
+      assert.equal(admitted.code, 0, admitted.stderr);
+      assert.match(admitted.stdout, /opened, count=1/);
+      assert.equal(existsSync(`${path}.lock`), false, 'the child released the lock on close');
+    });
+
+    test('a lock left by a process killed with SIGKILL is taken over, with the data it wrote', async () => {
+      const projectId = newId(T0);
+      const child = node(HOLD, { DB: path, PROJECT: projectId });
+      children.push(child);
+      const { output, exit } = collect(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', () => {
+          if (output().stdout.includes('ready')) resolve();
+        });
+        exit.then((e) => reject(new Error(`the holder exited early (${e.code}): ${e.stderr}`)), reject);
+      });
+
+      assert.throws(() => new SqliteStore({ path }), new RegExp(`Another Kuueri Tasks process \\(pid ${child.pid}\\)`));
+      child.kill('SIGKILL');
+      const ended = await exit;
+      assert.equal(ended.signal, 'SIGKILL');
+      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(child.pid), 'the dead holder left its lock behind');
+
+      const store = openStore();
+      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid));
+      assert.equal(must(await store.findProject(projectId), 'the child\'s project').email, `${projectId.toLowerCase()}@child.example`);
+    });
+  });
+
+  test('the request column holds exactly the sealed string given; the store never sees plaintext', async () => {
+    const store = openStore();
+    const project = newProject();
+    await store.insertProject(project);
+    const cipher = createRequestCipher(randomBytes(32));
+    const request: HttpRequestSpec = {
+      url: 'https://target.example/hook',
+      method: 'POST',
+      headers: { Authorization: 'Bearer very-secret-value' },
+      data: Buffer.from('{"card":"4111"}').toString('base64'),
+    };
+    const sealedId = newId(T0);
+    const sealed = cipher.seal(request, sealedId);
+    const opaqueId = newId(T0);
+    const opaque = 'v9:"any" opaque\nstring ü \u0000 end';
+    for (const [id, sealedRequest] of [[sealedId, sealed], [opaqueId, opaque]] as const) {
+      const { task, entries } = createTask({ id, projectId: project.id, config: DEFAULT_CONFIG, firstExecAt: T0 + 1_000, sealedRequest }, T0);
+      await store.insertTask(task, entries, 10);
+    }
+
+    const raw = new Database(path, { readonly: true });
+    try {
+      const column = raw.prepare<[string], { request: string }>('SELECT request FROM tasks WHERE id = ?');
+      assert.equal(must(column.get(sealedId), 'row').request, sealed);
+      assert.equal(must(column.get(opaqueId), 'row').request, opaque);
+      const row = JSON.stringify(raw.prepare('SELECT * FROM tasks WHERE id = ?').get(sealedId));
+      assert.ok(!row.includes('very-secret-value') && !row.includes('target.example'), 'no plaintext in the row');
+    } finally {
+      raw.close();
+    }
+    const found = must(await store.findTask(project.id, sealedId), 'task');
+    assert.equal(found.sealedRequest, sealed);
+    assert.deepEqual(cipher.open(found.sealedRequest, sealedId), request);
+    assert.equal(must(await store.findTask(project.id, opaqueId), 'task').sealedRequest, opaque);
+  });
+});
