@@ -9,7 +9,7 @@ import type { TargetPolicy } from '../core/target-policy.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import type { RouteContext } from './context.js';
-import { installErrorHandling } from './error-handler.js';
+import { installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -68,6 +68,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       new AppError('RATE_LIMITED', `Too many requests from this address; try again in ${context.after}`),
   });
 
+  // Unknown routes are throttled too: probing costs the client like any other request.
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFound);
+
   const ctx: RouteContext = {
     store: deps.store,
     cipher: deps.cipher,
@@ -79,9 +82,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerLimit: deps.register,
   };
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+  });
+  // Credentials are checked before the body is read, but after the throttle (the rate-limit
+  // plugin's onRequest hooks are per route, so they run after every app-wide onRequest hook):
+  // failed attempts count against the client like any other request.
+  app.addHook('preParsing', async (request) => {
     if (request.routeOptions.url === undefined || request.routeOptions.config.public) return;
     request.project = await ctx.auth.authenticate(request);
   });

@@ -28,7 +28,7 @@ export function createAuthenticator(store: TaskStore, cacheSize = 10_000): Authe
       const authorization = request.headers.authorization;
       const projectId = request.headers[PROJECT_HEADER];
       if (typeof authorization !== 'string' || typeof projectId !== 'string') throw unauthorized();
-      const match = /^Bearer (\S+)$/.exec(authorization);
+      const match = /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
       if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw unauthorized();
 

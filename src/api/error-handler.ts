@@ -138,7 +138,8 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   app.setErrorHandler((error, request, reply) => sendError(reply, toAppError(error, log, request, bodyLimit)));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new AppError('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} not found`)),
-  );
+}
+
+export function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, new AppError('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} not found`));
 }

@@ -17,7 +17,7 @@ const MAX_WRITE_TRIES = 8;
 
 function notFound(id: string): AppError {
   const shown = JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
-  return new AppError('TASK_NOT_FOUND', `id: no task ${shown} in this project`, [{ field: 'id', message: 'no such task in this project' }]);
+  return new AppError('TASK_NOT_FOUND', `id: no task ${shown} in this project`);
 }
 
 export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {

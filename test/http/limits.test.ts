@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Credentials } from '../helpers/api-client.js';
+import { TargetServer } from '../helpers/target.js';
+import { type TestServer, startTestServer } from '../helpers/test-server.js';
+import { activeCount, assertError, b64, subscribeOk, waitForState } from './_support.js';
+
+describe('queue limit (TASKS_QUEUE_LIMIT=2)', { concurrency: true }, () => {
+  let server: TestServer;
+  let target: TargetServer;
+
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_QUEUE_LIMIT: '2' } });
+    target = await TargetServer.start((request) => ({ status: request.url.startsWith('/fail') ? 500 : 200 }));
+  });
+  after(async () => {
+    await server.close();
+    await target.close();
+  });
+
+  const later = (): unknown => ({ httpRequest: { url: target.url('/later'), method: 'POST' }, config: { executionDelay: '1h' } });
+
+  test('info shows the limit; the third subscribe answers 429 QUEUE_FULL and stores nothing; a cancelled task frees a slot', async () => {
+    const creds = await server.client.register();
+    const info = await server.client.info(creds);
+    assert.equal(info.body.taskInQueueLimit, 2);
+    const first = await subscribeOk(server.client, creds, later());
+    await subscribeOk(server.client, creds, later());
+    assert.equal(await activeCount(server.client, creds), 2);
+
+    assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
+    assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
+    assert.equal(await activeCount(server.client, creds), 2);
+
+    assert.equal((await server.client.unsubscribe(creds, first.id)).status, 200);
+    assert.equal(await activeCount(server.client, creds), 1);
+    await subscribeOk(server.client, creds, later());
+    assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
+    assert.equal(await activeCount(server.client, creds), 2);
+  });
+
+  test('a paused task still holds its slot; deleting it frees the slot', async () => {
+    const creds = await server.client.register();
+    const a = await subscribeOk(server.client, creds, later());
+    await subscribeOk(server.client, creds, later());
+    assert.equal((await server.client.pause(creds, a.id)).status, 200);
+    assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
+    assert.equal((await server.client.remove(creds, a.id)).status, 200);
+    assert.equal(await activeCount(server.client, creds), 1);
+    await subscribeOk(server.client, creds, later());
+  });
+
+  test('a completed task frees its slot', async () => {
+    const creds = await server.client.register();
+    await subscribeOk(server.client, creds, later());
+    const quick = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/quick'), method: 'POST' }, config: { executionDelay: '2s' } });
+    assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
+    await waitForState(server.client, creds, quick.id, 'COMPLETED');
+    assert.equal(await activeCount(server.client, creds), 1);
+    await subscribeOk(server.client, creds, later());
+  });
+
+  test('a task that ended in ERROR frees its slot', async () => {
+    const creds = await server.client.register();
+    await subscribeOk(server.client, creds, later());
+    const failing = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/fail'), method: 'POST' } });
+    await waitForState(server.client, creds, failing.id, 'ERROR');
+    assert.equal(await activeCount(server.client, creds), 1);
+    await subscribeOk(server.client, creds, later());
+  });
+
+  test('the limit is per project', async () => {
+    const full = await server.client.register();
+    const other = await server.client.register();
+    await subscribeOk(server.client, full, later());
+    await subscribeOk(server.client, full, later());
+    assertError(await server.client.subscribe(full, later()), 429, 'QUEUE_FULL');
+    await subscribeOk(server.client, other, later());
+    await subscribeOk(server.client, other, later());
+  });
+
+  test('concurrent subscribes never go past the limit', async () => {
+    const creds = await server.client.register();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => server.client.subscribe(creds, later())));
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [201, 201, 429, 429, 429, 429, 429, 429]);
+    assert.equal(await activeCount(server.client, creds), 2);
+  });
+});
+
+describe('request body limit (TASKS_MAX_BODY_LENGTH=2048)', () => {
+  let server: TestServer;
+  let creds: Credentials;
+
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_MAX_BODY_LENGTH: '2048' } });
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const withData = (bytes: number): unknown => ({
+    httpRequest: { url: 'http://127.0.0.1:9/hook', method: 'POST', data: b64('x'.repeat(bytes)) },
+    config: { executionDelay: '1h' },
+  });
+
+  test('a subscribe body past the limit answers 413 BODY_TOO_LARGE and stores nothing', async () => {
+    const big = JSON.stringify(withData(3000));
+    assert.ok(big.length > 2048);
+    const res = await server.client.subscribe(creds, withData(3000));
+    assertError(res, 413, 'BODY_TOO_LARGE');
+    assert.equal(await activeCount(server.client, creds), 0);
+  });
+
+  test('a body just under the limit is accepted', async () => {
+    const payload = withData(1200);
+    assert.ok(JSON.stringify(payload).length < 2048);
+    await subscribeOk(server.client, creds, payload);
+    assert.equal(await activeCount(server.client, creds), 1);
+  });
+
+  test('register refuses a body past the limit with 413 too', async () => {
+    const res = await server.client.request('POST', '/v1beta/register', {
+      rawBody: JSON.stringify({ email: `${'a'.repeat(3000)}@example.com` }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(res, 413, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('throttling (TASKS_THROTTLE_LIMIT=5)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kuueri-throttle-'));
+  let server: TestServer;
+  let creds: Credentials;
+  let otherCreds: Credentials;
+
+  before(async () => {
+    // Projects are registered on an unthrottled server first, so the throttled one starts counting at zero.
+    const setup = await startTestServer({ dir });
+    creds = await setup.client.register();
+    otherCreds = await setup.client.register();
+    await setup.close();
+    server = await startTestServer({ dir, env: { TASKS_THROTTLE_LIMIT: '5' } });
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('/healthz is never throttled and does not count', async () => {
+    for (let i = 0; i < 12; i++) assert.equal((await server.client.request('GET', '/healthz')).status, 200);
+  });
+
+  test('five requests pass, the sixth from the client answers 429 RATE_LIMITED, on every route; /healthz still answers', async () => {
+    const seen: number[] = [];
+    seen.push((await server.client.info(creds)).status);
+    const queued = await server.client.subscribe(creds, {
+      httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' },
+      config: { executionDelay: '1h' },
+    });
+    seen.push(queued.status);
+    const id = queued.body.id as string;
+    seen.push((await server.client.task(creds, id)).status);
+    seen.push((await server.client.timeline(creds, id)).status);
+    seen.push((await server.client.info(otherCreds)).status);
+    assert.deepEqual(seen, [200, 201, 200, 200, 200]);
+
+    assertError(await server.client.info(creds), 429, 'RATE_LIMITED');
+    assertError(await server.client.info(otherCreds), 429, 'RATE_LIMITED');
+    assertError(await server.client.pause(creds, id), 429, 'RATE_LIMITED');
+    assertError(await server.client.subscribe(creds, { httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' } }), 429, 'RATE_LIMITED');
+    assert.equal((await server.client.request('GET', '/healthz')).status, 200);
+  });
+});
+
+describe('throttling counts requests with bad credentials too (TASKS_THROTTLE_LIMIT=5)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_THROTTLE_LIMIT: '5' } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('the sixth request with wrong credentials answers 429, not another 401', async () => {
+    const headers = { authorization: `Bearer kt_${'B'.repeat(43)}`, 'x-kuueri-tasks-project': '01ARZ3NDEKTSV4RRFFQ69G5FAV' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await server.client.request('GET', '/v1beta/info', { headers })).status);
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  });
+});
+
+describe('throttling is per client address (TASKS_TRUST_PROXY=true, TASKS_THROTTLE_LIMIT=2)', () => {
+  let server: TestServer;
+  let creds: Credentials;
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_THROTTLE_LIMIT: '2', TASKS_TRUST_PROXY: 'true' } });
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('one client being throttled does not throttle another', async () => {
+    const from = (ip: string): { 'x-forwarded-for': string } => ({ 'x-forwarded-for': ip });
+    const as = (ip: string): Promise<number> =>
+      server.client.request('GET', '/v1beta/info', { creds, headers: from(ip) }).then((r) => r.status);
+    assert.deepEqual([await as('203.0.113.1'), await as('203.0.113.1'), await as('203.0.113.1')], [200, 200, 429]);
+    assert.deepEqual([await as('203.0.113.2'), await as('203.0.113.2'), await as('203.0.113.2')], [200, 200, 429]);
+  });
+});
+
+describe('registration limit (TASKS_REGISTER_LIMIT=2)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_REGISTER_LIMIT: '2' } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('the third registration from the client answers 429 RATE_LIMITED; other routes are not affected', async () => {
+    const a = await server.client.register();
+    await server.client.register();
+    const third = await server.client.request('POST', '/v1beta/register', { body: { email: `third.${Date.now()}@example.com` } });
+    assertError(third, 429, 'RATE_LIMITED');
+    const fourth = await server.client.request('POST', '/v1beta/register', { body: { email: `fourth.${Date.now()}@example.com` } });
+    assertError(fourth, 429, 'RATE_LIMITED');
+    assert.equal((await server.client.info(a)).status, 200);
+    assert.equal((await server.client.request('GET', '/healthz')).status, 200);
+  });
+});
