@@ -66,7 +66,11 @@ export interface TaskStore {
   releaseAllLeases(): Promise<number>;
   /** The earliest due time, or null when nothing is scheduled. */
   nextDueAt(): Promise<number | null>;
-  /** Calls `listener` when a write makes something due (possibly sooner than the scheduler thought), from any process. */
+  /**
+   * Calls `listener` with the due time when a write, in any process sharing the store, makes a task
+   * due earlier than every task that was scheduled (or when nothing was): that is when a sleeping
+   * scheduler must wake sooner. Adapters may report other writes too.
+   */
   onDue(listener: (dueAt: number) => void): () => void;
 
   /**

@@ -19,6 +19,8 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops it and removes its folder. */
   close(): Promise<void>;
+  /** Kills it at once, for process exit handlers that cannot wait. */
+  killSync(): void;
 }
 
 export function redisServerAvailable(): boolean {
@@ -49,7 +51,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
       return;
     } catch (error) {
       client.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
@@ -90,6 +92,10 @@ export async function startRedisServer(options: { persistence?: boolean; args?: 
     start,
     async close() {
       await stop({ kill: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+    killSync() {
+      proc?.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

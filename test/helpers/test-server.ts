@@ -5,11 +5,15 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningServer, type ServerOverrides, startServer } from '../../src/server.js';
 import { ApiClient } from './api-client.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
 
 /**
  * The real server (API + dispatcher + SQLite file in a temporary folder) started in this process on
  * a free port. Targets on 127.0.0.0/8 are allowed explicitly, as the guard refuses them by default.
+ * With KUUERI_TEST_STORE=redis (scripts/run-tests.mjs runs the HTTP suite a second time so), each
+ * server gets its own real redis-server instead: the same tests, on the other store.
  */
+export const TEST_STORE = process.env.KUUERI_TEST_STORE === 'redis' ? 'redis' : 'sqlite';
 export interface TestServer {
   server: RunningServer;
   client: ApiClient;
@@ -28,22 +32,52 @@ export const TEST_ENV: Record<string, string> = {
   TASKS_SHUTDOWN_GRACE_MS: '2000',
 };
 
+const sharedRedis = new Map<string, Promise<RedisServer>>();
+const startedRedis: RedisServer[] = [];
+
+/** One redis-server per test folder, alive until the test process exits. */
+function redisFor(dir: string): Promise<RedisServer> {
+  let server = sharedRedis.get(dir);
+  if (!server) {
+    server = startRedisServer().then((started) => {
+      startedRedis.push(started);
+      return started;
+    });
+    sharedRedis.set(dir, server);
+    if (sharedRedis.size === 1) process.once('exit', () => startedRedis.forEach((s) => s.killSync()));
+  }
+  return server;
+}
+
 export async function startTestServer(
   options: { env?: Record<string, string>; overrides?: ServerOverrides; dir?: string } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kuueri-test-'));
-  const env = { TASKS_DB: `sqlite:${join(dir, 'tasks.db')}`, ...TEST_ENV, ...options.env };
-  const config = loadConfig(env, dir);
-  const logger = createLogger(config.logLevel);
-  const server = await startServer(config, logger, options.overrides);
-  return {
-    server,
-    client: new ApiClient(server.url),
-    url: server.url,
-    dir,
-    async close() {
-      await server.close();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // A server restarted on the same `dir` finds its data again: on Redis, the same redis-server.
+  const redis = TEST_STORE === 'redis' ? (options.dir ? await redisFor(options.dir) : await startRedisServer()) : null;
+  const storeEnv: Record<string, string> = redis
+    ? { TASKS_DB: redis.url, TASKS_CRYPTO_KEY: 'e'.repeat(64) }
+    : { TASKS_DB: `sqlite:${join(dir, 'tasks.db')}` };
+  const env = { ...storeEnv, ...TEST_ENV, ...options.env };
+  try {
+    const config = loadConfig(env, dir);
+    const logger = createLogger(config.logLevel);
+    const server = await startServer(config, logger, options.overrides);
+    return {
+      server,
+      client: new ApiClient(server.url),
+      url: server.url,
+      dir,
+      async close() {
+        await server.close();
+        if (!options.dir) {
+          await redis?.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (error) {
+    if (!options.dir) await redis?.close();
+    throw error;
+  }
 }

@@ -5,7 +5,10 @@
 -- ARGV[1] queue limit; ARGV[2] 1 when the task counts as active; ARGV[3] due time or ''
 -- ARGV[4] task id; ARGV[5] config JSON; ARGV[6] wake-up channel; ARGV[7] number of timeline entries n
 -- ARGV[8 .. 7+n] timeline entries (JSON); ARGV[8+n ..] field, value pairs of the task hash
--- Returns 1 when stored, -1 when the project's queue is full, -2 when the project does not exist.
+-- Returns 1 when stored, -1 when the project's queue is full, -2 when the project does not exist,
+-- -3 when a task with this id exists.
+redis.call('SELECT', 1)
+if redis.call('EXISTS', KEYS[2]) == 1 then return -3 end
 redis.call('SELECT', 0)
 if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 if ARGV[2] == '1' then

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { describeTaskStoreContract } from './conformance.js';
+import { T0, cancel, insertAt, must, newProject, succeed } from './fixtures.js';
+
+/**
+ * The same contract on a real redis-server started here on a free loopback port. Each test gets
+ * its own key prefix (and so its own wake-up channel), which isolates it like a fresh database.
+ */
+let redis: RedisServer;
+let counter = 0;
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  await redis.close();
+});
+
+const RETENTION_SECONDS = 3600;
+const openStore = async (): Promise<{ store: RedisStore; cleanup: () => Promise<void> }> => {
+  const store = await RedisStore.connect({ url: redis.url, retentionSeconds: RETENTION_SECONDS, prefix: `t${process.pid}.${++counter}:` });
+  return { store, cleanup: () => store.close() };
+};
+
+describeTaskStoreContract('redis', openStore, {
+  skip: [
+    {
+      reason: 'Redis expires finished tasks itself (EXPIRE when they finish); sweepFinished answers 0 — see the retention test below',
+      tests: [
+        'deletes tasks finished before the cut-off, with their timelines, and nothing else',
+        'deletes at most `limit` tasks per call',
+      ],
+    },
+  ],
+});
+
+describe('redis specifics', () => {
+  test('the seed layout: projects in db 0, records in db 1, configurations in db 2, timelines in db 3', async () => {
+    const { store, cleanup } = await openStore();
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const project = newProject();
+      await store.insertProject(project);
+      const task = await insertAt(store, project.id, T0);
+      const prefix = `t${process.pid}.${counter}:`;
+      const where = async (db: number, key: string): Promise<number> => {
+        await raw.select(db);
+        return raw.exists(key);
+      };
+      assert.equal(await where(0, `${prefix}project:${project.id}`), 1);
+      assert.equal(await where(1, `${prefix}task:${task.id}`), 1);
+      assert.equal(await where(1, `${prefix}due`), 1);
+      assert.equal(await where(2, `${prefix}config:${task.id}`), 1);
+      assert.equal(await where(3, `${prefix}timeline:${task.id}`), 1);
+      // Nothing of the task lives in db 0, and no project key in db 1.
+      assert.equal(await where(0, `${prefix}task:${task.id}`), 0);
+      assert.equal(await where(1, `${prefix}project:${project.id}`), 0);
+    } finally {
+      raw.disconnect();
+      await cleanup();
+    }
+  });
+
+  test('a finished task, its configuration and its timeline expire after the retention period; active ones never do', async () => {
+    const { store, cleanup } = await openStore();
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const prefix = `t${process.pid}.${counter}:`;
+      const project = newProject();
+      await store.insertProject(project);
+      const running = await insertAt(store, project.id, T0 + 60_000);
+      const other = await insertAt(store, project.id, T0 + 5);
+      const completed = await succeed(store, must((await store.claimDue(T0 + 10, 10, 1000)).find((t) => t.id === other.id), 'claimed'), T0 + 20);
+      const third = await insertAt(store, project.id, T0 + 50_000);
+      const canceled = await cancel(store, third, T0 + 30);
+      const ttl = async (db: number, key: string): Promise<number> => {
+        await raw.select(db);
+        return raw.ttl(key);
+      };
+      for (const finished of [completed, canceled]) {
+        assert.notEqual(finished.state, 'RUNNING');
+        for (const [db, key] of [[1, `task:${finished.id}`], [2, `config:${finished.id}`], [3, `timeline:${finished.id}`]] as const) {
+          const left = await ttl(db, prefix + key);
+          assert.ok(left > RETENTION_SECONDS - 60 && left <= RETENTION_SECONDS, `${key} in db ${db}: ttl ${left}`);
+        }
+      }
+      for (const [db, key] of [[1, `task:${running.id}`], [2, `config:${running.id}`], [3, `timeline:${running.id}`]] as const) {
+        assert.equal(await ttl(db, prefix + key), -1, `${key} of a RUNNING task must not expire`);
+      }
+      assert.equal(await store.sweepFinished(), 0);
+    } finally {
+      raw.disconnect();
+      await cleanup();
+    }
+  });
+
+  test('Redis going away answers STORE_UNAVAILABLE at once, and the store works again when it is back', async () => {
+    const server = await startRedisServer({ persistence: true });
+    const store = await RedisStore.connect({ url: server.url, retentionSeconds: 60 });
+    try {
+      const project = newProject();
+      await store.insertProject(project);
+      await server.stop();
+      await assert.rejects(store.findProject(project.id), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
+      await assert.rejects(store.claimDue(T0, 10, 1000), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
+      await server.start();
+      const deadline = Date.now() + 15_000;
+      let found = null;
+      while (Date.now() < deadline) {
+        found = await store.findProject(project.id).catch(() => null);
+        if (found) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(found?.email, project.email, 'the project written before Redis stopped is there after it is back');
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+});
