@@ -57,7 +57,9 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startRedisServer(options: { persistence?: boolean; args?: string[] } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { persistence?: boolean; args?: string[]; configFile?: string; pingUrl?: (port: number) => string } = {},
+): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'kuueri-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -65,6 +67,7 @@ export async function startRedisServer(options: { persistence?: boolean; args?: 
 
   const start = async (): Promise<void> => {
     const args = [
+      ...(options.configFile ? [options.configFile] : []),
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no',
       '--logfile', join(dir, 'redis.log'),
       ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--save', '', '--appendonly', 'no']),
@@ -72,12 +75,14 @@ export async function startRedisServer(options: { persistence?: boolean; args?: 
     ];
     proc = spawn('redis-server', args, { stdio: 'ignore' });
     proc.unref();
-    await waitForPing(url, 10_000);
+    await waitForPing(options.pingUrl?.(port) ?? url, 10_000);
   };
 
   const stop = async (stopOptions: { kill?: boolean } = {}): Promise<void> => {
     const current = proc;
     if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    // The child is unref'd so a forgotten server cannot hold a test process open; waiting for its exit must.
+    current.ref();
     const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
     current.kill(stopOptions.kill ? 'SIGKILL' : 'SIGTERM');
     await exited;

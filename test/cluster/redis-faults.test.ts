@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { Credentials } from '../helpers/api-client.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { TargetServer } from '../helpers/target.js';
+import { type Node, clusterEnv, pool, startNodes, until } from './cluster-support.js';
+
+describe('redis-server stopped and restarted while tasks are pending', () => {
+  let redis: RedisServer | undefined;
+  let target: TargetServer | undefined;
+  let nodes: Node[] | undefined;
+  const deliveries = new Map<string, number>();
+
+  before(async () => {
+    redis = await startRedisServer({ persistence: true });
+    target = await TargetServer.start((request) => {
+      const id = String(request.headers['x-kuueri-tasks-queue']);
+      deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+      return { status: 200 };
+    });
+    nodes = await startNodes(2, clusterEnv(redis.url));
+  });
+  after(async () => {
+    await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+    await target?.close();
+    await redis?.close();
+  });
+
+  test('the servers stay up and answer 503 STORE_UNAVAILABLE meanwhile; afterwards every acknowledged task is delivered', async (t) => {
+    const [a, b] = nodes!;
+    const creds: Credentials = await a!.client.register();
+    const ids = await pool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
+      const res = await (i % 2 ? a! : b!).client.subscribe(creds, {
+        httpRequest: { url: target!.url(`/job?n=${i}`), method: 'POST' },
+        config: { executionDelay: 1_500 + ((i * 37) % 2_500) },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    });
+
+    await redis!.stop(); // SIGTERM: Redis writes its append-only file and exits
+    for (const node of [a!, b!]) {
+      const health = await node.client.request('GET', '/healthz');
+      assert.equal(health.status, 503);
+      assert.equal(health.body.code, 'STORE_UNAVAILABLE');
+      const refused = await node.client.subscribe(creds, { httpRequest: { url: target!.url('/late'), method: 'POST' } });
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, 'STORE_UNAVAILABLE');
+    }
+    // Stay down past the time the tasks were due, so they are late when Redis comes back.
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    assert.equal(a!.process.proc.exitCode, null, 'node a is still running');
+    assert.equal(b!.process.proc.exitCode, null, 'node b is still running');
+
+    await redis!.start();
+    await until(() => ids.every((id) => deliveries.has(id)), 60_000, () => `${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} delivered`);
+    await until(async () => (await a!.client.info(creds)).body.taskInQueue === 0, 30_000, () => 'tasks still in queue');
+    const twice = ids.filter((id) => (deliveries.get(id) ?? 0) > 1);
+    t.diagnostic(`after the Redis restart: ${ids.length} of ${ids.length} delivered, ${twice.length} twice`);
+    assert.equal((await b!.client.request('GET', '/healthz')).status, 200);
+  });
+});
+
+describe('resource/config/redis.conf', () => {
+  const conf = fileURLToPath(new URL('../../resource/config/redis.conf', import.meta.url));
+  let redis: RedisServer | undefined;
+  let nodes: Node[] | undefined;
+  let target: TargetServer | undefined;
+
+  before(async () => {
+    redis = await startRedisServer({
+      configFile: conf,
+      persistence: true,
+      pingUrl: (port) => `redis://admin:change-me-admin-password@127.0.0.1:${port}`,
+    });
+    target = await TargetServer.start();
+  });
+  after(async () => {
+    await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+    await target?.close();
+    await redis?.close();
+  });
+
+  const client = async (user: string, password: string): Promise<Redis> => {
+    const c = new Redis(`redis://${user}:${password}@127.0.0.1:${redis!.port}`, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  };
+
+  test('the tasks user may not run FLUSHALL FLUSHDB SHUTDOWN CONFIG BGREWRITEAOF BGSAVE RENAME DEBUG (nor KEYS, MONITOR)', async () => {
+    const admin = await client('admin', 'change-me-admin-password');
+    const tasks = await client('tasks', 'change-me-tasks-password');
+    try {
+      const forbidden: [string, ...string[]][] = [
+        ['FLUSHALL'], ['FLUSHDB'], ['SHUTDOWN', 'NOSAVE'], ['CONFIG', 'GET', 'dir'], ['BGREWRITEAOF'], ['BGSAVE'],
+        ['RENAME', 'kt:a', 'kt:b'], ['DEBUG', 'SLEEP', '0'], ['KEYS', 'kt:*'], ['MONITOR'],
+      ];
+      // ACL DRYRUN asks the ACL alone, without running anything (DEBUG is also off server-wide).
+      for (const command of forbidden) {
+        const verdict = String(await admin.call('ACL', 'DRYRUN', 'tasks', ...command));
+        assert.match(verdict, /no permissions/i, `${command[0]} must be refused to the tasks user: ${verdict}`);
+      }
+      for (const [command, ...args] of [['FLUSHALL'], ['CONFIG', 'GET', 'dir'], ['KEYS', 'kt:*']] as [string, ...string[]][]) {
+        await assert.rejects(tasks.call(command, ...args), /NOPERM/, `${command} must be refused`);
+      }
+      // What the service needs is allowed, on its own keys only.
+      for (const command of [['EVALSHA', 'abc', '0'], ['SELECT', '3'], ['ZRANGE', 'kt:due', '0', '0'], ['SUBSCRIBE', 'kt:due'], ['INFO']]) {
+        assert.equal(String(await admin.call('ACL', 'DRYRUN', 'tasks', ...command)), 'OK', `${command[0]} must be allowed`);
+      }
+      assert.equal(await tasks.call('SET', 'kt:probe', '1'), 'OK', 'its own keys are writable');
+      await assert.rejects(tasks.call('SET', 'other:probe', '1'), /NOPERM/, 'keys outside kt:* are not');
+    } finally {
+      admin.disconnect();
+      tasks.disconnect();
+    }
+  });
+
+  test('the default user is off; a server logged in as the tasks user delivers tasks', async () => {
+    const anonymous = new Redis(`redis://127.0.0.1:${redis!.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    anonymous.on('error', () => undefined);
+    await anonymous.connect().catch(() => undefined);
+    await assert.rejects(anonymous.call('GET', 'kt:probe'), /NOAUTH|NOPERM|WRONGPASS|closed|disabled/i);
+    anonymous.disconnect();
+
+    nodes = await startNodes(1, clusterEnv(`redis://tasks:change-me-tasks-password@127.0.0.1:${redis!.port}`));
+    const [node] = nodes;
+    const creds = await node!.client.register();
+    const res = await node!.client.subscribe(creds, { httpRequest: { url: target!.url('/acl'), method: 'POST' } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const [received] = await target!.waitFor(1);
+    assert.equal(received!.headers['x-kuueri-tasks-queue'], res.body.id);
+  });
+});
