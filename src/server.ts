@@ -57,15 +57,20 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
       register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
     });
+    // Restart rules are decided before anything is accepted; no task is sent before the server
+    // listens (a start that cannot listen must not have sent anything).
+    await dispatcher.prepare();
+    const url = await app.listen({ port: config.port, host: config.host });
     await dispatcher.start();
     retention.start();
-    const url = await app.listen({ port: config.port, host: config.host });
 
     let closing: Promise<void> | null = null;
     const close = (): Promise<void> => {
       closing ??= (async () => {
+        // Claiming stops at once; requests to the API and attempts in flight finish meanwhile.
+        const dispatcherStopped = dispatcher.stop(config.shutdownGraceMs);
         await app.close();
-        await dispatcher.stop(config.shutdownGraceMs);
+        await dispatcherStopped;
         await retention.stop();
         await sender.close();
         await store.close();

@@ -63,6 +63,7 @@ export class Dispatcher {
   /** Executions due at or before this time fell due while no server ran. */
   private recoveryUntil = 0;
   private drained: (() => void) | null = null;
+  private prepared = false;
 
   constructor(private readonly deps: DispatcherOptions) {
     this.store = deps.store;
@@ -81,10 +82,19 @@ export class Dispatcher {
     return this.inFlight.size;
   }
 
+  /**
+   * Before the server takes requests: decide whether this start follows a time when no server ran,
+   * and if so let go of the leases left behind. Called by start() when not called before.
+   */
+  async prepare(): Promise<void> {
+    if (this.prepared) return;
+    await this.detectDowntime(this.deps.clock.now());
+    this.prepared = true;
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
-    const now = this.deps.clock.now();
-    await this.detectDowntime(now);
+    await this.prepare();
     this.running = true;
     this.unsubscribeDue = this.store.onDue((dueAt) => this.onDue(dueAt));
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));

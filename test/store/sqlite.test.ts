@@ -151,7 +151,7 @@ describe('SqliteStore specifics', () => {
       raw.pragma(`user_version = ${LATEST_SCHEMA + 1}`);
       raw.close();
       assert.throws(() => new SqliteStore({ path }), /newer than this server knows/);
-      assert.equal(existsSync(`${path}.lock`), false, 'the lock file was removed');
+      assert.equal(existsSync(`${path}.lock.pid`), false, 'the lock was let go');
       assert.throws(() => new SqliteStore({ path }), /newer than this server knows/, 'the same error again, not a lock error');
     });
 
@@ -178,7 +178,7 @@ describe('SqliteStore specifics', () => {
       assert.equal(before.active, 3);
       assert.ok(before.tasks[0]?.lease, 'one task is leased');
       await first.close();
-      assert.equal(existsSync(`${path}.lock`), false, 'close releases the lock');
+      assert.equal(existsSync(`${path}.lock.pid`), false, 'close releases the lock');
 
       const second = openStore();
       assert.deepEqual(await snapshot(second), before);
@@ -189,11 +189,13 @@ describe('SqliteStore specifics', () => {
   });
 
   describe('lock file', () => {
-    test('holds this process\'s pid while open and is removed on close', async () => {
+    test('names this process while open, and a second open in the same process is refused', async () => {
       const store = openStore();
-      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid));
+      assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(process.pid));
+      assert.throws(() => new SqliteStore({ path }), new RegExp(`Another Kuueri Tasks process \\(pid ${process.pid}\\)`));
       await store.close();
-      assert.equal(existsSync(`${path}.lock`), false);
+      assert.equal(existsSync(`${path}.lock.pid`), false);
+      await openStore().close();
     });
 
     test('a second process is refused while the first holds the database, and gets in once it closes', async () => {
@@ -206,14 +208,14 @@ describe('SqliteStore specifics', () => {
       assert.equal(refused.code, 3, `the child was not refused: ${refused.stdout}${refused.stderr}`);
       assert.match(refused.stderr, new RegExp(`Another Kuueri Tasks process \\(pid ${process.pid}\\) is using this database`));
       assert.match(refused.stderr, /one server per SQLite database/);
-      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid), 'the refused process left the lock alone');
+      assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(process.pid), 'the refused process left the lock alone');
       assert.equal(await store.countActive(project.id), 1, 'the holder keeps working');
 
       await store.close();
       const admitted = await collect(node(TRY_OPEN, { DB: path, PROJECT: project.id })).exit;
       assert.equal(admitted.code, 0, admitted.stderr);
       assert.match(admitted.stdout, /opened, count=1/);
-      assert.equal(existsSync(`${path}.lock`), false, 'the child released the lock on close');
+      assert.equal(existsSync(`${path}.lock.pid`), false, 'the child released the lock on close');
     });
 
     test('a lock left by a process killed with SIGKILL is taken over, with the data it wrote', async () => {
@@ -232,10 +234,10 @@ describe('SqliteStore specifics', () => {
       child.kill('SIGKILL');
       const ended = await exit;
       assert.equal(ended.signal, 'SIGKILL');
-      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(child.pid), 'the dead holder left its lock behind');
+      assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(child.pid), 'the dead holder left its pid behind, but the kernel let its lock go');
 
       const store = openStore();
-      assert.equal(readFileSync(`${path}.lock`, 'utf8'), String(process.pid));
+      assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(process.pid));
       assert.equal(must(await store.findProject(projectId), 'the child\'s project').email, `${projectId.toLowerCase()}@child.example`);
     });
   });

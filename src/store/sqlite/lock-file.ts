@@ -1,67 +1,61 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 
 /**
  * One server process per SQLite database: the embedded store assumes it is the only scheduler, so
  * that at start every lease left behind belongs to a process that is gone. A second process on the
  * same file is refused with a clear message instead of delivering tasks twice.
+ *
+ * The lock is an exclusive SQLite lock on `<db>.lock`, held for the life of the store: the kernel
+ * drops it when the process dies however it dies, so a crash never leaves a lock that blocks the
+ * next start (a pid file would, once the pid is reused — after a reboot, or as PID 1 in a
+ * container). `<db>.lock.pid` only says who holds it, for the message.
  */
 export interface LockFile {
   release(): void;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Reads the holder's pid, giving a process that has just created the file a moment to write it. */
-function readHolder(path: string): number | null {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const text = readFileSync(path, 'utf8').trim();
-    if (text !== '') return Number(text);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-  }
-  return null;
-}
-
 export function acquireLockFile(path: string): LockFile {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            if (readFileSync(path, 'utf8') === String(process.pid)) unlinkSync(path);
-          } catch {
-            // Already gone: nothing to release.
-          }
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = readHolder(path);
-      if (holder === process.pid) {
-        throw new Error(`This process already has the database open (lock file ${path})`, { cause: error });
+  const open = (): Database.Database => {
+    const db = new Database(path);
+    db.pragma('busy_timeout = 0');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = MEMORY'); // the lock database holds nothing: no journal file beside it
+    return db;
+  };
+  let db: Database.Database;
+  try {
+    db = open();
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      let holder = 'another process';
+      try {
+        holder = `pid ${readFileSync(`${path}.pid`, 'utf8').trim()}`;
+      } catch {
+        // No pid recorded yet: the holder is starting.
       }
-      if (holder !== null && Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new Error(
-          `Another Kuueri Tasks process (pid ${holder}) is using this database (lock file ${path}). ` +
-            'Run one server per SQLite database, or use Redis (TASKS_DB=redis://...) for several.',
-          { cause: error },
-        );
-      }
-      // The holder died without cleaning up (kill -9): the lock is stale.
-      unlinkSync(path);
+      throw new Error(
+        `Another Kuueri Tasks process (${holder}) is using this database (lock ${path}). ` +
+          'Run one server per SQLite database, or use Redis (TASKS_DB=redis://...) for several.',
+        { cause: error },
+      );
     }
+    if (code !== 'SQLITE_NOTADB') throw error;
+    // A lock file from an older version (a plain pid file): nobody can hold it as a lock.
+    rmSync(path, { force: true });
+    db = open();
+    db.exec('BEGIN EXCLUSIVE');
   }
-  throw new Error(`Could not take the lock file ${path}`);
+  writeFileSync(`${path}.pid`, String(process.pid), { mode: 0o600 });
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      rmSync(`${path}.pid`, { force: true });
+      db.close();
+    },
+  };
 }

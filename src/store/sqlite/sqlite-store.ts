@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -10,6 +10,10 @@ import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
 import { type ProjectRow, type TaskRow, type TimelineRow, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+
+function restrictToOwner(path: string): void {
+  if (existsSync(path)) chmodSync(path, 0o600);
+}
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:". */
@@ -33,15 +37,18 @@ export class SqliteStore implements TaskStore {
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
-    if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+    // The folder and the files hold token hashes and sealed requests: owner only.
+    if (!memory) mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
     this.lock = memory ? null : acquireLockFile(`${options.path}.lock`);
     try {
       this.db = new Database(options.path);
+      if (!memory) restrictToOwner(options.path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('temp_store = MEMORY');
       migrate(this.db);
+      if (!memory) for (const suffix of ['-wal', '-shm', '.lock']) restrictToOwner(options.path + suffix);
     } catch (error) {
       this.lock?.release();
       throw error;
