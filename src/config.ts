@@ -88,6 +88,14 @@ export const SETTINGS = {
     key: 'MODULE.THROTTLER.REGISTER_LIMIT', env: 'TASKS_REGISTER_LIMIT', parse: int(1, 1_000_000_000), default: 10,
     doc: 'Projects a client address may register per registration window.',
   }),
+  authFailureTtl: setting({
+    key: 'MODULE.THROTTLER.AUTH_FAILURE_TTL', env: 'TASKS_AUTH_FAILURE_TTL', parse: int(1, 86_400), default: 600,
+    doc: 'Window in seconds over which failed authentications are counted, per client address.',
+  }),
+  authFailureLimit: setting({
+    key: 'MODULE.THROTTLER.AUTH_FAILURE_LIMIT', env: 'TASKS_AUTH_FAILURE_LIMIT', parse: int(1, 1_000_000), default: 20,
+    doc: 'Failed authentications a client address may make per window; past it, its requests answer 429 until the window ends.',
+  }),
   queueLimit: setting({
     key: 'SERVICE.QUEUE.LIMIT', env: 'TASKS_QUEUE_LIMIT', parse: int(1, 100_000_000), default: 1000,
     doc: 'Tasks a project may hold RUNNING or PAUSED at once (`taskInQueueLimit`).',

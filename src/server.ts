@@ -56,6 +56,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       trustProxy: config.trustProxy,
       throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
       register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
+      authFailures: { max: config.authFailureLimit, timeWindowMs: config.authFailureTtl * 1000 },
     });
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).

@@ -8,6 +8,7 @@ import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
+import { FailureThrottle } from './failure-throttle.js';
 import type { RouteContext } from './context.js';
 import { installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,6 +27,7 @@ export interface AppDeps {
   trustProxy: boolean;
   throttle: { max: number; timeWindowMs: number };
   register: { max: number; timeWindowMs: number };
+  authFailures: { max: number; timeWindowMs: number };
 }
 
 /** Builds the HTTP API from its dependencies, without listening (tests can `inject`). */
@@ -76,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     cipher: deps.cipher,
     clock: deps.clock,
     policy: deps.policy,
-    auth: createAuthenticator(deps.store),
+    auth: createAuthenticator(deps.store, new FailureThrottle(deps.authFailures.max, deps.authFailures.timeWindowMs, deps.clock)),
     level: deps.level,
     queueLimit: deps.queueLimit,
     registerLimit: deps.register,

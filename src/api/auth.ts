@@ -4,6 +4,7 @@ import { isId } from '../core/ids.js';
 import type { Project } from '../core/task.js';
 import { TOKEN_PATTERN, hashToken, tokenMatches } from '../core/tokens.js';
 import type { TaskStore } from '../store/task-store.js';
+import type { FailureThrottle } from './failure-throttle.js';
 
 /**
  * Every /v1beta route but `register` needs `authorization: Bearer <token>` and
@@ -19,18 +20,25 @@ export interface Authenticator {
 }
 
 /** Projects never change once registered, so a bounded cache saves a store read per request. */
-export function createAuthenticator(store: TaskStore, cacheSize = 10_000): Authenticator {
+export function createAuthenticator(store: TaskStore, failures: FailureThrottle, cacheSize = 10_000): Authenticator {
   const cache = new Map<string, Project>();
-  const unauthorized = (): AppError => new AppError('UNAUTHORIZED', 'Missing or invalid credentials: send authorization: Bearer <token> and x-kuueri-tasks-project: <project id>');
+  const refuse = (client: string): AppError => {
+    failures.recordFailure(client);
+    return new AppError('UNAUTHORIZED', 'Missing or invalid credentials: send authorization: Bearer <token> and x-kuueri-tasks-project: <project id>');
+  };
 
   return {
     async authenticate(request) {
+      const blockedFor = failures.blockedFor(request.ip);
+      if (blockedFor > 0) {
+        throw new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${Math.ceil(blockedFor / 1000)} s`);
+      }
       const authorization = request.headers.authorization;
       const projectId = request.headers[PROJECT_HEADER];
-      if (typeof authorization !== 'string' || typeof projectId !== 'string') throw unauthorized();
+      if (typeof authorization !== 'string' || typeof projectId !== 'string') throw refuse(request.ip);
       const match = /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
-      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw unauthorized();
+      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.ip);
 
       let project = cache.get(projectId) ?? null;
       if (!project) {
@@ -41,7 +49,7 @@ export function createAuthenticator(store: TaskStore, cacheSize = 10_000): Authe
         }
       }
       const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
-      if (!project || !ok) throw unauthorized();
+      if (!project || !ok) throw refuse(request.ip);
       return project;
     },
   };

@@ -16,6 +16,7 @@ export function clusterEnv(redisUrl: string, extra: Record<string, string> = {})
     TASKS_ALLOW_TARGETS: '127.0.0.0/8',
     TASKS_THROTTLE_LIMIT: '100000000',
     TASKS_REGISTER_LIMIT: '100000',
+    TASKS_AUTH_FAILURE_LIMIT: '1000000',
     TASKS_QUEUE_LIMIT: '1000000',
     TASKS_LEASE_MS: '3000',
     TASKS_LOG_LEVEL: 'info',

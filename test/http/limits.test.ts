@@ -194,6 +194,30 @@ describe('throttling counts requests with bad credentials too (TASKS_THROTTLE_LI
   });
 });
 
+describe('repeated failed authentications block the client (TASKS_AUTH_FAILURE_LIMIT=3)', () => {
+  let server: TestServer;
+  let creds: Credentials;
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_AUTH_FAILURE_LIMIT: '3', TASKS_TRUST_PROXY: 'true' } });
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('after three failures the address answers 429 even with good credentials; other addresses are unaffected', async () => {
+    const bad = { authorization: `Bearer kt_${'C'.repeat(43)}`, 'x-kuueri-tasks-project': creds.id, 'x-forwarded-for': '203.0.113.7' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await server.client.request('GET', '/v1beta/info', { headers: bad })).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+    const good = await server.client.request('GET', '/v1beta/info', { creds, headers: { 'x-forwarded-for': '203.0.113.7' } });
+    assertError(good, 429, 'RATE_LIMITED');
+    assert.match(String(good.body.message), /failed authentications/);
+    const elsewhere = await server.client.request('GET', '/v1beta/info', { creds, headers: { 'x-forwarded-for': '203.0.113.8' } });
+    assert.equal(elsewhere.status, 200);
+  });
+});
+
 describe('throttling is per client address (TASKS_TRUST_PROXY=true, TASKS_THROTTLE_LIMIT=2)', () => {
   let server: TestServer;
   let creds: Credentials;
