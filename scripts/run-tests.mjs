@@ -43,7 +43,7 @@ function run(testFiles, extraEnv) {
     ],
     { stdio: 'inherit', env: { ...process.env, KUUERI_TEST: '1', ...extraEnv } },
   );
-  let summary = { passed: 0, failed: 0, failures: [] };
+  let summary = { passed: 0, failed: 0, failures: [], todos: [] };
   try {
     summary = JSON.parse(readFileSync(counts, 'utf8'));
   } catch {
@@ -65,6 +65,8 @@ if (httpFiles.length > 0 && process.env.KUUERI_SKIP_REDIS_PASS !== '1') {
 const passed = runs.reduce((n, r) => n + r.passed, 0);
 const failed = runs.reduce((n, r) => n + r.failed, 0);
 const failures = runs.flatMap((r, i) => r.failures.map((f) => (i === 1 ? `[redis] ${f}` : f)));
+const todos = runs.flatMap((r, i) => (r.todos ?? []).map((f) => (i === 1 ? `[redis] ${f}` : f)));
+if (todos.length > 0) console.log(`\nKnown gaps (TODO, not counted):\n${todos.map((f) => `  ${f}`).join('\n')}`);
 if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(runs.every((r) => r.ok) ? 0 : 1);

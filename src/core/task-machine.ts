@@ -146,7 +146,7 @@ export function nextRepeatAt(config: TaskConfig, n: number, now: number): number
 }
 
 function describeOutcome(outcome: AttemptOutcome): string {
-  if (outcome.statusCode > 0) return `status code ${outcome.statusCode}`;
+  if (outcome.statusCode > 0) return outcome.error ? `status code ${outcome.statusCode}, then ${outcome.error}` : `status code ${outcome.statusCode}`;
   return outcome.error ?? 'no answer';
 }
 

@@ -48,8 +48,15 @@ export function createHttpSender(options: SenderOptions): Sender {
       const body = request.data !== undefined && request.method !== 'DELETE' && request.method !== 'GET' ? Buffer.from(request.data, 'base64') : undefined;
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+      // One timer bounds the whole attempt: connecting, the answer's head and reading its body.
+      const deadline = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        deadline.abort();
+      }, timeoutMs);
+      const stop = (): void => deadline.abort();
+      signal?.addEventListener('abort', stop, { once: true });
       try {
         const response = await agent.request({
           origin: url.origin,
@@ -57,16 +64,24 @@ export function createHttpSender(options: SenderOptions): Sender {
           method: request.method,
           headers,
           body,
-          signal: combined,
+          signal: deadline.signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
-        // The status is the outcome; the body is read (bounded) only to free the connection.
-        await response.body.dump({ limit: options.maxResponseBytes, signal: combined }).catch(() => undefined);
         const statusCode = response.statusCode;
+        // The status is the outcome; the body is read (at most maxResponseBytes) to free the
+        // connection. A body still arriving when the time is up makes the attempt a timeout.
+        try {
+          await response.body.dump({ limit: options.maxResponseBytes, signal: deadline.signal });
+        } catch {
+          if (timedOut) return { ok: false, statusCode, error: `timeout after ${timeoutMs} ms reading the answer` };
+        }
         return { ok: statusCode >= 200 && statusCode < 300, statusCode };
       } catch (error) {
-        return failure(error, timeout.aborted, timeoutMs);
+        return failure(error, timedOut, timeoutMs);
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', stop);
       }
     },
     async close() {
@@ -87,6 +102,14 @@ function failure(error: unknown, timedOut: boolean, timeoutMs: number): AttemptO
     error instanceof undiciErrors.ConnectTimeoutError
   ) {
     return { ok: false, statusCode: 0, error: `timeout after ${timeoutMs} ms` };
+  }
+  // undici 7 sets no code on parser errors, and reports a 1xx it did not expect (101, 100) as a
+  // socket error: both mean the target did not speak HTTP as asked.
+  if (error instanceof undiciErrors.HTTPParserError) {
+    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})` };
+  }
+  if (error instanceof undiciErrors.SocketError && /^bad (upgrade|response)$/.test(error.message)) {
+    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})` };
   }
   const code = (error as { code?: string }).code ?? '';
   const known: Record<string, string> = {
