@@ -15,6 +15,14 @@ export const PROJECT_HEADER = 'x-kuueri-tasks-project';
 
 const DUMMY_HASH = hashToken('kt_not-a-real-token');
 
+/** Every value a header was sent with, repeats included (`headers` keeps only the first authorization). */
+function everyValue(request: FastifyRequest, name: string): string[] {
+  const distinct = (request.raw as Partial<FastifyRequest['raw']> | undefined)?.headersDistinct?.[name];
+  if (distinct) return distinct;
+  const value = request.headers[name];
+  return value === undefined ? [] : ([] as string[]).concat(value);
+}
+
 export interface Authenticator {
   authenticate(request: FastifyRequest): Promise<Project>;
 }
@@ -31,11 +39,18 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
     async authenticate(request) {
       const blockedFor = failures.blockedFor(request.ip);
       if (blockedFor > 0) {
-        throw new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${Math.ceil(blockedFor / 1000)} s`);
+        const seconds = Math.ceil(blockedFor / 1000);
+        const error = new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${seconds} s`);
+        error.retryAfterSeconds = seconds;
+        throw error;
       }
-      const authorization = request.headers.authorization;
-      const projectId = request.headers[PROJECT_HEADER];
-      if (typeof authorization !== 'string' || typeof projectId !== 'string') throw refuse(request.ip);
+      // Exactly one of each: node keeps the first of repeated headers and drops the rest, so a
+      // proxy reading the last one would disagree with this server about who is calling.
+      const authorizations = everyValue(request, 'authorization');
+      const projects = everyValue(request, PROJECT_HEADER);
+      if (authorizations.length !== 1 || projects.length !== 1) throw refuse(request.ip);
+      const authorization = authorizations[0]!;
+      const projectId = projects[0]!;
       const match = /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
       if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.ip);
