@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import secureJson from 'secure-json-parse';
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError } from '../core/errors.js';
+import { AppError, invalidJson } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
@@ -10,7 +10,7 @@ import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import { FailureThrottle } from './failure-throttle.js';
 import type { RouteContext } from './context.js';
-import { installErrorHandling, notFound } from './error-handler.js';
+import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -38,7 +38,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy,
-    routerOptions: { maxParamLength: 4096 },
+    // Longer than any request line Node accepts, so an id is never refused by length before we see it.
+    routerOptions: { maxParamLength: 16_384 },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     return503OnClosing: true,
     ajv: {
       // Validate as written: no type coercion, no silently dropped fields, every error reported.
@@ -57,8 +60,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch (error) {
-      const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message;
-      done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${reason}`), undefined);
+      const message = error instanceof Error ? error.message : '';
+      // secure-json-parse's own refusals name a key, never a value: safe to pass on.
+      done(/forbidden prototype property/.test(message) ? new AppError('INVALID_JSON', `The request body is not valid JSON: ${message}`) : invalidJson(error), undefined);
     }
   });
 

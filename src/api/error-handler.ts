@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type FieldIssue, validationError } from '../core/errors.js';
+import { AppError, type FieldIssue, invalidJson, validationError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -25,11 +26,16 @@ function quote(name: string): string {
   return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 }
 
+/** A field name as written in messages: as sent (the body limit bounds its length), `""` when empty. */
+function segment(name: string): string {
+  return name === '' ? '""' : name;
+}
+
 function fieldOf(context: string, instancePath: string): string {
   const path = instancePath
     .split('/')
     .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => segment(p.replace(/~1/g, '/').replace(/~0/g, '~')))
     .join('.');
   if (context === 'body') return path || 'body';
   return path ? `${context}.${path}` : context;
@@ -46,12 +52,16 @@ export function issuesFromAjv(errors: readonly AjvError[], context: string): Fie
       issue = { field, message: `${quote(e.propertyName)}: ${PATTERN_MESSAGES[field] ?? 'is not an allowed name'}` };
     } else {
       switch (e.keyword) {
-        case 'required':
-          issue = { field: field === 'body' ? String(p.missingProperty) : `${field}.${String(p.missingProperty)}`, message: 'is required' };
+        case 'required': {
+          const name = segment(String(p.missingProperty));
+          issue = { field: field === 'body' ? name : `${field}.${name}`, message: 'is required' };
           break;
-        case 'additionalProperties':
-          issue = { field: field === 'body' ? String(p.additionalProperty) : `${field}.${String(p.additionalProperty)}`, message: 'is not a known field' };
+        }
+        case 'additionalProperties': {
+          const name = segment(String(p.additionalProperty));
+          issue = { field: field === 'body' ? name : `${field}.${name}`, message: 'is not a known field' };
           break;
+        }
         case 'type': {
           const types = ([] as unknown[]).concat(p.type).map(String);
           const names = types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : `a ${t}`));
@@ -108,13 +118,12 @@ export function toAppError(error: unknown, log: Logger, request?: FastifyRequest
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('INVALID_JSON', 'The request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new AppError('INVALID_JSON', `The request body is not valid JSON: ${fe.message}`);
+      return invalidJson(error);
     default:
       break;
   }
-  if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
-    return new AppError('INVALID_JSON', `The request body is not valid JSON: ${fe.message}`);
-  }
+  if (error instanceof SyntaxError) return invalidJson(error);
+  if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new AppError('BAD_REQUEST', 'The request body does not match its Content-Length');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     if (fe.statusCode === 413) return new AppError('BODY_TOO_LARGE');
     if (fe.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
@@ -133,11 +142,79 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
     message: error.message,
   };
   if (error.issues.length > 0) body.issues = error.issues;
+  if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
-  app.setErrorHandler((error, request, reply) => sendError(reply, toAppError(error, log, request, bodyLimit)));
+  app.setErrorHandler(async (error, request, reply) => {
+    const appError = toAppError(error, log, request, bodyLimit);
+    // Answering while the client still uploads a body we refused makes it see a reset, not the
+    // 413: read (and drop) what it sends, within bounds, then answer.
+    if (appError.code === 'BODY_TOO_LARGE') await drain(request.raw, Math.max(16 * 1024 * 1024, bodyLimit * 8), 5_000);
+    return sendError(reply, appError);
+  });
+}
+
+function drain(stream: FastifyRequest['raw'], maxBytes: number, maxMs: number): Promise<void> {
+  if (stream.complete || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', done);
+      stream.off('error', done);
+      stream.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    stream.on('data', onData);
+    stream.once('end', done);
+    stream.once('error', done);
+    stream.once('close', done);
+    stream.resume();
+  });
+}
+
+/** Errors Fastify meets before routing: a path that does not decode. */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const onIdRoute = /^\/v1beta\/(queues|pause|resume|unsubscribe)\//.test(request.url);
+  const where = onIdRoute ? 'id' : 'path';
+  const appError = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? new AppError(onIdRoute ? 'TASK_NOT_FOUND' : 'NOT_FOUND', `${where}: too long`)
+    : new AppError('BAD_REQUEST', `${where}: is not a valid URL component (bad percent-encoding)`);
+  void sendError(reply, appError);
+}
+
+/**
+ * Requests Node's HTTP parser refuses (malformed framing, oversized headers, timeouts) never reach
+ * Fastify: answer them on the socket, in the same shape as every other error, and close it.
+ */
+export function clientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError =
+    error.code === 'HPE_HEADER_OVERFLOW' ? new AppError('HEADERS_TOO_LARGE')
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new AppError('REQUEST_TIMEOUT')
+    : new AppError('BAD_REQUEST', 'The request is not valid HTTP');
+  const body = JSON.stringify({
+    statusCode: appError.status,
+    code: appError.code,
+    error: STATUS_CODES[appError.status] ?? 'Error',
+    message: appError.message,
+  });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 export function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {

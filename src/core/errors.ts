@@ -14,9 +14,11 @@ export const ERROR_REGISTRY = {
   TASK_NOT_FOUND: { status: 404, message: 'Task not found' },
   EMAIL_TAKEN: { status: 409, message: 'This email is already registered' },
   TASK_STATE_CONFLICT: { status: 409, message: 'The task is not in a state that allows this' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
   QUEUE_FULL: { status: 429, message: 'The project holds as many tasks as it may' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   INTERNAL: { status: 500, message: 'Internal server error' },
   STORE_UNAVAILABLE: { status: 503, message: 'The task store is unavailable; try again shortly' },
@@ -35,6 +37,8 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly issues: readonly FieldIssue[];
+  /** For RATE_LIMITED and the like: seconds until trying again makes sense. */
+  retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, message?: string, issues: readonly FieldIssue[] = []) {
     super(message ?? ERROR_REGISTRY[code].message);
@@ -43,6 +47,16 @@ export class AppError extends Error {
     this.status = ERROR_REGISTRY[code].status;
     this.issues = issues;
   }
+}
+
+/**
+ * Why JSON did not parse, without quoting the body: parser messages quote the input (the whole of
+ * it when short), and a body may hold a token or a secret header value.
+ */
+export function invalidJson(cause: unknown): AppError {
+  if (cause instanceof RangeError) return new AppError('INVALID_JSON', 'The request body is not valid JSON: nested too deeply');
+  const position = /position (\d+)/.exec(cause instanceof Error ? cause.message : '')?.[1];
+  return new AppError('INVALID_JSON', `The request body is not valid JSON: syntax error${position ? ` at position ${position}` : ''}`);
 }
 
 /** A 400 listing every field problem at once, with a message that names each field. */

@@ -60,12 +60,31 @@ export function resolveSubscription(body: SubscribeBody, now: number, policy: Ta
   return { request, config, firstExecAt };
 }
 
-function resolveRequest(input: SubscribeBody['httpRequest'], policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
+/** A body of which only the fields that passed the schema are kept (see api: every issue at once). */
+export interface PartialSubscribeBody {
+  httpRequest?: Partial<SubscribeBody['httpRequest']>;
+  config?: SubscribeBody['config'];
+}
+
+/**
+ * The semantic issues of the fields that are present, for a body the schema already refused: the
+ * answer then names every problem at once, not the schema's first and these on the next try.
+ */
+export function subscriptionIssues(body: PartialSubscribeBody, now: number, policy: TargetPolicy): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  resolveRequest(body.httpRequest ?? {}, policy, issues);
+  resolveConfig(body.config ?? {}, now, issues);
+  return issues;
+}
+
+function resolveRequest(input: Partial<SubscribeBody['httpRequest']>, policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
   let url: URL | null = null;
-  try {
-    url = new URL(input.url);
-  } catch {
-    issues.push({ field: 'httpRequest.url', message: 'must be an absolute http:// or https:// URL' });
+  if (input.url !== undefined) {
+    try {
+      url = new URL(input.url);
+    } catch {
+      issues.push({ field: 'httpRequest.url', message: 'must be an absolute http:// or https:// URL' });
+    }
   }
   if (url) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -106,7 +125,7 @@ function resolveRequest(input: SubscribeBody['httpRequest'], policy: TargetPolic
     issues.push({ field: 'httpRequest.data', message: 'must be a valid base64 string' });
   }
 
-  const request: HttpRequestSpec = { url: input.url, method: input.method };
+  const request: HttpRequestSpec = { url: input.url ?? '', method: input.method ?? 'POST' };
   // DELETE and GET carry no body: the original ignored `data` for DELETE, and so does this for both.
   if (input.data !== undefined && input.method !== 'DELETE' && input.method !== 'GET') request.data = input.data;
   if (input.params && Object.keys(input.params).length > 0) request.params = { ...input.params };

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../core/errors.js';
+import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
-import { type SubscribeBody, resolveSubscription } from '../../core/subscription.js';
+import { type SubscribeBody, resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
 import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
+import { issuesFromAjv } from '../error-handler.js';
+import { validPart } from '../partial-body.js';
 import { idParamsSchema, queuedSchema, responseSchema, subscribeBodySchema, taskSchema, timelineSchema } from '../schemas.js';
 
 /** Tasks: subscribe, read, timeline, pause, resume, unsubscribe, delete. */
@@ -39,10 +41,16 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post<{ Body: SubscribeBody }>(
     '/v1beta/subscribe',
-    { schema: { body: subscribeBodySchema, response: { 201: queuedSchema } } },
+    { schema: { body: subscribeBodySchema, response: { 201: queuedSchema } }, attachValidation: true },
     async (request, reply) => {
       const project = projectOf(request);
       const now = ctx.clock.now();
+      if (request.validationError) {
+        // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
+        const shape = issuesFromAjv((request.validationError as { validation?: [] }).validation ?? [], 'body');
+        const semantic = subscriptionIssues(validPart(request.body, shape.map((i) => i.field)), now, ctx.policy);
+        throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
+      }
       const resolved = resolveSubscription(request.body, now, ctx.policy);
       const id = newId(now);
       const { task, entries } = createTask(
