@@ -1,9 +1,10 @@
-// Copies the non-TypeScript files the server reads at run time (SQL migrations, Lua scripts) from
-// src/ to dist/, keeping their paths, so `node dist/main.js` finds them where `tsx src/main.ts` does.
+// Copies the non-TypeScript files the server reads at run time (SQL migrations, Lua scripts, the
+// plain-JS checkpoint worker) from src/ to dist/, keeping their paths, so `node dist/main.js` finds
+// them where `tsx src/main.ts` does.
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const ASSET = /\.(sql|lua)$/;
+const ASSET = /\.(sql|lua|cjs)$/;
 function walk(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);

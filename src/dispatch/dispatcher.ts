@@ -21,7 +21,7 @@ import type { TimelineEntry } from '../core/task.js';
 import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
-import type { Sender } from './http-sender.js';
+import { Cancellation, type Sender } from './http-sender.js';
 
 export interface DispatcherOptions {
   store: TaskStore;
@@ -44,7 +44,7 @@ export interface DispatcherOptions {
 
 interface InFlight {
   token: string;
-  abort: AbortController;
+  cancellation: Cancellation;
   done: Promise<void>;
 }
 
@@ -173,10 +173,10 @@ export class Dispatcher {
   private launch(task: StoredTask): void {
     const lease = task.lease;
     if (!lease) return;
-    const abort = new AbortController();
-    const slot: InFlight = { token: lease.token, abort, done: Promise.resolve() };
+    const cancellation = new Cancellation();
+    const slot: InFlight = { token: lease.token, cancellation, done: Promise.resolve() };
     this.inFlight.set(task.id, slot);
-    slot.done = this.attempt(task, abort.signal)
+    slot.done = this.attempt(task, cancellation)
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
@@ -185,7 +185,7 @@ export class Dispatcher {
       });
   }
 
-  private async attempt(claimed: StoredTask, signal: AbortSignal): Promise<void> {
+  private async attempt(claimed: StoredTask, cancellation: Cancellation): Promise<void> {
     const { clock } = this.deps;
     let before: TimelineEntry[] = [];
     if (claimed.estimateExecAt <= this.recoveryUntil) {
@@ -200,12 +200,12 @@ export class Dispatcher {
     let outcome: AttemptOutcome;
     try {
       const request = this.deps.cipher.open(claimed.sealedRequest, claimed.id);
-      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, signal);
+      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation);
     } catch (error) {
       this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
       outcome = { ok: false, statusCode: 0, error: 'the stored request cannot be decrypted (was the key changed?)', permanent: true };
     }
-    if (signal.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
+    if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
     await this.record(claimed, (current) => {
       const next = applyOutcome(current, outcome, clock.now());
@@ -264,7 +264,7 @@ export class Dispatcher {
     }
     if (this.inFlight.size > 0) {
       const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
-      for (const slot of this.inFlight.values()) slot.abort.abort();
+      for (const slot of this.inFlight.values()) slot.cancellation.cancel();
       await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
       await this.store.releaseLeases(leases).catch(() => 0);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');

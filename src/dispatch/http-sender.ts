@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors } from 'undici';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { HttpRequestSpec } from '../core/task.js';
@@ -16,8 +17,24 @@ export interface SenderOptions {
   userAgent?: string;
 }
 
+/**
+ * Cancels an attempt from outside (a stopping server). An EventEmitter, which undici accepts as a
+ * signal: AbortController/AbortSignal are EventTargets, several times dearer per attempt in Node 20.
+ */
+export class Cancellation extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+
+  cancel(reason: Error = new Error('attempt aborted')): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
 export interface Sender {
-  send(request: HttpRequestSpec, extraHeaders: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<AttemptOutcome>;
+  send(request: HttpRequestSpec, extraHeaders: Record<string, string>, timeoutMs: number, cancellation?: Cancellation): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }
 
@@ -32,7 +49,7 @@ export function createHttpSender(options: SenderOptions): Sender {
   const userAgent = options.userAgent ?? USER_AGENT;
 
   return {
-    async send(request, extraHeaders, timeoutMs, signal) {
+    async send(request, extraHeaders, timeoutMs, cancellation) {
       const url = new URL(request.url);
       for (const [key, value] of Object.entries(request.params ?? {})) url.searchParams.append(key, value);
       const headers: Record<string, string> = {};
@@ -49,14 +66,19 @@ export function createHttpSender(options: SenderOptions): Sender {
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
       // One timer bounds the whole attempt: connecting, the answer's head and reading its body.
-      const deadline = new AbortController();
+      const deadline = new Cancellation();
       let timedOut = false;
+      let answer: { destroy(error: Error): unknown } | null = null;
+      const stop = (reason: Error): void => {
+        deadline.cancel(reason);
+        answer?.destroy(reason);
+      };
       const timer = setTimeout(() => {
         timedOut = true;
-        deadline.abort();
+        stop(new Error(`timeout after ${timeoutMs} ms`));
       }, timeoutMs);
-      const stop = (): void => deadline.abort();
-      signal?.addEventListener('abort', stop, { once: true });
+      const onCancel = (): void => stop(cancellation?.reason ?? new Error('attempt aborted'));
+      cancellation?.once('abort', onCancel);
       try {
         const response = await agent.request({
           origin: url.origin,
@@ -64,24 +86,22 @@ export function createHttpSender(options: SenderOptions): Sender {
           method: request.method,
           headers,
           body,
-          signal: deadline.signal,
+          signal: deadline,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
         const statusCode = response.statusCode;
         // The status is the outcome; the body is read (at most maxResponseBytes) to free the
         // connection. A body still arriving when the time is up makes the attempt a timeout.
-        try {
-          await response.body.dump({ limit: options.maxResponseBytes, signal: deadline.signal });
-        } catch {
-          if (timedOut) return { ok: false, statusCode, error: `timeout after ${timeoutMs} ms reading the answer` };
-        }
+        answer = response.body;
+        if (!deadline.aborted) await response.body.dump({ limit: options.maxResponseBytes }).catch(() => undefined);
+        if (timedOut) return { ok: false, statusCode, error: `timeout after ${timeoutMs} ms reading the answer` };
         return { ok: statusCode >= 200 && statusCode < 300, statusCode };
       } catch (error) {
         return failure(error, timedOut, timeoutMs);
       } finally {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', stop);
+        cancellation?.off('abort', onCancel);
       }
     },
     async close() {

@@ -45,7 +45,11 @@ export interface TaskStore {
   findTask(projectId: string, id: string): Promise<StoredTask | null>;
   /** The task's timeline, oldest first; null when the task does not exist in this project. */
   readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null>;
-  /** Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise (changed or gone). */
+  /**
+   * Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise
+   * (changed or gone). A task's id, project, estimateStartAt, config and sealed request never
+   * change after the insert; adapters may keep them as first written.
+   */
   replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean>;
   /** Deletes the task and its timeline if it still has `prev.version`. */
   deleteTask(prev: StoredTask): Promise<boolean>;

@@ -65,8 +65,10 @@ export class RedisStore implements TaskStore {
       connectTimeout: 5_000,
       retryStrategy: (times) => Math.min(100 * times, 2_000),
     };
-    const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks' });
-    const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects' });
+    // Auto-pipelining sends the commands of one turn of the event loop in one write: many
+    // subscribes or outcomes at once cost one round trip, not one each.
+    const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks', enableAutoPipelining: true });
+    const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects', enableAutoPipelining: true });
     // The subscriber keeps its subscription across reconnects; it needs the offline queue for that.
     const subscriber = new Redis(options.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'kuueri-tasks-wakeups' });
     const clients = [main, projects, subscriber];

@@ -104,6 +104,27 @@ export function taskParams(task: Task): Record<string, string | number | null> {
   };
 }
 
+/** Named parameters for UPDATE: what changes during a task's life, with the derived index columns. */
+export function mutableParams(task: Task): Record<string, string | number | null> {
+  return {
+    id: task.id,
+    state: task.state,
+    statusCode: task.statusCode,
+    execAt: task.estimateExecAt,
+    endAt: task.estimateEndAt,
+    currentlyRetry: task.currentlyRetry ? 1 : 0,
+    currentlyRepeat: task.currentlyRepeat ? 1 : 0,
+    retryCount: task.retryCount,
+    repeatCount: task.repeatCount,
+    attempts: task.attempts,
+    pausedLeft: task.pausedLeft,
+    leaseToken: task.lease?.token ?? null,
+    leaseUntil: task.lease?.until ?? null,
+    dueAt: dueAtOf(task),
+    finishedAt: isFinished(task.state) ? task.estimateEndAt : null,
+  };
+}
+
 export function timelineFromRow(row: TimelineRow): TimelineEntry {
   const label = LABELS.has(row.label) ? (row.label as TimelineLabel) : 'Alert';
   const entry: TimelineEntry = { label, description: row.description, createdAt: row.created_at };

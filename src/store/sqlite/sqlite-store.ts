@@ -9,7 +9,9 @@ import { type Project, type Task, type TimelineEntry, isActive } from '../../cor
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
-import { type ProjectRow, type TaskRow, type TimelineRow, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+import { type ProjectRow, type TaskRow, type TimelineRow, mutableParams, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+import { Checkpointer } from './checkpointer.js';
+import { WriteBatcher } from './write-batcher.js';
 
 function restrictToOwner(path: string): void {
   if (existsSync(path)) chmodSync(path, 0o600);
@@ -34,6 +36,10 @@ export class SqliteStore implements TaskStore {
   private readonly lock: LockFile | null;
   private readonly events = new EventEmitter();
   private readonly stmt;
+  private readonly writes: WriteBatcher;
+  private checkpointer: Checkpointer | null = null;
+  /** Timeline order; this process is the database's only writer (the lock file sees to it). */
+  private seq: number;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
@@ -49,11 +55,17 @@ export class SqliteStore implements TaskStore {
       this.db.pragma('temp_store = MEMORY');
       migrate(this.db);
       if (!memory) for (const suffix of ['-wal', '-shm', '.lock']) restrictToOwner(options.path + suffix);
+      if (!memory) {
+        // Checkpoints happen in a worker (checkpointer.ts); this threshold is only a safety net.
+        this.db.pragma('wal_autocheckpoint = 20000');
+        this.checkpointer = new Checkpointer(options.path);
+      }
     } catch (error) {
       this.lock?.release();
       throw error;
     }
     this.events.setMaxListeners(0);
+    this.writes = new WriteBatcher(this.db, (error) => this.translate(error));
     const db = this.db;
     this.stmt = {
       insertProject: db.prepare(
@@ -71,27 +83,33 @@ export class SqliteStore implements TaskStore {
            @currentlyRepeat, @retryCount, @repeatCount, @attempts, @pausedLeft, @config, @request, @leaseToken,
            @leaseUntil, @dueAt, @finishedAt, 1)`,
       ),
+      // Only what a task's life changes: its id, project, start, config and request never do.
       updateTask: db.prepare(
-        `UPDATE tasks SET state = @state, status_code = @statusCode, start_at = @startAt, exec_at = @execAt,
+        `UPDATE tasks SET state = @state, status_code = @statusCode, exec_at = @execAt,
            end_at = @endAt, currently_retry = @currentlyRetry, currently_repeat = @currentlyRepeat,
            retry_count = @retryCount, repeat_count = @repeatCount, attempts = @attempts, paused_left = @pausedLeft,
-           config = @config, request = @request, lease_token = @leaseToken, lease_until = @leaseUntil,
+           lease_token = @leaseToken, lease_until = @leaseUntil,
            due_at = @dueAt, finished_at = @finishedAt, version = version + 1
          WHERE id = @id AND version = @prevVersion`,
       ),
       findTask: db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE id = ? AND project_id = ?'),
-      taskRid: db.prepare<[string], { rid: number }>('SELECT rid FROM tasks WHERE id = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
       insertEntry: db.prepare(
-        'INSERT INTO timeline (task_rid, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      insertEntryById: db.prepare(
+        'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES ((SELECT rid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?)',
+      ),
+      lastSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM timeline'),
       readTimeline: db.prepare<[number], TimelineRow>(
         'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
       ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
       dueRids: db.prepare<[number, number], { rid: number }>('SELECT rid FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
-      claimRid: db.prepare<[string, number, number, number], TaskRow>(
-        'UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1 WHERE rid = ? RETURNING *',
+      // One statement for the whole batch: the rids arrive as a JSON array.
+      claimRids: db.prepare<[string, number, number, string], TaskRow>(
+        `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
+         WHERE rid IN (SELECT value FROM json_each(?)) RETURNING *`,
       ),
       // A paused task keeps its lease but is never due; due_at stays NULL for it.
       renewLease: db.prepare(
@@ -119,6 +137,7 @@ export class SqliteStore implements TaskStore {
       deleteByRid: db.prepare('DELETE FROM tasks WHERE rid = ?'),
       ping: db.prepare('SELECT 1'),
     };
+    this.seq = this.stmt.lastSeq.get()?.seq ?? 0;
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -139,16 +158,22 @@ export class SqliteStore implements TaskStore {
     try {
       return work();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code)) {
-        throw new AppError('STORE_UNAVAILABLE');
-      }
-      if (error instanceof TypeError && !this.db.open) throw new AppError('STORE_UNAVAILABLE');
-      throw error;
+      throw this.translate(error);
     }
   }
 
+  private translate(error: unknown): unknown {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code)) {
+      return new AppError('STORE_UNAVAILABLE');
+    }
+    if (error instanceof TypeError && !this.db.open) return new AppError('STORE_UNAVAILABLE');
+    return error;
+  }
+
   async close(): Promise<void> {
+    this.writes.flush(); // nothing asked for is dropped
+    await this.checkpointer?.close();
     this.events.removeAllListeners();
     if (this.db.open) this.db.close();
     this.lock?.release();
@@ -184,25 +209,22 @@ export class SqliteStore implements TaskStore {
     return this.guard(() => this.stmt.countActive.get(projectId)?.active_tasks ?? 0);
   }
 
-  private appendEntries(rid: number, entries: readonly TimelineEntry[]): void {
+  private appendEntries(rid: number | string, entries: readonly TimelineEntry[]): void {
+    const statement = typeof rid === 'number' ? this.stmt.insertEntry : this.stmt.insertEntryById;
     for (const e of entries) {
-      this.stmt.insertEntry.run(rid, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
+      statement.run(rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
     }
   }
 
-  private readonly insertTx = (task: Task, entries: readonly TimelineEntry[], activeLimit: number): void => {
-    this.db.transaction(() => {
+  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
+    await this.writes.run(() => {
       if (isActive(task.state) && this.stmt.reserveSlot.run(task.projectId, activeLimit).changes === 0) {
         if (!this.stmt.projectExists.get(task.projectId)) throw new Error(`Project ${task.projectId} does not exist`);
         throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
       }
       const info = this.stmt.insertTask.run(taskParams(task));
       this.appendEntries(Number(info.lastInsertRowid), entries);
-    }).immediate();
-  };
-
-  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    this.guard(() => this.insertTx(task, entries, activeLimit));
+    });
     this.notifyDue(dueAtOf(task));
   }
 
@@ -219,29 +241,26 @@ export class SqliteStore implements TaskStore {
   }
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
-    const written = this.guard(() => this.db.transaction((): boolean => {
-      const info = this.stmt.updateTask.run({ ...taskParams(next), prevVersion: prev.version });
+    const written = await this.writes.run((): boolean => {
+      const info = this.stmt.updateTask.run({ ...mutableParams(next), prevVersion: prev.version });
       if (info.changes === 0) return false;
       const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
       if (delta !== 0) this.stmt.adjustActive.run(delta, prev.projectId);
-      if (entries.length > 0) {
-        const rid = this.stmt.taskRid.get(prev.id);
-        if (rid) this.appendEntries(rid.rid, entries);
-      }
+      if (entries.length > 0) this.appendEntries(prev.id, entries);
       return true;
-    }).immediate());
+    });
     if (written) this.notifyDue(dueAtOf(next));
     return written;
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {
-    return this.guard(() => this.db.transaction((): boolean => {
+    return this.writes.run((): boolean => {
       const row = this.stmt.deleteTask.get(prev.id, prev.version);
       if (!row) return false;
       this.stmt.deleteTimeline.run(row.rid);
       if (isActive(prev.state)) this.stmt.adjustActive.run(-1, prev.projectId);
       return true;
-    }).immediate());
+    });
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
@@ -250,12 +269,12 @@ export class SqliteStore implements TaskStore {
     const until = now + leaseMs;
     const rows = this.guard(() =>
       this.db.transaction((): TaskRow[] => {
-        const claimed: TaskRow[] = [];
-        for (const { rid } of this.stmt.dueRids.all(now, limit)) {
-          const row = this.stmt.claimRid.get(token, until, until, rid);
-          if (row) claimed.push(row);
-        }
-        return claimed;
+        const rids = this.stmt.dueRids.all(now, limit).map((r) => r.rid);
+        if (rids.length === 0) return [];
+        const claimed = this.stmt.claimRids.all(token, until, until, JSON.stringify(rids));
+        // Earliest first, as the index gave them (RETURNING has no order of its own).
+        const order = new Map(rids.map((rid, i) => [rid, i]));
+        return claimed.sort((a, b) => order.get(a.rid)! - order.get(b.rid)!);
       }).immediate(),
     );
     return rows.map(taskFromRow);
