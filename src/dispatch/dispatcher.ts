@@ -54,6 +54,7 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, InFlight>();
   private running = false;
   private pumping = false;
+  private pumpScheduled = false;
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -127,9 +128,19 @@ export class Dispatcher {
     else if (dueAt < this.timerAt) this.arm(dueAt);
   }
 
+  /**
+   * Asks for a claim round at the end of this turn of the event loop, not now: attempts that end
+   * together then free their slots together, and one claim takes all of them (a claim per slot
+   * would cost a transaction or a round trip each).
+   */
   private kick(): void {
     this.wanted = true;
-    if (!this.pumping) void this.pump();
+    if (this.pumping || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      if (!this.pumping) void this.pump();
+    });
   }
 
   private arm(at: number): void {

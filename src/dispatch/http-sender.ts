@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors } from 'undici';
+import { LIMITS } from '../core/limits.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { HttpRequestSpec } from '../core/task.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
@@ -45,6 +46,10 @@ export function createHttpSender(options: SenderOptions): Sender {
     connect: guardedConnector(options.policy, options.resolver ?? systemResolver),
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
+    // The attempt's own timer (below) bounds every exchange; undici's must never cut one shorter
+    // (their default is 300 s; a task may wait up to 600 s), and per-request values cost a timer each.
+    headersTimeout: LIMITS.timeoutMax + 1_000,
+    bodyTimeout: LIMITS.timeoutMax + 1_000,
   });
   const userAgent = options.userAgent ?? USER_AGENT;
 
@@ -87,8 +92,6 @@ export function createHttpSender(options: SenderOptions): Sender {
           headers,
           body,
           signal: deadline,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
         });
         const statusCode = response.statusCode;
         // The status is the outcome; the body is read (at most maxResponseBytes) to free the

@@ -6,12 +6,14 @@ import type { StoredTask } from '../task-store.js';
  * checked: a stored record is input too.
  */
 export function taskFields(task: Task): string[] {
+  return ['id', task.id, 'projectId', task.projectId, 'startAt', String(task.estimateStartAt), 'request', task.sealedRequest, ...mutableTaskFields(task)];
+}
+
+/** What a task's life changes: a replace sends only these (the sealed request alone is ~1 KB). */
+export function mutableTaskFields(task: Task): string[] {
   return [
-    'id', task.id,
-    'projectId', task.projectId,
     'state', task.state,
     'statusCode', String(task.statusCode),
-    'startAt', String(task.estimateStartAt),
     'execAt', String(task.estimateExecAt),
     'endAt', String(task.estimateEndAt),
     'retrying', task.currentlyRetry ? '1' : '0',
@@ -20,7 +22,6 @@ export function taskFields(task: Task): string[] {
     'repeatCount', String(task.repeatCount),
     'attempts', String(task.attempts),
     'pausedLeft', String(task.pausedLeft),
-    'request', task.sealedRequest,
     'leaseToken', task.lease?.token ?? '',
     'leaseUntil', task.lease ? String(task.lease.until) : '',
   ];

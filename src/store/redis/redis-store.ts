@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
-import { entryFromJson, entryToJson, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
+import { entryFromJson, entryToJson, mutableTaskFields, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
 import { type LuaReply, SCRIPTS } from './lua-script.js';
 
 export interface RedisStoreOptions {
@@ -168,7 +168,7 @@ export class RedisStore implements TaskStore {
         [
           prev.version, delta, due === null ? '' : due, next.lease ? '1' : '0',
           isFinished(next.state) ? this.options.retentionSeconds : '', prev.id, this.channel,
-          entries.length, ...entries.map(entryToJson), ...taskFields(next),
+          entries.length, ...entries.map(entryToJson), ...mutableTaskFields(next),
         ],
       ),
     );
