@@ -79,28 +79,14 @@ export function taskFromRow(row: TaskRow): StoredTask {
   };
 }
 
-/** Named parameters for INSERT and UPDATE, with the index columns derived from the task. */
+/** Named parameters for INSERT: the whole task, with the index columns derived from it. */
 export function taskParams(task: Task): Record<string, string | number | null> {
   return {
-    id: task.id,
+    ...mutableParams(task),
     projectId: task.projectId,
-    state: task.state,
-    statusCode: task.statusCode,
     startAt: task.estimateStartAt,
-    execAt: task.estimateExecAt,
-    endAt: task.estimateEndAt,
-    currentlyRetry: task.currentlyRetry ? 1 : 0,
-    currentlyRepeat: task.currentlyRepeat ? 1 : 0,
-    retryCount: task.retryCount,
-    repeatCount: task.repeatCount,
-    attempts: task.attempts,
-    pausedLeft: task.pausedLeft,
     config: JSON.stringify(task.config),
     request: task.sealedRequest,
-    leaseToken: task.lease?.token ?? null,
-    leaseUntil: task.lease?.until ?? null,
-    dueAt: dueAtOf(task),
-    finishedAt: isFinished(task.state) ? task.estimateEndAt : null,
   };
 }
 
