@@ -1,0 +1,212 @@
+/**
+ * What every scenario shares: the options, a work folder, the long-lived helper processes (target,
+ * load generator, bare JSON server, redis-server) and the way to start a fresh Kuueri server on a
+ * fresh store.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
+import type { BareJsonProtocol } from '../children/bare-json.js';
+import type { DuePlan, LoadgenProtocol } from '../children/loadgen.js';
+import type { TargetProtocol } from '../children/target.js';
+import type { Options, StoreName } from './options.js';
+import { ChildRpc, REPO, type ServerProcess, distFingerprint, onCleanup, sleep, spawnKuueri } from './procs.js';
+
+/** The key every server and the fill script use, so a filled store opens. */
+export const CRYPTO_KEY = 'b3'.repeat(32);
+
+export interface Credentials {
+  id: string;
+  token: string;
+}
+
+export function authHeaders(creds: Credentials): Record<string, string> {
+  return { authorization: `Bearer ${creds.token}`, 'x-kuueri-tasks-project': creds.id };
+}
+
+export function log(message: string): void {
+  const t = new Date().toISOString().slice(11, 19);
+  process.stderr.write(`[${t}] ${message}\n`);
+}
+
+export interface MachineLoad {
+  /** 1-minute load average. */
+  load1: number;
+  /** Pressure stall information (Linux PSI), share of the last 10 s some task waited for a CPU / for I/O, %. */
+  cpuPressure10: number;
+  ioPressure10: number;
+}
+
+function pressure(kind: 'cpu' | 'io'): number {
+  try {
+    return Number(/^some avg10=([\d.]+)/m.exec(readFileSync(`/proc/pressure/${kind}`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+/** How busy the (shared) machine is right now: recorded with every run. */
+export function machineLoad(): MachineLoad {
+  return { load1: Math.round(loadavg()[0]! * 100) / 100, cpuPressure10: pressure('cpu'), ioPressure10: pressure('io') };
+}
+
+export class BenchContext {
+  readonly work: string;
+  readonly profileDir: string;
+  target!: ChildRpc<TargetProtocol>;
+  loadgen!: ChildRpc<LoadgenProtocol>;
+  bare: ChildRpc<BareJsonProtocol> | null = null;
+  redis: RedisServer | null = null;
+  redisClient: Redis | null = null;
+  redisPid = -1;
+  private runCounter = 0;
+  /** Fingerprints of dist/ seen at server starts, with how many starts saw each. */
+  readonly distSeen: Record<string, number> = {};
+  /** Every server start, in order: which build of dist/ each run measured. */
+  readonly serverStarts: { at: string; label: string; store: StoreName; dist: string }[] = [];
+
+  constructor(readonly options: Options) {
+    this.work = mkdtempSync(join(tmpdir(), 'kuueri-bench-'));
+    onCleanup(() => rmSync(this.work, { recursive: true, force: true }));
+    this.profileDir = join(REPO, 'bench', 'results', 'profiles');
+  }
+
+  get targetUrl(): string {
+    return String(this.target.info.url);
+  }
+
+  async start(needs: { redis: boolean; bare: boolean }): Promise<void> {
+    this.target = await ChildRpc.fork<TargetProtocol>('target', join(REPO, 'bench/children/target.ts'));
+    this.loadgen = await ChildRpc.fork<LoadgenProtocol>('loadgen', join(REPO, 'bench/children/loadgen.ts'));
+    if (needs.bare) this.bare = await ChildRpc.fork<BareJsonProtocol>('bare-json', join(REPO, 'bench/children/bare-json.ts'));
+    if (needs.redis) {
+      const redis = await startRedisServer({ persistence: this.options.redisPersistence });
+      this.redis = redis;
+      onCleanup(() => redis.killSync());
+      this.redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+      this.redisClient.on('error', () => undefined);
+      await this.redisClient.connect();
+      const info = await this.redisClient.info('server');
+      this.redisPid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? -1);
+    }
+    if (this.options.profile) mkdirSync(this.profileDir, { recursive: true });
+  }
+
+  async stop(): Promise<void> {
+    const helpers = [this.target as ChildRpc<TargetProtocol> | undefined, this.loadgen as ChildRpc<LoadgenProtocol> | undefined, this.bare];
+    await Promise.allSettled(helpers.map((h) => (h ? h.close() : Promise.resolve())));
+    if (this.redisClient) this.redisClient.disconnect();
+    if (this.redis) await this.redis.close();
+    rmSync(this.work, { recursive: true, force: true });
+  }
+
+  /** Empties Redis (every database): each run starts on a fresh store. */
+  async flushRedis(): Promise<void> {
+    if (!this.redisClient) throw new Error('no redis-server');
+    await this.redisClient.flushall();
+  }
+
+  async redisMemoryMb(): Promise<number> {
+    if (!this.redisClient) return NaN;
+    const info = await this.redisClient.info('memory');
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN) / 1024 / 1024;
+  }
+
+  /** Where a run's SQLite files go: beside the run, or under --sqlite-dir (e.g. /dev/shm, to tell disk from CPU). */
+  sqliteDir(label: string): string {
+    if (!this.options.sqliteDir) return this.runDir(`${label}-data`);
+    const dir = mkdtempSync(join(this.options.sqliteDir, `kuueri-bench-${label}-`));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** A fresh folder for one server run. */
+  runDir(label: string): string {
+    const dir = join(this.work, `${String(++this.runCounter).padStart(3, '0')}-${label}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * Starts `node dist/main.js` on `store`: a new SQLite file in `dir` (or `sqlitePath`), or the
+   * shared redis-server (emptied first unless `keepRedis`). Throttling and queue limits are lifted.
+   */
+  async startServer(
+    store: StoreName,
+    label: string,
+    options: { sqlitePath?: string; keepRedis?: boolean; env?: Record<string, string> } = {},
+  ): Promise<ServerProcess> {
+    const dir = this.runDir(`${label}-${store}`);
+    let db: string;
+    if (store === 'sqlite') db = `sqlite:${options.sqlitePath ?? join(this.sqliteDir(`${label}-${store}`), 'tasks.db')}`;
+    else {
+      if (!this.redis) throw new Error('no redis-server');
+      if (!options.keepRedis) await this.flushRedis();
+      db = this.redis.url;
+    }
+    const env: Record<string, string> = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TASKS_DB: db,
+      TASKS_CRYPTO_KEY: CRYPTO_KEY,
+      TASKS_ALLOW_TARGETS: '127.0.0.1',
+      TASKS_THROTTLE_LIMIT: '1000000000',
+      TASKS_QUEUE_LIMIT: '100000000',
+      TASKS_REGISTER_LIMIT: '1000000',
+      TASKS_AUTH_FAILURE_LIMIT: '1000000',
+      TASKS_CONCURRENCY: String(this.options.concurrency),
+      TASKS_SHUTDOWN_GRACE_MS: '5000',
+      // info: the start-up line the bench waits for; nothing is logged per request or attempt.
+      TASKS_LOG_LEVEL: 'info',
+      ...options.env,
+    };
+    const profileName = `${new Date().toISOString().slice(0, 10)}-${label}-${store}-${Date.now()}.cpuprofile`;
+    const nodeArgs = this.options.profile ? ['--cpu-prof', '--cpu-prof-dir', this.profileDir, '--cpu-prof-name', profileName] : [];
+    const dist = distFingerprint();
+    this.distSeen[dist] = (this.distSeen[dist] ?? 0) + 1;
+    this.serverStarts.push({ at: new Date().toISOString(), label, store, dist });
+    const server = await spawnKuueri(env, dir, nodeArgs, 180_000);
+    if (this.options.profile) server.profileFile = join(this.profileDir, profileName);
+    return server;
+  }
+
+  async register(server: ServerProcess): Promise<Credentials> {
+    const email = `bench-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const res = await request(`${server.url}/v1beta/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email }),
+    });
+    const body = (await res.body.json()) as Credentials;
+    if (res.statusCode !== 201) throw new Error(`register answered ${res.statusCode}: ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  /** Tasks RUNNING or PAUSED in the project, from GET /v1beta/info. */
+  async taskInQueue(server: ServerProcess, creds: Credentials): Promise<number> {
+    const res = await request(`${server.url}/v1beta/info`, { headers: authHeaders(creds) });
+    const body = (await res.body.json()) as { taskInQueue?: number };
+    return body.taskInQueue ?? NaN;
+  }
+
+  /**
+   * How a batch of `n` is made due: after a calibration probe of n/10 items (400 to 2,000) that
+   * measures the rate of adding them right now (the machine is shared, rates swing), far enough
+   * ahead that adding the batch ends before the first item is due.
+   */
+  duePlan(n: number): DuePlan {
+    return { kind: 'calibrate', probe: Math.min(2_000, Math.max(400, Math.round(n / 10))), minLeadMs: 2_000 };
+  }
+
+  /** Waits until the target has recorded `n` requests or `deadline` (epoch ms) passes; answers the count. */
+  async waitForTarget(n: number, deadline: number): Promise<number> {
+    for (;;) {
+      const count = await this.target.call('count', null);
+      if (count >= n || Date.now() > deadline) return count;
+      await sleep(count === 0 ? 20 : 50);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * 2. Dispatch throughput: N tasks (20,000) subscribed with one executionAt, far enough ahead that
+ * subscribing ends first; the target records arrivals. Delivered/s = N / (last arrival − due
+ * time). The ceiling, in the same run: undici sending the same N requests to the same target at the
+ * server's TASKS_CONCURRENCY. Also: when the server had recorded every outcome (GET /v1beta/info
+ * taskInQueue reaches 0), and the CPU each process used from the due time to the last delivery.
+ */
+import type { BenchContext } from '../lib/context.js';
+import { type BullmqRun, bullmqRun, logBullmqRun } from './bullmq.js';
+import { type MachineLoad, authHeaders, log, machineLoad } from '../lib/context.js';
+import { readDeliveries, undiciCeiling } from '../lib/deliveries.js';
+import type { StoreName } from '../lib/options.js';
+import { cpuMeter, memoryOf, sleep } from '../lib/procs.js';
+import { type Row, fmt, ms, ratio, verdict as verdictOf } from '../lib/report.js';
+import { median } from '../lib/stats.js';
+
+export interface DispatchRun {
+  tasks: number;
+  subscribeRate: number;
+  /** Rate of the calibration probe that chose the due time. */
+  probeRate: number;
+  subscribeFailed: number;
+  /** Due time minus the end of subscribing: negative means dispatch overlapped subscribing. */
+  marginMs: number;
+  delivered: number;
+  duplicates: number;
+  rate: number;
+  firstLatenessMs: number;
+  latenessP50: number;
+  latenessP99: number;
+  /** Due time to the last outcome recorded (taskInQueue back to the calibration probe's tasks, due in an hour). */
+  recordedAfterMs: number;
+  ceilingRate: number;
+  ratio: number;
+  cpuSeconds: Record<string, number>;
+  rssMb: number;
+  load: MachineLoad;
+  errorSamples: string[];
+  /** When BullMQ runs in the same bench: its run right after this one on the same Redis, and this rate / its rate. */
+  bullmqRate?: number;
+  vsBullmq?: number;
+  /** With --profile: the server's profile, and the dispatch phase in seconds from its start. */
+  profile?: { file: string; from: number; to: number; command: string };
+}
+
+export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<DispatchRun> {
+  const n = ctx.options.sizes.dispatchTasks;
+  const l1 = machineLoad();
+  const server = await ctx.startServer(store, 'dispatch');
+  let run: Omit<DispatchRun, 'ceilingRate' | 'ratio'>;
+  try {
+    const creds = await ctx.register(server);
+    await ctx.target.call('reset', { expected: n });
+    const batch = await ctx.loadgen.call(
+      'subscribeBatch',
+      { origin: server.url, headers: authHeaders(creds), target: ctx.targetUrl, n, plan: ctx.duePlan(n), spacingMs: 0, concurrency: ctx.options.connections },
+      900_000,
+    );
+    const due = batch.dueStart;
+    const expected = batch.ok;
+    if (Date.now() < due) await sleep(due - Date.now());
+    const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, target: ctx.target.pid });
+    const count = await ctx.waitForTarget(expected, due + 120_000 + expected);
+    const cpuSeconds = meter();
+    let recordedAt = NaN;
+    const recordDeadline = Date.now() + 60_000;
+    while (Date.now() < recordDeadline) {
+      if ((await ctx.taskInQueue(server, creds)) <= batch.probed) {
+        recordedAt = Date.now();
+        break;
+      }
+      await sleep(50);
+    }
+    const rssMb = memoryOf(server.pid).rssMb;
+    const got = await readDeliveries(ctx, n, due);
+    const window = Math.max(1, got.lastAt - due);
+    run = {
+      tasks: n,
+      subscribeRate: batch.rate,
+      probeRate: batch.probeRate,
+      subscribeFailed: batch.failed,
+      marginMs: due - batch.endedAt,
+      delivered: got.distinct,
+      duplicates: got.duplicates,
+      rate: count > 0 ? (got.distinct / window) * 1000 : 0,
+      firstLatenessMs: got.firstAt - due,
+      latenessP50: got.latenessMs.p50,
+      latenessP99: got.latenessMs.p99,
+      recordedAfterMs: recordedAt - due,
+      cpuSeconds,
+      rssMb,
+      load: l1,
+      errorSamples: batch.errorSamples,
+    };
+    if (server.profileFile) {
+      const from = Math.max(0, (due - server.spawnedAt) / 1000);
+      const to = (Math.max(got.lastAt, recordedAt || got.lastAt) - server.spawnedAt) / 1000;
+      const command = `npx tsx bench/profile-summary.ts ${server.profileFile} --from ${from.toFixed(1)} --to ${to.toFixed(1)}`;
+      run.profile = { file: server.profileFile, from, to, command };
+    }
+  } finally {
+    await server.stop();
+  }
+  const ceiling = await undiciCeiling(ctx, n);
+  return { ...run, ceilingRate: ceiling.rate, ratio: run.rate / ceiling.rate };
+}
+
+/**
+ * The scenario on one store. On Redis with `withBullmq`, every run is followed by a BullMQ run on
+ * the same Redis against the same undici ceiling, and the comparison is taken within each run.
+ */
+export async function dispatchScenario(
+  ctx: BenchContext,
+  store: StoreName,
+  withBullmq = false,
+): Promise<{ runs: DispatchRun[]; rows: Row[]; bullmqRuns: BullmqRun[] }> {
+  const runs: DispatchRun[] = [];
+  const bullmqRuns: BullmqRun[] = [];
+  for (let i = 0; i < ctx.options.runs; i++) {
+    const run = await dispatchRun(ctx, store);
+    runs.push(run);
+    log(
+      `dispatch/${store} run ${i + 1}: ${fmt(run.delivered)}/${fmt(run.tasks)} delivered at ${fmt(run.rate)}/s` +
+        ` (first ${ms(run.firstLatenessMs)}, p99 lateness ${ms(run.latenessP99)}, all recorded after ${ms(run.recordedAfterMs)})` +
+        ` | undici ${fmt(run.ceilingRate)}/s | ratio ${ratio(run.ratio)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)}` +
+        ` | CPU s ${JSON.stringify(run.cpuSeconds)}`,
+    );
+    if (run.profile) log(`  dispatch phase of the profile: ${run.profile.command}`);
+    if (withBullmq && store === 'redis') {
+      const b = await bullmqRun(ctx, run.ceilingRate);
+      bullmqRuns.push(b);
+      logBullmqRun(i, b);
+      run.bullmqRate = b.rate;
+      run.vsBullmq = run.rate / b.rate;
+    }
+  }
+  const m = (f: (r: DispatchRun) => number): number => median(runs.map(f));
+  const rate = m((r) => r.rate);
+  const r = m((x) => x.ratio);
+  const notes: string[] = [];
+  const overlapped = runs.filter((x) => x.marginMs < 0).length;
+  if (overlapped > 0) notes.push(`${overlapped} run(s) became due before subscribing ended (dispatch overlapped subscribing)`);
+  const missing = runs.reduce((a, x) => a + (x.tasks - x.delivered), 0);
+  if (missing > 0) notes.push(`${missing} task(s) not delivered within the wait (or not subscribed: ${runs.reduce((a, x) => a + x.subscribeFailed, 0)} failed)`);
+  const dup = runs.reduce((a, x) => a + x.duplicates, 0);
+  if (dup > 0) notes.push(`${dup} duplicate deliveries`);
+  const cpuMs = m((x) => ((x.cpuSeconds.server ?? NaN) / x.delivered) * 1000);
+  let target = store === 'sqlite' ? '≥ 0.50' : '> BullMQ (not run)';
+  let verdict: Row['verdict'] = store === 'sqlite' ? verdictOf(r >= 0.5 && missing === 0) : 'n/a';
+  if (store === 'redis' && bullmqRuns.length > 0) {
+    const vs = m((x) => x.vsBullmq ?? NaN);
+    target = `> BullMQ ${fmt(median(bullmqRuns.map((b) => b.rate)))}/s (×${vs.toFixed(2)})`;
+    verdict = verdictOf(vs > 1 && missing === 0);
+  }
+  const row: Row = {
+    scenario: 'dispatch',
+    store,
+    figure: `${fmt(rate)} tasks/s · lateness p99 ${ms(m((x) => x.latenessP99))} · recorded +${ms(m((x) => x.recordedAfterMs))} · ${cpuMs.toFixed(2)} ms CPU/task`,
+    ceiling: `undici ${fmt(m((x) => x.ceilingRate))} req/s`,
+    ratio: ratio(r),
+    target,
+    verdict,
+    notes,
+  };
+  return { runs, rows: [row], bullmqRuns };
+}

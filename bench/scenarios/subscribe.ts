@@ -1,0 +1,132 @@
+/**
+ * 1. Subscribe throughput: POST /v1beta/subscribe with a ~1 KB body at 50 connections for 10 s
+ * (after a warm-up), against a fresh server on a fresh store; the ceiling is the bare JSON server
+ * loaded by the same generator with the same body, in the same run.
+ */
+import type { LoadResult } from '../children/loadgen.js';
+import { subscribeBody } from '../lib/bodies.js';
+import { type BenchContext, type Credentials, type MachineLoad, authHeaders, log, machineLoad } from '../lib/context.js';
+import type { StoreName } from '../lib/options.js';
+import { type ServerProcess, cpuMeter, memoryOf } from '../lib/procs.js';
+import { type Row, fmt, ms, ratio, verdict } from '../lib/report.js';
+import { median } from '../lib/stats.js';
+
+export interface SubscribeRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ceilingRps: number;
+  ceilingP50: number;
+  ceilingP99: number;
+  ratio: number;
+  serverCpuSeconds: number;
+  redisCpuSeconds: number;
+  loadgenCpuSeconds: number;
+  rssMb: number;
+  load: MachineLoad;
+  errorSamples: string[];
+}
+
+/** The subscribe load used here and by the scale scenario. */
+export async function subscribeLoad(ctx: BenchContext, server: ServerProcess, creds: Credentials): Promise<LoadResult> {
+  const { sizes, connections } = ctx.options;
+  return ctx.loadgen.call(
+    'load',
+    {
+      origin: server.url,
+      path: '/v1beta/subscribe',
+      headers: authHeaders(creds),
+      body: subscribeBody({ target: ctx.targetUrl, executionDelay: '1h' }),
+      connections,
+      warmupMs: sizes.subscribeWarmupMs,
+      durationMs: sizes.subscribeMs,
+      expectStatus: 201,
+    },
+    sizes.subscribeWarmupMs + sizes.subscribeMs + 120_000,
+  );
+}
+
+export async function ceilingLoad(ctx: BenchContext): Promise<LoadResult> {
+  const { sizes, connections } = ctx.options;
+  if (!ctx.bare) throw new Error('bare JSON server not started');
+  return ctx.loadgen.call(
+    'load',
+    {
+      origin: String(ctx.bare.info.url),
+      path: '/v1beta/subscribe',
+      headers: { authorization: 'Bearer kt_x', 'x-kuueri-tasks-project': 'x' },
+      body: subscribeBody({ target: ctx.targetUrl, executionDelay: '1h' }),
+      connections,
+      warmupMs: sizes.subscribeWarmupMs,
+      durationMs: sizes.subscribeMs,
+      expectStatus: 201,
+    },
+    sizes.subscribeWarmupMs + sizes.subscribeMs + 120_000,
+  );
+}
+
+async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun> {
+  const l1 = machineLoad();
+  const server = await ctx.startServer(store, 'subscribe');
+  let result: LoadResult;
+  let cpu: Record<string, number>;
+  let rssMb: number;
+  try {
+    const creds = await ctx.register(server);
+    const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, loadgen: ctx.loadgen.pid });
+    result = await subscribeLoad(ctx, server, creds);
+    cpu = meter();
+    rssMb = memoryOf(server.pid).rssMb;
+  } finally {
+    await server.stop();
+  }
+  const ceiling = await ceilingLoad(ctx);
+  return {
+    rps: result.rps,
+    p50: result.latencyMs.p50,
+    p99: result.latencyMs.p99,
+    errors: result.errors,
+    ceilingRps: ceiling.rps,
+    ceilingP50: ceiling.latencyMs.p50,
+    ceilingP99: ceiling.latencyMs.p99,
+    ratio: result.rps / ceiling.rps,
+    serverCpuSeconds: cpu.server!,
+    redisCpuSeconds: cpu.redis!,
+    loadgenCpuSeconds: cpu.loadgen!,
+    rssMb,
+    load: l1,
+    errorSamples: result.errorSamples,
+  };
+}
+
+export async function subscribeScenario(ctx: BenchContext, store: StoreName): Promise<{ runs: SubscribeRun[]; rows: Row[] }> {
+  const runs: SubscribeRun[] = [];
+  for (let i = 0; i < ctx.options.runs; i++) {
+    const run = await oneRun(ctx, store);
+    runs.push(run);
+    log(
+      `subscribe/${store} run ${i + 1}: ${fmt(run.rps)} req/s p50 ${ms(run.p50)} p99 ${ms(run.p99)} errors ${run.errors}` +
+        ` | bare JSON ${fmt(run.ceilingRps)} req/s | ratio ${ratio(run.ratio)} | server CPU ${run.serverCpuSeconds} s`,
+    );
+  }
+  const m = (f: (r: SubscribeRun) => number): number => median(runs.map(f));
+  const rps = m((r) => r.rps);
+  const p50 = m((r) => r.p50);
+  const p99 = m((r) => r.p99);
+  const r = m((x) => x.ratio);
+  const errors = runs.reduce((a, x) => a + x.errors, 0);
+  const notes = errors > 0 ? [`${errors} non-201 answers or errors, e.g. ${runs.flatMap((x) => x.errorSamples)[0] ?? ''}`] : [];
+  const p99ok = p99 < 20;
+  const row: Row = {
+    scenario: 'subscribe',
+    store,
+    figure: `${fmt(rps)} req/s · p50 ${ms(p50)} · p99 ${ms(p99)}`,
+    ceiling: `bare JSON ${fmt(m((x) => x.ceilingRps))} req/s (p99 ${ms(m((x) => x.ceilingP99))})`,
+    ratio: ratio(r),
+    target: store === 'sqlite' ? '≥ 0.40 · p99 < 20 ms' : 'p99 < 20 ms',
+    verdict: verdict(store === 'sqlite' ? r >= 0.4 && p99ok && errors === 0 : p99ok && errors === 0),
+    notes,
+  };
+  return { runs, rows: [row] };
+}
