@@ -35,6 +35,8 @@ export interface DispatcherOptions {
   leaseMs: number;
   /** Tasks claimed per store round trip at most. */
   batchSize?: number;
+  /** Tasks claimed ahead of free slots (default a quarter of `concurrency`). */
+  prefetch?: number;
   /** Longest sleep without looking at the store, in case a wake-up was missed. */
   maxIdleMs?: number;
   /** Multi-node stores: how often this node says it is alive, and when silence means all were down. */
@@ -54,6 +56,8 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, InFlight>();
   private running = false;
   private pumping = false;
+  /** Claimed, waiting for a free slot (at most `prefetch` beyond the slots). */
+  private ready: StoredTask[] = [];
   private pumpScheduled = false;
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
@@ -72,6 +76,7 @@ export class Dispatcher {
       concurrency: deps.concurrency,
       leaseMs: deps.leaseMs,
       batchSize: deps.batchSize ?? 256,
+      prefetch: deps.prefetch ?? Math.max(1, Math.ceil(deps.concurrency / 4)),
       maxIdleMs: deps.maxIdleMs ?? 1_000,
       heartbeatMs: deps.heartbeatMs ?? 1_000,
       staleAfterMs: deps.staleAfterMs ?? 5_000,
@@ -155,16 +160,24 @@ export class Dispatcher {
     }, Math.max(0, target - now));
   }
 
+  /** Starts claimed tasks while slots are free. */
+  private startReady(): void {
+    while (this.inFlight.size < this.options.concurrency && this.ready.length > 0) this.launch(this.ready.shift()!);
+  }
+
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.wanted && this.running) {
         this.wanted = false;
-        const free = this.options.concurrency - this.inFlight.size;
+        // Claim a little ahead of the free slots: a slot that frees starts a claimed task at once
+        // instead of waiting for a claim's round trip (most of the wait, on Redis).
+        const free = this.options.concurrency + this.options.prefetch - this.inFlight.size - this.ready.length;
         if (free <= 0) break; // an attempt that ends kicks again
         const limit = Math.min(free, this.options.batchSize);
         const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs);
-        for (const task of claimed) this.launch(task);
+        this.ready.push(...claimed);
+        this.startReady();
         if (claimed.length === limit) {
           this.wanted = true;
           continue;
@@ -191,8 +204,11 @@ export class Dispatcher {
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
+        if (this.running) {
+          this.startReady();
+          this.kick();
+        }
         if (this.inFlight.size === 0) this.drained?.();
-        if (this.running) this.kick();
       });
   }
 
@@ -252,9 +268,15 @@ export class Dispatcher {
     if (current) this.deps.logger.warn({ taskId: claimed.id }, 'gave up recording an outcome after repeated conflicts');
   }
 
-  private async renewLeases(): Promise<void> {
-    if (this.inFlight.size === 0) return;
+  private heldLeases(): { id: string; token: string }[] {
     const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
+    for (const task of this.ready) if (task.lease) leases.push({ id: task.id, token: task.lease.token });
+    return leases;
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0 && this.ready.length === 0) return;
+    const leases = this.heldLeases();
     try {
       await this.store.renewLeases(leases, this.deps.clock.now() + this.options.leaseMs);
     } catch (error) {
@@ -268,6 +290,11 @@ export class Dispatcher {
     this.running = false;
     this.unsubscribeDue?.();
     for (const timer of [this.timer, this.renewTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
+    // A claim under way may still hand over tasks: wait for it, then give back what never started.
+    while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
+    const unstarted = this.ready.flatMap((task) => (task.lease ? [{ id: task.id, token: task.lease.token }] : []));
+    this.ready = [];
+    if (unstarted.length > 0) await this.store.releaseLeases(unstarted).catch(() => 0);
     if (this.inFlight.size > 0) {
       const drained = new Promise<void>((resolve) => (this.drained = resolve));
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
@@ -280,6 +307,5 @@ export class Dispatcher {
       await this.store.releaseLeases(leases).catch(() => 0);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
     }
-    while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -32,6 +32,9 @@ export class RedisStore implements TaskStore {
   private readonly prefix: string;
   private readonly channel: string;
   private readonly keys;
+  /** Lease tokens need to be unique, not secret: a random prefix per process and a counter. */
+  private readonly tokenPrefix = `${randomBytes(9).toString('base64url')}.`;
+  private claims = 0;
 
   private constructor(
     private readonly main: Redis,
@@ -191,7 +194,7 @@ export class RedisStore implements TaskStore {
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
     if (limit <= 0) return [];
-    const token = randomBytes(12).toString('base64url');
+    const token = `${this.tokenPrefix}${++this.claims}`;
     const reply = await this.call(() =>
       SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix]),
     );

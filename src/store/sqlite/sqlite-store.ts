@@ -38,6 +38,9 @@ export class SqliteStore implements TaskStore {
   private readonly stmt;
   private readonly writes: WriteBatcher;
   private checkpointer: Checkpointer | null = null;
+  /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
+  private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
+  private claims = 0;
   /** Timeline order; this process is the database's only writer (the lock file sees to it). */
   private seq: number;
 
@@ -265,7 +268,7 @@ export class SqliteStore implements TaskStore {
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
     if (limit <= 0) return [];
-    const token = randomBytes(12).toString('base64url');
+    const token = `${this.tokenPrefix}${++this.claims}`;
     const until = now + leaseMs;
     const rows = this.guard(() =>
       this.db.transaction((): TaskRow[] => {
