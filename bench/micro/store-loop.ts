@@ -1,6 +1,7 @@
-// The store's own cost of dispatching, without HTTP: 20,000 due tasks claimed 128 at a time and
-// their outcomes recorded, on a fresh SQLite file (or Redis with --redis URL). Prints tasks/s and
+// The store's own cost of dispatching, without HTTP: 20,000 due tasks claimed 128 at a time
+// (--batch N) and their outcomes recorded, on a fresh SQLite file (or Redis with --redis URL). Prints tasks/s and
 // the microseconds per task of claims and of recording. Run: npx tsx bench/micro/store-loop.ts
+// [--batch 128] [--sealed 1000 (characters of the sealed request)]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,10 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
 const redisUrl = process.argv.includes('--redis') ? process.argv[process.argv.indexOf('--redis') + 1] : undefined;
+const arg = (name: string, fallback: number): number => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const N = 20_000;
+const BATCH = arg('--batch', 128);
+const SEALED = arg('--sealed', 1_000);
 const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-loop-'));
 const store: TaskStore = redisUrl
   ? await RedisStore.connect({ url: redisUrl, retentionSeconds: 3600, prefix: `loop${process.pid}:` })
@@ -22,7 +26,7 @@ await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@lo
 const due = Date.now() + 60_000;
 await Promise.all(
   Array.from({ length: N }, () => {
-    const { task, entries } = createTask({ id: newId(due), projectId, config: DEFAULT_CONFIG, firstExecAt: due, sealedRequest: 'x'.repeat(1_000) }, due - 60_000);
+    const { task, entries } = createTask({ id: newId(due), projectId, config: DEFAULT_CONFIG, firstExecAt: due, sealedRequest: 'x'.repeat(SEALED) }, due - 60_000);
     return store.insertTask(task, entries, 1e9);
   }),
 );
@@ -33,7 +37,7 @@ let done = 0;
 const started = performance.now();
 while (done < N) {
   let t = performance.now();
-  const claimed = await store.claimDue(due, 128, 15_000);
+  const claimed = await store.claimDue(due, BATCH, 15_000);
   claimMs += performance.now() - t;
   if (claimed.length === 0) break;
   t = performance.now();

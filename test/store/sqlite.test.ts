@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,7 +121,7 @@ describe('SqliteStore specifics', () => {
       try {
         assert.equal(raw.pragma('user_version', { simple: true }), LATEST_SCHEMA);
         const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
-        assert.deepEqual(tables.map((t) => t.name), ['meta', 'projects', 'tasks', 'timeline']);
+        assert.deepEqual(tables.map((t) => t.name), ['meta', 'projects', 'requests', 'tasks', 'timeline']);
         assert.equal(migrate(raw), 0, 'nothing left to apply');
       } finally {
         raw.close();
@@ -142,6 +142,34 @@ describe('SqliteStore specifics', () => {
         assert.equal(migrate(raw), 0);
       } finally {
         raw.close();
+      }
+    });
+
+    test('a database written at schema 2 (request in the tasks row) opens at the latest with its tasks whole', async () => {
+      mkdirSync(join(dir, 'data'));
+      const raw = new Database(path);
+      migrate(raw, loadMigrations().filter((m) => m.version <= 2));
+      raw.prepare("INSERT INTO projects (id, email, token_hash, created_at, role, active_tasks) VALUES ('P1', 'p@x.test', x'00', 1, 'DEV', 1)").run();
+      raw
+        .prepare(
+          `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry, currently_repeat,
+             retry_count, repeat_count, attempts, paused_left, config, request, lease_token, lease_until, due_at, finished_at, version)
+           VALUES ('T1', 'P1', 'RUNNING', 0, 1, 5, 5, 0, 0, 0, 0, 0, 0, ?, 'v1:sealed-at-schema-2', NULL, NULL, 5, NULL, 1)`,
+        )
+        .run(JSON.stringify(DEFAULT_CONFIG));
+      raw.prepare("INSERT INTO timeline (task_rid, seq, label, description, created_at) VALUES (1, 1, 'Subscribed', 'x', 1)").run();
+      raw.close();
+
+      const store = openStore();
+      try {
+        const task = must(await store.findTask('P1', 'T1'), 'the task');
+        assert.equal(task.sealedRequest, 'v1:sealed-at-schema-2');
+        assert.equal(task.state, 'RUNNING');
+        assert.equal((await store.readTimeline('P1', 'T1'))?.length, 1);
+        const [claimed] = await store.claimDue(10, 5, 1_000);
+        assert.equal(claimed?.sealedRequest, 'v1:sealed-at-schema-2', 'a claim carries the request too');
+      } finally {
+        await store.close();
       }
     });
 
@@ -242,7 +270,26 @@ describe('SqliteStore specifics', () => {
     });
   });
 
-  test('the request column holds exactly the sealed string given; the store never sees plaintext', async () => {
+  test('a deleted or swept task leaves no request row behind', async () => {
+    const store = openStore();
+    const project = newProject();
+    await store.insertProject(project);
+    const deleted = await insertInState(store, project.id, 'COMPLETED', T0 + 1_000);
+    await insertInState(store, project.id, 'CANCELED', T0 + 1_000); // swept below
+    await insertAt(store, project.id, T0 + 5_000); // stays
+    assert.equal(await store.deleteTask(deleted), true);
+    assert.equal(await store.sweepFinished(T0 + 2_000, 100), 1);
+    const raw = new Database(path, { readonly: true });
+    try {
+      const count = (table: string): number => must(raw.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get(), table).n;
+      assert.equal(count('tasks'), 1);
+      assert.equal(count('requests'), 1, 'one request per task left');
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('the stored request is exactly the sealed string given; the store never sees plaintext', async () => {
     const store = openStore();
     const project = newProject();
     await store.insertProject(project);
@@ -264,7 +311,9 @@ describe('SqliteStore specifics', () => {
 
     const raw = new Database(path, { readonly: true });
     try {
-      const column = raw.prepare<[string], { request: string }>('SELECT request FROM tasks WHERE id = ?');
+      const column = raw.prepare<[string], { request: string }>(
+        'SELECT r.sealed AS request FROM requests r JOIN tasks t ON t.rid = r.rid WHERE t.id = ?',
+      );
       assert.equal(must(column.get(sealedId), 'row').request, sealed);
       assert.equal(must(column.get(opaqueId), 'row').request, opaque);
       const row = JSON.stringify(raw.prepare('SELECT * FROM tasks WHERE id = ?').get(sealedId));

@@ -28,6 +28,7 @@ export interface TaskRow {
   attempts: number;
   paused_left: number;
   config: string;
+  /** From the requests table (joined), not a column of tasks. */
   request: string;
   lease_token: string | null;
   lease_until: number | null;
@@ -86,7 +87,6 @@ export function taskParams(task: Task): Record<string, string | number | null> {
     projectId: task.projectId,
     startAt: task.estimateStartAt,
     config: JSON.stringify(task.config),
-    request: task.sealedRequest,
   };
 }
 

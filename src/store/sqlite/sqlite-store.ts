@@ -80,10 +80,10 @@ export class SqliteStore implements TaskStore {
       adjustActive: db.prepare('UPDATE projects SET active_tasks = active_tasks + ? WHERE id = ?'),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry,
-           currently_repeat, retry_count, repeat_count, attempts, paused_left, config, request, lease_token,
+           currently_repeat, retry_count, repeat_count, attempts, paused_left, config, lease_token,
            lease_until, due_at, finished_at, version)
          VALUES (@id, @projectId, @state, @statusCode, @startAt, @execAt, @endAt, @currentlyRetry,
-           @currentlyRepeat, @retryCount, @repeatCount, @attempts, @pausedLeft, @config, @request, @leaseToken,
+           @currentlyRepeat, @retryCount, @repeatCount, @attempts, @pausedLeft, @config, @leaseToken,
            @leaseUntil, @dueAt, @finishedAt, 1)`,
       ),
       // Only what a task's life changes: its id, project, start, config and request never do.
@@ -95,7 +95,12 @@ export class SqliteStore implements TaskStore {
            due_at = @dueAt, finished_at = @finishedAt, version = version + 1
          WHERE id = @id AND version = @prevVersion`,
       ),
-      findTask: db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE id = ? AND project_id = ?'),
+      insertRequest: db.prepare<[number, string]>('INSERT INTO requests (rid, sealed) VALUES (?, ?)'),
+      findTask: db.prepare<[string, string], TaskRow>(
+        'SELECT t.*, r.sealed AS request FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?',
+      ),
+      findRid: db.prepare<[string, string], { rid: number }>('SELECT rid FROM tasks WHERE id = ? AND project_id = ?'),
+      deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
       insertEntry: db.prepare(
         'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)',
@@ -108,9 +113,11 @@ export class SqliteStore implements TaskStore {
         'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
       ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
-      dueRids: db.prepare<[number, number], { rid: number }>('SELECT rid FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+      dueRids: db.prepare<[number, number], { rid: number; sealed: string }>(
+        'SELECT t.rid, r.sealed FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?',
+      ),
       // One statement for the whole batch: the rids arrive as a JSON array.
-      claimRids: db.prepare<[string, number, number, string], TaskRow>(
+      claimRids: db.prepare<[string, number, number, string], Omit<TaskRow, 'request'>>(
         `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
          WHERE rid IN (SELECT value FROM json_each(?)) RETURNING *`,
       ),
@@ -225,8 +232,9 @@ export class SqliteStore implements TaskStore {
         if (!this.stmt.projectExists.get(task.projectId)) throw new Error(`Project ${task.projectId} does not exist`);
         throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
       }
-      const info = this.stmt.insertTask.run(taskParams(task));
-      this.appendEntries(Number(info.lastInsertRowid), entries);
+      const rid = Number(this.stmt.insertTask.run(taskParams(task)).lastInsertRowid);
+      this.stmt.insertRequest.run(rid, task.sealedRequest);
+      this.appendEntries(rid, entries);
     });
     this.notifyDue(dueAtOf(task));
   }
@@ -238,7 +246,7 @@ export class SqliteStore implements TaskStore {
 
   async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
     return this.guard(() => {
-      const row = this.stmt.findTask.get(id, projectId);
+      const row = this.stmt.findRid.get(id, projectId);
       return row ? this.stmt.readTimeline.all(row.rid).map(timelineFromRow) : null;
     });
   }
@@ -261,6 +269,7 @@ export class SqliteStore implements TaskStore {
       const row = this.stmt.deleteTask.get(prev.id, prev.version);
       if (!row) return false;
       this.stmt.deleteTimeline.run(row.rid);
+      this.stmt.deleteRequest.run(row.rid);
       if (isActive(prev.state)) this.stmt.adjustActive.run(-1, prev.projectId);
       return true;
     });
@@ -272,12 +281,16 @@ export class SqliteStore implements TaskStore {
     const until = now + leaseMs;
     const rows = this.guard(() =>
       this.db.transaction((): TaskRow[] => {
-        const rids = this.stmt.dueRids.all(now, limit).map((r) => r.rid);
-        if (rids.length === 0) return [];
-        const claimed = this.stmt.claimRids.all(token, until, until, JSON.stringify(rids));
+        const due = this.stmt.dueRids.all(now, limit);
+        if (due.length === 0) return [];
+        const claimed = this.stmt.claimRids.all(token, until, until, JSON.stringify(due.map((d) => d.rid)));
+        const byRid = new Map(claimed.map((row) => [row.rid, row as TaskRow]));
         // Earliest first, as the index gave them (RETURNING has no order of its own).
-        const order = new Map(rids.map((rid, i) => [rid, i]));
-        return claimed.sort((a, b) => order.get(a.rid)! - order.get(b.rid)!);
+        return due.map((d) => {
+          const row = byRid.get(d.rid)!;
+          row.request = d.sealed;
+          return row;
+        });
       }).immediate(),
     );
     return rows.map(taskFromRow);
@@ -346,6 +359,7 @@ export class SqliteStore implements TaskStore {
       const rows = this.stmt.finishedBefore.all(before, limit);
       for (const row of rows) {
         this.stmt.deleteTimeline.run(row.rid);
+        this.stmt.deleteRequest.run(row.rid);
         this.stmt.deleteByRid.run(row.rid);
       }
       return rows.length;
