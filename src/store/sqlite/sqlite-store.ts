@@ -279,8 +279,8 @@ export class SqliteStore implements TaskStore {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
     const until = now + leaseMs;
-    const rows = this.guard(() =>
-      this.db.transaction((): TaskRow[] => {
+    // In the write batch: the claim shares its commit with the outcomes recorded in the same turn.
+    const rows = await this.writes.run((): TaskRow[] => {
         const due = this.stmt.dueRids.all(now, limit);
         if (due.length === 0) return [];
         const claimed = this.stmt.claimRids.all(token, until, until, JSON.stringify(due.map((d) => d.rid)));
@@ -291,8 +291,7 @@ export class SqliteStore implements TaskStore {
           row.request = d.sealed;
           return row;
         });
-      }).immediate(),
-    );
+    });
     return rows.map(taskFromRow);
   }
 
