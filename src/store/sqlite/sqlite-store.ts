@@ -113,13 +113,14 @@ export class SqliteStore implements TaskStore {
         'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
       ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
-      dueRids: db.prepare<[number, number], { rid: number; sealed: string }>(
-        'SELECT t.rid, r.sealed FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?',
+      dueTasks: db.prepare<[number, number], TaskRow>(
+        `SELECT t.*, r.sealed AS request FROM tasks t JOIN requests r ON r.rid = t.rid
+         WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
       ),
       // One statement for the whole batch: the rids arrive as a JSON array.
-      claimRids: db.prepare<[string, number, number, string], Omit<TaskRow, 'request'>>(
+      claimRids: db.prepare<[string, number, number, string]>(
         `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
-         WHERE rid IN (SELECT value FROM json_each(?)) RETURNING *`,
+         WHERE rid IN (SELECT value FROM json_each(?))`,
       ),
       // A paused task keeps its lease but is never due; due_at stays NULL for it.
       renewLease: db.prepare(
@@ -281,16 +282,17 @@ export class SqliteStore implements TaskStore {
     const until = now + leaseMs;
     // In the write batch: the claim shares its commit with the outcomes recorded in the same turn.
     const rows = await this.writes.run((): TaskRow[] => {
-        const due = this.stmt.dueRids.all(now, limit);
-        if (due.length === 0) return [];
-        const claimed = this.stmt.claimRids.all(token, until, until, JSON.stringify(due.map((d) => d.rid)));
-        const byRid = new Map(claimed.map((row) => [row.rid, row as TaskRow]));
-        // Earliest first, as the index gave them (RETURNING has no order of its own).
-        return due.map((d) => {
-          const row = byRid.get(d.rid)!;
-          row.request = d.sealed;
-          return row;
-        });
+      const due = this.stmt.dueTasks.all(now, limit);
+      if (due.length === 0) return [];
+      this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map((row) => row.rid)));
+      // The rows as the UPDATE left them (this process is the database's only writer), earliest first.
+      for (const row of due) {
+        row.lease_token = token;
+        row.lease_until = until;
+        row.due_at = until;
+        row.version += 1;
+      }
+      return due;
     });
     return rows.map(taskFromRow);
   }
