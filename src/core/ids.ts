@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 
 /**
  * Ids are 26 characters of Crockford base32: 10 for the creation time in milliseconds, 16 random
@@ -8,24 +8,6 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const ID_LENGTH = 26;
 
-/**
- * Random bytes come from a pool refilled 4 KiB at a time: one system call per ~400 ids instead of
- * one per id (still the operating system's CSPRNG).
- */
-const POOL_SIZE = 4096;
-let pool = Buffer.alloc(0);
-let poolOffset = 0;
-
-function random10(): Buffer {
-  if (poolOffset + 10 > pool.length) {
-    pool = randomBytes(POOL_SIZE);
-    poolOffset = 0;
-  }
-  const bytes = pool.subarray(poolOffset, poolOffset + 10);
-  poolOffset += 10;
-  return bytes;
-}
-
 export function newId(now: number): string {
   let time = '';
   let t = Math.max(0, Math.floor(now));
@@ -33,7 +15,7 @@ export function newId(now: number): string {
     time = ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = random10();
+  const bytes = pooledRandomBytes(10);
   let random = '';
   // 80 random bits as 16 base32 characters: 5 bits each.
   let buffer = 0;

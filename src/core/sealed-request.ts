@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 import type { HttpRequestSpec } from './task.js';
 
 /**
@@ -36,7 +37,7 @@ export function createRequestCipher(key: Buffer): RequestCipher {
   return {
     keyId: keyId.toString('hex'),
     seal(request, taskId) {
-      const iv = randomBytes(IV_BYTES);
+      const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(Buffer.from(taskId, 'utf8'));
       const body = Buffer.concat([cipher.update(JSON.stringify(request), 'utf8'), cipher.final()]);
