@@ -254,7 +254,9 @@ export class SqliteStore implements TaskStore {
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
     const written = await this.writes.run((): boolean => {
-      const info = this.stmt.updateTask.run({ ...mutableParams(next), prevVersion: prev.version });
+      const params = mutableParams(next);
+      params.prevVersion = prev.version;
+      const info = this.stmt.updateTask.run(params);
       if (info.changes === 0) return false;
       const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
       if (delta !== 0) this.stmt.adjustActive.run(delta, prev.projectId);
