@@ -25,9 +25,22 @@ export interface TimingRun {
   p99: number;
   max: number;
   cpuSeconds: Record<string, number>;
+  /** Deliveries more than 10 ms late, per second of the due window: clustered means stalls. */
+  lateBySecond: Record<string, number>;
   load: MachineLoad;
   /** With --profile: the server's profile, and the due window in seconds from its start. */
   profile?: { file: string; from: number; to: number; command: string };
+}
+
+async function lateSeconds(ctx: BenchContext, start: number): Promise<Record<string, number>> {
+  const { at, due } = await ctx.target.call('records', null);
+  const bySecond: Record<string, number> = {};
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! - due[k]! <= 10) continue;
+    const second = String(Math.floor((due[k]! - start) / 1000));
+    bySecond[second] = (bySecond[second] ?? 0) + 1;
+  }
+  return bySecond;
 }
 
 async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
@@ -50,6 +63,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
     await ctx.waitForTarget(batch.ok, start + timingSeconds * 1000 + 30_000);
     const cpuSeconds = meter();
     const got = await readDeliveries(ctx, n);
+    const lateBySecond = await lateSeconds(ctx, start);
     let profile: TimingRun['profile'];
     if (server.profileFile) {
       const from = Math.max(0, (start - server.spawnedAt) / 1000);
@@ -70,6 +84,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
       p99: got.latenessMs.p99,
       max: got.latenessMs.max,
       cpuSeconds,
+      lateBySecond,
       load: l1,
     };
   } finally {
@@ -86,6 +101,7 @@ export async function timingScenario(ctx: BenchContext, store: StoreName): Promi
       `timing/${store} run ${i + 1}: ${fmt(run.delivered)}/${fmt(run.tasks)} delivered; lateness p50 ${ms(run.p50)} p90 ${ms(run.p90)}` +
         ` p99 ${ms(run.p99)} max ${ms(run.max)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
     );
+    log(`  deliveries > 10 ms late, by second of the due window: ${JSON.stringify(run.lateBySecond)}`);
     if (run.profile) log(`  due window of the profile: ${run.profile.command}`);
   }
   const m = (f: (r: TimingRun) => number): number => median(runs.map(f));
