@@ -6,7 +6,7 @@ import { type Clock, systemClock } from './core/clock.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { createHttpSender } from './dispatch/http-sender.js';
+import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
 import { RetentionSweeper } from './dispatch/retention.js';
 import type { Resolver } from './dispatch/target-guard.js';
 import { resolveEncryptionKey } from './key-file.js';
@@ -61,6 +61,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).
     await dispatcher.prepare();
+    await warmUpHttpClient();
     const url = await app.listen({ port: config.port, host: config.host });
     await dispatcher.start();
     retention.start();
