@@ -27,6 +27,22 @@ export function mutableTaskFields(task: Task): string[] {
   ];
 }
 
+/** The fields claim-due-2.lua answers, in its order (its FIELDS list must match). */
+export const CLAIM_FIELDS = [
+  'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
+  'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version',
+] as const;
+
+/** Values answered in the order of `names` (HMGET: bulk strings), as a hash; a missing field (nil) is left out. */
+export function byName(names: readonly string[], values: readonly unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (typeof value === 'string') out[names[i]!] = value;
+  }
+  return out;
+}
+
 export function pairs(flat: readonly unknown[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);

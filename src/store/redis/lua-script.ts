@@ -48,3 +48,12 @@ export const SCRIPTS = {
   findTask: LuaScript.load('find-task-2.lua'),
   readTimeline: LuaScript.load('read-timeline-2.lua'),
 } as const;
+
+/**
+ * Loads every script at connect, so the first claim or write does not pay a NOSCRIPT round trip
+ * (and a burst of first writes does not load the same script once each). A Redis restarted later
+ * forgets them; run() loads them again then.
+ */
+export async function loadScripts(client: Redis): Promise<void> {
+  await Promise.all(Object.values(SCRIPTS).map((script) => client.script('LOAD', script.source)));
+}

@@ -5,8 +5,8 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
-import { entryFromJson, entryToJson, mutableTaskFields, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
-import { type LuaReply, SCRIPTS } from './lua-script.js';
+import { CLAIM_FIELDS, byName, entryFromJson, entryToJson, mutableTaskFields, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
+import { type LuaReply, SCRIPTS, loadScripts } from './lua-script.js';
 
 export interface RedisStoreOptions {
   /** redis://[user:pass@]host:port or rediss:// for TLS. */
@@ -79,6 +79,7 @@ export class RedisStore implements TaskStore {
     for (const client of clients) client.on('error', () => undefined);
     try {
       await Promise.all(clients.map((c) => c.connect()));
+      await loadScripts(main);
       const store = new RedisStore(main, projects, subscriber, options);
       await subscriber.subscribe(store.channel);
       return store;
@@ -201,7 +202,7 @@ export class RedisStore implements TaskStore {
     if (!Array.isArray(reply)) return [];
     const tasks: StoredTask[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) {
-      tasks.push(taskFromHash(pairs(reply[i] as LuaReply[]), String(reply[i + 1])));
+      tasks.push(taskFromHash(byName(CLAIM_FIELDS, reply[i] as LuaReply[]), String(reply[i + 1])));
     }
     return tasks;
   }

@@ -5,7 +5,10 @@
 -- ARGV[1] now; ARGV[2] limit; ARGV[3] lease token; ARGV[4] lease end; ARGV[5] key prefix
 -- Task and config keys are derived from the ids in the index: <prefix>task:<id> (db 1) and
 -- <prefix>config:<id> (db 2).
--- Returns { task hash (flat field/value list), config JSON, ... } for each claimed task.
+-- Returns { task fields (values only, in the order of FIELDS), config JSON, ... } for each claimed
+-- task. FIELDS must match CLAIM_FIELDS in codec.ts: values without names halve what is decoded.
+local FIELDS = { 'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
+  'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version' }
 redis.call('SELECT', 1)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -17,7 +20,7 @@ for _, id in ipairs(ids) do
     redis.call('HINCRBY', key, 'version', 1)
     redis.call('ZADD', KEYS[1], tonumber(ARGV[4]), id)
     redis.call('SADD', KEYS[2], id)
-    out[#out + 1] = redis.call('HGETALL', key)
+    out[#out + 1] = redis.call('HMGET', key, unpack(FIELDS))
     configs[#configs + 1] = id
   else
     -- The record expired or was deleted without leaving the index: drop the stale entry.
