@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type IncomingHttpHeaders, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A real HTTP target on 127.0.0.1 that records every request it receives and answers as told.
@@ -33,6 +33,7 @@ export class TargetServer {
   readonly requests: RecordedRequest[] = [];
   private readonly events = new EventEmitter();
   private readonly hanging = new Set<ServerResponse>();
+  private readonly sockets = new Set<Socket>();
   private handler: TargetHandler;
 
   private constructor(private readonly server: Server, handler: TargetHandler) {
@@ -49,8 +50,30 @@ export class TargetServer {
     });
     server.keepAliveTimeout = 30_000;
     target = new TargetServer(server, handler);
+    const sockets = target.sockets;
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return target;
+  }
+
+  /**
+   * Waits until every connection open now has closed, up to `timeoutMs` (answers whether they all
+   * did). After a client process is killed, the kernel still delivers what it had written, and
+   * this process may handle it later than the kill: a connection's data comes before its close,
+   * so once its connections are closed, every request the dead process sent has been recorded.
+   */
+  async connectionsClosed(timeoutMs: number): Promise<boolean> {
+    await new Promise((resolve) => setImmediate(resolve)); // connections accepted meanwhile count too
+    const open = [...this.sockets].filter((socket) => !socket.closed);
+    let timer: NodeJS.Timeout | undefined;
+    const closed = Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))).then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const result = await Promise.race([closed, timedOut]);
+    clearTimeout(timer);
+    return result;
   }
 
   private handle(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse): void {
