@@ -28,15 +28,15 @@ export interface SubscribeRun {
   errorSamples: string[];
 }
 
-/** The subscribe load used here and by the scale scenario. */
-export async function subscribeLoad(ctx: BenchContext, server: ServerProcess, creds: Credentials): Promise<LoadResult> {
+/** The same load (body, connections, warm-up, duration) against the server or the ceiling. */
+function loadAt(ctx: BenchContext, origin: string, headers: Record<string, string>): Promise<LoadResult> {
   const { sizes, connections } = ctx.options;
   return ctx.loadgen.call(
     'load',
     {
-      origin: server.url,
+      origin,
       path: '/v1beta/subscribe',
-      headers: authHeaders(creds),
+      headers,
       body: subscribeBody({ target: ctx.targetUrl, executionDelay: '1h' }),
       connections,
       warmupMs: sizes.subscribeWarmupMs,
@@ -47,23 +47,14 @@ export async function subscribeLoad(ctx: BenchContext, server: ServerProcess, cr
   );
 }
 
-export async function ceilingLoad(ctx: BenchContext): Promise<LoadResult> {
-  const { sizes, connections } = ctx.options;
+/** The subscribe load used here and by the scale scenario. */
+export function subscribeLoad(ctx: BenchContext, server: ServerProcess, creds: Credentials): Promise<LoadResult> {
+  return loadAt(ctx, server.url, authHeaders(creds));
+}
+
+export function ceilingLoad(ctx: BenchContext): Promise<LoadResult> {
   if (!ctx.bare) throw new Error('bare JSON server not started');
-  return ctx.loadgen.call(
-    'load',
-    {
-      origin: String(ctx.bare.info.url),
-      path: '/v1beta/subscribe',
-      headers: { authorization: 'Bearer kt_x', 'x-kuueri-tasks-project': 'x' },
-      body: subscribeBody({ target: ctx.targetUrl, executionDelay: '1h' }),
-      connections,
-      warmupMs: sizes.subscribeWarmupMs,
-      durationMs: sizes.subscribeMs,
-      expectStatus: 201,
-    },
-    sizes.subscribeWarmupMs + sizes.subscribeMs + 120_000,
-  );
+  return loadAt(ctx, String(ctx.bare.info.url), { authorization: 'Bearer kt_x', 'x-kuueri-tasks-project': 'x' });
 }
 
 async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun> {
