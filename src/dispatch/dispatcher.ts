@@ -45,6 +45,8 @@ export interface DispatcherOptions {
 }
 
 interface InFlight {
+  /** The latest claim of the task by this process: what an outcome is recorded against. */
+  claim: StoredTask;
   token: string;
   cancellation: Cancellation;
   done: Promise<void>;
@@ -176,7 +178,7 @@ export class Dispatcher {
         if (free <= 0) break; // an attempt that ends kicks again
         const limit = Math.min(free, this.options.batchSize);
         const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs);
-        this.ready.push(...claimed);
+        for (const task of claimed) this.accept(task);
         this.startReady();
         if (claimed.length === limit) {
           this.wanted = true;
@@ -194,13 +196,34 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A claimed task joins the queue of ready ones, unless this process holds it already: its lease
+   * ran out while the attempt ran or waited for a slot (renewals came too late on a starved event
+   * loop) and this claim took it again. Sending it twice would be a duplicate with no crash to
+   * excuse it, so the attempt keeps going under the new lease.
+   */
+  private accept(task: StoredTask): void {
+    const slot = this.inFlight.get(task.id);
+    const waiting = slot ? -1 : this.ready.findIndex((t) => t.id === task.id);
+    if (!slot && waiting < 0) {
+      this.ready.push(task);
+      return;
+    }
+    this.deps.logger.warn({ taskId: task.id }, 'a lease ran out while this process held the task; kept it under the new claim');
+    if (slot && task.lease) {
+      slot.claim = task;
+      slot.token = task.lease.token;
+    }
+    if (waiting >= 0) this.ready[waiting] = task;
+  }
+
   private launch(task: StoredTask): void {
     const lease = task.lease;
     if (!lease) return;
     const cancellation = new Cancellation();
-    const slot: InFlight = { token: lease.token, cancellation, done: Promise.resolve() };
+    const slot: InFlight = { claim: task, token: lease.token, cancellation, done: Promise.resolve() };
     this.inFlight.set(task.id, slot);
-    slot.done = this.attempt(task, cancellation)
+    slot.done = this.attempt(task, slot)
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
@@ -212,13 +235,14 @@ export class Dispatcher {
       });
   }
 
-  private async attempt(claimed: StoredTask, cancellation: Cancellation): Promise<void> {
+  private async attempt(claimed: StoredTask, slot: InFlight): Promise<void> {
+    const { cancellation } = slot;
     const { clock } = this.deps;
     let before: TimelineEntry[] = [];
     if (claimed.estimateExecAt <= this.recoveryUntil) {
       const recovered = recoverMissedRun(claimed, clock.now());
       if (!recovered.run) {
-        await this.record(claimed, (current) => recoverMissedRun(current, clock.now()));
+        await this.record(slot, (current) => recoverMissedRun(current, clock.now()));
         return;
       }
       before = recovered.entries;
@@ -234,7 +258,7 @@ export class Dispatcher {
     }
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
-    await this.record(claimed, (current) => {
+    await this.record(slot, (current) => {
       const next = applyOutcome(current, outcome, clock.now());
       return { task: next.task, entries: [...before, ...next.entries] };
     });
@@ -245,14 +269,15 @@ export class Dispatcher {
    * the store is unavailable, keep trying for up to one lease: after that another process may
    * already be sending the task again, and the outcome is dropped (at-least-once).
    */
-  private async record(claimed: StoredTask, step: (current: StoredTask) => Transition): Promise<void> {
-    const token = claimed.lease?.token;
+  private async record(slot: InFlight, step: (current: StoredTask) => Transition): Promise<void> {
+    const claimed = slot.claim;
     const giveUpAt = this.deps.clock.now() + this.options.leaseMs;
     let current: StoredTask | null = claimed;
     let conflicts = 0;
     let pause = 100;
     while (current && conflicts < 8) {
-      const stillOurs = current.lease?.token === token && (current.state === 'RUNNING' || current.state === 'PAUSED');
+      // The slot's token, not the claim's: a later claim of this process may have taken it over.
+      const stillOurs = current.lease?.token === slot.token && (current.state === 'RUNNING' || current.state === 'PAUSED');
       if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
       try {
         const next = step(current);
