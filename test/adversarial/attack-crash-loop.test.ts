@@ -147,6 +147,14 @@ for (const kind of ['sqlite', 'redis'] as const) {
       let nextMarker = 1;
       const startedAt = Date.now();
       const killTimes: number[] = [];
+      /** Each process's log lines at warn or above, to explain a failure. */
+      const complaints: string[][] = [];
+      const complaintsOf = (server: ServerProcess): string[] =>
+        server
+          .output()
+          .split('\n')
+          .filter((line) => /"level":(40|50|60)/.test(line))
+          .map((line) => line.slice(0, 400));
 
       for (let round = 0; round < ROUNDS; round++) {
         const plan = planRound(random, nextMarker);
@@ -195,6 +203,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
         killTimes[round] = killAt;
         const exit = await server.kill('SIGKILL');
         killed = true;
+        complaints[round] = complaintsOf(server);
         const exitMs = Date.now() - killAt;
         // What the dead process wrote before dying still reaches the target, and a busy machine
         // handles it late: count it as this process's before the next one starts.
@@ -281,7 +290,10 @@ for (const kind of ['sqlite', 'redis'] as const) {
       for (const [key, generations] of seen) {
         for (let i = 1; i < generations.length; i++) {
           const g = generations[i]!;
-          if (generations.slice(0, i).includes(g)) sameProcess.push(`${key} twice from process ${g}`);
+          if (generations.slice(0, i).includes(g)) {
+            const copies = deliveries.filter((d) => `${d.n} ${d.execution}` === key).map((d) => `g${d.generation} at +${d.at - startedAt} ms`);
+            sameProcess.push(`${key} twice from process ${g} (${copies.join(', ')})`);
+          }
           if (g < ROUNDS) figures[g]!.duplicates++;
           else finalDuplicates++;
         }
@@ -307,6 +319,12 @@ for (const kind of ['sqlite', 'redis'] as const) {
         `totals: ${totals.acked} acked (all delivered), ${totals.refused} refused (${refused.filter(([, f]) => f.code === 'QUEUE_FULL').length} QUEUE_FULL, none delivered), ` +
           `${totals.unknown} unknown (${unknownDelivered} of them were stored and delivered); ${deliveries.length} deliveries`,
       );
+      complaints[ROUNDS] = complaintsOf(server);
+      if (sameProcess.length > 0) {
+        t.diagnostic(`kills at ${killTimes.map((k) => `+${k - startedAt}`).join(', ')} ms`);
+        const culprits = new Set(sameProcess.map((line) => Number(/from process (\d+)/.exec(line)![1])));
+        for (const g of culprits) t.diagnostic(`process ${g} complained:\n${(complaints[g] ?? []).join('\n') || '(nothing at warn or above)'}`);
+      }
       assert.deepEqual(sameProcess, [], `seed ${seed}: executions sent twice by one process, with no crash in between`);
       await server.kill('SIGTERM');
     });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type IncomingHttpHeaders, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, type Socket, connect } from 'node:net';
 
 /**
  * A real HTTP target on 127.0.0.1 that records every request it receives and answers as told.
@@ -60,20 +60,44 @@ export class TargetServer {
   }
 
   /**
-   * Waits until every connection open now has closed, up to `timeoutMs` (answers whether they all
-   * did). After a client process is killed, the kernel still delivers what it had written, and
-   * this process may handle it later than the kill: a connection's data comes before its close,
-   * so once its connections are closed, every request the dead process sent has been recorded.
+   * Waits until every connection made so far has closed, up to `timeoutMs` (answers whether they
+   * all did). After a client process is killed, the kernel still delivers what it had written, and
+   * this process may handle it later than the kill: a connection's data comes before its close, so
+   * once its connections are closed, every request the dead process sent has been recorded. A
+   * connection the kernel completed but this process has not accepted yet (a busy machine) waits
+   * in the listen backlog, which is first in, first out: a probe connection of our own, once
+   * accepted here, comes after all of them.
    */
   async connectionsClosed(timeoutMs: number): Promise<boolean> {
-    await new Promise((resolve) => setImmediate(resolve)); // connections accepted meanwhile count too
-    const open = [...this.sockets].filter((socket) => !socket.closed);
     let timer: NodeJS.Timeout | undefined;
-    const closed = Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))).then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const result = await Promise.race([closed, timedOut]);
-    clearTimeout(timer);
-    return result;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      if (!(await Promise.race([this.backlogDrained(), timedOut]))) return false;
+      const open = [...this.sockets].filter((socket) => !socket.closed);
+      const closed = Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))).then(() => true);
+      return await Promise.race([closed, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves once a probe connection made now was accepted here (and closed again). */
+  private backlogDrained(): Promise<true> {
+    return new Promise((resolve, reject) => {
+      const probe = connect((this.server.address() as AddressInfo).port, '127.0.0.1');
+      const onConnection = (socket: Socket): void => {
+        if (socket.remotePort !== probe.localPort) return;
+        this.server.off('connection', onConnection);
+        probe.destroy();
+        socket.destroy();
+        resolve(true);
+      };
+      this.server.on('connection', onConnection);
+      probe.once('error', (error) => {
+        this.server.off('connection', onConnection);
+        reject(error);
+      });
+    });
   }
 
   private handle(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse): void {
