@@ -12,30 +12,46 @@ export interface ProjectRow {
   active_tasks: number;
 }
 
-export interface TaskRow {
-  rid: number;
-  id: string;
-  project_id: string;
-  state: string;
-  status_code: number;
-  start_at: number;
-  exec_at: number;
-  end_at: number;
-  currently_retry: number;
-  currently_repeat: number;
-  retry_count: number;
-  repeat_count: number;
-  attempts: number;
-  paused_left: number;
-  config: string;
+/**
+ * A task as every read selects it (`TASK_COLUMNS`, this order), read as an array (better-sqlite3's
+ * `raw` mode): an object per row with twenty named properties cost about 5 µs more per task, on
+ * every claim.
+ */
+export type TaskRow = [
+  rid: number,
+  id: string,
+  project_id: string,
+  state: string,
+  status_code: number,
+  start_at: number,
+  exec_at: number,
+  end_at: number,
+  currently_retry: number,
+  currently_repeat: number,
+  retry_count: number,
+  repeat_count: number,
+  attempts: number,
+  paused_left: number,
+  config: string,
+  lease_token: string | null,
+  lease_until: number | null,
+  version: number,
   /** From the requests table (joined), not a column of tasks. */
-  request: string;
-  lease_token: string | null;
-  lease_until: number | null;
-  due_at: number | null;
-  finished_at: number | null;
-  version: number;
+  request: string,
+];
+
+/** A claimed row as the claim's UPDATE left it (the claim does not read it again). */
+export function leaseRow(row: TaskRow, token: string, until: number): void {
+  row[15] = token; // lease_token
+  row[16] = until; // lease_until
+  row[17] += 1; // version
 }
+
+/** The select list of a TaskRow, for `tasks t JOIN requests r`. */
+export const TASK_COLUMNS =
+  't.rid, t.id, t.project_id, t.state, t.status_code, t.start_at, t.exec_at, t.end_at, t.currently_retry, ' +
+  't.currently_repeat, t.retry_count, t.repeat_count, t.attempts, t.paused_left, t.config, t.lease_token, ' +
+  't.lease_until, t.version, r.sealed';
 
 export interface TimelineRow {
   label: string;
@@ -58,25 +74,26 @@ export function projectFromRow(row: ProjectRow): Project {
 }
 
 export function taskFromRow(row: TaskRow): StoredTask {
-  if (!STATES.has(row.state)) throw new Error(`Stored task ${row.id} has an unknown state ${row.state}`);
+  const [, id, projectId, state, statusCode, startAt, execAt, endAt, currentlyRetry, currentlyRepeat, retryCount, repeatCount, attempts, pausedLeft, config, leaseToken, leaseUntil, version, request] = row;
+  if (!STATES.has(state)) throw new Error(`Stored task ${id} has an unknown state ${state}`);
   return {
-    id: row.id,
-    projectId: row.project_id,
-    state: row.state as TaskState,
-    statusCode: row.status_code,
-    estimateStartAt: row.start_at,
-    estimateExecAt: row.exec_at,
-    estimateEndAt: row.end_at,
-    currentlyRetry: row.currently_retry === 1,
-    currentlyRepeat: row.currently_repeat === 1,
-    retryCount: row.retry_count,
-    repeatCount: row.repeat_count,
-    attempts: row.attempts,
-    pausedLeft: row.paused_left,
-    config: JSON.parse(row.config) as TaskConfig,
-    sealedRequest: row.request,
-    lease: row.lease_token !== null && row.lease_until !== null ? { token: row.lease_token, until: row.lease_until } : null,
-    version: row.version,
+    id,
+    projectId,
+    state: state as TaskState,
+    statusCode,
+    estimateStartAt: startAt,
+    estimateExecAt: execAt,
+    estimateEndAt: endAt,
+    currentlyRetry: currentlyRetry === 1,
+    currentlyRepeat: currentlyRepeat === 1,
+    retryCount,
+    repeatCount,
+    attempts,
+    pausedLeft,
+    config: JSON.parse(config) as TaskConfig,
+    sealedRequest: request,
+    lease: leaseToken !== null && leaseUntil !== null ? { token: leaseToken, until: leaseUntil } : null,
+    version,
   };
 }
 

@@ -9,7 +9,7 @@ import { type Project, type Task, type TimelineEntry, isActive } from '../../cor
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
-import { type ProjectRow, type TaskRow, type TimelineRow, mutableParams, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, leaseRow, mutableParams, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -96,9 +96,9 @@ export class SqliteStore implements TaskStore {
          WHERE id = @id AND version = @prevVersion`,
       ),
       insertRequest: db.prepare<[number, string]>('INSERT INTO requests (rid, sealed) VALUES (?, ?)'),
-      findTask: db.prepare<[string, string], TaskRow>(
-        'SELECT t.*, r.sealed AS request FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?',
-      ),
+      findTask: db
+        .prepare<[string, string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?`)
+        .raw(true),
       findRid: db.prepare<[string, string], { rid: number }>('SELECT rid FROM tasks WHERE id = ? AND project_id = ?'),
       deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
@@ -113,10 +113,11 @@ export class SqliteStore implements TaskStore {
         'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
       ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
-      dueTasks: db.prepare<[number, number], TaskRow>(
-        `SELECT t.*, r.sealed AS request FROM tasks t JOIN requests r ON r.rid = t.rid
-         WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
-      ),
+      dueTasks: db
+        .prepare<[number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
+        )
+        .raw(true),
       // One statement for the whole batch: the rids arrive as a JSON array.
       claimRids: db.prepare<[string, number, number, string]>(
         `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
@@ -286,14 +287,9 @@ export class SqliteStore implements TaskStore {
     const rows = await this.writes.run((): TaskRow[] => {
       const due = this.stmt.dueTasks.all(now, limit);
       if (due.length === 0) return [];
-      this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map((row) => row.rid)));
+      this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map((row) => row[0])));
       // The rows as the UPDATE left them (this process is the database's only writer), earliest first.
-      for (const row of due) {
-        row.lease_token = token;
-        row.lease_until = until;
-        row.due_at = until;
-        row.version += 1;
-      }
+      for (const row of due) leaseRow(row, token, until);
       return due;
     });
     return rows.map(taskFromRow);
