@@ -176,6 +176,10 @@ export class Dispatcher {
         // instead of waiting for a claim's round trip (most of the wait, on Redis).
         const free = this.options.concurrency + this.options.prefetch - this.inFlight.size - this.ready.length;
         if (free <= 0) break; // an attempt that ends kicks again
+        // While claimed tasks still wait for slots, let freed slots add up: a claim has a fixed
+        // cost (a statement and a commit on SQLite, a round trip on Redis) that a few tasks at a
+        // time would pay over and over.
+        if (this.ready.length > 0 && free < this.options.prefetch / 2) break;
         const limit = Math.min(free, this.options.batchSize);
         const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs);
         for (const task of claimed) this.accept(task);
