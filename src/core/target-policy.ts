@@ -108,7 +108,23 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
     return null;
   };
 
-  return { refuseAddress, isHostExempt, refuseLiteralHost };
+  // The policy never changes while the process runs: remember verdicts by host, as parsing an
+  // address (twice, for a literal) showed as 3% of a subscribe's CPU in profiles.
+  return { refuseAddress: remembered(refuseAddress), isHostExempt, refuseLiteralHost: remembered(refuseLiteralHost) };
+}
+
+/** `judge` with its answers kept for the last few thousand distinct inputs (forgotten all at once when full). */
+function remembered(judge: (input: string) => string | null, capacity = 4_096): (input: string) => string | null {
+  const verdicts = new Map<string, string | null>();
+  return (input) => {
+    let verdict = verdicts.get(input);
+    if (verdict === undefined) {
+      verdict = judge(input);
+      if (verdicts.size >= capacity) verdicts.clear();
+      verdicts.set(input, verdict);
+    }
+    return verdict;
+  };
 }
 
 function describeRange(range: string): string {
