@@ -68,10 +68,12 @@ export class RedisStore implements TaskStore {
       connectTimeout: 5_000,
       retryStrategy: (times) => Math.min(100 * times, 2_000),
     };
-    // Auto-pipelining sends the commands of one turn of the event loop in one write: many
-    // subscribes or outcomes at once cost one round trip, not one each.
-    const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks', enableAutoPipelining: true });
-    const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects', enableAutoPipelining: true });
+    // No auto-pipelining: commands already share the connection without waiting for each other's
+    // replies, and ioredis builds a Pipeline object for every turn that sends one. Measured with
+    // it on: 20% of the young generation survived each scavenge (a mark-compact every ~4 s, the
+    // clusters of late deliveries), timing on Redis p99 11-16 ms; off: p99 5 ms, server CPU -20%.
+    const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks' });
+    const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects' });
     // The subscriber keeps its subscription across reconnects; it needs the offline queue for that.
     const subscriber = new Redis(options.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'kuueri-tasks-wakeups' });
     const clients = [main, projects, subscriber];
