@@ -7,6 +7,7 @@ import { type Project, type Task, type TimelineEntry, isActive, isFinished } fro
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { CLAIM_FIELDS, byName, entryFromJson, entryToJson, mutableTaskFields, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
 import { type LuaReply, SCRIPTS, loadScripts } from './lua-script.js';
+import { TurnWrites } from './turn-writes.js';
 
 export interface RedisStoreOptions {
   /** redis://[user:pass@]host:port or rediss:// for TLS. */
@@ -36,12 +37,15 @@ export class RedisStore implements TaskStore {
   private readonly tokenPrefix = `${randomBytes(9).toString('base64url')}.`;
   private claims = 0;
 
+  /** The main client's commands of one turn in one write. */
+  private readonly turnWrites: TurnWrites;
   private constructor(
     private readonly main: Redis,
     private readonly projects: Redis,
     private readonly subscriber: Redis,
     private readonly options: RedisStoreOptions,
   ) {
+    this.turnWrites = new TurnWrites(main);
     this.prefix = options.prefix ?? 'kt:';
     this.channel = `${this.prefix}due`;
     this.keys = {
@@ -93,6 +97,7 @@ export class RedisStore implements TaskStore {
 
   /** Redis being away is a 503 for whoever asked, not a crash. */
   private async call<T>(work: () => Promise<T>): Promise<T> {
+    this.turnWrites.hold();
     try {
       return await work();
     } catch (error) {

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { TurnWrites } from '../../src/store/redis/turn-writes.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+
+/** TurnWrites on a real redis-server: the commands of one turn leave in one write, at the end of the turn. */
+let redis: RedisServer;
+let client: Redis;
+
+before(async () => {
+  redis = await startRedisServer();
+  client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+});
+
+after(async () => {
+  client.disconnect();
+  await redis.close();
+});
+
+test('commands sent in one turn wait in the socket until the turn ends, then all are answered', async () => {
+  const writes = new TurnWrites(client);
+  const stream = client.stream;
+  let syscalls = 0;
+  // Count what reaches the socket's own writer (one per write system call, or per batch when corked).
+  const handle = stream as unknown as { _writev?: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
+  const writev = handle._writev?.bind(stream);
+  const write1 = handle._write.bind(stream);
+  handle._writev = (...a: unknown[]) => (syscalls++, writev?.(...a));
+  handle._write = (...a: unknown[]) => (syscalls++, write1(...a));
+  try {
+    writes.hold();
+    writes.hold(); // a second hold in the same turn changes nothing
+    const answers = Promise.all([client.set('a', '1'), client.set('b', '2'), client.incr('n'), client.get('a')]);
+    assert.equal(stream.writableCorked, 1, 'held once');
+    assert.ok(stream.writableLength > 0, 'the commands wait in the socket');
+    assert.equal(syscalls, 0, 'nothing written yet');
+    assert.deepEqual(await answers, ['OK', 'OK', 1, '1']);
+    assert.equal(stream.writableCorked, 0, 'released at the end of the turn');
+    assert.equal(syscalls, 1, 'one write for the four commands');
+  } finally {
+    handle._writev = writev;
+    handle._write = write1;
+  }
+});
