@@ -1,7 +1,8 @@
 /**
  * Where a server's CPU went: reads a V8 .cpuprofile (node --cpu-prof, as `npm run bench --
  * --profile` writes them to bench/results/profiles/) and prints self time by function and by
- * module (project source, each package, node internals, GC, idle).
+ * module (project source, each package, node internals, GC, idle), and the server's own functions
+ * by inclusive time (what they and everything they called took: e.g. the write batch's flush).
  *
  *   npx tsx bench/profile-summary.ts bench/results/profiles/<file>.cpuprofile [--top 30] [--from S --to S]
  *
@@ -64,6 +65,9 @@ function main(): void {
   const idle = [...self.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, t]) => a + t, 0);
   const busy = total - idle;
 
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const inclusive = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const byModule = new Map<string, number>();
   for (const [id, t] of self) {
@@ -77,6 +81,14 @@ function main(): void {
     const key = `${name} ${short}`.trim();
     byFunction.set(key, (byFunction.get(key) ?? 0) + t);
     byModule.set(mod, (byModule.get(mod) ?? 0) + t);
+    // Inclusive: the sample's time counts once for every project function on its stack.
+    const onStack = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) {
+      const frame = byId.get(cur)?.callFrame;
+      const path = frame ? /\/dist\/(.+)$/.exec(frame.url) : null;
+      if (frame && path) onStack.add(`${frame.functionName || '(anonymous)'} dist/${path[1]!}:${frame.lineNumber + 1}`);
+    }
+    for (const k of onStack) inclusive.set(k, (inclusive.get(k) ?? 0) + t);
   }
   const pct = (t: number): string => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
   const out: string[] = [];
@@ -87,6 +99,8 @@ function main(): void {
   for (const [k, t] of [...byModule].sort((a, b) => b[1] - a[1]).slice(0, 25)) out.push(`  ${pct(t)}  ${k}`);
   out.push('', `Top ${top} functions (self time):`);
   for (const [k, t] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`  ${pct(t)}  ${k}`);
+  out.push('', `Top ${top} functions of the server (inclusive time):`);
+  for (const [k, t] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`  ${pct(t)}  ${k}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
