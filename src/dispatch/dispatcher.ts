@@ -44,10 +44,13 @@ export interface DispatcherOptions {
   staleAfterMs?: number;
 }
 
+/** A claimed task: it holds a lease. */
+type Claimed = StoredTask & { lease: NonNullable<StoredTask['lease']> };
+const isClaimed = (task: StoredTask): task is Claimed => task.lease !== null;
+
 interface InFlight {
-  /** The latest claim of the task by this process: what an outcome is recorded against. */
-  claim: StoredTask;
-  token: string;
+  /** The latest claim of the task by this process: its lease is the one held, and an outcome is recorded against it. */
+  claim: Claimed;
   cancellation: Cancellation;
   done: Promise<void>;
 }
@@ -214,20 +217,15 @@ export class Dispatcher {
       return;
     }
     this.deps.logger.warn({ taskId: task.id }, 'a lease ran out while this process held the task; kept it under the new claim');
-    if (slot && task.lease) {
-      slot.claim = task;
-      slot.token = task.lease.token;
-    }
+    if (slot && isClaimed(task)) slot.claim = task;
     if (waiting >= 0) this.ready[waiting] = task;
   }
 
   private launch(task: StoredTask): void {
-    const lease = task.lease;
-    if (!lease) return;
-    const cancellation = new Cancellation();
-    const slot: InFlight = { claim: task, token: lease.token, cancellation, done: Promise.resolve() };
+    if (!isClaimed(task)) return;
+    const slot: InFlight = { claim: task, cancellation: new Cancellation(), done: Promise.resolve() };
     this.inFlight.set(task.id, slot);
-    slot.done = this.attempt(task, slot)
+    slot.done = this.attempt(slot)
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
@@ -239,8 +237,8 @@ export class Dispatcher {
       });
   }
 
-  private async attempt(claimed: StoredTask, slot: InFlight): Promise<void> {
-    const { cancellation } = slot;
+  private async attempt(slot: InFlight): Promise<void> {
+    const { claim: claimed, cancellation } = slot;
     const { clock } = this.deps;
     let before: TimelineEntry[] = [];
     if (claimed.estimateExecAt <= this.recoveryUntil) {
@@ -280,8 +278,8 @@ export class Dispatcher {
     let conflicts = 0;
     let pause = 100;
     while (current && conflicts < 8) {
-      // The slot's token, not the claim's: a later claim of this process may have taken it over.
-      const stillOurs = current.lease?.token === slot.token && (current.state === 'RUNNING' || current.state === 'PAUSED');
+      // The latest claim's token: a later claim of this process may have taken the task over.
+      const stillOurs = current.lease?.token === slot.claim.lease.token && (current.state === 'RUNNING' || current.state === 'PAUSED');
       if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
       try {
         const next = step(current);
@@ -298,7 +296,7 @@ export class Dispatcher {
   }
 
   private heldLeases(): { id: string; token: string }[] {
-    const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
+    const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.lease.token }));
     for (const task of this.ready) if (task.lease) leases.push({ id: task.id, token: task.lease.token });
     return leases;
   }
@@ -330,7 +328,7 @@ export class Dispatcher {
       await Promise.race([drained, timeout]);
     }
     if (this.inFlight.size > 0) {
-      const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.token }));
+      const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.lease.token }));
       for (const slot of this.inFlight.values()) slot.cancellation.cancel();
       await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
       await this.store.releaseLeases(leases).catch(() => 0);
