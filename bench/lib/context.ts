@@ -109,6 +109,14 @@ export class BenchContext {
     await this.redisClient.flushall();
   }
 
+  /** Forks redis-server has made so far (snapshots, AOF rewrites) and the last one's duration: a fork stops Redis while it copies its page tables. */
+  async redisForks(): Promise<{ forks: number; latestForkUs: number }> {
+    if (!this.redisClient) return { forks: 0, latestForkUs: 0 };
+    const info = await this.redisClient.info('stats');
+    const field = (name: string): number => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? NaN);
+    return { forks: field('total_forks'), latestForkUs: field('latest_fork_usec') };
+  }
+
   async redisMemoryMb(): Promise<number> {
     if (!this.redisClient) return NaN;
     const info = await this.redisClient.info('memory');

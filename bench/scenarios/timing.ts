@@ -27,6 +27,8 @@ export interface TimingRun {
   cpuSeconds: Record<string, number>;
   /** Deliveries more than 10 ms late, per second of the due window: clustered means stalls. */
   lateBySecond: Record<string, number>;
+  /** Redis only: forks of redis-server (snapshot or AOF rewrite) during the due window, and how long the last one stopped it. */
+  redisForks?: { forks: number; latestForkUs: number };
   load: MachineLoad;
   /** With --profile: the server's profile, and the due window in seconds from its start. */
   profile?: { file: string; from: number; to: number; command: string };
@@ -60,8 +62,11 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
     const start = batch.dueStart;
     if (Date.now() < start) await sleep(start - Date.now());
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1 });
+    const forksBefore = store === 'redis' ? await ctx.redisForks() : null;
     await ctx.waitForTarget(batch.ok, start + timingSeconds * 1000 + 30_000);
     const cpuSeconds = meter();
+    const forksAfter = forksBefore ? await ctx.redisForks() : null;
+    const redisForks = forksBefore && forksAfter ? { forks: forksAfter.forks - forksBefore.forks, latestForkUs: forksAfter.latestForkUs } : undefined;
     const got = await readDeliveries(ctx, n);
     const lateBySecond = await lateSeconds(ctx, start);
     let profile: TimingRun['profile'];
@@ -85,6 +90,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
       max: got.latenessMs.max,
       cpuSeconds,
       lateBySecond,
+      redisForks,
       load: l1,
     };
   } finally {
@@ -102,6 +108,7 @@ export async function timingScenario(ctx: BenchContext, store: StoreName): Promi
         ` p99 ${ms(run.p99)} max ${ms(run.max)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
     );
     log(`  deliveries > 10 ms late, by second of the due window: ${JSON.stringify(run.lateBySecond)}`);
+    if (run.redisForks) log(`  redis-server forks during the window: ${run.redisForks.forks} (the last took ${fmt(run.redisForks.latestForkUs)} µs)`);
     if (run.profile) log(`  due window of the profile: ${run.profile.command}`);
   }
   const m = (f: (r: TimingRun) => number): number => median(runs.map(f));
