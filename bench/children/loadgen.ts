@@ -76,6 +76,8 @@ export interface BurstArgs {
   n: number;
   concurrency: number;
   due: number;
+  /** Requests sent first on the same pool, not counted: the ceiling measured warm, as the server is. */
+  warmup: number;
 }
 
 export interface BurstResult {
@@ -225,6 +227,12 @@ async function subscribeBatch(args: BatchArgs): Promise<BatchResult> {
 async function burst(args: BurstArgs): Promise<BurstResult> {
   const pool = newPool(args.origin, args.concurrency);
   try {
+    // Warm-up requests carry no index: the target records them, the delivery count ignores them.
+    const warm = await batch(args.warmup, args.concurrency, async () => {
+      const res = await pool.request({ path: targetPath({ warmup: '1' }), method: 'POST', headers: dispatchHeaders('BENCHWARMUP0000000000000000'), body: PAYLOAD_BYTES });
+      await res.body.dump();
+      return res.statusCode >= 200 && res.statusCode < 300 ? null : `${res.statusCode}`;
+    });
     const result = await batch(args.n, args.concurrency, async (i) => {
       const res = await pool.request({
         path: targetPath({ due: String(args.due), i: String(i) }),
@@ -235,7 +243,7 @@ async function burst(args: BurstArgs): Promise<BurstResult> {
       await res.body.dump();
       return res.statusCode >= 200 && res.statusCode < 300 ? null : `${res.statusCode}`;
     });
-    return { startedAt: result.startedAt, endedAt: result.endedAt, errors: result.failed };
+    return { startedAt: result.startedAt, endedAt: result.endedAt, errors: result.failed + warm.failed };
   } finally {
     await pool.close();
   }

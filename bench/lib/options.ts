@@ -26,6 +26,8 @@ export interface Sizes {
   subscribeWarmupMs: number;
   subscribeMs: number;
   dispatchTasks: number;
+  /** Deliveries each dispatcher (server, BullMQ worker, undici ceiling) makes right before its measured batch; 0: measured cold. */
+  dispatchWarmup: number;
   timingRate: number;
   timingSeconds: number;
   scaleSqlite: number;
@@ -38,6 +40,7 @@ const FULL: Sizes = {
   subscribeWarmupMs: 2_000,
   subscribeMs: 10_000,
   dispatchTasks: 20_000,
+  dispatchWarmup: 4_000,
   timingRate: 1_000,
   timingSeconds: 30,
   scaleSqlite: 1_000_000,
@@ -50,6 +53,7 @@ const QUICK: Sizes = {
   subscribeWarmupMs: 1_000,
   subscribeMs: 3_000,
   dispatchTasks: 5_000,
+  dispatchWarmup: 1_000,
   timingRate: 1_000,
   timingSeconds: 5,
   scaleSqlite: 100_000,
@@ -72,6 +76,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                        temporary folder under the OS temp dir)
   --out FILE           where to write the JSON (default bench/results/<date>.json, see README)
   --max-minutes N      abort (and stop every process) after this long (default 90, 15 with --quick)
+  --dispatch-warmup N  deliveries each dispatcher makes before its measured batch (default 4000; 0 measures a
+                       fresh server cold, as the first dispatch after its start)
   --timing-seconds N, --dispatch-tasks N, --scale-sqlite N, --scale-redis N, --bullmq-jobs N,
   --subscribe-seconds N  override one size
 `;
@@ -117,6 +123,7 @@ export function parseOptions(argv: readonly string[]): Options {
   if (!['on', 'off'].includes(persistence)) throw new Error('--redis-persistence must be on or off');
   sizes.timingSeconds = int('timing-seconds', take('timing-seconds'), sizes.timingSeconds);
   sizes.dispatchTasks = int('dispatch-tasks', take('dispatch-tasks'), sizes.dispatchTasks);
+  sizes.dispatchWarmup = int('dispatch-warmup', take('dispatch-warmup'), sizes.dispatchWarmup, 0);
   sizes.scaleSqlite = int('scale-sqlite', take('scale-sqlite'), sizes.scaleSqlite);
   sizes.scaleRedis = int('scale-redis', take('scale-redis'), sizes.scaleRedis);
   sizes.bullmqJobs = int('bullmq-jobs', take('bullmq-jobs'), sizes.bullmqJobs);

@@ -7,8 +7,9 @@
  */
 import { join } from 'node:path';
 import type { BullWorkerProtocol } from '../children/bullmq-worker.js';
+import type { BatchResult } from '../children/loadgen.js';
 import { type BenchContext, type MachineLoad, log, machineLoad } from '../lib/context.js';
-import { readDeliveries, undiciCeiling } from '../lib/deliveries.js';
+import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import { ChildRpc, REPO, cpuMeter, memoryOf, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio } from '../lib/report.js';
 import { median } from '../lib/stats.js';
@@ -30,6 +31,8 @@ export interface BullmqRun {
   cpuSeconds: Record<string, number>;
   workerRssMb: number;
   load: MachineLoad;
+  /** The worker's warm-up batch, delivered first by the same fresh worker (as the server's). */
+  warmUp: WarmUp;
 }
 
 /** One BullMQ run; `ceilingRate` when the undici ceiling was just measured in the same run (dispatch). */
@@ -44,8 +47,12 @@ export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promis
   try {
     const connection = { host: '127.0.0.1', port: redis.port };
     await worker.call('start', { redis: connection, queue: 'bench', concurrency: ctx.options.concurrency, target: ctx.targetUrl });
+    const add = (count: number): Promise<BatchResult> =>
+      ctx.loadgen.call('bullmqEnqueue', { redis: connection, queue: 'bench', n: count, plan: ctx.duePlan(count), concurrency: ctx.options.connections }, 900_000);
+    // The worker marks a job completed after its request: give the last ones of the warm-up a moment.
+    const warm = await warmUp(ctx, add, () => sleep(200));
     await ctx.target.call('reset', { expected: n });
-    const enqueue = await ctx.loadgen.call('bullmqEnqueue', { redis: connection, queue: 'bench', n, plan: ctx.duePlan(n), concurrency: ctx.options.connections }, 900_000);
+    const enqueue = await add(n);
     const due = enqueue.dueStart;
     if (Date.now() < due) await sleep(due - Date.now());
     const meter = cpuMeter({ worker: worker.pid, redis: ctx.redisPid, target: ctx.target.pid });
@@ -64,11 +71,12 @@ export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promis
       latenessP50: got.latenessMs.p50,
       latenessP99: got.latenessMs.p99,
       latenessMax: got.latenessMs.max,
-      completed: stopped.completed,
+      completed: stopped.completed - warm.tasks,
       failed: stopped.failed,
       cpuSeconds,
       workerRssMb,
       load: l1,
+      warmUp: warm,
     };
   } finally {
     await worker.close();
@@ -81,7 +89,8 @@ export function logBullmqRun(i: number, run: BullmqRun): void {
   log(
     `bullmq/redis run ${i + 1}: enqueued at ${fmt(run.enqueueRate)}/s (margin ${ms(run.marginMs)}); ${fmt(run.delivered)}/${fmt(run.jobs)}` +
       ` delivered at ${fmt(run.rate)}/s, lateness p50 ${ms(run.latenessP50)} p99 ${ms(run.latenessP99)} | undici ${fmt(run.ceilingRate)}/s` +
-      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
+      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}` +
+      (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh worker` : ''),
   );
 }
 

@@ -5,10 +5,11 @@
  * server's TASKS_CONCURRENCY. Also: when the server had recorded every outcome (GET /v1beta/info
  * taskInQueue reaches 0), and the CPU each process used from the due time to the last delivery.
  */
+import type { BatchResult } from '../children/loadgen.js';
 import type { BenchContext } from '../lib/context.js';
 import { type BullmqRun, bullmqRun, logBullmqRun } from './bullmq.js';
 import { type MachineLoad, authHeaders, log, machineLoad } from '../lib/context.js';
-import { readDeliveries, undiciCeiling } from '../lib/deliveries.js';
+import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import type { StoreName } from '../lib/options.js';
 import { cpuMeter, memoryOf, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio, verdict as verdictOf } from '../lib/report.js';
@@ -36,6 +37,8 @@ export interface DispatchRun {
   rssMb: number;
   load: MachineLoad;
   errorSamples: string[];
+  /** The server's warm-up batch, delivered first by the same fresh process: its rate is a cold start's. */
+  warmUp: WarmUp;
   /** When BullMQ runs in the same bench: its run right after this one on the same Redis, and this rate / its rate. */
   bullmqRate?: number;
   vsBullmq?: number;
@@ -50,27 +53,30 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
   let run: Omit<DispatchRun, 'ceilingRate' | 'ratio'>;
   try {
     const creds = await ctx.register(server);
+    const subscribe = (count: number): Promise<BatchResult> =>
+      ctx.loadgen.call(
+        'subscribeBatch',
+        { origin: server.url, headers: authHeaders(creds), target: ctx.targetUrl, n: count, plan: ctx.duePlan(count), spacingMs: 0, concurrency: ctx.options.connections },
+        900_000,
+      );
+    // Every calibration probe's tasks stay in the queue (due in an hour): "recorded" is the count back to them.
+    const recorded = async (probed: number, deadline: number): Promise<number> => {
+      while (Date.now() < deadline) {
+        if ((await ctx.taskInQueue(server, creds)) <= probed) return Date.now();
+        await sleep(50);
+      }
+      return NaN;
+    };
+    const warm = await warmUp(ctx, subscribe, async (b) => void (await recorded(b.probed, Date.now() + 60_000)));
     await ctx.target.call('reset', { expected: n });
-    const batch = await ctx.loadgen.call(
-      'subscribeBatch',
-      { origin: server.url, headers: authHeaders(creds), target: ctx.targetUrl, n, plan: ctx.duePlan(n), spacingMs: 0, concurrency: ctx.options.connections },
-      900_000,
-    );
+    const batch = await subscribe(n);
     const due = batch.dueStart;
     const expected = batch.ok;
     if (Date.now() < due) await sleep(due - Date.now());
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, target: ctx.target.pid });
     const count = await ctx.waitForTarget(expected, due + 120_000 + expected);
     const cpuSeconds = meter();
-    let recordedAt = NaN;
-    const recordDeadline = Date.now() + 60_000;
-    while (Date.now() < recordDeadline) {
-      if ((await ctx.taskInQueue(server, creds)) <= batch.probed) {
-        recordedAt = Date.now();
-        break;
-      }
-      await sleep(50);
-    }
+    const recordedAt = await recorded(warm.probed + batch.probed, Date.now() + 60_000);
     const rssMb = memoryOf(server.pid).rssMb;
     const got = await readDeliveries(ctx, n, due);
     const window = Math.max(1, got.lastAt - due);
@@ -91,6 +97,7 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
       rssMb,
       load: l1,
       errorSamples: batch.errorSamples,
+      warmUp: warm,
     };
     if (server.profileFile) {
       const from = Math.max(0, (due - server.spawnedAt) / 1000);
@@ -123,7 +130,8 @@ export async function dispatchScenario(
       `dispatch/${store} run ${i + 1}: ${fmt(run.delivered)}/${fmt(run.tasks)} delivered at ${fmt(run.rate)}/s` +
         ` (first ${ms(run.firstLatenessMs)}, p99 lateness ${ms(run.latenessP99)}, all recorded after ${ms(run.recordedAfterMs)})` +
         ` | undici ${fmt(run.ceilingRate)}/s | ratio ${ratio(run.ratio)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)}` +
-        ` | CPU s ${JSON.stringify(run.cpuSeconds)}`,
+        ` | CPU s ${JSON.stringify(run.cpuSeconds)}` +
+        (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh server` : ''),
     );
     if (run.profile) log(`  dispatch phase of the profile: ${run.profile.command}`);
     if (withBullmq && store === 'redis') {
