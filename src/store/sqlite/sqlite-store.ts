@@ -229,15 +229,19 @@ export class SqliteStore implements TaskStore {
   }
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    await this.writes.run(() => {
+    // A full queue is answered, not thrown: nothing was written yet, and a throw would make the
+    // whole batch run again with savepoints (write-batcher.ts).
+    const stored = await this.writes.run((): boolean => {
       if (isActive(task.state) && this.stmt.reserveSlot.run(task.projectId, activeLimit).changes === 0) {
         if (!this.stmt.projectExists.get(task.projectId)) throw new Error(`Project ${task.projectId} does not exist`);
-        throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
+        return false;
       }
       const rid = Number(this.stmt.insertTask.run(taskParams(task)).lastInsertRowid);
       this.stmt.insertRequest.run(rid, task.sealedRequest);
       this.appendEntries(rid, entries);
+      return true;
     });
+    if (!stored) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
     this.notifyDue(dueAtOf(task));
   }
 
