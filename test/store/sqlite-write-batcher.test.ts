@@ -67,9 +67,10 @@ test('an error thrown by the code of a write (not SQLite) also fails that write 
       throw new Error('refused by the caller');
     }),
   ]);
-  assert.equal(results[0]!.status, 'fulfilled');
-  assert.equal(results[1]!.status, 'rejected');
-  assert.equal(((results[1] as PromiseRejectedResult).reason as Error).message, 'refused by the caller');
+  const [first, second] = results;
+  assert.equal(first.status, 'fulfilled');
+  assert.equal(second.status, 'rejected');
+  assert.equal((second.reason as Error).message, 'refused by the caller');
   assert.deepEqual(rows(), { x: 1 });
 });
 
