@@ -35,7 +35,11 @@ export interface DispatcherOptions {
   leaseMs: number;
   /** Tasks claimed per store round trip at most. */
   batchSize?: number;
-  /** Tasks claimed ahead of free slots (default a quarter of `concurrency`). */
+  /**
+   * Tasks claimed ahead of free slots (default `concurrency`: a whole round of slots). A claim takes
+   * a round trip, during which slots keep freeing; on Redis under load that trip is as long as an
+   * attempt's write, and a quarter of the slots claimed ahead left a quarter of them idle.
+   */
   prefetch?: number;
   /** Longest sleep without looking at the store, in case a wake-up was missed. */
   maxIdleMs?: number;
@@ -81,7 +85,7 @@ export class Dispatcher {
       concurrency: deps.concurrency,
       leaseMs: deps.leaseMs,
       batchSize: deps.batchSize ?? 256,
-      prefetch: deps.prefetch ?? Math.max(1, Math.ceil(deps.concurrency / 4)),
+      prefetch: deps.prefetch ?? deps.concurrency,
       maxIdleMs: deps.maxIdleMs ?? 1_000,
       heartbeatMs: deps.heartbeatMs ?? 1_000,
       staleAfterMs: deps.staleAfterMs ?? 5_000,
