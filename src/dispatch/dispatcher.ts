@@ -12,7 +12,7 @@
  *   stop: no more claims; attempts in flight get `graceMs` to finish, then are aborted and their
  *         leases given back so another start (or node) sends them again.
  *
- * Memory holds only the attempts in flight; the schedule stays in the store's due index.
+ * Memory holds only the attempts in flight and those claimed ahead; the schedule stays in the store's due index.
  */
 import type { Clock } from '../core/clock.js';
 import { isAppError } from '../core/errors.js';
