@@ -44,3 +44,29 @@ test('commands sent in one turn wait in the socket until the turn ends, then all
     handle._write = write1;
   }
 });
+
+test('sendSoon: commands sent from an immediate leave at the end of that tick, not a turn of the loop later', async () => {
+  const writes = new TurnWrites(client);
+  const stream = client.stream;
+  // From inside an immediate, the end-of-turn release is itself an immediate of the next turn.
+  const state = await new Promise<{ heldAfterTick: number; heldWithout: number; answer: Promise<unknown> }>((resolve) => {
+    setImmediate(() => {
+      writes.hold();
+      const answer = client.ping();
+      writes.sendSoon();
+      const other = new TurnWrites(client); // the same socket, released only at the end of the turn
+      process.nextTick(() => {
+        const heldAfterTick = stream.writableCorked;
+        other.hold();
+        void client.ping();
+        process.nextTick(() => resolve({ heldAfterTick, heldWithout: stream.writableCorked, answer }));
+      });
+    });
+  });
+  assert.equal(state.heldAfterTick, 0, 'with sendSoon the command left within the tick');
+  assert.equal(state.heldWithout, 1, 'without it, the command stays held past the tick');
+  assert.equal(await state.answer, 'PONG');
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(stream.writableCorked, 0, 'and is released at the end of the turn');
+});

@@ -203,9 +203,12 @@ export class RedisStore implements TaskStore {
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
-    const reply = await this.call(() =>
-      SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix]),
-    );
+    const reply = await this.call(() => {
+      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix]);
+      // Claims start from the dispatcher's setImmediate: sent at the end of the turn they would wait a whole turn.
+      this.turnWrites.sendSoon();
+      return sent;
+    });
     if (!Array.isArray(reply)) return [];
     const tasks: StoredTask[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) {

@@ -7,20 +7,33 @@ import type { Redis } from 'ioredis';
  * for every turn that sends anything; the garbage it left made timing on Redis miss its target.
  */
 export class TurnWrites {
-  private held = false;
+  /** The socket corked in this turn (a reconnect may replace the client's socket meanwhile). */
+  private corked: Redis['stream'] | null = null;
 
   constructor(private readonly client: Redis) {}
 
   /** Call before sending: holds the client's writes until the end of this turn, once per turn. */
   hold(): void {
-    if (this.held) return;
+    if (this.corked) return;
     const stream = this.client.stream;
     if (!stream?.writable) return;
-    this.held = true;
+    this.corked = stream;
     stream.cork();
-    setImmediate(() => {
-      this.held = false;
-      stream.uncork();
-    });
+    setImmediate(() => this.release());
+  }
+
+  /**
+   * Sends what is held at the end of this tick instead. For a command sent from a setImmediate
+   * callback (the dispatcher's claims): the end of the turn is then a whole turn of the event
+   * loop away, since an immediate queued by an immediate runs in the next one.
+   */
+  sendSoon(): void {
+    if (this.corked) process.nextTick(() => this.release());
+  }
+
+  private release(): void {
+    const stream = this.corked;
+    this.corked = null;
+    stream?.uncork();
   }
 }
