@@ -21,12 +21,8 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** A write of a batch run without savepoints threw: the batch runs again, one savepoint per write. */
-class WriteFailed extends Error {
-  constructor(readonly original: unknown) {
-    super('a write of the batch failed');
-  }
-}
+/** A write of a batch run without savepoints threw: the batch runs again, one savepoint per write (which meets that error again). */
+class WriteFailed extends Error {}
 
 export class WriteBatcher {
   private pending: Pending[] = [];
@@ -48,8 +44,8 @@ export class WriteBatcher {
       for (const item of batch) {
         try {
           outcomes.push({ ok: true, value: item.write() });
-        } catch (error) {
-          throw new WriteFailed(error);
+        } catch {
+          throw new WriteFailed();
         }
       }
     });
