@@ -49,7 +49,8 @@ test('sendSoon: commands sent from an immediate leave at the end of that tick, n
   const writes = new TurnWrites(client);
   const stream = client.stream;
   // From inside an immediate, the end-of-turn release is itself an immediate of the next turn.
-  const state = await new Promise<{ heldAfterTick: number; heldWithout: number; answer: Promise<unknown> }>((resolve) => {
+  type Seen = { heldAfterTick: number; heldWithout: number; answer: Promise<unknown>; otherAnswer: Promise<unknown> };
+  const state = await new Promise<Seen>((resolve) => {
     setImmediate(() => {
       writes.hold();
       const answer = client.ping();
@@ -58,8 +59,8 @@ test('sendSoon: commands sent from an immediate leave at the end of that tick, n
       process.nextTick(() => {
         const heldAfterTick = stream.writableCorked;
         other.hold();
-        void client.ping();
-        process.nextTick(() => resolve({ heldAfterTick, heldWithout: stream.writableCorked, answer }));
+        const otherAnswer = client.ping();
+        process.nextTick(() => resolve({ heldAfterTick, heldWithout: stream.writableCorked, answer, otherAnswer }));
       });
     });
   });
@@ -69,4 +70,6 @@ test('sendSoon: commands sent from an immediate leave at the end of that tick, n
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(stream.writableCorked, 0, 'and is released at the end of the turn');
+  // Both answers are awaited, so none is still pending when the connection closes after the tests.
+  assert.equal(await state.otherAnswer, 'PONG');
 });
