@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     options,
+    redisArgs: ctx.redisArgs,
     machine: { ...machine(), loadavgBefore: loadBefore, loadavgAfter: loadAfter, pressureBefore, pressureAfter },
     git: { atStart: gitBefore, atEnd: gitAfter },
     dist: { atStart: distBefore, seenByServerStarts: ctx.distSeen, changedDuringBench: changed, serverStarts: ctx.serverStarts },

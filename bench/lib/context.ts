@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js';
+import { redisConfTuning } from './redis-conf.js';
 import type { BareJsonProtocol } from '../children/bare-json.js';
 import type { DuePlan, LoadgenProtocol } from '../children/loadgen.js';
 import type { TargetProtocol } from '../children/target.js';
@@ -62,6 +63,8 @@ export class BenchContext {
   redis: RedisServer | null = null;
   redisClient: Redis | null = null;
   redisPid = -1;
+  /** Settings passed to redis-server from resource/config/redis.conf (redis-conf.ts). */
+  redisArgs: string[] = [];
   private runCounter = 0;
   /** Fingerprints of dist/ seen at server starts, with how many starts saw each. */
   readonly distSeen: Record<string, number> = {};
@@ -83,7 +86,8 @@ export class BenchContext {
     this.loadgen = await ChildRpc.fork<LoadgenProtocol>('loadgen', join(REPO, 'bench/children/loadgen.ts'));
     if (needs.bare) this.bare = await ChildRpc.fork<BareJsonProtocol>('bare-json', join(REPO, 'bench/children/bare-json.ts'));
     if (needs.redis) {
-      const redis = await startRedisServer({ persistence: this.options.redisPersistence });
+      this.redisArgs = redisConfTuning(REPO);
+      const redis = await startRedisServer({ persistence: this.options.redisPersistence, args: this.redisArgs });
       this.redis = redis;
       onCleanup(() => redis.killSync());
       this.redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
@@ -91,6 +95,7 @@ export class BenchContext {
       await this.redisClient.connect();
       const info = await this.redisClient.info('server');
       this.redisPid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? -1);
+      log(`redis-server ${redis.url}, from resource/config/redis.conf: ${this.redisArgs.join(' ') || 'nothing'}`);
     }
     if (this.options.profile) mkdirSync(this.profileDir, { recursive: true });
   }

@@ -1,10 +1,12 @@
 // The store's own cost of dispatching, without HTTP: 20,000 due tasks claimed 128 at a time
 // (--batch N) and their outcomes recorded, on a fresh SQLite file (or Redis with --redis URL). Prints tasks/s and
-// the microseconds per task of claims and of recording. Run: npx tsx bench/micro/store-loop.ts
-// [--batch 128] [--sealed 1000 (characters of the sealed request)]
+// the microseconds per task of claims and of recording; on Redis also redis-server's CPU per task
+// (claims, recording, and by command) and its memory per pending task. Run:
+// npx tsx bench/micro/store-loop.ts [--batch 128] [--sealed 1000 (characters of the sealed request)] [--redis URL]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { applyOutcome, createTask } from '../../src/core/task-machine.js';
@@ -23,6 +25,16 @@ const store: TaskStore = redisUrl
   : new SqliteStore({ path: join(dir, 'tasks.db') });
 const projectId = newId(Date.now());
 await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
+// On Redis, also redis-server's own CPU per phase (INFO cpu, main thread), since Redis is shared by every node.
+const infoClient = redisUrl ? new Redis(redisUrl) : undefined;
+const redisCpuMs = async (): Promise<number> => {
+  if (!infoClient) return 0;
+  const info = await infoClient.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return (field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread')) * 1000;
+};
+const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec((await infoClient?.info('memory')) ?? '')?.[1] ?? 0);
+const memoryBefore = await usedMemory();
 const due = Date.now() + 60_000;
 await Promise.all(
   Array.from({ length: N }, () => {
@@ -30,15 +42,22 @@ await Promise.all(
     return store.insertTask(task, entries, 1e9);
   }),
 );
+const bytesPerTask = ((await usedMemory()) - memoryBefore) / N;
 
+await infoClient?.config('RESETSTAT');
 let claimMs = 0;
 let recordMs = 0;
+let claimRedisMs = 0;
+let recordRedisMs = 0;
 let done = 0;
 const started = performance.now();
 while (done < N) {
   let t = performance.now();
+  const r0 = await redisCpuMs();
   const claimed = await store.claimDue(due, BATCH, 15_000);
   claimMs += performance.now() - t;
+  const r1 = await redisCpuMs();
+  claimRedisMs += r1 - r0;
   if (claimed.length === 0) break;
   t = performance.now();
   await Promise.all(claimed.map((task) => {
@@ -46,12 +65,23 @@ while (done < N) {
     return store.replaceTask(task, next.task, next.entries);
   }));
   recordMs += performance.now() - t;
+  recordRedisMs += (await redisCpuMs()) - r1;
   done += claimed.length;
 }
 const ms = performance.now() - started;
 console.log(
   `${redisUrl ? 'redis' : 'sqlite'}: ${done} tasks in ${ms.toFixed(0)} ms = ${Math.round((done / ms) * 1000)} tasks/s; ` +
-    `claim ${((claimMs * 1000) / done).toFixed(1)} µs/task, record ${((recordMs * 1000) / done).toFixed(1)} µs/task`,
+    `claim ${((claimMs * 1000) / done).toFixed(1)} µs/task, record ${((recordMs * 1000) / done).toFixed(1)} µs/task` +
+    (infoClient ? `; redis-server memory ${bytesPerTask.toFixed(0)} bytes per pending task; CPU: claim ${((claimRedisMs * 1000) / done).toFixed(1)} µs/task, record ${((recordRedisMs * 1000) / done).toFixed(1)} µs/task` : ''),
 );
+if (infoClient) {
+  // Where redis-server's time went, by command (scripts' own commands included): µs per task.
+  const stats = [...(await infoClient.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)]
+    .map(([, name, calls, usec]) => ({ name: name!, calls: Number(calls), usec: Number(usec) }))
+    .filter((s) => s.name !== 'info' && !s.name.startsWith('config'))
+    .sort((a, b) => b.usec - a.usec);
+  console.log(stats.map((s) => `  ${s.name.padEnd(16)} ${(s.calls / done).toFixed(2).padStart(6)} calls/task ${(s.usec / done).toFixed(1).padStart(6)} µs/task`).join('\n'));
+  infoClient.disconnect();
+}
 await store.close();
 rmSync(dir, { recursive: true, force: true });

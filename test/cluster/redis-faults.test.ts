@@ -133,4 +133,32 @@ describe('resource/config/redis.conf', () => {
     const [received] = await target!.waitFor(1);
     assert.equal(received!.headers['x-kuueri-tasks-queue'], res.body.id);
   });
+
+  test('a task with a 1 KB body is stored as a compact hash; one with a 6 KB body as a hash table, and reads back the same', async () => {
+    const node = nodes![0]!;
+    const creds = await node.client.register();
+    const subscribe = async (bytes: number): Promise<string> => {
+      const res = await node.client.subscribe(creds, {
+        httpRequest: { url: target!.url('/size'), method: 'POST', data: Buffer.alloc(bytes, 'k').toString('base64') },
+        config: { executionDelay: '1h' },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    const small = await subscribe(1_000);
+    const large = await subscribe(6_000);
+    const admin = new Redis(`redis://admin:change-me-admin-password@127.0.0.1:${redis!.port}/1`, { maxRetriesPerRequest: 0 });
+    try {
+      // The sealed request is the longest value (~1.4 KB for a 1 KB body): over Redis's default 64 bytes.
+      assert.equal(await admin.object('ENCODING', `kt:task:${small}`), 'listpack');
+      assert.equal(await admin.object('ENCODING', `kt:task:${large}`), 'hashtable');
+    } finally {
+      admin.disconnect();
+    }
+    for (const id of [small, large]) {
+      const task = await node.client.task(creds, id);
+      assert.equal(task.status, 200);
+      assert.equal(task.body.state, 'RUNNING', JSON.stringify(task.body));
+    }
+  });
 });
