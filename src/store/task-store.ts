@@ -48,7 +48,8 @@ export interface TaskStore {
   /**
    * Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise
    * (changed or gone). A task's id, project, estimateStartAt, config and sealed request never
-   * change after the insert; adapters may keep them as first written.
+   * change after the insert; adapters may keep them as first written. `prev` is the task as this
+   * store answered it (a claim or a read), unchanged: adapters may write only what differs from it.
    */
   replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean>;
   /** Deletes the task and its timeline if it still has `prev.version`. */

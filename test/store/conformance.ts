@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test as nodeTest } from 'node:test';
 import type { TimelineEntry } from '../../src/core/task.js';
-import { applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
+import { type Transition, applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
 import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
 import {
   T0,
@@ -276,6 +276,32 @@ export function describeTaskStoreContract(
         assert.equal(new Set(versions).size, versions.length, `versions repeat: ${versions.join(', ')}`);
         assert.deepEqual((await timelineOf(task)).map((e) => e.label), ['Subscribe'], 'no entries were appended');
         assert.equal(await store.replaceTask({ ...task, version: versions[2]! }, task, []), false, 'an older version is stale');
+      });
+
+      test('a whole life, step by step, reads back after each write exactly as the step left it', async () => {
+        // Every field a step can change changes somewhere here: lease, state, statusCode, attempts,
+        // retrying and retryCount, repeating and repeatCount, execAt, endAt, pausedLeft.
+        const p = await project();
+        let task = await insertAt(store, p, T0 + 1_000, { config: { retry: 1, retryInterval: 1_000, repeat: 1, repeatInterval: 5_000 } });
+        const write = async (transition: Transition, what: string): Promise<void> => {
+          task = await step(store, task, transition);
+          assert.deepEqual(withoutVersion(task), withoutVersion(transition.task), `after ${what}`);
+        };
+        const claim = async (now: number, what: string): Promise<void> => {
+          const [claimed] = await store.claimDue(now, 10, 30_000);
+          task = must(claimed, `a claim for ${what}`);
+          assert.deepEqual(withoutVersion(must(await store.findTask(p, task.id), 'task')), withoutVersion(task), `after the claim for ${what}`);
+        };
+        await claim(T0 + 1_000, 'the first attempt');
+        await write(applyOutcome(task, { ok: false, statusCode: 503 }, T0 + 1_100), 'a failed attempt (a retry)');
+        await write(pauseTask(task, T0 + 1_200), 'a pause');
+        await write(resumeTask(task, T0 + 1_300), 'a resume');
+        await claim(task.estimateExecAt, 'the retry');
+        await write(applyOutcome(task, { ok: true, statusCode: 201 }, task.estimateExecAt + 50), 'a success (a repeat)');
+        await claim(task.estimateExecAt, 'the repeat');
+        await write(applyOutcome(task, { ok: true, statusCode: 204 }, task.estimateExecAt + 50), 'the last success');
+        assert.equal(task.state, 'COMPLETED');
+        assert.equal(task.repeatCount, 1);
       });
 
       test('a claim is a write: a copy read before it is stale, the copy claimDue answers is current', async () => {

@@ -27,6 +27,21 @@ export function mutableTaskFields(task: Task): string[] {
   ];
 }
 
+/**
+ * What a replace writes: the mutable fields whose value differs from `prev`'s, as field, value
+ * pairs. `prev` is the task as stored at its version (every write bumps the version), so the
+ * fields left out hold these values already.
+ */
+export function changedTaskFields(prev: Task, next: Task): string[] {
+  const before = mutableTaskFields(prev);
+  const after = mutableTaskFields(next);
+  const changed: string[] = [];
+  for (let i = 0; i < after.length; i += 2) {
+    if (after[i + 1] !== before[i + 1]) changed.push(after[i]!, after[i + 1]!);
+  }
+  return changed;
+}
+
 /** The fields claim-due-2.lua answers, in its order (its FIELDS list must match). */
 export const CLAIM_FIELDS = [
   'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',

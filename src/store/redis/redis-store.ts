@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
-import { CLAIM_FIELDS, byName, entryFromJson, entryToJson, mutableTaskFields, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
+import { CLAIM_FIELDS, byName, changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
 import { type LuaReply, SCRIPTS, loadScripts } from './lua-script.js';
 import { TurnWrites } from './turn-writes.js';
 
@@ -179,7 +179,7 @@ export class RedisStore implements TaskStore {
         [
           prev.version, delta, due === null ? '' : due, next.lease ? '1' : '0',
           isFinished(next.state) ? this.options.retentionSeconds : '', prev.id, this.channel,
-          entries.length, ...entries.map(entryToJson), ...mutableTaskFields(next),
+          entries.length, ...entries.map(entryToJson), ...changedTaskFields(prev, next),
         ],
       ),
     );

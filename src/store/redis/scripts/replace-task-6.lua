@@ -6,14 +6,14 @@
 -- ARGV[1] expected version; ARGV[2] active count delta (-1, 0, 1); ARGV[3] due time or ''
 -- ARGV[4] 1 when the task holds a lease; ARGV[5] expiry in seconds or '' (still active)
 -- ARGV[6] task id; ARGV[7] wake-up channel; ARGV[8] number of timeline entries n
--- ARGV[9 .. 8+n] entries (JSON); ARGV[9+n ..] field, value pairs of the task hash
+-- ARGV[9 .. 8+n] entries (JSON); ARGV[9+n ..] field, value pairs of the task hash that changed (maybe none)
 -- Returns 1 when written, 0 when the version changed or the task is gone.
 redis.call('SELECT', 1)
 if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[8])
 local fields = {}
 for i = 9 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[2], unpack(fields))
+if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end
 redis.call('HINCRBY', KEYS[2], 'version', 1)
 if ARGV[3] == '' then
   redis.call('ZREM', KEYS[3], ARGV[6])
