@@ -54,6 +54,36 @@ export function machineLoad(): MachineLoad {
   return { load1: Math.round(loadavg()[0]! * 100) / 100, cpuPressure10: pressure('cpu'), ioPressure10: pressure('io') };
 }
 
+export interface RedisPersistence {
+  forks: number;
+  latestForkUs: number;
+  /** A snapshot or AOF rewrite is being written (by a child process of its own) right now. */
+  childRunning: boolean;
+  /** The AOF's current size; a rewrite starts it again from the data set's size. */
+  aofBytes: number;
+}
+
+/**
+ * Redis persistence during a dispatch window, for every dispatcher alike: a fork (snapshot or AOF
+ * rewrite) in a 3-second window puts a second process on the machine's two cores, and the AOF bytes
+ * per task say how much each side makes Redis write (counted only when no rewrite cut the file).
+ */
+export interface RedisWindow {
+  forks: number;
+  childAtStart: boolean;
+  aofBytesPerTask: number | null;
+}
+
+export function redisWindow(before: RedisPersistence, after: RedisPersistence, tasks: number): RedisWindow {
+  const forks = after.forks - before.forks;
+  return { forks, childAtStart: before.childRunning, aofBytesPerTask: forks === 0 && tasks > 0 ? (after.aofBytes - before.aofBytes) / tasks : null };
+}
+
+export function describeRedisWindow(w: RedisWindow): string {
+  const aof = w.aofBytesPerTask === null ? '' : `, AOF ${Math.round(w.aofBytesPerTask).toLocaleString('en-US')} B/task`;
+  return ` | redis-server forks ${w.forks}${w.childAtStart ? ' (a child still writing at the due time)' : ''}${aof}`;
+}
+
 export class BenchContext {
   readonly work: string;
   readonly profileDir: string;
@@ -116,10 +146,21 @@ export class BenchContext {
 
   /** Forks redis-server has made so far (snapshots, AOF rewrites) and the last one's duration: a fork stops Redis while it copies its page tables. */
   async redisForks(): Promise<{ forks: number; latestForkUs: number }> {
-    if (!this.redisClient) return { forks: 0, latestForkUs: 0 };
-    const info = await this.redisClient.info('stats');
+    const { forks, latestForkUs } = await this.redisPersistence();
+    return { forks, latestForkUs };
+  }
+
+  /** What redis-server's persistence has done so far: forks, whether a child is writing now, the AOF's size. */
+  async redisPersistence(): Promise<RedisPersistence> {
+    if (!this.redisClient) return { forks: 0, latestForkUs: 0, childRunning: false, aofBytes: 0 };
+    const info = `${await this.redisClient.info('stats')}${await this.redisClient.info('persistence')}`;
     const field = (name: string): number => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? NaN);
-    return { forks: field('total_forks'), latestForkUs: field('latest_fork_usec') };
+    return {
+      forks: field('total_forks'),
+      latestForkUs: field('latest_fork_usec'),
+      childRunning: field('rdb_bgsave_in_progress') === 1 || field('aof_rewrite_in_progress') === 1,
+      aofBytes: field('aof_current_size'),
+    };
   }
 
   async redisMemoryMb(): Promise<number> {

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { BullWorkerProtocol } from '../children/bullmq-worker.js';
 import type { BatchResult } from '../children/loadgen.js';
-import { type BenchContext, type MachineLoad, log, machineLoad } from '../lib/context.js';
+import { type BenchContext, type MachineLoad, type RedisWindow, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import { ChildRpc, REPO, cpuMeter, memoryOf, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio } from '../lib/report.js';
@@ -31,6 +31,8 @@ export interface BullmqRun {
   cpuSeconds: Record<string, number>;
   workerRssMb: number;
   load: MachineLoad;
+  /** Persistence from the due time to the last delivery, as for the server. */
+  redisWindow: RedisWindow;
   /** The worker's warm-up batch, delivered first by the same fresh worker (as the server's). */
   warmUp: WarmUp;
 }
@@ -55,9 +57,11 @@ export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promis
     const enqueue = await add(n);
     const due = enqueue.dueStart;
     if (Date.now() < due) await sleep(due - Date.now());
+    const persistenceBefore = await ctx.redisPersistence();
     const meter = cpuMeter({ worker: worker.pid, redis: ctx.redisPid, target: ctx.target.pid });
-    await ctx.waitForTarget(enqueue.ok, due + 120_000 + n);
+    const count = await ctx.waitForTarget(enqueue.ok, due + 120_000 + n);
     const cpuSeconds = meter();
+    const persistenceAfter = await ctx.redisPersistence();
     const workerRssMb = memoryOf(worker.pid).rssMb;
     const got = await readDeliveries(ctx, n, due);
     const stopped = await worker.call('stop', null, 60_000);
@@ -76,6 +80,7 @@ export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promis
       cpuSeconds,
       workerRssMb,
       load: l1,
+      redisWindow: redisWindow(persistenceBefore, persistenceAfter, count),
       warmUp: warm,
     };
   } finally {
@@ -89,7 +94,7 @@ export function logBullmqRun(i: number, run: BullmqRun): void {
   log(
     `bullmq/redis run ${i + 1}: enqueued at ${fmt(run.enqueueRate)}/s (margin ${ms(run.marginMs)}); ${fmt(run.delivered)}/${fmt(run.jobs)}` +
       ` delivered at ${fmt(run.rate)}/s, lateness p50 ${ms(run.latenessP50)} p99 ${ms(run.latenessP99)} | undici ${fmt(run.ceilingRate)}/s` +
-      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}` +
+      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}${describeRedisWindow(run.redisWindow)}` +
       (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh worker` : ''),
   );
 }

@@ -8,7 +8,7 @@
 import type { BatchResult } from '../children/loadgen.js';
 import type { BenchContext } from '../lib/context.js';
 import { type BullmqRun, bullmqRun, logBullmqRun } from './bullmq.js';
-import { type MachineLoad, authHeaders, log, machineLoad } from '../lib/context.js';
+import { type MachineLoad, type RedisWindow, authHeaders, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import type { StoreName } from '../lib/options.js';
 import { cpuMeter, memoryOf, sleep } from '../lib/procs.js';
@@ -42,6 +42,8 @@ export interface DispatchRun {
   /** When BullMQ runs in the same bench: its run right after this one on the same Redis, and this rate / its rate. */
   bullmqRate?: number;
   vsBullmq?: number;
+  /** Redis only: persistence from the due time to the last delivery (forks, AOF bytes per task). */
+  redisWindow?: RedisWindow;
   /** With --profile: the server's profile, and the dispatch phase in seconds from its start. */
   profile?: { file: string; from: number; to: number; command: string };
 }
@@ -73,9 +75,11 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
     const due = batch.dueStart;
     const expected = batch.ok;
     if (Date.now() < due) await sleep(due - Date.now());
+    const persistenceBefore = store === 'redis' ? await ctx.redisPersistence() : null;
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, target: ctx.target.pid });
     const count = await ctx.waitForTarget(expected, due + 120_000 + expected);
     const cpuSeconds = meter();
+    const persistenceAfter = persistenceBefore ? await ctx.redisPersistence() : null;
     const recordedAt = await recorded(warm.probed + batch.probed, Date.now() + 60_000);
     const rssMb = memoryOf(server.pid).rssMb;
     const got = await readDeliveries(ctx, n, due);
@@ -99,6 +103,7 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
       errorSamples: batch.errorSamples,
       warmUp: warm,
     };
+    if (persistenceBefore && persistenceAfter) run.redisWindow = redisWindow(persistenceBefore, persistenceAfter, count);
     if (server.profileFile) {
       const from = Math.max(0, (due - server.spawnedAt) / 1000);
       const to = (Math.max(got.lastAt, recordedAt || got.lastAt) - server.spawnedAt) / 1000;
@@ -131,6 +136,7 @@ export async function dispatchScenario(
         ` (first ${ms(run.firstLatenessMs)}, p99 lateness ${ms(run.latenessP99)}, all recorded after ${ms(run.recordedAfterMs)})` +
         ` | undici ${fmt(run.ceilingRate)}/s | ratio ${ratio(run.ratio)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)}` +
         ` | CPU s ${JSON.stringify(run.cpuSeconds)}` +
+        (run.redisWindow ? describeRedisWindow(run.redisWindow) : '') +
         (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh server` : ''),
     );
     if (run.profile) log(`  dispatch phase of the profile: ${run.profile.command}`);
