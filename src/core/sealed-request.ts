@@ -11,6 +11,7 @@ const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_BYTES = 4;
+const HEAD_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 
 export interface RequestCipher {
   /** Fingerprint of the key (hex), safe to store and log. */
@@ -40,12 +41,21 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(Buffer.from(taskId, 'utf8'));
-      const body = Buffer.concat([cipher.update(JSON.stringify(request), 'utf8'), cipher.final()]);
-      return Buffer.concat([Buffer.of(VERSION), keyId, iv, cipher.getAuthTag(), body]).toString('base64url');
+      const body = cipher.update(JSON.stringify(request), 'utf8');
+      const rest = cipher.final(); // empty for GCM, a stream mode
+      // One allocation for the whole record: each Buffer.concat was an allocation and a copy of its own.
+      const raw = Buffer.allocUnsafe(HEAD_BYTES + body.length + rest.length);
+      raw[0] = VERSION;
+      keyId.copy(raw, 1);
+      iv.copy(raw, 1 + KEY_ID_BYTES);
+      cipher.getAuthTag().copy(raw, 1 + KEY_ID_BYTES + IV_BYTES);
+      body.copy(raw, HEAD_BYTES);
+      rest.copy(raw, HEAD_BYTES + body.length);
+      return raw.toString('base64url');
     },
     open(sealed, taskId) {
       const raw = Buffer.from(sealed, 'base64url');
-      const head = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
+      const head = HEAD_BYTES;
       if (raw.length < head || raw[0] !== VERSION) throw new Error('Sealed request has an unknown format');
       if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
         throw new Error('Sealed request was sealed with another key');
@@ -55,8 +65,10 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
       decipher.setAAD(Buffer.from(taskId, 'utf8'));
       decipher.setAuthTag(tag);
-      const plain = Buffer.concat([decipher.update(raw.subarray(head)), decipher.final()]).toString('utf8');
-      return parseStoredRequest(JSON.parse(plain) as unknown);
+      const plain = decipher.update(raw.subarray(head));
+      const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
+      const text = rest.length === 0 ? plain.toString('utf8') : Buffer.concat([plain, rest]).toString('utf8');
+      return parseStoredRequest(JSON.parse(text) as unknown);
     },
   };
 }
