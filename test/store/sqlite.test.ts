@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import type { HttpRequestSpec } from '../../src/core/task.js';
 import { createTask } from '../../src/core/task-machine.js';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { describeTaskStoreContract } from './conformance.js';
 import { T0, insertAt, insertInState, must, newProject, pause } from './fixtures.js';
 
@@ -170,6 +170,41 @@ describe('SqliteStore specifics', () => {
         assert.equal(claimed?.sealedRequest, 'v1:sealed-at-schema-2', 'a claim carries the request too');
       } finally {
         await store.close();
+      }
+    });
+
+    test('a new file gets 8 KiB pages; a file made with 4 KiB pages keeps them and works', async () => {
+      await openStore().close();
+      const fresh = new Database(path, { readonly: true });
+      try {
+        assert.equal(PAGE_BYTES, 8192);
+        assert.equal(fresh.pragma('page_size', { simple: true }), PAGE_BYTES);
+      } finally {
+        fresh.close();
+      }
+
+      // A file from before: the default page size, every migration applied, in WAL mode.
+      const oldPath = join(dir, 'data', 'old.db');
+      const raw = new Database(oldPath);
+      raw.pragma('journal_mode = WAL');
+      migrate(raw);
+      assert.equal(raw.pragma('page_size', { simple: true }), 4096);
+      raw.close();
+      const store = new SqliteStore({ path: oldPath });
+      try {
+        const project = newProject();
+        await store.insertProject(project);
+        const task = await insertAt(store, project.id, T0);
+        const [claimed] = await store.claimDue(T0, 5, 1_000);
+        assert.equal(claimed?.id, task.id, 'it claims from the old file');
+      } finally {
+        await store.close();
+      }
+      const after = new Database(oldPath, { readonly: true });
+      try {
+        assert.equal(after.pragma('page_size', { simple: true }), 4096, 'an existing file is not rewritten');
+      } finally {
+        after.close();
       }
     });
 

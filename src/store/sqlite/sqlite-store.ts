@@ -13,6 +13,9 @@ import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, leaseRow
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 
+/** The page size of a new database file (SQLite's default is 4096). */
+export const PAGE_BYTES = 8192;
+
 function restrictToOwner(path: string): void {
   if (existsSync(path)) chmodSync(path, 0o600);
 }
@@ -52,6 +55,11 @@ export class SqliteStore implements TaskStore {
     try {
       this.db = new Database(options.path);
       if (!memory) restrictToOwner(options.path);
+      // Set before the first table exists, so it shapes new files only; an older file keeps its 4 KiB
+      // pages and works the same. A task's sealed request is ~1.4 KB: two fit a 4 KiB page, five an
+      // 8 KiB one, and a commit writes fewer WAL frames (two writes each). Measured in
+      // docs/performance.md: claims and outcomes ~15% faster, the file 16% smaller.
+      this.db.pragma(`page_size = ${PAGE_BYTES}`);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       this.db.pragma('busy_timeout = 5000');
