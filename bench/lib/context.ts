@@ -144,13 +144,11 @@ export class BenchContext {
     await this.redisClient.flushall();
   }
 
-  /** Forks redis-server has made so far (snapshots, AOF rewrites) and the last one's duration: a fork stops Redis while it copies its page tables. */
-  async redisForks(): Promise<{ forks: number; latestForkUs: number }> {
-    const { forks, latestForkUs } = await this.redisPersistence();
-    return { forks, latestForkUs };
-  }
-
-  /** What redis-server's persistence has done so far: forks, whether a child is writing now, the AOF's size. */
+  /**
+   * What redis-server's persistence has done so far: forks (snapshots, AOF rewrites; a fork stops
+   * Redis while it copies its page tables) and the last one's duration, whether a child is writing
+   * now, the AOF's size.
+   */
   async redisPersistence(): Promise<RedisPersistence> {
     if (!this.redisClient) return { forks: 0, latestForkUs: 0, childRunning: false, aofBytes: 0 };
     const info = `${await this.redisClient.info('stats')}${await this.redisClient.info('persistence')}`;

@@ -55,17 +55,16 @@ export function createRequestCipher(key: Buffer): RequestCipher {
     },
     open(sealed, taskId) {
       const raw = Buffer.from(sealed, 'base64url');
-      const head = HEAD_BYTES;
-      if (raw.length < head || raw[0] !== VERSION) throw new Error('Sealed request has an unknown format');
+      if (raw.length < HEAD_BYTES || raw[0] !== VERSION) throw new Error('Sealed request has an unknown format');
       if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
         throw new Error('Sealed request was sealed with another key');
       }
       const iv = raw.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + IV_BYTES);
-      const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, head);
+      const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, HEAD_BYTES);
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
       decipher.setAAD(Buffer.from(taskId, 'utf8'));
       decipher.setAuthTag(tag);
-      const plain = decipher.update(raw.subarray(head));
+      const plain = decipher.update(raw.subarray(HEAD_BYTES));
       const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
       const text = rest.length === 0 ? plain.toString('utf8') : Buffer.concat([plain, rest]).toString('utf8');
       return parseStoredRequest(JSON.parse(text) as unknown);
