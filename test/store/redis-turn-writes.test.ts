@@ -73,3 +73,42 @@ test('sendSoon: commands sent from an immediate leave at the end of that tick, n
   // Both answers are awaited, so none is still pending when the connection closes after the tests.
   assert.equal(await state.otherAnswer, 'PONG');
 });
+
+test('beforeRelease: what a flush sends leaves in the same write as the turn, and with nothing held it runs in the next check phase', async () => {
+  const writes = new TurnWrites(client);
+  const stream = client.stream;
+  let syscalls = 0;
+  const handle = stream as unknown as { _writev?: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
+  const writev = handle._writev?.bind(stream);
+  const write1 = handle._write.bind(stream);
+  handle._writev = (...a: unknown[]) => (syscalls++, writev?.(...a));
+  handle._write = (...a: unknown[]) => (syscalls++, write1(...a));
+  try {
+    writes.hold();
+    const first = client.set('held', '1');
+    const flushed: Promise<unknown>[] = [];
+    writes.beforeRelease(() => {
+      assert.equal(stream.writableCorked, 1, 'the flush runs while the turn is still held');
+      flushed.push(client.get('held'));
+    });
+    assert.equal(flushed.length, 0, 'not before the end of the turn');
+    assert.equal(await first, 'OK');
+    assert.equal(flushed.length, 1, 'the flush ran');
+    assert.equal(await flushed[0], '1', 'sent after the held command, on the same connection');
+    assert.equal(syscalls, 1, 'the held command and the flushed one left in one write');
+  } finally {
+    handle._writev = writev;
+    handle._write = write1;
+  }
+
+  // Nothing held (no hold() in this turn): the flush still runs, in the next check phase.
+  const order: string[] = [];
+  await new Promise<void>((resolve) => {
+    writes.beforeRelease(() => {
+      order.push('flush');
+      resolve();
+    });
+    process.nextTick(() => order.push('tick'));
+  });
+  assert.deepEqual(order, ['tick', 'flush']);
+});

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, cancel, insertAt, must, newProject, succeed } from './fixtures.js';
+import { T0, cancel, insertAt, must, newProject, subscribeAt, succeed } from './fixtures.js';
 
 /**
  * The same contract on a real redis-server started here on a free loopback port. Each test gets
@@ -99,6 +99,79 @@ describe('redis specifics', () => {
     }
   });
 
+  test('the inserts of one turn are one script call, each answered for itself as if it were alone', async () => {
+    const { store, cleanup } = await openStore();
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const full = newProject();
+      const open = newProject();
+      await store.insertProject(full);
+      await store.insertProject(open);
+      const existing = await insertAt(store, open.id, T0 + 9_000);
+      // full: limit 2, so of its three new tasks the third is refused; open: limit 10.
+      const a = subscribeAt(full.id, T0 + 3_000);
+      const b = subscribeAt(full.id, T0 + 4_000);
+      const c = subscribeAt(full.id, T0 + 5_000);
+      const taken = subscribeAt(open.id, T0 + 1_000);
+      const clash = { ...taken.task, id: existing.id };
+      const missing = subscribeAt(newProject().id, T0 + 1_000);
+      const twin = subscribeAt(open.id, T0 + 2_000);
+      const twinAgain = subscribeAt(open.id, T0 + 500);
+      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const before = await calls();
+      const results = await Promise.allSettled([
+        store.insertTask(a.task, a.entries, 2),
+        store.insertTask(clash, taken.entries, 10),
+        store.insertTask(b.task, b.entries, 2),
+        store.insertTask(missing.task, missing.entries, 10),
+        store.insertTask(c.task, c.entries, 2),
+        store.insertTask(twin.task, twin.entries, 10),
+        store.insertTask({ ...twinAgain.task, id: twin.task.id }, twinAgain.entries, 10),
+      ]);
+      assert.equal((await calls()) - before, 1, 'one script call for the seven inserts');
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? 'stored' : ((r.reason as { code?: string }).code ?? 'error'))),
+        ['stored', 'error', 'stored', 'error', 'QUEUE_FULL', 'stored', 'error'],
+      );
+      assert.equal(await store.countActive(full.id), 2);
+      assert.equal(await store.countActive(open.id), 2, 'the existing task and the first twin');
+      assert.equal((await store.findTask(full.id, a.task.id))?.estimateExecAt, T0 + 3_000);
+      assert.equal(await store.findTask(full.id, c.task.id), null, 'the refused task left nothing');
+      assert.equal(await store.readTimeline(full.id, c.task.id), null);
+      assert.deepEqual(await store.findTask(open.id, existing.id), existing, 'the clash left the existing task as it was');
+      assert.equal((await store.readTimeline(open.id, existing.id))?.length, 1);
+      const kept = must(await store.findTask(open.id, twin.task.id), 'the first twin');
+      assert.equal(kept.estimateExecAt, T0 + 2_000, 'the first of two inserts with one id wins');
+      assert.equal(await store.nextDueAt(), T0 + 2_000, 'the refused twin due at T0 + 500 is not in the due index');
+    } finally {
+      raw.disconnect();
+      await cleanup();
+    }
+  });
+
+  test('a turn with more inserts than one call takes is sent in several, every task stored', async () => {
+    const { store, cleanup } = await openStore();
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const project = newProject();
+      await store.insertProject(project);
+      const tasks = Array.from({ length: 150 }, (_, i) => subscribeAt(project.id, T0 + 1_000 + i));
+      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const before = await calls();
+      await Promise.all(tasks.map(({ task, entries }) => store.insertTask(task, entries, 1000)));
+      assert.equal((await calls()) - before, 3, '150 inserts in calls of at most 64');
+      assert.equal(await store.countActive(project.id), 150);
+      const found = await Promise.all(tasks.map(({ task }) => store.findTask(project.id, task.id)));
+      assert.equal(found.filter((t) => t !== null).length, 150);
+      assert.equal(await store.nextDueAt(), T0 + 1_000);
+    } finally {
+      raw.disconnect();
+      await cleanup();
+    }
+  });
+
   test('Redis going away answers STORE_UNAVAILABLE at once, and the store works again when it is back', async () => {
     const server = await startRedisServer({ persistence: true });
     const store = await RedisStore.connect({ url: server.url, retentionSeconds: 60 });
@@ -108,6 +181,10 @@ describe('redis specifics', () => {
       await server.stop();
       await assert.rejects(store.findProject(project.id), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
       await assert.rejects(store.claimDue(T0, 10, 1000), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
+      // Two inserts of one turn: the batch fails as a whole, and each caller hears it.
+      const lost = [subscribeAt(project.id, T0 + 1_000), subscribeAt(project.id, T0 + 2_000)];
+      const inserts = await Promise.allSettled(lost.map(({ task, entries }) => store.insertTask(task, entries, 10)));
+      assert.deepEqual(inserts.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored')), ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
       await server.start();
       const deadline = Date.now() + 15_000;
       let found = null;
@@ -117,6 +194,9 @@ describe('redis specifics', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       assert.equal(found?.email, project.email, 'the project written before Redis stopped is there after it is back');
+      assert.equal(await store.findTask(project.id, lost[0]!.task.id), null, 'an insert answered STORE_UNAVAILABLE was not stored');
+      await store.insertTask(lost[0]!.task, lost[0]!.entries, 10);
+      assert.ok(await store.findTask(project.id, lost[0]!.task.id), 'and inserts work again');
     } finally {
       await store.close();
       await server.close();

@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
 export class TurnWrites {
   /** The socket corked in this turn (a reconnect may replace the client's socket meanwhile). */
   private corked: Redis['stream'] | null = null;
+  /** Sends of this turn's batches, made just before the held writes leave. */
+  private flushes: (() => void)[] = [];
 
   constructor(private readonly client: Redis) {}
 
@@ -31,9 +33,21 @@ export class TurnWrites {
     if (this.corked) process.nextTick(() => this.release());
   }
 
+  /**
+   * Runs `flush` (which sends a batch gathered during this turn) just before this turn's writes
+   * leave, so the batch goes out in the same write; with nothing held, in the next check phase.
+   */
+  beforeRelease(flush: () => void): void {
+    if (this.corked) this.flushes.push(flush);
+    else setImmediate(flush);
+  }
+
   private release(): void {
     const stream = this.corked;
     this.corked = null;
+    const flushes = this.flushes;
+    this.flushes = [];
+    for (const flush of flushes) flush();
     stream?.uncork();
   }
 }

@@ -1,0 +1,51 @@
+import type { TurnWrites } from './turn-writes.js';
+
+interface Waiting<Item, Result> {
+  item: Item;
+  resolve: (result: Result) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Gathers the calls of one turn of the event loop into one command, sent with the turn's other
+ * writes. A subscribe's insert is one script call: at 5,000 a second, each call cost Redis ~55 µs
+ * and the server ~30 µs (a Command, its promise, its reply); in batches of 14, 48 µs and 16 µs.
+ * `send` answers one result per item, in order; if it fails, every item of the batch fails with it.
+ */
+export class TurnBatch<Item, Result> {
+  private waiting: Waiting<Item, Result>[] = [];
+
+  constructor(
+    private readonly writes: TurnWrites,
+    private readonly send: (items: Item[]) => Promise<Result[]>,
+    /** A full batch is sent at once: a script holds Redis for as long as it runs. */
+    private readonly maxItems: number,
+  ) {}
+
+  add(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      if (this.waiting.length === 0) this.writes.beforeRelease(() => this.flush());
+      this.waiting.push({ item, resolve, reject });
+      if (this.waiting.length >= this.maxItems) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    this.waiting = [];
+    this.send(batch.map((w) => w.item)).then(
+      (results) => {
+        if (results.length !== batch.length) {
+          const error = new Error(`a batch of ${batch.length} was answered with ${results.length} results`);
+          for (const w of batch) w.reject(error);
+          return;
+        }
+        batch.forEach((w, i) => w.resolve(results[i]!));
+      },
+      (error: unknown) => {
+        for (const w of batch) w.reject(error);
+      },
+    );
+  }
+}
