@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, cancel, insertAt, must, newProject, subscribeAt, succeed } from './fixtures.js';
+import { applyOutcome, pauseTask, unsubscribeTask } from '../../src/core/task-machine.js';
+import { T0, cancel, insertAt, must, newProject, step, subscribeAt, succeed } from './fixtures.js';
 
 /**
  * The same contract on a real redis-server started here on a free loopback port. Each test gets
@@ -166,6 +167,58 @@ describe('redis specifics', () => {
       const found = await Promise.all(tasks.map(({ task }) => store.findTask(project.id, task.id)));
       assert.equal(found.filter((t) => t !== null).length, 150);
       assert.equal(await store.nextDueAt(), T0 + 1_000);
+    } finally {
+      raw.disconnect();
+      await cleanup();
+    }
+  });
+
+  test('the compare-and-sets of one turn are one script call, each answered as if alone', async () => {
+    const { store, cleanup } = await openStore();
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const project = newProject();
+      await store.insertProject(project);
+      const done = await insertAt(store, project.id, T0 + 1_000);
+      const paused = await insertAt(store, project.id, T0 + 2_000);
+      const twice = await insertAt(store, project.id, T0 + 3_000);
+      const stale = await insertAt(store, project.id, T0 + 4_000);
+      await step(store, stale, pauseTask(stale, T0 + 10)); // its version moves on
+      assert.equal(await store.countActive(project.id), 4);
+      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const before = await calls();
+      const completion = applyOutcome(done, { ok: true, statusCode: 200 }, T0 + 1_100);
+      const pause = pauseTask(paused, T0 + 20);
+      const first = pauseTask(twice, T0 + 20);
+      const second = unsubscribeTask(twice, T0 + 20); // expects the version the first write moves on
+      const late = unsubscribeTask(stale, T0 + 20);
+      const results = await Promise.all([
+        store.replaceTask(done, completion.task, completion.entries),
+        store.replaceTask(paused, pause.task, pause.entries),
+        store.replaceTask(twice, first.task, first.entries),
+        store.replaceTask(twice, second.task, second.entries),
+        store.replaceTask(stale, late.task, late.entries),
+      ]);
+      assert.equal((await calls()) - before, 1, 'one script call for the five writes');
+      assert.deepEqual(results, [true, true, true, false, false]);
+      assert.equal((await store.findTask(project.id, done.id))?.state, 'COMPLETED');
+      assert.equal((await store.findTask(project.id, paused.id))?.state, 'PAUSED');
+      assert.equal((await store.findTask(project.id, twice.id))?.state, 'PAUSED', 'the first write of the same task won');
+      assert.equal((await store.findTask(project.id, stale.id))?.state, 'PAUSED', 'the stale write changed nothing');
+      assert.equal(await store.countActive(project.id), 3, 'only the completed task left the queue');
+      assert.equal((await store.readTimeline(project.id, done.id))?.length, 1 + completion.entries.length);
+      assert.equal((await store.readTimeline(project.id, twice.id))?.length, 1 + first.entries.length);
+      assert.equal(await store.nextDueAt(), null, 'nothing is due: one finished, three paused');
+      const prefix = `t${process.pid}.${counter}:`;
+      const ttl = async (db: number, key: string): Promise<number> => {
+        await raw.select(db);
+        return raw.ttl(key);
+      };
+      for (const [db, key] of [[1, 'task'], [2, 'config'], [3, 'timeline']] as const) {
+        assert.ok((await ttl(db, `${prefix}${key}:${done.id}`)) > 0, `the finished task's ${key} expires`);
+        assert.equal(await ttl(db, `${prefix}${key}:${paused.id}`), -1, `a paused task's ${key} does not`);
+      }
     } finally {
       raw.disconnect();
       await cleanup();

@@ -55,7 +55,7 @@ export class LuaScript {
 export const SCRIPTS = {
   insertProject: LuaScript.load('insert-project-2.lua'),
   insertTasks: LuaScript.load('insert-tasks-1.lua'),
-  replaceTask: LuaScript.load('replace-task-6.lua'),
+  replaceTasks: LuaScript.load('replace-tasks-1.lua'),
   deleteTask: LuaScript.load('delete-task-6.lua'),
   claimDue: LuaScript.load('claim-due-2.lua'),
   renewLeases: LuaScript.load('renew-leases-1.lua'),

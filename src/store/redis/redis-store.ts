@@ -6,12 +6,12 @@ import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { CLAIM_FIELDS, byName, changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
-import { type LuaReply, SCRIPTS, loadScripts } from './lua-script.js';
+import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
-/** At most this many inserts in one script call: ~50 µs of Redis each, so ~3 ms at most. */
-const INSERT_BATCH = 64;
+/** At most this many writes in one script call: ~50 µs of Redis each, so ~3 ms at most. */
+const WRITE_BATCH = 64;
 
 export interface RedisStoreOptions {
   /** redis://[user:pass@]host:port or rediss:// for TLS. */
@@ -45,6 +45,8 @@ export class RedisStore implements TaskStore {
   private readonly turnWrites: TurnWrites;
   /** The inserts of one turn, sent as one script call. */
   private readonly inserts: TurnBatch<string[], LuaReply>;
+  /** The compare-and-sets of one turn (outcomes, mostly), sent as one script call. */
+  private readonly replaces: TurnBatch<string[], LuaReply>;
   private constructor(
     private readonly main: Redis,
     private readonly projects: Redis,
@@ -52,7 +54,8 @@ export class RedisStore implements TaskStore {
     private readonly options: RedisStoreOptions,
   ) {
     this.turnWrites = new TurnWrites(main);
-    this.inserts = new TurnBatch(this.turnWrites, (batch) => this.sendInserts(batch), INSERT_BATCH);
+    this.inserts = new TurnBatch(this.turnWrites, (batch) => this.sendInserts(batch), WRITE_BATCH);
+    this.replaces = new TurnBatch(this.turnWrites, (batch) => this.sendReplaces(batch), WRITE_BATCH);
     this.prefix = options.prefix ?? 'kt:';
     this.channel = `${this.prefix}due`;
     this.keys = {
@@ -159,10 +162,15 @@ export class RedisStore implements TaskStore {
 
   /** One script call for the inserts of a turn (see TurnBatch). */
   private async sendInserts(batch: string[][]): Promise<LuaReply[]> {
+    return this.sendBatch(SCRIPTS.insertTasks, batch);
+  }
+
+  /** A batch script: the due index as its key; channel, prefix, count, then each item's values. */
+  private async sendBatch(script: LuaScript, batch: string[][]): Promise<LuaReply[]> {
     const args: string[] = [this.channel, this.prefix, String(batch.length)];
-    for (const task of batch) for (const value of task) args.push(value); // Array.flat is several times slower
-    const reply = await SCRIPTS.insertTasks.run(this.main, [this.keys.due], args);
-    if (!Array.isArray(reply)) throw new Error(`insert-tasks answered ${String(reply)}`);
+    for (const item of batch) for (const value of item) args.push(value); // Array.flat is several times slower
+    const reply = await script.run(this.main, [this.keys.due], args);
+    if (!Array.isArray(reply)) throw new Error(`${script.name} answered ${String(reply)}`);
     return reply;
   }
 
@@ -181,21 +189,19 @@ export class RedisStore implements TaskStore {
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
     const due = dueAtOf(next);
     const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
-    const result = await this.call(() =>
-      SCRIPTS.replaceTask.run(
-        this.main,
-        [
-          this.keys.project(prev.projectId), this.keys.task(prev.id), this.keys.due, this.keys.leased,
-          this.keys.config(prev.id), this.keys.timeline(prev.id),
-        ],
-        [
-          prev.version, delta, due === null ? '' : due, next.lease ? '1' : '0',
-          isFinished(next.state) ? this.options.retentionSeconds : '', prev.id, this.channel,
-          entries.length, ...entries.map(entryToJson), ...changedTaskFields(prev, next),
-        ],
-      ),
-    );
+    const fields = changedTaskFields(prev, next);
+    const args = [
+      prev.id, prev.projectId, String(prev.version), String(delta), due === null ? '' : String(due), next.lease ? '1' : '0',
+      isFinished(next.state) ? String(this.options.retentionSeconds) : '',
+      String(entries.length), ...entries.map(entryToJson), String(fields.length), ...fields,
+    ];
+    const result = await this.call(() => this.replaces.add(args));
     return result === 1;
+  }
+
+  /** One script call for the compare-and-sets of a turn (see TurnBatch). */
+  private async sendReplaces(batch: string[][]): Promise<LuaReply[]> {
+    return this.sendBatch(SCRIPTS.replaceTasks, batch);
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {

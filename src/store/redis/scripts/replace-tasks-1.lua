@@ -1,0 +1,86 @@
+-- replace-tasks: compare-and-set of the tasks written in one turn of the server (outcomes, pauses,
+-- resumes...). For each task whose version is still the expected one: writes the new fields, moves
+-- it in the due index, adjusts its project's active count, appends its timeline entries and, when
+-- it has finished, sets the retention expiry on its three keys. Tasks are taken in order, as if
+-- each were its own call: a second write of the same task in the batch expects the version the
+-- first one left. Writes are grouped database by database (one SELECT each in the AOF).
+-- KEYS[1] due index (db 1)
+-- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then for each task:
+--   task id, project id, expected version, active count delta (-1, 0, 1), due time or '',
+--   1 when the task holds a lease, expiry in seconds or '' (still active), number of timeline
+--   entries n, n entries (JSON), number of hash values 2m, m field, value pairs that changed
+-- Returns one code per task, in order: 1 written, 0 the version changed or the task is gone.
+local prefix = ARGV[2]
+local tasks = {}
+local pos = 4
+for t = 1, tonumber(ARGV[3]) do
+  local n = tonumber(ARGV[pos + 7])
+  local m = tonumber(ARGV[pos + 8 + n])
+  tasks[t] = {
+    id = ARGV[pos], project = prefix .. 'project:' .. ARGV[pos + 1], version = ARGV[pos + 2],
+    delta = tonumber(ARGV[pos + 3]), due = ARGV[pos + 4], leased = ARGV[pos + 5] == '1', expiry = ARGV[pos + 6],
+    entries = pos + 8, entryCount = n, fields = pos + 9 + n, fieldCount = m,
+  }
+  pos = pos + 9 + n + m
+end
+
+local codes = {}
+local leasedKey = prefix .. 'leased'
+redis.call('SELECT', 1)
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local earliest = first[2] and tonumber(first[2])
+local wake = nil
+for t, task in ipairs(tasks) do
+  local key = prefix .. 'task:' .. task.id
+  if redis.call('HGET', key, 'version') ~= task.version then
+    codes[t] = 0
+  else
+    codes[t] = 1
+    if task.fieldCount > 0 then redis.call('HSET', key, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1)) end
+    redis.call('HINCRBY', key, 'version', 1)
+    if task.due == '' then
+      redis.call('ZREM', KEYS[1], task.id)
+    else
+      redis.call('ZADD', KEYS[1], task.due, task.id)
+      local due = tonumber(task.due)
+      -- Wake the dispatchers only for a new earliest due time: they already wait for any later one.
+      if earliest == nil or due < earliest then
+        earliest = due
+        wake = task.due
+      end
+    end
+    if task.leased then redis.call('SADD', leasedKey, task.id) else redis.call('SREM', leasedKey, task.id) end
+    if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
+  end
+end
+if wake then redis.call('PUBLISH', ARGV[1], wake) end
+
+local deltas = {}
+for t, task in ipairs(tasks) do
+  if codes[t] == 1 and task.delta ~= 0 then deltas[task.project] = (deltas[task.project] or 0) + task.delta end
+end
+if next(deltas) then
+  redis.call('SELECT', 0)
+  for project, delta in pairs(deltas) do
+    if delta ~= 0 then redis.call('HINCRBY', project, 'active', delta) end
+  end
+end
+local expiring = false
+for t, task in ipairs(tasks) do
+  if codes[t] == 1 and task.expiry ~= '' then expiring = true end
+end
+if expiring then
+  redis.call('SELECT', 2)
+  for t, task in ipairs(tasks) do
+    if codes[t] == 1 and task.expiry ~= '' then redis.call('EXPIRE', prefix .. 'config:' .. task.id, task.expiry) end
+  end
+end
+redis.call('SELECT', 3)
+for t, task in ipairs(tasks) do
+  if codes[t] == 1 then
+    local key = prefix .. 'timeline:' .. task.id
+    if task.entryCount > 0 then redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1)) end
+    if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
+  end
+end
+return codes
