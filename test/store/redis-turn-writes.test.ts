@@ -19,29 +19,39 @@ after(async () => {
   await redis.close();
 });
 
+/** Counts what reaches the socket's own writer: one per write system call, or per batch when corked. */
+function countWrites(stream: Redis['stream']): { readonly writes: number; restore(): void } {
+  const handle = stream as unknown as { _writev?: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
+  const writev = handle._writev;
+  const write1 = handle._write;
+  const counter = {
+    writes: 0,
+    restore() {
+      handle._writev = writev;
+      handle._write = write1;
+    },
+  };
+  handle._writev = (...a: unknown[]) => (counter.writes++, writev?.apply(stream, a));
+  handle._write = (...a: unknown[]) => (counter.writes++, write1.apply(stream, a));
+  return counter;
+}
+
 test('commands sent in one turn wait in the socket until the turn ends, then all are answered', async () => {
   const writes = new TurnWrites(client);
   const stream = client.stream;
-  let syscalls = 0;
-  // Count what reaches the socket's own writer (one per write system call, or per batch when corked).
-  const handle = stream as unknown as { _writev?: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
-  const writev = handle._writev?.bind(stream);
-  const write1 = handle._write.bind(stream);
-  handle._writev = (...a: unknown[]) => (syscalls++, writev?.(...a));
-  handle._write = (...a: unknown[]) => (syscalls++, write1(...a));
+  const counter = countWrites(stream);
   try {
     writes.hold();
     writes.hold(); // a second hold in the same turn changes nothing
     const answers = Promise.all([client.set('a', '1'), client.set('b', '2'), client.incr('n'), client.get('a')]);
     assert.equal(stream.writableCorked, 1, 'held once');
     assert.ok(stream.writableLength > 0, 'the commands wait in the socket');
-    assert.equal(syscalls, 0, 'nothing written yet');
+    assert.equal(counter.writes, 0, 'nothing written yet');
     assert.deepEqual(await answers, ['OK', 'OK', 1, '1']);
     assert.equal(stream.writableCorked, 0, 'released at the end of the turn');
-    assert.equal(syscalls, 1, 'one write for the four commands');
+    assert.equal(counter.writes, 1, 'one write for the four commands');
   } finally {
-    handle._writev = writev;
-    handle._write = write1;
+    counter.restore();
   }
 });
 
@@ -77,12 +87,7 @@ test('sendSoon: commands sent from an immediate leave at the end of that tick, n
 test('beforeRelease: what a flush sends leaves in the same write as the turn, and with nothing held it runs in the next check phase', async () => {
   const writes = new TurnWrites(client);
   const stream = client.stream;
-  let syscalls = 0;
-  const handle = stream as unknown as { _writev?: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
-  const writev = handle._writev?.bind(stream);
-  const write1 = handle._write.bind(stream);
-  handle._writev = (...a: unknown[]) => (syscalls++, writev?.(...a));
-  handle._write = (...a: unknown[]) => (syscalls++, write1(...a));
+  const counter = countWrites(stream);
   try {
     writes.hold();
     const first = client.set('held', '1');
@@ -95,10 +100,9 @@ test('beforeRelease: what a flush sends leaves in the same write as the turn, an
     assert.equal(await first, 'OK');
     assert.equal(flushed.length, 1, 'the flush ran');
     assert.equal(await flushed[0], '1', 'sent after the held command, on the same connection');
-    assert.equal(syscalls, 1, 'the held command and the flushed one left in one write');
+    assert.equal(counter.writes, 1, 'the held command and the flushed one left in one write');
   } finally {
-    handle._writev = writev;
-    handle._write = write1;
+    counter.restore();
   }
 
   // Nothing held (no hold() in this turn): the flush still runs, in the next check phase.

@@ -26,6 +26,24 @@ const openStore = async (): Promise<{ store: RedisStore; cleanup: () => Promise<
   return { store, cleanup: () => store.close() };
 };
 
+/** A store and a plain client on the same Redis, for tests that look under the store. */
+async function withRaw(body: (store: RedisStore, raw: Redis) => Promise<void>): Promise<void> {
+  const { store, cleanup } = await openStore();
+  const raw = new Redis(redis.url, { lazyConnect: true });
+  try {
+    await raw.connect();
+    await body(store, raw);
+  } finally {
+    raw.disconnect();
+    await cleanup();
+  }
+}
+
+/** How many script calls redis-server has run so far (INFO commandstats). */
+async function scriptCalls(raw: Redis): Promise<number> {
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+}
+
 describeTaskStoreContract('redis', openStore, {
   skip: [
     {
@@ -100,11 +118,8 @@ describe('redis specifics', () => {
     }
   });
 
-  test('the inserts of one turn are one script call, each answered for itself as if it were alone', async () => {
-    const { store, cleanup } = await openStore();
-    const raw = new Redis(redis.url, { lazyConnect: true });
-    try {
-      await raw.connect();
+  test('the inserts of one turn are one script call, each answered for itself as if it were alone', () =>
+    withRaw(async (store, raw) => {
       const full = newProject();
       const open = newProject();
       await store.insertProject(full);
@@ -119,8 +134,7 @@ describe('redis specifics', () => {
       const missing = subscribeAt(newProject().id, T0 + 1_000);
       const twin = subscribeAt(open.id, T0 + 2_000);
       const twinAgain = subscribeAt(open.id, T0 + 500);
-      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
-      const before = await calls();
+      const before = await scriptCalls(raw);
       const results = await Promise.allSettled([
         store.insertTask(a.task, a.entries, 2),
         store.insertTask(clash, taken.entries, 10),
@@ -130,7 +144,7 @@ describe('redis specifics', () => {
         store.insertTask(twin.task, twin.entries, 10),
         store.insertTask({ ...twinAgain.task, id: twin.task.id }, twinAgain.entries, 10),
       ]);
-      assert.equal((await calls()) - before, 1, 'one script call for the seven inserts');
+      assert.equal((await scriptCalls(raw)) - before, 1, 'one script call for the seven inserts');
       assert.deepEqual(
         results.map((r) => (r.status === 'fulfilled' ? 'stored' : ((r.reason as { code?: string }).code ?? 'error'))),
         ['stored', 'error', 'stored', 'error', 'QUEUE_FULL', 'stored', 'error'],
@@ -145,39 +159,24 @@ describe('redis specifics', () => {
       const kept = must(await store.findTask(open.id, twin.task.id), 'the first twin');
       assert.equal(kept.estimateExecAt, T0 + 2_000, 'the first of two inserts with one id wins');
       assert.equal(await store.nextDueAt(), T0 + 2_000, 'the refused twin due at T0 + 500 is not in the due index');
-    } finally {
-      raw.disconnect();
-      await cleanup();
-    }
-  });
+    }));
 
-  test('a turn with more inserts than one call takes is sent in several, every task stored', async () => {
-    const { store, cleanup } = await openStore();
-    const raw = new Redis(redis.url, { lazyConnect: true });
-    try {
-      await raw.connect();
+  test('a turn with more inserts than one call takes is sent in several, every task stored', () =>
+    withRaw(async (store, raw) => {
       const project = newProject();
       await store.insertProject(project);
       const tasks = Array.from({ length: 150 }, (_, i) => subscribeAt(project.id, T0 + 1_000 + i));
-      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
-      const before = await calls();
+      const before = await scriptCalls(raw);
       await Promise.all(tasks.map(({ task, entries }) => store.insertTask(task, entries, 1000)));
-      assert.equal((await calls()) - before, 3, '150 inserts in calls of at most 64');
+      assert.equal((await scriptCalls(raw)) - before, 3, '150 inserts in calls of at most 64');
       assert.equal(await store.countActive(project.id), 150);
       const found = await Promise.all(tasks.map(({ task }) => store.findTask(project.id, task.id)));
       assert.equal(found.filter((t) => t !== null).length, 150);
       assert.equal(await store.nextDueAt(), T0 + 1_000);
-    } finally {
-      raw.disconnect();
-      await cleanup();
-    }
-  });
+    }));
 
-  test('the compare-and-sets of one turn are one script call, each answered as if alone', async () => {
-    const { store, cleanup } = await openStore();
-    const raw = new Redis(redis.url, { lazyConnect: true });
-    try {
-      await raw.connect();
+  test('the compare-and-sets of one turn are one script call, each answered as if alone', () =>
+    withRaw(async (store, raw) => {
       const project = newProject();
       await store.insertProject(project);
       const done = await insertAt(store, project.id, T0 + 1_000);
@@ -186,8 +185,7 @@ describe('redis specifics', () => {
       const stale = await insertAt(store, project.id, T0 + 4_000);
       await step(store, stale, pauseTask(stale, T0 + 10)); // its version moves on
       assert.equal(await store.countActive(project.id), 4);
-      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
-      const before = await calls();
+      const before = await scriptCalls(raw);
       const completion = applyOutcome(done, { ok: true, statusCode: 200 }, T0 + 1_100);
       const pause = pauseTask(paused, T0 + 20);
       const first = pauseTask(twice, T0 + 20);
@@ -200,7 +198,7 @@ describe('redis specifics', () => {
         store.replaceTask(twice, second.task, second.entries),
         store.replaceTask(stale, late.task, late.entries),
       ]);
-      assert.equal((await calls()) - before, 1, 'one script call for the five writes');
+      assert.equal((await scriptCalls(raw)) - before, 1, 'one script call for the five writes');
       assert.deepEqual(results, [true, true, true, false, false]);
       assert.equal((await store.findTask(project.id, done.id))?.state, 'COMPLETED');
       assert.equal((await store.findTask(project.id, paused.id))?.state, 'PAUSED');
@@ -219,11 +217,7 @@ describe('redis specifics', () => {
         assert.ok((await ttl(db, `${prefix}${key}:${done.id}`)) > 0, `the finished task's ${key} expires`);
         assert.equal(await ttl(db, `${prefix}${key}:${paused.id}`), -1, `a paused task's ${key} does not`);
       }
-    } finally {
-      raw.disconnect();
-      await cleanup();
-    }
-  });
+    }));
 
   test('Redis going away answers STORE_UNAVAILABLE at once, and the store works again when it is back', async () => {
     const server = await startRedisServer({ persistence: true });
