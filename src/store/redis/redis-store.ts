@@ -54,8 +54,8 @@ export class RedisStore implements TaskStore {
     private readonly options: RedisStoreOptions,
   ) {
     this.turnWrites = new TurnWrites(main);
-    this.inserts = new TurnBatch(this.turnWrites, (batch) => this.sendInserts(batch), WRITE_BATCH);
-    this.replaces = new TurnBatch(this.turnWrites, (batch) => this.sendReplaces(batch), WRITE_BATCH);
+    this.inserts = new TurnBatch(this.turnWrites, (batch) => this.sendBatch(SCRIPTS.insertTasks, batch), WRITE_BATCH);
+    this.replaces = new TurnBatch(this.turnWrites, (batch) => this.sendBatch(SCRIPTS.replaceTasks, batch), WRITE_BATCH);
     this.prefix = options.prefix ?? 'kt:';
     this.channel = `${this.prefix}due`;
     this.keys = {
@@ -160,12 +160,10 @@ export class RedisStore implements TaskStore {
     if (result !== 1) throw new Error(`insert-tasks answered ${String(result)} for task ${task.id} of project ${task.projectId}`);
   }
 
-  /** One script call for the inserts of a turn (see TurnBatch). */
-  private async sendInserts(batch: string[][]): Promise<LuaReply[]> {
-    return this.sendBatch(SCRIPTS.insertTasks, batch);
-  }
-
-  /** A batch script: the due index as its key; channel, prefix, count, then each item's values. */
+  /**
+   * One call of a batch script for the writes of a turn (see TurnBatch): the due index is its key;
+   * the wake-up channel, the key prefix and the count come first, then each item's values.
+   */
   private async sendBatch(script: LuaScript, batch: string[][]): Promise<LuaReply[]> {
     const args: string[] = [this.channel, this.prefix, String(batch.length)];
     for (const item of batch) for (const value of item) args.push(value); // Array.flat is several times slower
@@ -197,11 +195,6 @@ export class RedisStore implements TaskStore {
     ];
     const result = await this.call(() => this.replaces.add(args));
     return result === 1;
-  }
-
-  /** One script call for the compare-and-sets of a turn (see TurnBatch). */
-  private async sendReplaces(batch: string[][]): Promise<LuaReply[]> {
-    return this.sendBatch(SCRIPTS.replaceTasks, batch);
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {
