@@ -62,11 +62,12 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
     const start = batch.dueStart;
     if (Date.now() < start) await sleep(start - Date.now());
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1 });
-    const forksBefore = store === 'redis' ? await ctx.redisPersistence() : null;
+    const persistenceBefore = store === 'redis' ? await ctx.redisPersistence() : null;
     await ctx.waitForTarget(batch.ok, start + timingSeconds * 1000 + 30_000);
     const cpuSeconds = meter();
-    const forksAfter = forksBefore ? await ctx.redisPersistence() : null;
-    const redisForks = forksBefore && forksAfter ? { forks: forksAfter.forks - forksBefore.forks, latestForkUs: forksAfter.latestForkUs } : undefined;
+    const persistenceAfter = persistenceBefore ? await ctx.redisPersistence() : null;
+    const redisForks =
+      persistenceBefore && persistenceAfter ? { forks: persistenceAfter.forks - persistenceBefore.forks, latestForkUs: persistenceAfter.latestForkUs } : undefined;
     const got = await readDeliveries(ctx, n);
     const lateBySecond = await lateSeconds(ctx, start);
     let profile: TimingRun['profile'];

@@ -150,7 +150,8 @@ export class RedisStore implements TaskStore {
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
     const due = dueAtOf(task);
-    const fields = [...taskFields(task), 'version', '1'];
+    const fields = taskFields(task);
+    fields.push('version', '1');
     const args = [
       task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due),
       JSON.stringify(task.config), String(entries.length), ...entries.map(entryToJson), String(fields.length), ...fields,
