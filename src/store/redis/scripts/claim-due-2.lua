@@ -9,18 +9,23 @@
 -- task. FIELDS must match CLAIM_FIELDS in codec.ts: values without names halve what is decoded.
 local FIELDS = { 'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
   'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version' }
+local LEASE_TOKEN, LEASE_UNTIL, VERSION = 15, 16, 17
 redis.call('SELECT', 1)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 local configs = {}
 for _, id in ipairs(ids) do
   local key = ARGV[5] .. 'task:' .. id
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('HSET', key, 'leaseToken', ARGV[3], 'leaseUntil', ARGV[4])
-    redis.call('HINCRBY', key, 'version', 1)
+  local hash = redis.call('HMGET', key, unpack(FIELDS))
+  if hash[1] then
+    -- Read first, then one HSET with the next version: a command (and an AOF entry) fewer than
+    -- HINCRBY, and the answer is patched here instead of read again.
+    local version = string.format('%d', (tonumber(hash[VERSION]) or 0) + 1)
+    redis.call('HSET', key, 'leaseToken', ARGV[3], 'leaseUntil', ARGV[4], 'version', version)
+    hash[LEASE_TOKEN], hash[LEASE_UNTIL], hash[VERSION] = ARGV[3], ARGV[4], version
     redis.call('ZADD', KEYS[1], tonumber(ARGV[4]), id)
     redis.call('SADD', KEYS[2], id)
-    out[#out + 1] = redis.call('HMGET', key, unpack(FIELDS))
+    out[#out + 1] = hash
     configs[#configs + 1] = id
   else
     -- The record expired or was deleted without leaving the index: drop the stale entry.

@@ -36,8 +36,9 @@ for t, task in ipairs(tasks) do
     codes[t] = 0
   else
     codes[t] = 1
-    if task.fieldCount > 0 then redis.call('HSET', key, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1)) end
-    redis.call('HINCRBY', key, 'version', 1)
+    -- The next version in the same HSET as the changed fields: one command and AOF entry, not two.
+    local version = string.format('%d', tonumber(task.version) + 1)
+    redis.call('HSET', key, 'version', version, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
     if task.due == '' then
       redis.call('ZREM', KEYS[1], task.id)
     else
