@@ -219,6 +219,22 @@ describe('redis specifics', () => {
       }
     }));
 
+  test('claims and outcomes count versions as exact integers, past where Lua would print a number as 1e+15', () =>
+    withRaw(async (store, raw) => {
+      const project = newProject();
+      await store.insertProject(project);
+      const task = await insertAt(store, project.id, T0 + 1_000);
+      const big = 2 ** 52; // the scripts add one to what they read, in Lua's doubles
+      await raw.select(1);
+      await raw.hset(`t${process.pid}.${counter}:task:${task.id}`, 'version', String(big));
+      const [claimed] = await store.claimDue(T0 + 1_000, 10, 30_000);
+      assert.equal(must(claimed, 'claimed task').version, big + 1, 'the claim answers the version it wrote');
+      assert.equal(await raw.hget(`t${process.pid}.${counter}:task:${task.id}`, 'version'), String(big + 1));
+      const outcome = applyOutcome(claimed!, { ok: true, statusCode: 200 }, T0 + 1_100);
+      assert.equal(await store.replaceTask(claimed!, outcome.task, outcome.entries), true);
+      assert.equal(must(await store.findTask(project.id, task.id), 'task').version, big + 2);
+    }));
+
   test('Redis going away answers STORE_UNAVAILABLE at once, and the store works again when it is back', async () => {
     const server = await startRedisServer({ persistence: true });
     const store = await RedisStore.connect({ url: server.url, retentionSeconds: 60 });
