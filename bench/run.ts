@@ -102,7 +102,8 @@ async function main(): Promise<void> {
   try {
     await ctx.start({ redis: needsRedis, bare: wants('subscribe') });
     for (const store of options.stores) if (wants('subscribe')) await runScenario('subscribe', store, () => subscribeScenario(ctx, store));
-    // On Redis, each dispatch run is followed by a BullMQ run on the same Redis (compared within the run).
+    // On Redis, each dispatch run is paired with a BullMQ run on the same Redis (compared within the pair;
+    // the order alternates, see dispatchScenario).
     let bullmqDone = false;
     for (const store of options.stores) {
       if (!wants('dispatch')) continue;
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
         if (withBullmq) {
           bullmqDone = true;
           const rows = bullmqRows(result.bullmqRuns);
-          scenarios.bullmq = { runs: result.bullmqRuns, rows, note: 'each run right after the dispatch/redis run of the same number' };
+          scenarios.bullmq = { runs: result.bullmqRuns, rows, note: 'each run paired with the dispatch/redis run of the same number: after it in odd-numbered runs, before it in even ones' };
           bullmqRowsLater.push(...rows);
         }
         return result;

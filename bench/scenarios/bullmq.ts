@@ -37,8 +37,12 @@ export interface BullmqRun {
   warmUp: WarmUp;
 }
 
-/** One BullMQ run; `ceilingRate` when the undici ceiling was just measured in the same run (dispatch). */
-export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promise<BullmqRun> {
+/**
+ * One BullMQ run. `ceiling`: measure the undici ceiling after it, or the rate of one measured in
+ * the same pair (dispatch), or `later` when the pair's ceiling is not measured yet (see
+ * `withCeiling`).
+ */
+export async function bullmqRun(ctx: BenchContext, ceiling: 'measure' | 'later' | number = 'measure'): Promise<BullmqRun> {
   const n = ctx.options.sizes.bullmqJobs;
   const redis = ctx.redis;
   if (!redis) throw new Error('no redis-server');
@@ -86,13 +90,17 @@ export async function bullmqRun(ctx: BenchContext, ceilingRate?: number): Promis
   } finally {
     await worker.close();
   }
-  const ceiling = ceilingRate ?? (await undiciCeiling(ctx, n)).rate;
-  return { ...run, ceilingRate: ceiling, ratio: run.rate / ceiling };
+  const ceilingRate = ceiling === 'measure' ? (await undiciCeiling(ctx, n)).rate : ceiling === 'later' ? NaN : ceiling;
+  return withCeiling(run, ceilingRate);
 }
 
-export function logBullmqRun(i: number, run: BullmqRun): void {
+export function withCeiling(run: Omit<BullmqRun, 'ceilingRate' | 'ratio'>, ceilingRate: number): BullmqRun {
+  return { ...run, ceilingRate, ratio: run.rate / ceilingRate };
+}
+
+export function logBullmqRun(i: number, run: BullmqRun, order = ''): void {
   log(
-    `bullmq/redis run ${i + 1}: enqueued at ${fmt(run.enqueueRate)}/s (margin ${ms(run.marginMs)}); ${fmt(run.delivered)}/${fmt(run.jobs)}` +
+    `bullmq/redis run ${i + 1}${order ? ` (${order})` : ''}: enqueued at ${fmt(run.enqueueRate)}/s (margin ${ms(run.marginMs)}); ${fmt(run.delivered)}/${fmt(run.jobs)}` +
       ` delivered at ${fmt(run.rate)}/s, lateness p50 ${ms(run.latenessP50)} p99 ${ms(run.latenessP99)} | undici ${fmt(run.ceilingRate)}/s` +
       ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}${describeRedisWindow(run.redisWindow)}` +
       (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh worker` : ''),

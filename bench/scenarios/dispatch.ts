@@ -7,7 +7,7 @@
  */
 import type { BatchResult } from '../children/loadgen.js';
 import type { BenchContext } from '../lib/context.js';
-import { type BullmqRun, bullmqRun, logBullmqRun } from './bullmq.js';
+import { type BullmqRun, bullmqRun, logBullmqRun, withCeiling } from './bullmq.js';
 import { type MachineLoad, type RedisWindow, authHeaders, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import type { StoreName } from '../lib/options.js';
@@ -39,8 +39,10 @@ export interface DispatchRun {
   errorSamples: string[];
   /** The server's warm-up batch, delivered first by the same fresh process: its rate is a cold start's. */
   warmUp: WarmUp;
-  /** When BullMQ runs in the same bench: its run right after this one on the same Redis, and this rate / its rate. */
+  /** When BullMQ runs in the same bench: its run paired with this one on the same Redis, and this rate / its rate. */
   bullmqRate?: number;
+  /** BullMQ's run of the pair went first. */
+  bullmqFirst?: boolean;
   vsBullmq?: number;
   /** Redis only: persistence from the due time to the last delivery (forks, AOF bytes per task). */
   redisWindow?: RedisWindow;
@@ -118,8 +120,9 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
 }
 
 /**
- * The scenario on one store. On Redis with `withBullmq`, every run is followed by a BullMQ run on
- * the same Redis against the same undici ceiling, and the comparison is taken within each run.
+ * The scenario on one store. On Redis with `withBullmq`, every run is paired with a BullMQ run on
+ * the same Redis against the same undici ceiling (after it in odd-numbered runs, before it in even
+ * ones), and the comparison is taken within each pair.
  */
 export async function dispatchScenario(
   ctx: BenchContext,
@@ -129,6 +132,11 @@ export async function dispatchScenario(
   const runs: DispatchRun[] = [];
   const bullmqRuns: BullmqRun[] = [];
   for (let i = 0; i < ctx.options.runs; i++) {
+    // Pairs alternate which side goes first (ABAB...: the server first in odd-numbered runs), so that
+    // neither side always meets the same point of a periodic cost of the shared Redis (its AOF
+    // rewrites, triggered by the bytes written since the last one) or of the minute's drift.
+    const bullmqFirst = withBullmq && store === 'redis' && i % 2 === 1;
+    const early = bullmqFirst ? await bullmqRun(ctx, 'later') : null;
     const run = await dispatchRun(ctx, store);
     runs.push(run);
     log(
@@ -141,11 +149,12 @@ export async function dispatchScenario(
     );
     if (run.profile) log(`  dispatch phase of the profile: ${run.profile.command}`);
     if (withBullmq && store === 'redis') {
-      const b = await bullmqRun(ctx, run.ceilingRate);
+      const b = early ? withCeiling(early, run.ceilingRate) : await bullmqRun(ctx, run.ceilingRate);
       bullmqRuns.push(b);
-      logBullmqRun(i, b);
+      logBullmqRun(i, b, bullmqFirst ? 'before the server' : 'after the server');
       run.bullmqRate = b.rate;
       run.vsBullmq = run.rate / b.rate;
+      run.bullmqFirst = bullmqFirst;
     }
   }
   const m = (f: (r: DispatchRun) => number): number => median(runs.map(f));
