@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * (address, ACL, data folder): the performance settings of resource/config/redis.conf are passed on
  * its command line. Persistence stays with `--redis-persistence`, which mirrors the same file.
  */
-const MIRRORED = ['hash-max-listpack-value', 'hash-max-listpack-entries'];
+const MIRRORED = ['hash-max-listpack-value', 'hash-max-listpack-entries', 'rdbcompression'];
 
 export function redisConfTuning(repo: string): string[] {
   const conf = readFileSync(join(repo, 'resource/config/redis.conf'), 'utf8');
