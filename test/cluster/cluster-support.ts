@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../helpers/api-client.js';
@@ -27,12 +27,20 @@ export function clusterEnv(redisUrl: string, extra: Record<string, string> = {})
 export interface Node {
   process: ServerProcess;
   client: ApiClient;
+  /** The working folder the nodes of one `startNodes` share; `killNodes` removes it. */
+  dir: string;
 }
 
 export async function startNodes(count: number, env: Record<string, string>): Promise<Node[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kuueri-cluster-'));
   const processes = await Promise.all(Array.from({ length: count }, () => spawnServer(env, dir)));
-  return processes.map((p) => ({ process: p, client: new ApiClient(p.url) }));
+  return processes.map((p) => ({ process: p, client: new ApiClient(p.url), dir }));
+}
+
+/** Kills every node (SIGKILL: nothing is left to drain) and removes their working folders. */
+export async function killNodes(nodes: readonly Node[] | undefined): Promise<void> {
+  await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+  for (const dir of new Set((nodes ?? []).map((n) => n.dir))) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Runs `work` for every item with at most `width` at once; results in item order. */

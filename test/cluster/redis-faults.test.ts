@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { Credentials } from '../helpers/api-client.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { TargetServer } from '../helpers/target.js';
-import { type Node, clusterEnv, pool, startNodes, until } from './cluster-support.js';
+import { type Node, clusterEnv, killNodes, pool, startNodes, until } from './cluster-support.js';
 
 describe('redis-server stopped and restarted while tasks are pending', () => {
   let redis: RedisServer | undefined;
@@ -23,7 +23,7 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
     nodes = await startNodes(2, clusterEnv(redis.url));
   });
   after(async () => {
-    await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+    await killNodes(nodes);
     await target?.close();
     await redis?.close();
   });
@@ -78,7 +78,7 @@ describe('resource/config/redis.conf', () => {
     target = await TargetServer.start();
   });
   after(async () => {
-    await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+    await killNodes(nodes);
     await target?.close();
     await redis?.close();
   });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Credentials } from '../helpers/api-client.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { TargetServer } from '../helpers/target.js';
-import { type Node, clusterEnv, pool, startNodes, until } from './cluster-support.js';
+import { type Node, clusterEnv, killNodes, pool, startNodes, until } from './cluster-support.js';
 
 /**
  * Three server processes on one real Redis: atomic claims (each task delivered once), SIGKILL of a
@@ -29,7 +29,7 @@ describe('three servers sharing one Redis', () => {
   });
 
   after(async () => {
-    await Promise.all((nodes ?? []).map((n) => n.process.kill('SIGKILL')));
+    await killNodes(nodes);
     await target?.close();
     await redis?.close();
   });
