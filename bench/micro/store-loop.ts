@@ -19,10 +19,11 @@ const arg = (name: string, fallback: number): number => (process.argv.includes(n
 const N = 20_000;
 const BATCH = arg('--batch', 128);
 const SEALED = arg('--sealed', 1_000);
-const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-loop-'));
+// A folder for the SQLite file only: on Redis there is nothing to keep on disk.
+const dir = redisUrl ? undefined : mkdtempSync(join(tmpdir(), 'kuueri-store-loop-'));
 const store: TaskStore = redisUrl
   ? await RedisStore.connect({ url: redisUrl, retentionSeconds: 3600, prefix: `loop${process.pid}:` })
-  : new SqliteStore({ path: join(dir, 'tasks.db') });
+  : new SqliteStore({ path: join(dir!, 'tasks.db') });
 const projectId = newId(Date.now());
 await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
 // On Redis, also redis-server's own CPU per phase (INFO cpu, main thread), since Redis is shared by every node.
@@ -84,4 +85,4 @@ if (infoClient) {
   infoClient.disconnect();
 }
 await store.close();
-rmSync(dir, { recursive: true, force: true });
+if (dir) rmSync(dir, { recursive: true, force: true });
