@@ -1,21 +1,17 @@
 // What Redis's persistence costs for a schedule of pending tasks, with and without `rdbcompression`:
-// fills a redis-server with N tasks of the bench's ~1 KB webhook (sealed with the real cipher,
-// written by RedisStore, so the layout is the server's), then runs BGREWRITEAOF and BGSAVE with
-// the setting on and off in turn. Prints, per setting, the forked child's CPU (redis-server's
-// reaped children, /proc/<pid>/stat), the wall time until Redis reports it done, and the size of
-// what it wrote. The redis-server must run on this machine, and is emptied (FLUSHALL) first:
+// fills a redis-server with N tasks through bench/fill-store.ts (the bench's ~1 KB webhook, sealed
+// with the real cipher and written by RedisStore, so the layout is the server's), then runs
+// BGREWRITEAOF and BGSAVE with the setting on and off in turn. Prints, per setting, the forked
+// child's CPU (redis-server's reaped children, /proc/<pid>/stat), the wall time until Redis reports
+// it done, and the size of what it wrote. The redis-server must run on this machine, and is emptied
+// (FLUSHALL) first:
 //   redis-server --port 6399 --save '' --appendonly yes --hash-max-listpack-value 4096 --dir /tmp/r6399
 //   npx tsx bench/micro/redis-rewrite.ts --redis redis://127.0.0.1:6399 [--tasks 40000] [--rounds 3]
+import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { newId } from '../../src/core/ids.js';
-import { createRequestCipher } from '../../src/core/sealed-request.js';
-import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
-import type { HttpRequestSpec } from '../../src/core/task.js';
-import { createTask } from '../../src/core/task-machine.js';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
-import { PAYLOAD_BASE64, TARGET_HEADERS } from '../lib/bodies.js';
 import { median } from '../lib/stats.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -34,23 +30,14 @@ const childrenCpuMs = (): number => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+// The schedule is written by the scale scenario's filler: the bench's subscribe body, resolved,
+// sealed and inserted by the server's own code.
 await admin.flushall();
-const store = await RedisStore.connect({ url, retentionSeconds: 3600, prefix: 'kt:' });
-const cipher = createRequestCipher(Buffer.alloc(32, 7));
-const projectId = newId(Date.now());
-await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@rewrite.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
-const due = Date.now() + 3_600_000;
-const request: HttpRequestSpec = { url: 'http://127.0.0.1:4000/hook', method: 'POST', data: PAYLOAD_BASE64, params: { source: 'bench' }, headers: TARGET_HEADERS };
-for (let done = 0; done < N; done += 500) {
-  await Promise.all(
-    Array.from({ length: Math.min(500, N - done) }, () => {
-      const id = newId(due);
-      const { task, entries } = createTask({ id, projectId, config: DEFAULT_CONFIG, firstExecAt: due, sealedRequest: cipher.seal(request, id) }, due - 3_600_000);
-      return store.insertTask(task, entries, 1e9);
-    }),
-  );
-}
-await store.close();
+execFileSync(
+  process.execPath,
+  ['--import', 'tsx', fileURLToPath(new URL('../fill-store.ts', import.meta.url)), '--db', url, '--count', String(N), '--key', '7'.repeat(64)],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
 const dir = (await admin.config('GET', 'dir'))[1]!;
 const dbfilename = (await admin.config('GET', 'dbfilename'))[1]!;
 
