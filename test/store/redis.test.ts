@@ -225,11 +225,12 @@ describe('redis specifics', () => {
       await store.insertProject(project);
       const task = await insertAt(store, project.id, T0 + 1_000);
       const big = 2 ** 52; // the scripts add one to what they read, in Lua's doubles
+      const key = `t${process.pid}.${counter}:task:${task.id}`;
       await raw.select(1);
-      await raw.hset(`t${process.pid}.${counter}:task:${task.id}`, 'version', String(big));
+      await raw.hset(key, 'version', String(big));
       const [claimed] = await store.claimDue(T0 + 1_000, 10, 30_000);
       assert.equal(must(claimed, 'claimed task').version, big + 1, 'the claim answers the version it wrote');
-      assert.equal(await raw.hget(`t${process.pid}.${counter}:task:${task.id}`, 'version'), String(big + 1));
+      assert.equal(await raw.hget(key, 'version'), String(big + 1));
       const outcome = applyOutcome(claimed!, { ok: true, statusCode: 200 }, T0 + 1_100);
       assert.equal(await store.replaceTask(claimed!, outcome.task, outcome.entries), true);
       assert.equal(must(await store.findTask(project.id, task.id), 'task').version, big + 2);
