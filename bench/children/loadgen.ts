@@ -28,6 +28,8 @@ export interface LoadArgs {
 
 export interface LoadResult {
   requests: number;
+  /** Every answer received, warm-up included: what the server's CPU over the whole load served. */
+  answered: number;
   errors: number;
   statuses: Record<string, number>;
   errorSamples: string[];
@@ -120,6 +122,7 @@ async function load(args: LoadArgs): Promise<LoadResult> {
   let measuring = false;
   let stop = false;
   let requests = 0;
+  let answered = 0;
   let errors = 0;
   const headers = { 'content-type': 'application/json', ...args.headers };
   const worker = async (): Promise<void> => {
@@ -129,6 +132,7 @@ async function load(args: LoadArgs): Promise<LoadResult> {
         const res = await pool.request({ path: args.path, method: 'POST', headers, body: args.body });
         const text = await res.body.text();
         const ms = performance.now() - t0;
+        answered++;
         if (!measuring) continue;
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         if (res.statusCode === args.expectStatus) {
@@ -157,7 +161,7 @@ async function load(args: LoadArgs): Promise<LoadResult> {
   stop = true;
   await Promise.all(workers);
   await pool.close();
-  return { requests, errors, statuses, errorSamples, elapsedMs, rps: (requests / elapsedMs) * 1000, latencyMs: summarize(latencies) };
+  return { requests, answered, errors, statuses, errorSamples, elapsedMs, rps: (requests / elapsedMs) * 1000, latencyMs: summarize(latencies) };
 }
 
 /** Runs `n` jobs with `concurrency` loops; `job(i)` answers an error description or null. */

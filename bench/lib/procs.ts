@@ -266,10 +266,13 @@ export function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSecondsOf(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; or one of its
+ * threads, from /proc/<pid>/task/<thread>/stat (a process's main thread has the process's id).
+ */
+export function cpuSecondsOf(pid: number, thread?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at state, field 3.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
@@ -278,8 +281,12 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/** CPU seconds used by each of `pids` between start() and the call of the returned function. */
-export function cpuMeter(pids: Record<string, number>): () => Record<string, number> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSecondsOf(pid)]));
-  return () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round((cpuSecondsOf(pid) - before[k]!) * 100) / 100]));
+/** A process, or one thread of it (`{ pid, thread: pid }` is its main thread). */
+export type CpuSource = number | { pid: number; thread: number };
+
+/** CPU seconds used by each of `sources` between start() and the call of the returned function. */
+export function cpuMeter(sources: Record<string, CpuSource>): () => Record<string, number> {
+  const read = (source: CpuSource): number => (typeof source === 'number' ? cpuSecondsOf(source) : cpuSecondsOf(source.pid, source.thread));
+  const before = Object.fromEntries(Object.entries(sources).map(([k, source]) => [k, read(source)]));
+  return () => Object.fromEntries(Object.entries(sources).map(([k, source]) => [k, Math.round((read(source) - before[k]!) * 100) / 100]));
 }

@@ -21,6 +21,18 @@ export interface SubscribeRun {
   ceilingP99: number;
   ratio: number;
   serverCpuSeconds: number;
+  /**
+   * The server's main thread (the event loop: HTTP, validation, sealing, SQLite) alone, its share
+   * of one core over the load, and its CPU per answer, warm-up included. The bare JSON server's
+   * CPU per answer beside it; their quotient is what the ratio would be if each had a core to
+   * itself, free of what else the machine ran in the seconds each was measured.
+   */
+  serverMainCpuSeconds: number;
+  serverMainBusy: number;
+  serverMainUsPerRequest: number;
+  ceilingCpuSeconds: number;
+  ceilingUsPerRequest: number;
+  cpuRatio: number;
   redisCpuSeconds: number;
   loadgenCpuSeconds: number;
   rssMb: number;
@@ -62,17 +74,29 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
   const server = await ctx.startServer(store, 'subscribe');
   let result: LoadResult;
   let cpu: Record<string, number>;
+  let loadSeconds: number;
   let rssMb: number;
   try {
     const creds = await ctx.register(server);
-    const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, loadgen: ctx.loadgen.pid });
+    const meter = cpuMeter({
+      server: server.pid,
+      serverMain: { pid: server.pid, thread: server.pid },
+      redis: store === 'redis' ? ctx.redisPid : -1,
+      loadgen: ctx.loadgen.pid,
+    });
+    const startedAt = performance.now();
     result = await subscribeLoad(ctx, server, creds);
+    loadSeconds = (performance.now() - startedAt) / 1000;
     cpu = meter();
     rssMb = memoryOf(server.pid).rssMb;
   } finally {
     await server.stop();
   }
+  const bareMeter = cpuMeter({ bare: ctx.bare?.pid ?? -1 });
   const ceiling = await ceilingLoad(ctx);
+  const bareCpu = bareMeter().bare!;
+  const serverMainUs = (cpu.serverMain! * 1e6) / result.answered;
+  const ceilingUs = (bareCpu * 1e6) / ceiling.answered;
   return {
     rps: result.rps,
     p50: result.latencyMs.p50,
@@ -83,6 +107,12 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
     ceilingP99: ceiling.latencyMs.p99,
     ratio: result.rps / ceiling.rps,
     serverCpuSeconds: cpu.server!,
+    serverMainCpuSeconds: cpu.serverMain!,
+    serverMainBusy: cpu.serverMain! / loadSeconds,
+    serverMainUsPerRequest: serverMainUs,
+    ceilingCpuSeconds: bareCpu,
+    ceilingUsPerRequest: ceilingUs,
+    cpuRatio: ceilingUs / serverMainUs,
     redisCpuSeconds: cpu.redis!,
     loadgenCpuSeconds: cpu.loadgen!,
     rssMb,
@@ -98,7 +128,8 @@ export async function subscribeScenario(ctx: BenchContext, store: StoreName): Pr
     runs.push(run);
     log(
       `subscribe/${store} run ${i + 1}: ${fmt(run.rps)} req/s p50 ${ms(run.p50)} p99 ${ms(run.p99)} errors ${run.errors}` +
-        ` | bare JSON ${fmt(run.ceilingRps)} req/s | ratio ${ratio(run.ratio)} | server CPU ${run.serverCpuSeconds} s`,
+        ` | bare JSON ${fmt(run.ceilingRps)} req/s | ratio ${ratio(run.ratio)} | server CPU ${run.serverCpuSeconds} s` +
+        ` | main thread ${Math.round(run.serverMainBusy * 100)}% busy, ${fmt(run.serverMainUsPerRequest)} µs/req; bare ${fmt(run.ceilingUsPerRequest)} µs/req: by CPU ${ratio(run.cpuRatio)}`,
     );
   }
   const m = (f: (r: SubscribeRun) => number): number => median(runs.map(f));
@@ -108,6 +139,10 @@ export async function subscribeScenario(ctx: BenchContext, store: StoreName): Pr
   const r = m((x) => x.ratio);
   const errors = runs.reduce((a, x) => a + x.errors, 0);
   const notes = errors > 0 ? [`${errors} non-201 answers or errors, e.g. ${runs.flatMap((x) => x.errorSamples)[0] ?? ''}`] : [];
+  notes.push(
+    `the server's main thread ${Math.round(m((x) => x.serverMainBusy) * 100)}% busy, ${fmt(m((x) => x.serverMainUsPerRequest))} µs of its CPU per request; ` +
+      `the bare server ${fmt(m((x) => x.ceilingUsPerRequest))} µs; ratio by CPU ${ratio(m((x) => x.cpuRatio))} (medians)`,
+  );
   const p99ok = p99 < 20;
   const row: Row = {
     scenario: 'subscribe',
