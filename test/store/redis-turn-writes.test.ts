@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { TurnBatch } from '../../src/store/redis/turn-batch.js';
 import { TurnWrites } from '../../src/store/redis/turn-writes.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
-/** TurnWrites on a real redis-server: the commands of one turn leave in one write, at the end of the turn. */
+/**
+ * TurnWrites and TurnBatch on a real redis-server: the commands of one turn leave in one write, at
+ * the end of the turn; a batch that fills up leaves at the end of the tick that filled it.
+ */
 let redis: RedisServer;
 let client: Redis;
 
@@ -115,4 +119,38 @@ test('beforeRelease: what a flush sends leaves in the same write as the turn, an
     process.nextTick(() => order.push('tick'));
   });
   assert.deepEqual(order, ['tick', 'flush']);
+});
+
+test('TurnBatch: a full batch leaves at the end of the tick that filled it; what comes later in the turn, at its end', async () => {
+  const writes = new TurnWrites(client);
+  const stream = client.stream;
+  const sent: number[][] = [];
+  // Each batch is one MGET of its items' keys, so what Redis answers shows which call carried which item.
+  const batch = new TurnBatch<number, string | null>(writes, (items) => {
+    sent.push(items);
+    return client.mget(items.map((i) => `tb:${i}`));
+  }, 3);
+  await client.mset('tb:1', 'one', 'tb:4', 'four');
+  type Seen = { sentInTick: number; corkedAfterTick: number; sentLater: number; corkedLater: number; answers: Promise<(string | null)[]> };
+  const seen = await new Promise<Seen>((resolve) => {
+    writes.hold(); // as RedisStore does before each call
+    const first = [1, 2, 3].map((i) => batch.add(i));
+    const sentInTick = sent.length;
+    process.nextTick(() => {
+      const corkedAfterTick = stream.writableCorked;
+      writes.hold(); // the turn's next request
+      const fourth = batch.add(4);
+      process.nextTick(() =>
+        resolve({ sentInTick, corkedAfterTick, sentLater: sent.length, corkedLater: stream.writableCorked, answers: Promise.all([...first, fourth]) }),
+      );
+    });
+  });
+  assert.equal(seen.sentInTick, 1, 'the third item filled a batch, sent at once');
+  assert.deepEqual(sent[0], [1, 2, 3]);
+  assert.equal(seen.corkedAfterTick, 0, 'and written to the socket at the end of that tick');
+  assert.equal(seen.sentLater, 1, 'a later item of the turn waits');
+  assert.equal(seen.corkedLater, 1, 'held until the end of the turn');
+  assert.deepEqual(await seen.answers, ['one', null, null, 'four'], 'every item answered by its own call');
+  assert.deepEqual(sent, [[1, 2, 3], [4]]);
+  assert.equal(stream.writableCorked, 0);
 });

@@ -10,8 +10,12 @@ import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-scrip
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
-/** At most this many writes in one script call: ~50 µs of Redis each, so ~3 ms at most. */
-const WRITE_BATCH = 64;
+/**
+ * At most this many writes in one script call (~50 µs of Redis each). A full call leaves at once
+ * (TurnBatch), so Redis works on it while the turn goes on: subscribe on Redis ran at 64 with the
+ * main thread 67-72% busy, waiting on Redis; smaller calls kept it busier (docs/performance.md).
+ */
+export const WRITE_BATCH = 16;
 
 export interface RedisStoreOptions {
   /** redis://[user:pass@]host:port or rediss:// for TLS. */
