@@ -13,7 +13,7 @@ import { TurnWrites } from './turn-writes.js';
 /**
  * At most this many writes in one script call (~50 µs of Redis each). A full call leaves at once
  * (TurnBatch), so Redis works on it while the turn goes on: subscribe on Redis ran at 64 with the
- * main thread 67-72% busy, waiting on Redis; smaller calls kept it busier (docs/performance.md).
+ * main thread 64-72% busy, waiting on Redis; smaller calls kept it busier (docs/performance.md).
  */
 export const WRITE_BATCH = 16;
 
