@@ -266,16 +266,30 @@ export function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   }
 }
 
+/** The fields of a /proc stat file from state (field 3) on: the command name before it may hold spaces. */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /**
  * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; or one of its
  * threads, from /proc/<pid>/task/<thread>/stat (a process's main thread has the process's id).
  */
 export function cpuSecondsOf(pid: number, thread?: number): number {
   try {
-    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rest = statFields(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`);
     return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds of a process's children that have exited and been reaped (cutime + cstime). */
+export function childrenCpuSecondsOf(pid: number): number {
+  try {
+    const rest = statFields(`/proc/${pid}/stat`);
+    return (Number(rest[13]) + Number(rest[14])) / 100;
   } catch {
     return NaN;
   }

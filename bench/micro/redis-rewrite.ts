@@ -8,10 +8,11 @@
 //   redis-server --port 6399 --save '' --appendonly yes --hash-max-listpack-value 4096 --dir /tmp/r6399
 //   npx tsx bench/micro/redis-rewrite.ts --redis redis://127.0.0.1:6399 [--tasks 40000] [--rounds 3]
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { childrenCpuSecondsOf, sleep } from '../lib/procs.js';
 import { median } from '../lib/stats.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -23,12 +24,8 @@ const rounds = Number(arg('--rounds') ?? 3);
 const admin = new Redis(url);
 const info = async (section: string, field: string): Promise<string> => new RegExp(`${field}:(\\S+)`).exec(await admin.info(section))?.[1] ?? '';
 const pid = Number(await info('server', 'process_id'));
-/** CPU of redis-server's children that have exited and been reaped (cutime + cstime), in ms. */
-const childrenCpuMs = (): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * (1000 / 100); // clock ticks of 10 ms
-};
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** CPU of redis-server's children that have exited and been reaped (the forked writers), in ms. */
+const childrenCpuMs = (): number => Math.round(childrenCpuSecondsOf(pid) * 1000);
 
 // The schedule is written by the scale scenario's filler: the bench's subscribe body, resolved,
 // sealed and inserted by the server's own code.
