@@ -15,16 +15,33 @@ export const PROJECT_HEADER = 'x-kuueri-tasks-project';
 
 const DUMMY_HASH = hashToken('kt_not-a-real-token');
 
-/** Every value a header was sent with, repeats included (`headers` keeps only the first authorization). */
-function everyValue(request: FastifyRequest, name: string): string[] {
-  const distinct = (request.raw as Partial<FastifyRequest['raw']> | undefined)?.headersDistinct?.[name];
-  if (distinct) return distinct;
-  const value = request.headers[name];
-  return value === undefined ? [] : ([] as string[]).concat(value);
+/**
+ * The header's value when it was sent exactly once, else undefined (`headers` keeps only the first
+ * authorization). Reads `rawHeaders`, where repeats stay apart: `headersDistinct` would build an
+ * array for every header of every request to answer this.
+ */
+function onlyValue(request: FastifyRequest, name: string): string | undefined {
+  const raw = (request.raw as Partial<FastifyRequest['raw']> | undefined)?.rawHeaders;
+  if (!raw) {
+    const value = request.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  }
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length !== name.length || key.toLowerCase() !== name) continue;
+    if (found !== undefined) return undefined;
+    found = raw[i + 1]!;
+  }
+  return found;
 }
 
 export interface Authenticator {
-  authenticate(request: FastifyRequest): Promise<Project>;
+  /**
+   * The caller's project. Answers at once when the project is cached (most requests), so the hook
+   * calling it need not wait a turn; refusals are thrown then, or rejected when a store read was due.
+   */
+  authenticate(request: FastifyRequest): Project | Promise<Project>;
 }
 
 /** Projects never change once registered, so a bounded cache saves a store read per request. */
@@ -36,7 +53,7 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
   };
 
   return {
-    async authenticate(request) {
+    authenticate(request) {
       const blockedFor = failures.blockedFor(request.ip);
       if (blockedFor > 0) {
         const seconds = Math.ceil(blockedFor / 1000);
@@ -46,26 +63,27 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
       }
       // Exactly one of each: node keeps the first of repeated headers and drops the rest, so a
       // proxy reading the last one would disagree with this server about who is calling.
-      const authorizations = everyValue(request, 'authorization');
-      const projects = everyValue(request, PROJECT_HEADER);
-      if (authorizations.length !== 1 || projects.length !== 1) throw refuse(request.ip);
-      const authorization = authorizations[0]!;
-      const projectId = projects[0]!;
+      const authorization = onlyValue(request, 'authorization');
+      const projectId = onlyValue(request, PROJECT_HEADER);
+      if (authorization === undefined || projectId === undefined) throw refuse(request.ip);
       const match = /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
       if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.ip);
 
-      let project = cache.get(projectId) ?? null;
-      if (!project) {
-        project = await store.findProject(projectId);
+      const check = (project: Project | null): Project => {
+        const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
+        if (!project || !ok) throw refuse(request.ip);
+        return project;
+      };
+      const cached = cache.get(projectId);
+      if (cached) return check(cached);
+      return store.findProject(projectId).then((project) => {
         if (project) {
           if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
           cache.set(projectId, project);
         }
-      }
-      const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
-      if (!project || !ok) throw refuse(request.ip);
-      return project;
+        return check(project);
+      });
     },
   };
 }

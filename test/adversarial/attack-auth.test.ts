@@ -204,16 +204,19 @@ for (const kind of ['sqlite', 'redis'] as const) {
       // value and this server (node keeps the first) disagree on who is calling.
       const wrong = `Bearer ${flip(a.token, 3)}`;
       const good = `Bearer ${a.token}`;
-      const orders: Array<[string, string[]]> = [
+      const orders: Array<[string, string[], string[]?]> = [
         ['wrong then good', [wrong, good]],
         ['good then wrong', [good, wrong]],
         ["good then B's", [good, `Bearer ${b.token}`]],
         ['good twice', [good, good]],
+        // Header names are case-insensitive: these are still two authorization headers.
+        ['good twice, as Authorization then AUTHORIZATION', [good, good], ['Authorization', 'AUTHORIZATION']],
+        ["good as authorization, B's as Authorization", [good, `Bearer ${b.token}`], ['authorization', 'Authorization']],
       ];
       const answers: string[] = [];
-      for (const [name, values] of orders) {
+      for (const [name, values, names = ['authorization', 'authorization']] of orders) {
         for (const route of protectedRoutes(taskId, targetUrl).filter((r) => r.method === 'GET').slice(0, 2)) {
-          const headers: Array<[string, string]> = [...values.map((v): [string, string] => ['authorization', v]), [PROJECT, a.id]];
+          const headers: Array<[string, string]> = [...values.map((v, i): [string, string] => [names[i]!, v]), [PROJECT, a.id]];
           const res = await rawRequest(server.url, { method: route.method, path: route.path, headers });
           answers.push(`${route.name} with ${name}: ${res.status}`);
         }
@@ -225,6 +228,10 @@ for (const kind of ['sqlite', 'redis'] as const) {
     test('the good credentials work, so the refusals above are about the credentials', async () => {
       const res = await rawRequest(server.url, { method: 'GET', path: '/v1beta/info', headers: Object.entries(authHeaders(a)) });
       assert.equal(res.status, 200, describeAnswer(res));
+      // Header names in any case, as HTTP allows.
+      const upper = Object.entries(authHeaders(a)).map(([name, value]): [string, string] => [name.toUpperCase(), value]);
+      const upperAnswer = await rawRequest(server.url, { method: 'GET', path: '/v1beta/info', headers: upper });
+      assert.equal(upperAnswer.status, 200, describeAnswer(upperAnswer));
       assert.equal(res.json?.taskInQueue, 1);
       const task = await rawRequest(server.url, { method: 'GET', path: `/v1beta/queues/${taskId}`, headers: Object.entries(authHeaders(a)) });
       assert.equal(task.status, 200, describeAnswer(task));
@@ -380,7 +387,7 @@ describe('the token comparison goes through crypto.timingSafeEqual', () => {
     const auth = createAuthenticator(store, new FailureThrottle(1_000, 60_000, { now: () => Date.now() }));
     const request = { ip: '192.0.2.1', headers: { authorization: `Bearer ${newToken()}`, [PROJECT]: newId(Date.now()) } } as unknown as FastifyRequest;
     calls.length = 0;
-    await assert.rejects(auth.authenticate(request), (error: unknown) => isAppError(error) && error.code === 'UNAUTHORIZED');
+    await assert.rejects(async () => auth.authenticate(request), (error: unknown) => isAppError(error) && error.code === 'UNAUTHORIZED');
     assert.deepEqual(calls, [{ a: 32, b: 32 }], 'an unknown project costs one constant-time comparison against a dummy hash');
   });
 
