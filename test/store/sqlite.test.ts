@@ -11,11 +11,12 @@ import { newId } from '../../src/core/ids.js';
 import { createRequestCipher } from '../../src/core/sealed-request.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import type { HttpRequestSpec } from '../../src/core/task.js';
-import { createTask } from '../../src/core/task-machine.js';
+import { createTask, unsubscribeTask } from '../../src/core/task-machine.js';
+import { isAppError } from '../../src/core/errors.js';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, insertAt, insertInState, must, newProject, pause } from './fixtures.js';
+import { T0, insertAt, insertInState, must, newProject, pause, subscribeAt } from './fixtures.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-'));
@@ -303,6 +304,41 @@ describe('SqliteStore specifics', () => {
       assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(process.pid));
       assert.equal(must(await store.findProject(projectId), 'the child\'s project').email, `${projectId.toLowerCase()}@child.example`);
     });
+  });
+
+  test('one turn of writes counts active tasks exactly: a cancel, inserts up to the limit, a refused one and one that throws', async () => {
+    // The write batch counts in memory and stores each project's count once, before its commit
+    // (active-counts.ts). The insert with a taken id throws, so the batch runs a second time with
+    // savepoints: nothing of the first run may be counted twice.
+    const store = openStore();
+    const project = newProject();
+    await store.insertProject(project);
+    const first = await insertAt(store, project.id, T0 + 5_000);
+    const canceled = unsubscribeTask(first, T0 + 10);
+    const [ok1, ok2, over, clash] = [1, 2, 3, 4].map((i) => subscribeAt(project.id, T0 + 1_000 + i));
+    const results = await Promise.allSettled([
+      store.replaceTask(first, canceled.task, canceled.entries),
+      store.insertTask(ok1!.task, ok1!.entries, 2),
+      store.insertTask(ok2!.task, ok2!.entries, 2),
+      store.insertTask({ ...clash!.task, id: first.id }, clash!.entries, 10), // room, so it reaches the INSERT
+      store.insertTask(over!.task, over!.entries, 2),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? 'ok' : isAppError(r.reason) ? r.reason.code : 'threw')),
+      ['ok', 'ok', 'ok', 'threw', 'QUEUE_FULL'],
+    );
+    assert.equal(await store.countActive(project.id), 2, 'ok1 and ok2; the cancel freed the slot of the first');
+    const raw = new Database(path, { readonly: true });
+    try {
+      const stored = must(raw.prepare<[string], { n: number }>('SELECT active_tasks AS n FROM projects WHERE id = ?').get(project.id), 'project');
+      const running = must(raw.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND state IN ('RUNNING', 'PAUSED')").get(project.id), 'tasks');
+      assert.equal(stored.n, running.n, 'the stored count is the tasks that are active');
+    } finally {
+      raw.close();
+    }
+    // A project that does not exist is still an error, not a full queue.
+    const orphan = subscribeAt(newId(T0), T0 + 1_000);
+    await assert.rejects(store.insertTask(orphan.task, orphan.entries, 2), /does not exist/);
   });
 
   test('a deleted or swept task leaves no request row behind', async () => {

@@ -12,6 +12,7 @@ import { migrate } from './migrate.js';
 import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, leaseRow, mutableParams, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
+import { ActiveCounts } from './active-counts.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -40,6 +41,8 @@ export class SqliteStore implements TaskStore {
   private readonly events = new EventEmitter();
   private readonly stmt;
   private readonly writes: WriteBatcher;
+  /** Active tasks per project, counted in memory during a write batch and stored at its end. */
+  private readonly active: ActiveCounts;
   private checkpointer: Checkpointer | null = null;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
@@ -76,7 +79,6 @@ export class SqliteStore implements TaskStore {
       throw error;
     }
     this.events.setMaxListeners(0);
-    this.writes = new WriteBatcher(this.db, (error) => this.translate(error));
     const db = this.db;
     this.stmt = {
       insertProject: db.prepare(
@@ -84,7 +86,6 @@ export class SqliteStore implements TaskStore {
       ),
       findProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE id = ?'),
       countActive: db.prepare<[string], { active_tasks: number }>('SELECT active_tasks FROM projects WHERE id = ?'),
-      reserveSlot: db.prepare('UPDATE projects SET active_tasks = active_tasks + 1 WHERE id = ? AND active_tasks < ?'),
       adjustActive: db.prepare('UPDATE projects SET active_tasks = active_tasks + ? WHERE id = ?'),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry,
@@ -147,7 +148,6 @@ export class SqliteStore implements TaskStore {
            due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
          WHERE id = ? AND lease_token = ? RETURNING due_at`,
       ),
-      projectExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM projects WHERE id = ?'),
       nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -158,6 +158,12 @@ export class SqliteStore implements TaskStore {
       ping: db.prepare('SELECT 1'),
     };
     this.seq = this.stmt.lastSeq.get()?.seq ?? 0;
+    const stmt = this.stmt;
+    this.active = new ActiveCounts(
+      (projectId) => stmt.countActive.get(projectId)?.active_tasks,
+      (projectId, change) => stmt.adjustActive.run(change, projectId),
+    );
+    this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -240,13 +246,12 @@ export class SqliteStore implements TaskStore {
     // A full queue is answered, not thrown: nothing was written yet, and a throw would make the
     // whole batch run again with savepoints (write-batcher.ts).
     const stored = await this.writes.run((): boolean => {
-      if (isActive(task.state) && this.stmt.reserveSlot.run(task.projectId, activeLimit).changes === 0) {
-        if (!this.stmt.projectExists.get(task.projectId)) throw new Error(`Project ${task.projectId} does not exist`);
-        return false;
-      }
+      const active = isActive(task.state);
+      if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
       const rid = Number(this.stmt.insertTask.run(taskParams(task)).lastInsertRowid);
       this.stmt.insertRequest.run(rid, task.sealedRequest);
       this.appendEntries(rid, entries);
+      if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
       return true;
     });
     if (!stored) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
@@ -271,9 +276,8 @@ export class SqliteStore implements TaskStore {
       params.prevVersion = prev.version;
       const info = this.stmt.updateTask.run(params);
       if (info.changes === 0) return false;
-      const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
-      if (delta !== 0) this.stmt.adjustActive.run(delta, prev.projectId);
       if (entries.length > 0) this.appendEntries(prev.id, entries);
+      this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
       return true;
     });
     if (written) this.notifyDue(dueAtOf(next));
@@ -286,7 +290,7 @@ export class SqliteStore implements TaskStore {
       if (!row) return false;
       this.stmt.deleteTimeline.run(row.rid);
       this.stmt.deleteRequest.run(row.rid);
-      if (isActive(prev.state)) this.stmt.adjustActive.run(-1, prev.projectId);
+      if (isActive(prev.state)) this.active.change(prev.projectId, -1);
       return true;
     });
   }

@@ -21,6 +21,11 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+export interface BatchHooks {
+  begin(): void;
+  end(): void;
+}
+
 /** A write of a batch run without savepoints threw: the batch runs again, one savepoint per write (which meets that error again). */
 class WriteFailed extends Error {}
 
@@ -38,9 +43,12 @@ export class WriteBatcher {
     private readonly db: Database.Database,
     /** Turns what SQLite throws into what callers should see (e.g. STORE_UNAVAILABLE). */
     private readonly translate: (error: unknown) => unknown,
+    /** Runs inside each batch's transaction: `begin` before its writes, `end` after them, before the commit. */
+    around: BatchHooks = { begin() {}, end() {} },
   ) {
     this.savepoint = db.transaction((write: () => unknown) => write());
     this.commitAll = db.transaction((batch: Pending[], outcomes: Outcome[]) => {
+      around.begin();
       for (const item of batch) {
         try {
           outcomes.push({ ok: true, value: item.write() });
@@ -48,8 +56,10 @@ export class WriteBatcher {
           throw new WriteFailed();
         }
       }
+      around.end();
     });
     this.commitEach = db.transaction((batch: Pending[], outcomes: Outcome[]) => {
+      around.begin();
       for (const item of batch) {
         try {
           outcomes.push({ ok: true, value: this.savepoint(item.write) });
@@ -57,6 +67,7 @@ export class WriteBatcher {
           outcomes.push({ ok: false, error });
         }
       }
+      around.end();
     });
   }
 
