@@ -34,7 +34,9 @@ export const subscribeBodySchema = {
       properties: {
         url: { type: 'string', minLength: 1, maxLength: LIMITS.urlLength },
         method: { type: 'string', enum: HTTP_METHODS },
-        data: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9+/_-]*={0,2}$', description: 'Base64 body' },
+        // Not empty, too, but core/subscription.ts says so: a minLength here counts the code points of
+        // the whole body (ajv's ucs2length), a loop over every character on every subscribe.
+        data: { type: 'string', pattern: '^[A-Za-z0-9+/_-]*={0,2}$', description: 'Base64 body' },
         params: stringMap('^[A-Za-z0-9]+$'),
         // Header values: visible ASCII, space, tab and obs-text; never CR, LF or NUL.
         headers: stringMap('^[A-Za-z0-9-]+$', '^[\\t\\x20-\\x7e\\x80-\\xff]*$'),

@@ -121,7 +121,9 @@ function resolveRequest(input: Partial<SubscribeBody['httpRequest']>, policy: Ta
     }
   }
 
-  if (input.data !== undefined && input.data.replace(/=+$/, '').length % 4 === 1) {
+  if (input.data === '') {
+    issues.push({ field: 'httpRequest.data', message: 'must not be empty' });
+  } else if (input.data !== undefined && input.data.replace(/=+$/, '').length % 4 === 1) {
     issues.push({ field: 'httpRequest.data', message: 'must be a valid base64 string' });
   }
 

@@ -423,6 +423,10 @@ describe('resolveSubscription: data', () => {
     assert.ok(!('data' in r.request), 'no data key at all');
   });
 
+  test('empty data is refused as empty (the schema leaves emptiness to this check)', () => {
+    assert.deepEqual(issuesOf(() => resolve(body({ data: '' }))), [{ field: 'httpRequest.data', message: 'must not be empty' }]);
+  });
+
   test('base64 whose length cannot be valid is refused', () => {
     for (const bad of ['Q', 'QUJDR', 'QUJDR===']) {
       assert.deepEqual(fieldsOf(body({ data: bad })), ['httpRequest.data'], bad);
