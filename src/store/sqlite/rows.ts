@@ -97,13 +97,37 @@ export function taskFromRow(row: TaskRow): StoredTask {
   };
 }
 
-/** Named parameters for INSERT: the whole task, with the index columns derived from it. */
-export function taskParams(task: Task): Record<string, string | number | null> {
-  const params = mutableParams(task);
-  params.projectId = task.projectId;
-  params.startAt = task.estimateStartAt;
-  params.config = JSON.stringify(task.config);
-  return params;
+/**
+ * The columns INSERT writes, in the order `insertValues` gives them (version starts at 1). Bound
+ * by position: better-sqlite3 looks each named parameter up on the object, ~1 µs more per insert.
+ */
+export const INSERT_COLUMNS = [
+  'id', 'project_id', 'state', 'status_code', 'start_at', 'exec_at', 'end_at', 'currently_retry', 'currently_repeat',
+  'retry_count', 'repeat_count', 'attempts', 'paused_left', 'config', 'lease_token', 'lease_until', 'due_at', 'finished_at',
+] as const;
+
+/** The whole task as INSERT_COLUMNS lists it, with the index columns derived from it. */
+export function insertValues(task: Task): Array<string | number | null> {
+  return [
+    task.id,
+    task.projectId,
+    task.state,
+    task.statusCode,
+    task.estimateStartAt,
+    task.estimateExecAt,
+    task.estimateEndAt,
+    task.currentlyRetry ? 1 : 0,
+    task.currentlyRepeat ? 1 : 0,
+    task.retryCount,
+    task.repeatCount,
+    task.attempts,
+    task.pausedLeft,
+    JSON.stringify(task.config),
+    task.lease?.token ?? null,
+    task.lease?.until ?? null,
+    dueAtOf(task),
+    isFinished(task.state) ? task.estimateEndAt : null,
+  ];
 }
 
 /**

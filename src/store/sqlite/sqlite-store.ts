@@ -9,7 +9,7 @@ import { type Project, type Task, type TimelineEntry, isActive } from '../../cor
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
-import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, leaseRow, mutableParams, projectFromRow, taskFromRow, taskParams, timelineFromRow } from './rows.js';
+import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, INSERT_COLUMNS, insertValues, leaseRow, mutableParams, projectFromRow, taskFromRow, timelineFromRow } from './rows.js';
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
@@ -87,13 +87,8 @@ export class SqliteStore implements TaskStore {
       findProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE id = ?'),
       countActive: db.prepare<[string], { active_tasks: number }>('SELECT active_tasks FROM projects WHERE id = ?'),
       adjustActive: db.prepare('UPDATE projects SET active_tasks = active_tasks + ? WHERE id = ?'),
-      insertTask: db.prepare(
-        `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry,
-           currently_repeat, retry_count, repeat_count, attempts, paused_left, config, lease_token,
-           lease_until, due_at, finished_at, version)
-         VALUES (@id, @projectId, @state, @statusCode, @startAt, @execAt, @endAt, @currentlyRetry,
-           @currentlyRepeat, @retryCount, @repeatCount, @attempts, @pausedLeft, @config, @leaseToken,
-           @leaseUntil, @dueAt, @finishedAt, 1)`,
+      insertTask: db.prepare<[Array<string | number | null>]>(
+        `INSERT INTO tasks (${INSERT_COLUMNS.join(', ')}, version) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')}, 1)`,
       ),
       // Only what a task's life changes: its id, project, start, config and request never do.
       updateTask: db.prepare(
@@ -248,7 +243,7 @@ export class SqliteStore implements TaskStore {
     const stored = await this.writes.run((): boolean => {
       const active = isActive(task.state);
       if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
-      const rid = Number(this.stmt.insertTask.run(taskParams(task)).lastInsertRowid);
+      const rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
       this.stmt.insertRequest.run(rid, task.sealedRequest);
       this.appendEntries(rid, entries);
       if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
