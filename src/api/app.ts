@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
 import pino from 'pino';
 import secureJson from 'secure-json-parse';
 import type { FastifyBaseLogger } from 'fastify';
@@ -10,6 +9,7 @@ import type { TargetPolicy } from '../core/target-policy.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import { FailureThrottle } from './failure-throttle.js';
+import { RequestThrottle } from './request-throttle.js';
 import type { RouteContext } from './context.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
@@ -67,16 +67,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  await app.register(rateLimit, {
-    global: true,
-    max: deps.throttle.max,
-    timeWindow: deps.throttle.timeWindowMs,
-    errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `Too many requests from this address; try again in ${context.after}`),
-  });
-
-  // Unknown routes are throttled too: probing costs the client like any other request.
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFound);
+  // Unknown routes are throttled too (by the onRequest hook below): probing costs the client like
+  // any other request.
+  app.setNotFoundHandler(notFound);
 
   const ctx: RouteContext = {
     store: deps.store,
@@ -86,19 +79,32 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     auth: createAuthenticator(deps.store, new FailureThrottle(deps.authFailures.max, deps.authFailures.timeWindowMs, deps.clock)),
     level: deps.level,
     queueLimit: deps.queueLimit,
-    registerLimit: deps.register,
+  };
+  const throttles = {
+    all: new RequestThrottle(deps.throttle.max, deps.throttle.timeWindowMs, deps.clock),
+    register: new RequestThrottle(deps.register.max, deps.register.timeWindowMs, deps.clock),
   };
 
   // The hooks every request runs take a callback rather than return a promise: an async hook costs
   // a promise and a turn of the microtask queue each, on every request.
-  app.addHook('onRequest', (_request, reply, done) => {
+  // Every request is counted against its client's throttle (a route may name another one, or none)
+  // before anything else about it is looked at.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
-    done();
+    const throttle = request.routeOptions.config.throttle;
+    if (throttle === false) return done();
+    const answer = throttles[throttle ?? 'all'].take(request.ip);
+    reply.header('x-ratelimit-limit', answer.limit);
+    reply.header('x-ratelimit-remaining', answer.remaining);
+    reply.header('x-ratelimit-reset', answer.resetSeconds);
+    if (answer.allowed) return done();
+    const error = new AppError('RATE_LIMITED', `Too many requests from this address; try again in ${answer.resetSeconds} s`);
+    error.retryAfterSeconds = answer.resetSeconds;
+    done(error);
   });
-  // Credentials are checked before the body is read, but after the throttle (the rate-limit
-  // plugin's onRequest hooks are per route, so they run after every app-wide onRequest hook):
-  // failed attempts count against the client like any other request.
+  // Credentials are checked before the body is read, but after the throttle: failed attempts count
+  // against the client like any other request.
   app.addHook('preParsing', (request, _reply, payload, done) => {
     if (request.routeOptions.url === undefined || request.routeOptions.config.public) return done(null, payload);
     let project;

@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that need no credentials (register, health). */
     public?: boolean;
+    /** The throttle a route's requests count against: `all` unless it names its own, or none (false). */
+    throttle?: 'register' | false;
   }
 }
 
@@ -27,7 +29,6 @@ export interface RouteContext {
   auth: Authenticator;
   level: 'DEVELOPMENT' | 'PRODUCTION';
   queueLimit: number;
-  registerLimit: { max: number; timeWindowMs: number };
 }
 
 export function projectOf(request: FastifyRequest): Project {

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { ClientWindows } from './client-windows.js';
 
 /**
  * Counts failed authentications per client address and blocks an address that fails too often,
@@ -8,38 +9,25 @@ import type { Clock } from '../core/clock.js';
  * each counts its own share.
  */
 export class FailureThrottle {
-  private readonly counts = new Map<string, { failures: number; resetAt: number }>();
+  private readonly windows: ClientWindows;
 
   constructor(
     private readonly limit: number,
-    private readonly windowMs: number,
+    windowMs: number,
     private readonly clock: Clock,
-    private readonly maxClients = 100_000,
-  ) {}
+    maxClients = 100_000,
+  ) {
+    this.windows = new ClientWindows(windowMs, clock, maxClients);
+  }
 
   /** Milliseconds until `client` may try again, or 0 when it may now. */
   blockedFor(client: string): number {
-    const entry = this.counts.get(client);
-    if (!entry) return 0;
     const now = this.clock.now();
-    if (entry.resetAt <= now) {
-      this.counts.delete(client);
-      return 0;
-    }
-    return entry.failures >= this.limit ? entry.resetAt - now : 0;
+    const window = this.windows.current(client, now);
+    return window !== undefined && window.count >= this.limit ? window.resetAt - now : 0;
   }
 
   recordFailure(client: string): void {
-    const now = this.clock.now();
-    const entry = this.counts.get(client);
-    if (entry && entry.resetAt > now) {
-      entry.failures++;
-      return;
-    }
-    if (this.counts.size >= this.maxClients) {
-      // Drop the oldest entry: insertion order is a fair stand-in for age here.
-      this.counts.delete(this.counts.keys().next().value as string);
-    }
-    this.counts.set(client, { failures: 1, resetAt: now + this.windowMs });
+    this.windows.add(client);
   }
 }

@@ -177,6 +177,37 @@ describe('throttling (TASKS_THROTTLE_LIMIT=5)', () => {
   });
 });
 
+describe('the throttle shows its figures (TASKS_THROTTLE_LIMIT=3, TASKS_REGISTER_LIMIT=4)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { TASKS_THROTTLE_LIMIT: '3', TASKS_REGISTER_LIMIT: '4' } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('x-ratelimit-* on every counted answer, unknown routes counted, retry-after once past the limit', async () => {
+    const figures = (r: { status: number; headers: Headers }): string =>
+      [r.status, r.headers.get('x-ratelimit-limit'), r.headers.get('x-ratelimit-remaining'), r.headers.has('retry-after') ? 'retry-after' : ''].join(' ');
+    const health = await server.client.request('GET', '/healthz');
+    assert.equal(health.headers.get('x-ratelimit-limit'), null, '/healthz is not counted and shows no figures');
+    const answers = [
+      await server.client.request('POST', '/v1beta/register', { body: { email: `figures.${Date.now()}@example.com` } }),
+      await server.client.request('GET', '/v1beta/no-such-route'),
+      await server.client.request('GET', '/v1beta/info'),
+      await server.client.request('GET', '/v1beta/no-such-route'),
+      await server.client.request('GET', '/v1beta/info'),
+    ];
+    // register counts against its own throttle, not this one.
+    assert.deepEqual(answers.map(figures), ['201 4 3 ', '404 3 2 ', '401 3 1 ', '404 3 0 ', '429 3 0 retry-after']);
+    const refused = answers[4]!;
+    assertError(refused, 429, 'RATE_LIMITED');
+    const reset = Number(refused.headers.get('x-ratelimit-reset'));
+    assert.ok(reset > 86_000 && reset <= 86_400, `x-ratelimit-reset ${reset}: the rest of a one-day window`);
+    assert.equal(refused.headers.get('retry-after'), String(reset), 'retry-after says the same');
+  });
+});
+
 describe('throttling counts requests with bad credentials too (TASKS_THROTTLE_LIMIT=5)', () => {
   let server: TestServer;
   before(async () => {

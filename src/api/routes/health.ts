@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 
 /** Liveness and store reachability, for load balancers and orchestrators. Never throttled. */
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/healthz', { config: { public: true, rateLimit: false } }, async (_request, reply) => {
+  app.get('/healthz', { config: { public: true, throttle: false } }, async (_request, reply) => {
     try {
       await ctx.store.ping();
       return { status: 'ok', store: ctx.store.kind };

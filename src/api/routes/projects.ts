@@ -17,7 +17,7 @@ export function projectRoutes(app: FastifyInstance, ctx: RouteContext): void {
           201: { type: 'object', required: ['id', 'token'], properties: { id: { type: 'string' }, token: { type: 'string' } } },
         },
       },
-      config: { public: true, rateLimit: { max: ctx.registerLimit.max, timeWindow: ctx.registerLimit.timeWindowMs } },
+      config: { public: true, throttle: 'register' },
     },
     async (request, reply) => {
       const email = normaliseEmail(request.body.email);

@@ -1,0 +1,44 @@
+import type { Clock } from '../core/clock.js';
+
+/** A client's count in its current window, and when that window ends (ms since the epoch). */
+export interface ClientWindow {
+  count: number;
+  resetAt: number;
+}
+
+/**
+ * Counts events per client in fixed windows, each starting at the client's first event after the
+ * last one ended. Held in this process's memory and bounded: past `maxClients`, the client that
+ * first got its window is dropped (insertion order is a fair stand-in for age here).
+ */
+export class ClientWindows {
+  private readonly windows = new Map<string, ClientWindow>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly clock: Clock,
+    private readonly maxClients = 100_000,
+  ) {}
+
+  /** The client's window, or undefined when it has none running. */
+  current(client: string, now = this.clock.now()): ClientWindow | undefined {
+    const window = this.windows.get(client);
+    if (window === undefined) return undefined;
+    if (window.resetAt > now) return window;
+    this.windows.delete(client);
+    return undefined;
+  }
+
+  /** Counts one event of the client; answers its window with the event counted. */
+  add(client: string, now = this.clock.now()): ClientWindow {
+    const window = this.current(client, now);
+    if (window) {
+      window.count++;
+      return window;
+    }
+    if (this.windows.size >= this.maxClients) this.windows.delete(this.windows.keys().next().value as string);
+    const fresh = { count: 1, resetAt: now + this.windowMs };
+    this.windows.set(client, fresh);
+    return fresh;
+  }
+}
