@@ -4,6 +4,7 @@ import secureJson from 'secure-json-parse';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError, invalidJson } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
+import type { Project } from '../core/task.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { TaskStore } from '../store/task-store.js';
@@ -86,9 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
 
   // The hooks every request runs take a callback rather than return a promise: an async hook costs
-  // a promise and a turn of the microtask queue each, on every request.
-  // Every request is counted against its client's throttle (a route may name another one, or none)
-  // before anything else about it is looked at.
+  // a promise and a turn of the microtask queue each, on every request. First, every request is
+  // counted against its client's throttle (a route may name another one, or none).
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // against the client like any other request.
   app.addHook('preParsing', (request, _reply, payload, done) => {
     if (request.routeOptions.url === undefined || request.routeOptions.config.public) return done(null, payload);
-    let project;
+    let project: Project | Promise<Project>;
     try {
       project = ctx.auth.authenticate(request);
     } catch (error) {

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { Clock } from '../core/clock.js';
 
 /** A client's count in its current window, and when that window ends (ms since the epoch). */
@@ -41,4 +42,23 @@ export class ClientWindows {
     this.windows.set(client, fresh);
     return fresh;
   }
+}
+
+/**
+ * The client an address belongs to, for counting: the address, but an IPv6 client is its /64 (one
+ * host usually holds a whole /64, and could otherwise take a fresh address for every request), and
+ * an IPv4 address mapped into IPv6 is that IPv4 address.
+ */
+export function clientOf(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    address = ipaddr.parse(ip);
+  } catch {
+    return ip; // not an address (a test transport, a unix socket): counted as given
+  }
+  if (address.kind() === 'ipv4') return address.toString();
+  const v6 = address as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${v6.parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }

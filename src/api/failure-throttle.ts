@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
-import { ClientWindows } from './client-windows.js';
+import { ClientWindows, clientOf } from './client-windows.js';
 
 /**
- * Counts failed authentications per client address and blocks an address that fails too often,
+ * Counts failed authentications per client (`clientOf` its address) and blocks an address that fails too often,
  * for the rest of its window, before any credential is even looked at. Guessing tokens is
  * hopeless anyway (256 bits), but a client hammering with bad credentials should cost nothing and
  * learn nothing. The counts live in this process's memory, bounded in size; on several servers
@@ -23,11 +23,11 @@ export class FailureThrottle {
   /** Milliseconds until `client` may try again, or 0 when it may now. */
   blockedFor(client: string): number {
     const now = this.clock.now();
-    const window = this.windows.current(client, now);
+    const window = this.windows.current(clientOf(client), now);
     return window !== undefined && window.count >= this.limit ? window.resetAt - now : 0;
   }
 
   recordFailure(client: string): void {
-    this.windows.add(client);
+    this.windows.add(clientOf(client));
   }
 }

@@ -1,6 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import type { Clock } from '../core/clock.js';
-import { ClientWindows } from './client-windows.js';
+import { ClientWindows, clientOf } from './client-windows.js';
 
 /** What a throttle answers for one request: the figures for the x-ratelimit-* headers. */
 export interface ThrottleAnswer {
@@ -12,9 +11,7 @@ export interface ThrottleAnswer {
 }
 
 /**
- * At most `limit` requests per client address in each window. The client is its address, but an
- * IPv6 client is its /64: one host usually holds a whole /64, and could otherwise take a fresh
- * address for every request. An IPv4 address mapped into IPv6 counts as that IPv4 address.
+ * At most `limit` requests per client (`clientOf` its address) in each window.
  *
  * Synchronous and in memory, run from a callback hook: the rate-limit plugin this replaces cost
  * two async functions and a promise per request, ~2% of a subscribe (docs/performance.md).
@@ -42,19 +39,4 @@ export class RequestThrottle {
       resetSeconds: Math.max(1, Math.ceil((window.resetAt - now) / 1000)),
     };
   }
-}
-
-/** The client an address belongs to, for counting: itself, or its /64 for IPv6. */
-export function clientOf(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  let address: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    address = ipaddr.parse(ip);
-  } catch {
-    return ip; // not an address (a test transport, a unix socket): counted as given
-  }
-  if (address.kind() === 'ipv4') return address.toString();
-  const v6 = address as ipaddr.IPv6;
-  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-  return `${v6.parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ClientWindows } from '../../src/api/client-windows.js';
+import { ClientWindows, clientOf } from '../../src/api/client-windows.js';
 import { FailureThrottle } from '../../src/api/failure-throttle.js';
-import { RequestThrottle, clientOf } from '../../src/api/request-throttle.js';
+import { RequestThrottle } from '../../src/api/request-throttle.js';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -85,5 +85,13 @@ describe('FailureThrottle (on ClientWindows)', () => {
     assert.equal(failures.blockedFor('192.0.2.2'), 0);
     clock.advance(4_000);
     assert.equal(failures.blockedFor('192.0.2.1'), 0, 'the window ended');
+  });
+
+  test('an IPv6 client is its /64 here too: fresh addresses of one /64 do not start afresh', () => {
+    const failures = new FailureThrottle(2, 5_000, manualClock());
+    failures.recordFailure('2001:db8:1:2::1');
+    failures.recordFailure('2001:db8:1:2::2');
+    assert.equal(failures.blockedFor('2001:db8:1:2::3'), 5_000);
+    assert.equal(failures.blockedFor('2001:db8:1:3::1'), 0);
   });
 });
