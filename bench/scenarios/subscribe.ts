@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from '../children/loadgen.js';
 import { subscribeBody } from '../lib/bodies.js';
-import { type BenchContext, type Credentials, type MachineLoad, authHeaders, log, machineLoad } from '../lib/context.js';
+import { type BenchContext, type Credentials, type MachineLoad, type RedisPersistence, type RedisWindow, authHeaders, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import type { StoreName } from '../lib/options.js';
 import { type ServerProcess, cpuMeter, memoryOf } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio, verdict } from '../lib/report.js';
@@ -38,6 +38,8 @@ export interface SubscribeRun {
   rssMb: number;
   load: MachineLoad;
   errorSamples: string[];
+  /** On Redis: forks (AOF rewrites, snapshots) during the load, warm-up included; each stops Redis while it copies its page tables. */
+  redisWindow?: RedisWindow;
 }
 
 /** The same load (body, connections, warm-up, duration) against the server or the ceiling. */
@@ -76,6 +78,8 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
   let cpu: Record<string, number>;
   let loadSeconds: number;
   let rssMb: number;
+  let persistenceBefore: RedisPersistence | null;
+  let persistenceAfter: RedisPersistence | null;
   try {
     const creds = await ctx.register(server);
     const meter = cpuMeter({
@@ -84,10 +88,12 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
       redis: store === 'redis' ? ctx.redisPid : -1,
       loadgen: ctx.loadgen.pid,
     });
+    persistenceBefore = store === 'redis' ? await ctx.redisPersistence() : null;
     const startedAt = performance.now();
     result = await subscribeLoad(ctx, server, creds);
     loadSeconds = (performance.now() - startedAt) / 1000;
     cpu = meter();
+    persistenceAfter = persistenceBefore ? await ctx.redisPersistence() : null;
     rssMb = memoryOf(server.pid).rssMb;
   } finally {
     await server.stop();
@@ -96,6 +102,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
   const ceiling = await ceilingLoad(ctx);
   const bareCpu = bareMeter().bare!;
   const serverMainUs = (cpu.serverMain! * 1e6) / result.answered;
+  const window = persistenceBefore && persistenceAfter ? redisWindow(persistenceBefore, persistenceAfter, result.answered) : undefined;
   const ceilingUs = (bareCpu * 1e6) / ceiling.answered;
   return {
     rps: result.rps,
@@ -118,6 +125,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
     rssMb,
     load: l1,
     errorSamples: result.errorSamples,
+    ...(window ? { redisWindow: window } : {}),
   };
 }
 
@@ -129,7 +137,8 @@ export async function subscribeScenario(ctx: BenchContext, store: StoreName): Pr
     log(
       `subscribe/${store} run ${i + 1}: ${fmt(run.rps)} req/s p50 ${ms(run.p50)} p99 ${ms(run.p99)} errors ${run.errors}` +
         ` | bare JSON ${fmt(run.ceilingRps)} req/s | ratio ${ratio(run.ratio)} | server CPU ${run.serverCpuSeconds} s` +
-        ` | main thread ${Math.round(run.serverMainBusy * 100)}% busy, ${fmt(run.serverMainUsPerRequest)} µs/req; bare ${fmt(run.ceilingUsPerRequest)} µs/req: by CPU ${ratio(run.cpuRatio)}`,
+        ` | main thread ${Math.round(run.serverMainBusy * 100)}% busy, ${fmt(run.serverMainUsPerRequest)} µs/req; bare ${fmt(run.ceilingUsPerRequest)} µs/req: by CPU ${ratio(run.cpuRatio)}` +
+        (run.redisWindow ? describeRedisWindow(run.redisWindow) : ''),
     );
   }
   const m = (f: (r: SubscribeRun) => number): number => median(runs.map(f));
