@@ -62,3 +62,27 @@ export function clientOf(ip: string): string {
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
   return `${v6.parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
+
+/** A limit of events per client and window, for addresses (`clientOf`): what both throttles share. */
+export abstract class AddressLimit {
+  private readonly windows: ClientWindows;
+
+  constructor(
+    protected readonly limit: number,
+    windowMs: number,
+    protected readonly clock: Clock,
+    maxClients = 100_000,
+  ) {
+    this.windows = new ClientWindows(windowMs, clock, maxClients);
+  }
+
+  /** Counts one event from the address; answers its client's window with the event counted. */
+  protected count(address: string, now: number): ClientWindow {
+    return this.windows.add(clientOf(address), now);
+  }
+
+  /** The address's client's window, without counting anything. */
+  protected peek(address: string, now: number): ClientWindow | undefined {
+    return this.windows.current(clientOf(address), now);
+  }
+}

@@ -1,5 +1,4 @@
-import type { Clock } from '../core/clock.js';
-import { ClientWindows, clientOf } from './client-windows.js';
+import { AddressLimit } from './client-windows.js';
 
 /** What a throttle answers for one request: the figures for the x-ratelimit-* headers. */
 export interface ThrottleAnswer {
@@ -16,22 +15,11 @@ export interface ThrottleAnswer {
  * Synchronous and in memory, run from a callback hook: the rate-limit plugin this replaces cost
  * two async functions and a promise per request, ~2% of a subscribe (docs/performance.md).
  */
-export class RequestThrottle {
-  private readonly windows: ClientWindows;
-
-  constructor(
-    private readonly limit: number,
-    windowMs: number,
-    private readonly clock: Clock,
-    maxClients = 100_000,
-  ) {
-    this.windows = new ClientWindows(windowMs, clock, maxClients);
-  }
-
+export class RequestThrottle extends AddressLimit {
   /** Counts a request from `ip`. */
   take(ip: string): ThrottleAnswer {
     const now = this.clock.now();
-    const window = this.windows.add(clientOf(ip), now);
+    const window = this.count(ip, now);
     return {
       allowed: window.count <= this.limit,
       limit: this.limit,
