@@ -170,9 +170,7 @@ export class RedisStore implements TaskStore {
    * the wake-up channel, the key prefix and the count come first, then each item's values.
    */
   private async sendBatch(script: LuaScript, batch: string[][]): Promise<LuaReply[]> {
-    const args: string[] = [this.channel, this.prefix, String(batch.length)];
-    for (const item of batch) for (const value of item) args.push(value); // Array.flat is several times slower
-    const reply = await script.run(this.main, [this.keys.due], args);
+    const reply = await script.run(this.main, [this.keys.due], [this.channel, this.prefix, batch.length], batch);
     if (!Array.isArray(reply)) throw new Error(`${script.name} answered ${String(reply)}`);
     return reply;
   }

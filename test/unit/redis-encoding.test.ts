@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Command } from 'ioredis';
+import { EncodedCommand, encode } from '../../src/store/redis/encoded-command.js';
+
+/** What ioredis's own Command sends for the same arguments: the reference encoding. */
+const reference = (name: string, args: string[]): Buffer => {
+  const wire = new Command(name, args).toWritable({});
+  return typeof wire === 'string' ? Buffer.from(wire) : wire;
+};
+
+describe('encode (RESP of a command)', () => {
+  test('matches ioredis’s own encoding, argument for argument', () => {
+    const args = ['', 'a', 'x'.repeat(9), 'x'.repeat(10), 'x'.repeat(99), 'x'.repeat(100), 'y'.repeat(1_391), '12345'];
+    assert.deepEqual(encode('evalsha', [args.slice(0, 3), [], args.slice(3)]), reference('evalsha', args));
+  });
+
+  test('counts bytes, not characters, for text outside ASCII', () => {
+    const args = ['é', '日本語', '😀 emoji', '{"label":"Subscribe","note":"ça"}', '\ud800 lone surrogate'];
+    const wire = encode('rpush', [args]);
+    assert.deepEqual(wire, reference('rpush', args));
+    assert.match(wire.toString('utf8'), /\$9\r\n日本語\r\n/);
+  });
+
+  test('a command of no arguments, and of ten or more (two-digit count)', () => {
+    assert.equal(encode('ping', []).toString(), '*1\r\n$4\r\nping\r\n');
+    const many = Array.from({ length: 12 }, (_, i) => String(i));
+    assert.deepEqual(encode('del', [many.slice(0, 5), many.slice(5)]), reference('del', many));
+    assert.equal(encode('del', [many]).subarray(0, 5).toString(), '*13\r\n');
+  });
+
+  test('an EncodedCommand writes what encode made, and keeps its first chunk as its arguments', () => {
+    const command = new EncodedCommand('evalsha', [['sha', '1', 'key'], ['a', 'b']]);
+    assert.deepEqual(command.toWritable(), encode('evalsha', [['sha', '1', 'key'], ['a', 'b']]));
+    assert.deepEqual(command.args, ['sha', '1', 'key']);
+  });
+});
