@@ -1,46 +1,114 @@
 // A subscribe's write alone, without HTTP: 30,000 tasks (the bench's ~1.4 KB sealed request) inserted
-// through SqliteStore.insertTask on a fresh file, N at a time, so the write batcher commits N per
-// transaction, as the event loop's turns bring them under load (about 25 at 50 connections).
-// Prints wall and CPU microseconds per task (system time apart) for each batch size. Run:
-// npx tsx bench/micro/insert-loop.ts [--tasks 30000] [--batches 1,10,25,100]
+// through the store's insertTask, N at a time, as the event loop's turns bring them under load (about
+// 25 a turn at 50 connections on SQLite, 11 on Redis). On SQLite (a fresh file) the write batcher
+// commits N per transaction; on Redis (--redis URL, keys under a prefix of this process) the N go in
+// one script call, and redis-server's own CPU per task is printed too (INFO cpu, main thread).
+// Prints wall and CPU microseconds per task (system time apart) for each batch size; with --heap,
+// also the bytes this process allocated per task (V8's sampling heap profiler, garbage included)
+// and where. Run:
+// npx tsx bench/micro/insert-loop.ts [--tasks 30000] [--batches 1,10,25,100] [--redis URL] [--heap]
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { createTask } from '../../src/core/task-machine.js';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 
 const arg = (name: string, fallback: string): string => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback);
 const tasks = Number(arg('--tasks', '30000'));
 const batches = arg('--batches', '1,10,25,100').split(',').map(Number);
+const redisUrl = process.argv.includes('--redis') ? arg('--redis', '') : undefined;
+const heap = process.argv.includes('--heap');
 const SEALED = 'x'.repeat(1_391); // the bench's webhook, sealed
 
-const dir = mkdtempSync(join(tmpdir(), 'kuueri-insert-loop-'));
-const store = new SqliteStore({ path: join(dir, 'tasks.db') });
+const dir = redisUrl ? undefined : mkdtempSync(join(tmpdir(), 'kuueri-insert-loop-'));
+const store: TaskStore = redisUrl
+  ? await RedisStore.connect({ url: redisUrl, retentionSeconds: 3600, prefix: `insert-loop${process.pid}:` })
+  : new SqliteStore({ path: join(dir!, 'tasks.db') });
+const info = redisUrl ? new Redis(redisUrl) : undefined;
+
+/** redis-server's main thread CPU seconds so far. */
+async function redisCpu(): Promise<number> {
+  if (!info) return 0;
+  const text = await info.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? NaN);
+  return field('used_cpu_sys_main_thread') + field('used_cpu_user_main_thread');
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Samples every allocation of ~1 KB on average, garbage included (collected objects are kept). */
+async function startHeapSampling(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  // The include* flags are V8's, newer than @types/node's description of the call.
+  const params = { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+  await session.post('HeapProfiler.startSampling', params);
+  return session;
+}
+
+async function printHeapSampling(session: Session, per: number): Promise<void> {
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode } };
+  session.disconnect();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+    total += node.selfSize;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  console.log(`  allocated ~${Math.round(total / per)} bytes per task; by function (self):`);
+  for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+    console.log(`    ${String(Math.round(bytes / per)).padStart(6)}  ${name}`);
+  }
+}
+
+async function insertAll(projectId: string, batch: number): Promise<void> {
+  for (let done = 0; done < tasks; done += batch) {
+    const now = Date.now();
+    await Promise.all(
+      Array.from({ length: Math.min(batch, tasks - done) }, () => {
+        const { task, entries } = createTask({ id: newId(now), projectId, config: DEFAULT_CONFIG, firstExecAt: now + 3_600_000, sealedRequest: SEALED }, now);
+        return store.insertTask(task, entries, 1e9);
+      }),
+    );
+  }
+}
+
 try {
   const projectId = newId(Date.now());
   await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
   for (const batch of batches) {
+    const session = heap ? await startHeapSampling() : undefined;
+    const redisBefore = await redisCpu();
     const wall = performance.now();
     const cpu = process.cpuUsage();
-    for (let done = 0; done < tasks; done += batch) {
-      const now = Date.now();
-      await Promise.all(
-        Array.from({ length: Math.min(batch, tasks - done) }, () => {
-          const { task, entries } = createTask({ id: newId(now), projectId, config: DEFAULT_CONFIG, firstExecAt: now + 3_600_000, sealedRequest: SEALED }, now);
-          return store.insertTask(task, entries, 1e9);
-        }),
-      );
-    }
+    await insertAll(projectId, batch);
     const used = process.cpuUsage(cpu);
+    const wallUs = (performance.now() - wall) * 1000;
+    const redisUs = ((await redisCpu()) - redisBefore) * 1e6;
     const perTask = (us: number): string => (us / tasks).toFixed(1);
     console.log(
-      `${batch} per commit: ${perTask((performance.now() - wall) * 1000)} µs per task wall, ` +
-        `${perTask(used.user + used.system)} µs CPU (system ${perTask(used.system)})`,
+      `${batch} per ${redisUrl ? 'script call' : 'commit'}: ${perTask(wallUs)} µs per task wall, ` +
+        `${perTask(used.user + used.system)} µs CPU (system ${perTask(used.system)})` +
+        (redisUrl ? `, redis-server ${perTask(redisUs)} µs` : ''),
     );
+    if (session) await printHeapSampling(session, tasks);
   }
 } finally {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  info?.disconnect();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
