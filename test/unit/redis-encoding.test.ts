@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'ioredis';
+import { TASK_FIELDS } from '../../src/store/redis/codec.js';
 import { EncodedCommand, encode } from '../../src/store/redis/encoded-command.js';
 
 /** What ioredis's own Command sends for the same arguments: the reference encoding. */
@@ -34,4 +37,21 @@ describe('encode (RESP of a command)', () => {
     assert.deepEqual(command.toWritable(), encode('evalsha', [['sha', '1', 'key'], ['a', 'b']]));
     assert.deepEqual(command.args, ['sha', '1', 'key']);
   });
+});
+
+describe('the task hash’s fields', () => {
+  const scriptFields = (file: string): string[] => {
+    const source = readFileSync(fileURLToPath(new URL(`../../src/store/redis/scripts/${file}`, import.meta.url)), 'utf8');
+    const list = /local FIELDS = \{([^}]*)\}/.exec(source);
+    assert.ok(list, `${file} declares FIELDS`);
+    return [...list[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  };
+
+  // Inserts send the values alone and claims answer them alone: a field out of order would store
+  // or read one field's value under another's name.
+  for (const file of ['insert-tasks-1.lua', 'claim-due-2.lua']) {
+    test(`${file} lists them in the order of TASK_FIELDS`, () => {
+      assert.deepEqual(scriptFields(file), [...TASK_FIELDS]);
+    });
+  }
 });

@@ -5,8 +5,21 @@ import type { StoredTask } from '../task-store.js';
  * Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
  * checked: a stored record is input too.
  */
-export function taskFields(task: Task): string[] {
-  return ['id', task.id, 'projectId', task.projectId, 'startAt', String(task.estimateStartAt), 'request', task.sealedRequest, ...mutableTaskFields(task)];
+/**
+ * The task hash's fields, in the order insert-tasks-1.lua and claim-due-2.lua list them (their
+ * FIELDS must match): an insert sends the values alone, a claim answers them alone.
+ */
+export const TASK_FIELDS = [
+  'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
+  'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version',
+] as const;
+
+/** The values of a new task's hash, in the order of TASK_FIELDS, appended to `out`. */
+export function pushTaskValues(out: string[], task: Task, version: number): void {
+  out.push(task.id, task.projectId, String(task.estimateStartAt), task.sealedRequest);
+  const mutable = mutableTaskFields(task);
+  for (let i = 1; i < mutable.length; i += 2) out.push(mutable[i]!);
+  out.push(String(version));
 }
 
 /** What a task's life changes: a replace sends only these (the sealed request alone is ~1 KB). */
@@ -41,12 +54,6 @@ export function changedTaskFields(prev: Task, next: Task): string[] {
   }
   return changed;
 }
-
-/** The fields claim-due-2.lua answers, in its order (its FIELDS list must match). */
-export const CLAIM_FIELDS = [
-  'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
-  'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version',
-] as const;
 
 /** Values answered in the order of `names` (HMGET: bulk strings), as a hash; a missing field (nil) is left out. */
 export function byName(names: readonly string[], values: readonly unknown[]): Record<string, string> {

@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
-import { CLAIM_FIELDS, byName, changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, taskFields, taskFromHash } from './codec.js';
+import { TASK_FIELDS, byName, changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, pushTaskValues, taskFromHash } from './codec.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
@@ -154,12 +154,9 @@ export class RedisStore implements TaskStore {
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
     const due = dueAtOf(task);
-    const fields = taskFields(task);
-    fields.push('version', '1');
-    const args = [
-      task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due),
-      JSON.stringify(task.config), String(entries.length), ...entries.map(entryToJson), String(fields.length), ...fields,
-    ];
+    const args = [task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due), JSON.stringify(task.config), String(entries.length)];
+    for (const entry of entries) args.push(entryToJson(entry));
+    pushTaskValues(args, task, 1);
     const result = await this.call(() => this.inserts.add(args));
     if (result === -1) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
     if (result !== 1) throw new Error(`insert-tasks answered ${String(result)} for task ${task.id} of project ${task.projectId}`);
@@ -226,7 +223,7 @@ export class RedisStore implements TaskStore {
     if (!Array.isArray(reply)) return [];
     const tasks: StoredTask[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) {
-      tasks.push(taskFromHash(byName(CLAIM_FIELDS, reply[i] as LuaReply[]), String(reply[i + 1])));
+      tasks.push(taskFromHash(byName(TASK_FIELDS, reply[i] as LuaReply[]), String(reply[i + 1])));
     }
     return tasks;
   }

@@ -6,7 +6,7 @@
 -- Task and config keys are derived from the ids in the index: <prefix>task:<id> (db 1) and
 -- <prefix>config:<id> (db 2).
 -- Returns { task fields (values only, in the order of FIELDS), config JSON, ... } for each claimed
--- task. FIELDS must match CLAIM_FIELDS in codec.ts: values without names halve what is decoded.
+-- task. FIELDS must match TASK_FIELDS in codec.ts: values without names halve what is decoded.
 local FIELDS = { 'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
   'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version' }
 local LEASE_TOKEN, LEASE_UNTIL, VERSION = 15, 16, 17
