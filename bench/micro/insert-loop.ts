@@ -8,10 +8,10 @@
 // and where. Run:
 // npx tsx bench/micro/insert-loop.ts [--tasks 30000] [--batches 1,10,25,100] [--redis URL] [--heap]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { HeapSampling } from '../lib/heap-sampling.js';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { createTask } from '../../src/core/task-machine.js';
@@ -40,41 +40,6 @@ async function redisCpu(): Promise<number> {
   return field('used_cpu_sys_main_thread') + field('used_cpu_user_main_thread');
 }
 
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
-/** Samples every allocation of ~1 KB on average, garbage included (collected objects are kept). */
-async function startHeapSampling(): Promise<Session> {
-  const session = new Session();
-  session.connect();
-  // The include* flags are V8's, newer than @types/node's description of the call.
-  const params = { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
-  await session.post('HeapProfiler.startSampling', params);
-  return session;
-}
-
-async function printHeapSampling(session: Session, per: number): Promise<void> {
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode } };
-  session.disconnect();
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  const walk = (node: HeapNode): void => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const name = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
-    total += node.selfSize;
-    byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
-    for (const child of node.children) walk(child);
-  };
-  walk(profile.head);
-  console.log(`  allocated ~${Math.round(total / per)} bytes per task; by function (self):`);
-  for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
-    console.log(`    ${String(Math.round(bytes / per)).padStart(6)}  ${name}`);
-  }
-}
-
 async function insertAll(projectId: string, batch: number): Promise<void> {
   for (let done = 0; done < tasks; done += batch) {
     const now = Date.now();
@@ -91,7 +56,7 @@ try {
   const projectId = newId(Date.now());
   await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
   for (const batch of batches) {
-    const session = heap ? await startHeapSampling() : undefined;
+    const sampling = heap ? await HeapSampling.start() : undefined;
     const redisBefore = await redisCpu();
     const wall = performance.now();
     const cpu = process.cpuUsage();
@@ -105,7 +70,7 @@ try {
         `${perTask(used.user + used.system)} µs CPU (system ${perTask(used.system)})` +
         (redisUrl ? `, redis-server ${perTask(redisUs)} µs` : ''),
     );
-    if (session) await printHeapSampling(session, tasks);
+    if (sampling) console.log(await sampling.stop(tasks, 'task'));
   }
 } finally {
   await store.close();

@@ -1,12 +1,15 @@
 // The store's own cost of dispatching, without HTTP: 20,000 due tasks claimed 128 at a time
 // (--batch N) and their outcomes recorded, on a fresh SQLite file (or Redis with --redis URL). Prints tasks/s and
 // the microseconds per task of claims and of recording; on Redis also redis-server's CPU per task
-// (claims, recording, and by command) and its memory per pending task. Run:
-// npx tsx bench/micro/store-loop.ts [--batch 128] [--sealed 1000 (characters of the sealed request)] [--redis URL]
+// (claims, recording, and by command) and its memory per pending task.
+// With --heap, also the bytes this process allocated per task while claiming and recording (garbage
+// included) and where. Run:
+// npx tsx bench/micro/store-loop.ts [--batch 128] [--sealed 1000 (characters of the sealed request)] [--redis URL] [--heap]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { HeapSampling } from '../lib/heap-sampling.js';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { applyOutcome, createTask } from '../../src/core/task-machine.js';
@@ -51,6 +54,7 @@ let recordMs = 0;
 let claimRedisMs = 0;
 let recordRedisMs = 0;
 let done = 0;
+const sampling = process.argv.includes('--heap') ? await HeapSampling.start() : undefined;
 const started = performance.now();
 while (done < N) {
   let t = performance.now();
@@ -70,11 +74,13 @@ while (done < N) {
   done += claimed.length;
 }
 const ms = performance.now() - started;
+const heapReport = await sampling?.stop(done, 'task');
 console.log(
   `${redisUrl ? 'redis' : 'sqlite'}: ${done} tasks in ${ms.toFixed(0)} ms = ${Math.round((done / ms) * 1000)} tasks/s; ` +
     `claim ${((claimMs * 1000) / done).toFixed(1)} µs/task, record ${((recordMs * 1000) / done).toFixed(1)} µs/task` +
     (infoClient ? `; redis-server memory ${bytesPerTask.toFixed(0)} bytes per pending task; CPU: claim ${((claimRedisMs * 1000) / done).toFixed(1)} µs/task, record ${((recordRedisMs * 1000) / done).toFixed(1)} µs/task` : ''),
 );
+if (heapReport) console.log(heapReport);
 if (infoClient) {
   // Where redis-server's time went, by command (scripts' own commands included): µs per task.
   const stats = [...(await infoClient.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)]
