@@ -1,10 +1,9 @@
 import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry } from '../../core/task.js';
 import type { StoredTask } from '../task-store.js';
 
-/**
- * Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
- * checked: a stored record is input too.
- */
+// Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
+// checked: a stored record is input too.
+
 /**
  * The task hash's fields, in the order insert-tasks-1.lua and claim-due-2.lua list them (their
  * FIELDS must match): an insert sends the values alone, a claim answers them alone.
