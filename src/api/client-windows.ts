@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import type { Clock } from '../core/clock.js';
+import { remembered } from '../core/remembered.js';
 
 /** A client's count in its current window, and when that window ends (ms since the epoch). */
 export interface ClientWindow {
@@ -50,20 +51,12 @@ export class ClientWindows {
  * an IPv4 address mapped into IPv6 is that IPv4 address.
  */
 export function clientOf(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  // Both throttles ask for every request, and parsing an IPv6 address costs ~3 µs: an address
-  // seen before is answered from memory (bounded: emptied when full).
-  let client = knownClients.get(ip);
-  if (client === undefined) {
-    client = ipv6Client(ip);
-    if (knownClients.size >= KNOWN_CLIENTS) knownClients.clear();
-    knownClients.set(ip, client);
-  }
-  return client;
+  return ip.includes(':') ? knownIpv6Client(ip) : ip;
 }
 
-const KNOWN_CLIENTS = 10_000;
-const knownClients = new Map<string, string>();
+// Both throttles ask for every request, and parsing an IPv6 address costs ~3 µs: an address seen
+// before is answered from memory.
+const knownIpv6Client = remembered(ipv6Client, 10_000);
 
 function ipv6Client(ip: string): string {
   let address: ipaddr.IPv4 | ipaddr.IPv6;

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { remembered } from './remembered.js';
 
 /**
  * Which target addresses a task may reach. Only globally routable unicast addresses are allowed:
@@ -69,6 +70,9 @@ export function isIpLiteral(hostname: string): boolean {
   return normalise(hostname) !== null;
 }
 
+/** Distinct hosts whose verdicts are kept (all forgotten at once when full). */
+const VERDICTS_KEPT = 4_096;
+
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
 
 export function createTargetPolicy(allow: AllowList): TargetPolicy {
@@ -110,21 +114,7 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
 
   // The policy never changes while the process runs: remember verdicts by host, as parsing an
   // address (twice, for a literal) showed as 3% of a subscribe's CPU in profiles.
-  return { refuseAddress: remembered(refuseAddress), isHostExempt, refuseLiteralHost: remembered(refuseLiteralHost) };
-}
-
-/** `judge` with its answers kept for the last few thousand distinct inputs (forgotten all at once when full). */
-function remembered(judge: (input: string) => string | null, capacity = 4_096): (input: string) => string | null {
-  const verdicts = new Map<string, string | null>();
-  return (input) => {
-    let verdict = verdicts.get(input);
-    if (verdict === undefined) {
-      verdict = judge(input);
-      if (verdicts.size >= capacity) verdicts.clear();
-      verdicts.set(input, verdict);
-    }
-    return verdict;
-  };
+  return { refuseAddress: remembered(refuseAddress, VERDICTS_KEPT), isHostExempt, refuseLiteralHost: remembered(refuseLiteralHost, VERDICTS_KEPT) };
 }
 
 function describeRange(range: string): string {
