@@ -12,6 +12,7 @@ import { type RedisServer, startRedisServer } from '../../test/helpers/redis-ser
 import { redisConfTuning } from './redis-conf.js';
 import type { BareJsonProtocol } from '../children/bare-json.js';
 import type { DuePlan, LoadgenProtocol } from '../children/loadgen.js';
+import type { BareStoreProtocol } from '../children/bare-store.js';
 import type { TargetProtocol } from '../children/target.js';
 import type { Options, StoreName } from './options.js';
 import { ChildRpc, REPO, type ServerProcess, distFingerprint, onCleanup, sleep, spawnKuueri } from './procs.js';
@@ -223,6 +224,26 @@ export class BenchContext {
     const server = await spawnKuueri(env, dir, nodeArgs, 180_000);
     if (this.options.profile) server.profileFile = join(this.profileDir, profileName);
     return server;
+  }
+
+  /**
+   * Starts the bare store server (children/bare-store.ts) on a fresh store of its own, as a server run
+   * gets: a new SQLite file, or the shared redis-server emptied first.
+   */
+  async startBareStore(store: StoreName): Promise<ChildRpc<BareStoreProtocol>> {
+    let db: string;
+    if (store === 'sqlite') db = `sqlite:${join(this.sqliteDir('bare-store-sqlite'), 'tasks.db')}`;
+    else {
+      if (!this.redis) throw new Error('no redis-server');
+      await this.flushRedis();
+      db = this.redis.url;
+    }
+    return ChildRpc.fork<BareStoreProtocol>(`bare-store-${store}`, join(REPO, 'bench/children/bare-store.ts'), {
+      TASKS_DB: db,
+      TASKS_CRYPTO_KEY: CRYPTO_KEY,
+      TASKS_ALLOW_TARGETS: '127.0.0.1',
+      TASKS_QUEUE_LIMIT: '100000000',
+    });
   }
 
   async register(server: ServerProcess): Promise<Credentials> {

@@ -35,6 +35,14 @@ export interface SubscribeRun {
   cpuRatio: number;
   redisCpuSeconds: number;
   loadgenCpuSeconds: number;
+  /**
+   * The bare store server in the same run (children/bare-store.ts): node:http and the server's
+   * own resolve, seal and store write, no framework. Its CPU is the whole process's per answer.
+   */
+  bareStoreRps: number;
+  bareStoreP50: number;
+  bareStoreP99: number;
+  bareStoreUsPerRequest: number;
   rssMb: number;
   load: MachineLoad;
   errorSamples: string[];
@@ -66,9 +74,24 @@ export function subscribeLoad(ctx: BenchContext, server: ServerProcess, creds: C
   return loadAt(ctx, server.url, authHeaders(creds));
 }
 
+/** Credentials of the same size as the server's, for servers that do not check them. */
+const UNCHECKED_CREDENTIALS = { authorization: 'Bearer kt_x', 'x-kuueri-tasks-project': 'x' };
+
 export function ceilingLoad(ctx: BenchContext): Promise<LoadResult> {
   if (!ctx.bare) throw new Error('bare JSON server not started');
-  return loadAt(ctx, String(ctx.bare.info.url), { authorization: 'Bearer kt_x', 'x-kuueri-tasks-project': 'x' });
+  return loadAt(ctx, String(ctx.bare.info.url), UNCHECKED_CREDENTIALS);
+}
+
+/** The same load against the bare store server, on a fresh store: what it served and its CPU per answer. */
+async function bareStoreLoad(ctx: BenchContext, store: StoreName): Promise<{ result: LoadResult; usPerRequest: number }> {
+  const bare = await ctx.startBareStore(store);
+  try {
+    const meter = cpuMeter({ bare: bare.pid });
+    const result = await loadAt(ctx, String(bare.info.url), UNCHECKED_CREDENTIALS);
+    return { result, usPerRequest: (meter().bare! * 1e6) / result.answered };
+  } finally {
+    await bare.close();
+  }
 }
 
 async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun> {
@@ -101,6 +124,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
   const bareMeter = cpuMeter({ bare: ctx.bare?.pid ?? -1 });
   const ceiling = await ceilingLoad(ctx);
   const bareCpu = bareMeter().bare!;
+  const bareStore = await bareStoreLoad(ctx, store);
   const serverMainUs = (cpu.serverMain! * 1e6) / result.answered;
   const window = persistenceBefore && persistenceAfter ? redisWindow(persistenceBefore, persistenceAfter, result.answered) : undefined;
   const ceilingUs = (bareCpu * 1e6) / ceiling.answered;
@@ -122,6 +146,10 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SubscribeRun
     cpuRatio: ceilingUs / serverMainUs,
     redisCpuSeconds: cpu.redis!,
     loadgenCpuSeconds: cpu.loadgen!,
+    bareStoreRps: bareStore.result.rps,
+    bareStoreP50: bareStore.result.latencyMs.p50,
+    bareStoreP99: bareStore.result.latencyMs.p99,
+    bareStoreUsPerRequest: bareStore.usPerRequest,
     rssMb,
     load: l1,
     errorSamples: result.errorSamples,
@@ -138,6 +166,7 @@ export async function subscribeScenario(ctx: BenchContext, store: StoreName): Pr
       `subscribe/${store} run ${i + 1}: ${fmt(run.rps)} req/s p50 ${ms(run.p50)} p99 ${ms(run.p99)} errors ${run.errors}` +
         ` | bare JSON ${fmt(run.ceilingRps)} req/s | ratio ${ratio(run.ratio)} | server CPU ${run.serverCpuSeconds} s` +
         ` | main thread ${Math.round(run.serverMainBusy * 100)}% busy, ${fmt(run.serverMainUsPerRequest)} µs/req; bare ${fmt(run.ceilingUsPerRequest)} µs/req: by CPU ${ratio(run.cpuRatio)}` +
+        ` | bare store ${fmt(run.bareStoreRps)} req/s p99 ${ms(run.bareStoreP99)}, ${fmt(run.bareStoreUsPerRequest)} µs/req` +
         (run.redisWindow ? describeRedisWindow(run.redisWindow) : ''),
     );
   }
@@ -151,6 +180,9 @@ export async function subscribeScenario(ctx: BenchContext, store: StoreName): Pr
   notes.push(
     `the server's main thread ${Math.round(m((x) => x.serverMainBusy) * 100)}% busy, ${fmt(m((x) => x.serverMainUsPerRequest))} µs of its CPU per request; ` +
       `the bare server ${fmt(m((x) => x.ceilingUsPerRequest))} µs; ratio by CPU ${ratio(m((x) => x.cpuRatio))} (medians)`,
+    `the bare store server (node:http, the server's own resolve, seal and ${store} write; no framework, no authentication): ` +
+      `${fmt(m((x) => x.bareStoreRps))} req/s, p50 ${ms(m((x) => x.bareStoreP50))}, p99 ${ms(m((x) => x.bareStoreP99))} (medians); ` +
+      `the server's p99 minus the bare store server's, run by run: ${runs.map((x) => ms(x.p99 - x.bareStoreP99)).join(', ')}`,
   );
   const p99ok = p99 < 20;
   const row: Row = {
