@@ -35,7 +35,8 @@ describe('npm start', () => {
     let output = '';
     npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => npm!.once('exit', (code) => resolve(code)));
+    // Resolved with an object: npm may end by the signal itself, with no exit code.
+    const exited = new Promise<{ code: number | null }>((resolve) => npm!.once('exit', (code) => resolve({ code })));
 
     const url = await waitUntil('the server to listen', () => /"url":"(http:\/\/[^"]+)"[^\n]*Kuueri Tasks listening/.exec(output)?.[1], 30_000);
     assert.equal(await probeConnect(url), 'connected');
