@@ -4,39 +4,39 @@ import type { StoredTask } from '../task-store.js';
 // Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
 // checked: a stored record is input too.
 
+/** What a task's life changes, in hash order: a replace sends only these (the sealed request alone is ~1 KB). */
+const MUTABLE_FIELDS = [
+  'state', 'statusCode', 'execAt', 'endAt', 'retrying', 'repeating', 'retryCount', 'repeatCount',
+  'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil',
+] as const;
+
 /**
  * The task hash's fields, in the order insert-tasks-1.lua and claim-due-2.lua list them (their
  * FIELDS must match): an insert sends the values alone, a claim answers them alone.
  */
-export const TASK_FIELDS = [
-  'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
-  'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version',
-] as const;
+export const TASK_FIELDS = ['id', 'projectId', 'startAt', 'request', ...MUTABLE_FIELDS, 'version'] as const;
+
+/** The values of MUTABLE_FIELDS for `task`, in that order. */
+function mutableTaskValues(task: Task): string[] {
+  return [
+    task.state,
+    String(task.statusCode),
+    String(task.estimateExecAt),
+    String(task.estimateEndAt),
+    task.currentlyRetry ? '1' : '0',
+    task.currentlyRepeat ? '1' : '0',
+    String(task.retryCount),
+    String(task.repeatCount),
+    String(task.attempts),
+    String(task.pausedLeft),
+    task.lease?.token ?? '',
+    task.lease ? String(task.lease.until) : '',
+  ];
+}
 
 /** The values of a new task's hash, in the order of TASK_FIELDS, appended to `out`. */
 export function pushTaskValues(out: string[], task: Task, version: number): void {
-  out.push(task.id, task.projectId, String(task.estimateStartAt), task.sealedRequest);
-  const mutable = mutableTaskFields(task);
-  for (let i = 1; i < mutable.length; i += 2) out.push(mutable[i]!);
-  out.push(String(version));
-}
-
-/** What a task's life changes: a replace sends only these (the sealed request alone is ~1 KB). */
-export function mutableTaskFields(task: Task): string[] {
-  return [
-    'state', task.state,
-    'statusCode', String(task.statusCode),
-    'execAt', String(task.estimateExecAt),
-    'endAt', String(task.estimateEndAt),
-    'retrying', task.currentlyRetry ? '1' : '0',
-    'repeating', task.currentlyRepeat ? '1' : '0',
-    'retryCount', String(task.retryCount),
-    'repeatCount', String(task.repeatCount),
-    'attempts', String(task.attempts),
-    'pausedLeft', String(task.pausedLeft),
-    'leaseToken', task.lease?.token ?? '',
-    'leaseUntil', task.lease ? String(task.lease.until) : '',
-  ];
+  out.push(task.id, task.projectId, String(task.estimateStartAt), task.sealedRequest, ...mutableTaskValues(task), String(version));
 }
 
 /**
@@ -45,11 +45,11 @@ export function mutableTaskFields(task: Task): string[] {
  * fields left out hold these values already.
  */
 export function changedTaskFields(prev: Task, next: Task): string[] {
-  const before = mutableTaskFields(prev);
-  const after = mutableTaskFields(next);
+  const before = mutableTaskValues(prev);
+  const after = mutableTaskValues(next);
   const changed: string[] = [];
-  for (let i = 0; i < after.length; i += 2) {
-    if (after[i + 1] !== before[i + 1]) changed.push(after[i]!, after[i + 1]!);
+  for (let i = 0; i < after.length; i++) {
+    if (after[i] !== before[i]) changed.push(MUTABLE_FIELDS[i]!, after[i]!);
   }
   return changed;
 }
