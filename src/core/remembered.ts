@@ -6,7 +6,9 @@
 export function remembered<T>(compute: (input: string) => T, capacity: number): (input: string) => T {
   const answers = new Map<string, T>();
   return (input) => {
-    if (answers.has(input)) return answers.get(input) as T;
+    // One lookup on a hit; `has` only for an answer that is itself undefined.
+    const known = answers.get(input);
+    if (known !== undefined || answers.has(input)) return known as T;
     const answer = compute(input);
     if (answers.size >= capacity) answers.clear();
     answers.set(input, answer);
