@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { HeapSampling } from '../lib/heap-sampling.js';
+import { redisMainCpuMs } from '../lib/redis-cpu.js';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { createTask } from '../../src/core/task-machine.js';
@@ -32,14 +33,6 @@ const store: TaskStore = redisUrl
   : new SqliteStore({ path: join(dir!, 'tasks.db') });
 const info = redisUrl ? new Redis(redisUrl) : undefined;
 
-/** redis-server's main thread CPU seconds so far. */
-async function redisCpu(): Promise<number> {
-  if (!info) return 0;
-  const text = await info.info('cpu');
-  const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? NaN);
-  return field('used_cpu_sys_main_thread') + field('used_cpu_user_main_thread');
-}
-
 async function insertAll(projectId: string, batch: number): Promise<void> {
   for (let done = 0; done < tasks; done += batch) {
     const now = Date.now();
@@ -57,13 +50,13 @@ try {
   await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
   for (const batch of batches) {
     const sampling = heap ? await HeapSampling.start() : undefined;
-    const redisBefore = await redisCpu();
+    const redisBefore = info ? await redisMainCpuMs(info) : 0;
     const wall = performance.now();
     const cpu = process.cpuUsage();
     await insertAll(projectId, batch);
     const used = process.cpuUsage(cpu);
     const wallUs = (performance.now() - wall) * 1000;
-    const redisUs = ((await redisCpu()) - redisBefore) * 1e6;
+    const redisUs = info ? ((await redisMainCpuMs(info)) - redisBefore) * 1000 : 0;
     const perTask = (us: number): string => (us / tasks).toFixed(1);
     console.log(
       `${batch} per ${redisUrl ? 'script call' : 'commit'}: ${perTask(wallUs)} µs per task wall, ` +

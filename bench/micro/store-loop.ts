@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { HeapSampling } from '../lib/heap-sampling.js';
+import { redisMainCpuMs } from '../lib/redis-cpu.js';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { applyOutcome, createTask } from '../../src/core/task-machine.js';
@@ -31,12 +32,7 @@ const projectId = newId(Date.now());
 await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
 // On Redis, also redis-server's own CPU per phase (INFO cpu, main thread), since Redis is shared by every node.
 const infoClient = redisUrl ? new Redis(redisUrl) : undefined;
-const redisCpuMs = async (): Promise<number> => {
-  if (!infoClient) return 0;
-  const info = await infoClient.info('cpu');
-  const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return (field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread')) * 1000;
-};
+const redisCpuMs = async (): Promise<number> => (infoClient ? redisMainCpuMs(infoClient) : 0);
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec((await infoClient?.info('memory')) ?? '')?.[1] ?? 0);
 const memoryBefore = await usedMemory();
 const due = Date.now() + 60_000;
