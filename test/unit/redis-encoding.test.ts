@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'ioredis';
-import { TASK_FIELDS } from '../../src/store/redis/codec.js';
+import { TASK_FIELDS, taskFromLine } from '../../src/store/redis/codec.js';
 import { EncodedCommand, encode } from '../../src/store/redis/encoded-command.js';
 
 /** What ioredis's own Command sends for the same arguments: the reference encoding. */
@@ -54,4 +54,40 @@ describe('the task hash’s fields', () => {
       assert.deepEqual(scriptFields(file), [...TASK_FIELDS]);
     });
   }
+});
+
+describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
+  const values: Record<string, string> = {
+    id: '01KB2ABCDEFGHJKMNPQRSTVWXY', projectId: '01KB2ABCDEFGHJKMNPQRSTVWXZ', startAt: '1000', request: 'AQAAAAA_sealed-base64url',
+    state: 'RUNNING', statusCode: '0', execAt: '2000', endAt: '0', retrying: '0', repeating: '1', retryCount: '0',
+    repeatCount: '2', attempts: '3', pausedLeft: '0', leaseToken: 'tok.7', leaseUntil: '17000', version: '5',
+  };
+  const config = '{"retry":1,"retryInterval":1000,"timeout":30000}';
+  const line = (v: Record<string, string>): string => [...TASK_FIELDS.map((f) => v[f]!), config].join('\n');
+
+  test('reads each value under its field, and the config after them', () => {
+    const task = taskFromLine(line(values));
+    assert.equal(task.id, values.id);
+    assert.equal(task.sealedRequest, values.request);
+    assert.equal(task.estimateExecAt, 2000);
+    assert.equal(task.currentlyRepeat, true);
+    assert.equal(task.repeatCount, 2);
+    assert.deepEqual(task.lease, { token: 'tok.7', until: 17000 });
+    assert.equal(task.version, 5);
+    assert.deepEqual(task.config, JSON.parse(config));
+  });
+
+  test('no lease when the token is empty', () => {
+    assert.equal(taskFromLine(line({ ...values, leaseToken: '', leaseUntil: '' })).lease, null);
+  });
+
+  test('a line with a value too many or too few is refused, not read shifted', () => {
+    assert.throws(() => taskFromLine(`${line(values)}\nextra`), /19 values, not 18/);
+    assert.throws(() => taskFromLine(line(values).replace('\n0\n', '\n')), /17 values, not 18/);
+  });
+
+  test('a missing number (the script answers an empty value) is refused, not read as 0', () => {
+    assert.throws(() => taskFromLine(line({ ...values, attempts: '' })), /bad attempts/);
+    assert.throws(() => taskFromLine(line({ ...values, version: '' })), /bad version/);
+  });
 });

@@ -12,7 +12,7 @@ const MUTABLE_FIELDS = [
 
 /**
  * The task hash's fields, in the order insert-tasks-1.lua and claim-due-2.lua list them (their
- * FIELDS must match): an insert sends the values alone, a claim answers them alone.
+ * FIELDS must match): an insert sends the values alone, a claim answers them alone (taskFromLine).
  */
 export const TASK_FIELDS = ['id', 'projectId', 'startAt', 'request', ...MUTABLE_FIELDS, 'version'] as const;
 
@@ -54,14 +54,16 @@ export function changedTaskFields(prev: Task, next: Task): string[] {
   return changed;
 }
 
-/** Values answered in the order of `names` (HMGET: bulk strings), as a hash; a missing field (nil) is left out. */
-export function byName(names: readonly string[], values: readonly unknown[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) {
-    const value = values[i];
-    if (typeof value === 'string') out[names[i]!] = value;
-  }
-  return out;
+/**
+ * A claimed task as claim-due-2.lua answers it: the values of TASK_FIELDS in order, then the
+ * config JSON, joined by newlines (none of them holds one); a missing field is ''.
+ */
+export function taskFromLine(line: string): StoredTask {
+  const values = line.split('\n');
+  if (values.length !== TASK_FIELDS.length + 1) throw new Error(`A claimed task came back with ${values.length} values, not ${TASK_FIELDS.length + 1}`);
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < TASK_FIELDS.length; i++) hash[TASK_FIELDS[i]!] = values[i]!;
+  return taskFromHash(hash, values[TASK_FIELDS.length]!);
 }
 
 export function pairs(flat: readonly unknown[]): Record<string, string> {
@@ -74,7 +76,9 @@ const STATES = new Set<string>(TASK_STATES);
 const LABELS = new Set<string>(TIMELINE_LABELS);
 
 function int(hash: Record<string, string>, field: string): number {
-  const value = Number(hash[field]);
+  const text = hash[field];
+  // Number('') is 0: an empty or missing field is not a number.
+  const value = text ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) throw new Error(`Stored task ${hash.id ?? '?'} has a bad ${field}`);
   return value;
 }

@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
-import { TASK_FIELDS, byName, changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, pushTaskValues, taskFromHash } from './codec.js';
+import { changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, pushTaskValues, taskFromHash, taskFromLine } from './codec.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
@@ -221,11 +221,7 @@ export class RedisStore implements TaskStore {
       return sent;
     });
     if (!Array.isArray(reply)) return [];
-    const tasks: StoredTask[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      tasks.push(taskFromHash(byName(TASK_FIELDS, reply[i] as LuaReply[]), String(reply[i + 1])));
-    }
-    return tasks;
+    return reply.map((line) => taskFromLine(String(line)));
   }
 
   async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {

@@ -5,8 +5,12 @@
 -- ARGV[1] now; ARGV[2] limit; ARGV[3] lease token; ARGV[4] lease end; ARGV[5] key prefix
 -- Task and config keys are derived from the ids in the index: <prefix>task:<id> (db 1) and
 -- <prefix>config:<id> (db 2).
--- Returns { task fields (values only, in the order of FIELDS), config JSON, ... } for each claimed
--- task. FIELDS must match TASK_FIELDS in codec.ts: values without names halve what is decoded.
+-- Returns one string per claimed task: its fields' values in the order of FIELDS, then its config
+-- JSON, joined by '\n' (a missing field is ''). No value holds a newline: ids, numbers, states and
+-- lease tokens are the server's own, the sealed request is base64url and the config is compact
+-- JSON. FIELDS must match TASK_FIELDS in codec.ts. One string per task and not a nested array of
+-- 18: the client decodes each element of a reply on its own, and that cost 5 µs per task more.
+-- The line's fields are not named: values without names halve what is sent.
 local FIELDS = { 'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
   'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version' }
 local LEASE_TOKEN, LEASE_UNTIL, VERSION = 15, 16, 17
@@ -33,9 +37,11 @@ for _, id in ipairs(ids) do
   end
 end
 redis.call('SELECT', 2)
+local CONFIG = #FIELDS + 1
 local result = {}
 for i, hash in ipairs(out) do
-  result[#result + 1] = hash
-  result[#result + 1] = redis.call('GET', ARGV[5] .. 'config:' .. configs[i]) or ''
+  for f = 1, #FIELDS do hash[f] = hash[f] or '' end
+  hash[CONFIG] = redis.call('GET', ARGV[5] .. 'config:' .. configs[i]) or ''
+  result[i] = table.concat(hash, '\n')
 end
 return result
