@@ -295,6 +295,59 @@ export function childrenCpuSecondsOf(pid: number): number {
   }
 }
 
+/**
+ * How a window went for each process's main thread, from /proc/<pid>/task/<pid>/schedstat: seconds
+ * on a CPU and seconds runnable but waiting for one (the kernel's run-queue wait); and for the
+ * machine, its idle cores (/proc/stat). On two cores shared by the dispatcher, Redis and the target,
+ * a dispatcher's rate is its main thread's CPU per delivery and the share of a core it gets.
+ */
+export interface Scheduling {
+  /** Per process: main-thread seconds on a CPU and waiting for one. */
+  main: Record<string, { onCpuS: number; waitS: number }>;
+  /** Cores idle on average over the window (0 to the machine's count). */
+  idleCores: number;
+}
+
+function schedstat(pid: number): { onCpuS: number; waitS: number } | null {
+  try {
+    const [onCpu, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
+    return { onCpuS: Number(onCpu) / 1e9, waitS: Number(wait) / 1e9 };
+  } catch {
+    return null; // a kernel without schedstats, or the process is gone
+  }
+}
+
+/** Idle + iowait ticks of all CPUs, and the time they were read. */
+function idleTicks(): { ticks: number; at: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+  return { ticks: Number(cpu[4]) + Number(cpu[5]), at: performance.now() };
+}
+
+/** Scheduling of `pids`' main threads and the machine's idle cores from now to the call of the returned function. */
+export function schedulingMeter(pids: Record<string, number>): () => Scheduling {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, schedstat(pid)]));
+  const idle = idleTicks();
+  return () => {
+    const main: Scheduling['main'] = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      const a = before[k];
+      const b = schedstat(pid);
+      if (a && b) main[k] = { onCpuS: round2(b.onCpuS - a.onCpuS), waitS: round2(b.waitS - a.waitS) };
+    }
+    const now = idleTicks();
+    const idleCores = round2((now.ticks - idle.ticks) / 100 / Math.max(0.001, (now.at - idle.at) / 1000));
+    return { main, idleCores };
+  };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The main threads' scheduling for a log line: "server 1.85 s on a CPU, 0.62 s waiting for one; …; 0.41 cores idle". */
+export function describeScheduling(s: Scheduling): string {
+  const parts = Object.entries(s.main).map(([k, t]) => `${k} ${t.onCpuS.toFixed(2)}/${t.waitS.toFixed(2)}`);
+  return ` | main threads on CPU/waiting s: ${parts.join(', ')}; ${s.idleCores.toFixed(2)} cores idle`;
+}
+
 /** A process, or one thread of it (`{ pid, thread: pid }` is its main thread). */
 export type CpuSource = number | { pid: number; thread: number };
 

@@ -10,7 +10,7 @@ import type { BullWorkerProtocol } from '../children/bullmq-worker.js';
 import type { BatchResult } from '../children/loadgen.js';
 import { type BenchContext, type MachineLoad, type RedisWindow, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
-import { ChildRpc, REPO, cpuMeter, memoryOf, sleep } from '../lib/procs.js';
+import { ChildRpc, REPO, type Scheduling, cpuMeter, describeScheduling, memoryOf, schedulingMeter, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 
@@ -29,6 +29,8 @@ export interface BullmqRun {
   ceilingRate: number;
   ratio: number;
   cpuSeconds: Record<string, number>;
+  /** As for the server's dispatch run: the main threads of the worker, Redis and the target, and the machine's idle cores. */
+  scheduling: Scheduling;
   workerRssMb: number;
   load: MachineLoad;
   /** Persistence from the due time to the last delivery, as for the server. */
@@ -63,8 +65,10 @@ export async function bullmqRun(ctx: BenchContext, ceiling: 'measure' | 'later' 
     if (Date.now() < due) await sleep(due - Date.now());
     const persistenceBefore = await ctx.redisPersistence();
     const meter = cpuMeter({ worker: worker.pid, redis: ctx.redisPid, target: ctx.target.pid });
+    const sched = schedulingMeter({ worker: worker.pid, redis: ctx.redisPid, target: ctx.target.pid });
     const count = await ctx.waitForTarget(enqueue.ok, due + 120_000 + n);
     const cpuSeconds = meter();
+    const scheduling = sched();
     const persistenceAfter = await ctx.redisPersistence();
     const workerRssMb = memoryOf(worker.pid).rssMb;
     const got = await readDeliveries(ctx, n, due);
@@ -82,6 +86,7 @@ export async function bullmqRun(ctx: BenchContext, ceiling: 'measure' | 'later' 
       completed: stopped.completed - warm.tasks,
       failed: stopped.failed,
       cpuSeconds,
+      scheduling,
       workerRssMb,
       load: l1,
       redisWindow: redisWindow(persistenceBefore, persistenceAfter, count),
@@ -102,7 +107,7 @@ export function logBullmqRun(i: number, run: BullmqRun, order = ''): void {
   log(
     `bullmq/redis run ${i + 1}${order ? ` (${order})` : ''}: enqueued at ${fmt(run.enqueueRate)}/s (margin ${ms(run.marginMs)}); ${fmt(run.delivered)}/${fmt(run.jobs)}` +
       ` delivered at ${fmt(run.rate)}/s, lateness p50 ${ms(run.latenessP50)} p99 ${ms(run.latenessP99)} | undici ${fmt(run.ceilingRate)}/s` +
-      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}${describeRedisWindow(run.redisWindow)}` +
+      ` | ratio ${ratio(run.ratio)} | CPU s ${JSON.stringify(run.cpuSeconds)}${describeScheduling(run.scheduling)}${describeRedisWindow(run.redisWindow)}` +
       (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh worker` : ''),
   );
 }

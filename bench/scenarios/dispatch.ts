@@ -11,7 +11,7 @@ import { type BullmqRun, bullmqRun, logBullmqRun, withCeiling } from './bullmq.j
 import { type MachineLoad, type RedisWindow, authHeaders, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import type { StoreName } from '../lib/options.js';
-import { cpuMeter, memoryOf, sleep } from '../lib/procs.js';
+import { type Scheduling, cpuMeter, describeScheduling, memoryOf, schedulingMeter, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio, verdict as verdictOf } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 
@@ -34,6 +34,8 @@ export interface DispatchRun {
   ceilingRate: number;
   ratio: number;
   cpuSeconds: Record<string, number>;
+  /** The main threads of the server, Redis and the target from the due time to the last delivery, and the machine's idle cores. */
+  scheduling: Scheduling;
   rssMb: number;
   load: MachineLoad;
   errorSamples: string[];
@@ -79,8 +81,10 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
     if (Date.now() < due) await sleep(due - Date.now());
     const persistenceBefore = store === 'redis' ? await ctx.redisPersistence() : null;
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, target: ctx.target.pid });
+    const sched = schedulingMeter(store === 'redis' ? { server: server.pid, redis: ctx.redisPid, target: ctx.target.pid } : { server: server.pid, target: ctx.target.pid });
     const count = await ctx.waitForTarget(expected, due + 120_000 + expected);
     const cpuSeconds = meter();
+    const scheduling = sched();
     const persistenceAfter = persistenceBefore ? await ctx.redisPersistence() : null;
     const recordedAt = await recorded(warm.probed + batch.probed, Date.now() + 60_000);
     const rssMb = memoryOf(server.pid).rssMb;
@@ -100,6 +104,7 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
       latenessP99: got.latenessMs.p99,
       recordedAfterMs: recordedAt - due,
       cpuSeconds,
+      scheduling,
       rssMb,
       load: l1,
       errorSamples: batch.errorSamples,
@@ -143,7 +148,7 @@ export async function dispatchScenario(
       `dispatch/${store} run ${i + 1}: ${fmt(run.delivered)}/${fmt(run.tasks)} delivered at ${fmt(run.rate)}/s` +
         ` (first ${ms(run.firstLatenessMs)}, p99 lateness ${ms(run.latenessP99)}, all recorded after ${ms(run.recordedAfterMs)})` +
         ` | undici ${fmt(run.ceilingRate)}/s | ratio ${ratio(run.ratio)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)}` +
-        ` | CPU s ${JSON.stringify(run.cpuSeconds)}` +
+        ` | CPU s ${JSON.stringify(run.cpuSeconds)}${describeScheduling(run.scheduling)}` +
         (run.redisWindow ? describeRedisWindow(run.redisWindow) : '') +
         (run.warmUp.tasks > 0 ? ` | warm-up: ${fmt(run.warmUp.tasks)} delivered at ${fmt(run.warmUp.rate)}/s by the fresh server` : ''),
     );
@@ -174,6 +179,7 @@ export async function dispatchScenario(
     const vs = m((x) => x.vsBullmq ?? NaN);
     target = `> BullMQ ${fmt(median(bullmqRuns.map((b) => b.rate)))}/s (×${vs.toFixed(2)})`;
     verdict = verdictOf(vs > 1 && missing === 0);
+    notes.push(schedulingNote(runs, bullmqRuns));
   }
   const row: Row = {
     scenario: 'dispatch',
@@ -186,4 +192,20 @@ export async function dispatchScenario(
     notes,
   };
   return { runs, rows: [row], bullmqRuns };
+}
+
+/**
+ * Per 20,000 deliveries (medians): the main thread's seconds on a CPU and waiting for one, for the
+ * server and BullMQ's worker, and the machine's idle cores in their windows. Which side delivers more
+ * per second comes down to CPU per delivery and the share of a core each main thread gets.
+ */
+function schedulingNote(runs: readonly DispatchRun[], bullmqRuns: readonly BullmqRun[]): string {
+  const per20k = (s: Scheduling, name: string, delivered: number, key: 'onCpuS' | 'waitS'): number => ((s.main[name]?.[key] ?? NaN) / delivered) * 20_000;
+  const side = (list: readonly { scheduling: Scheduling; delivered: number }[], name: string): string => {
+    const onCpu = median(list.map((r) => per20k(r.scheduling, name, r.delivered, 'onCpuS')));
+    const wait = median(list.map((r) => per20k(r.scheduling, name, r.delivered, 'waitS')));
+    const idle = median(list.map((r) => r.scheduling.idleCores));
+    return `${onCpu.toFixed(2)} s on a CPU, ${wait.toFixed(2)} s waiting for one (${idle.toFixed(2)} cores idle)`;
+  };
+  return `main thread per 20,000 deliveries: server ${side(runs, 'server')}; BullMQ's worker ${side(bullmqRuns, 'worker')}`;
 }
