@@ -58,17 +58,18 @@ describe('the task hash’s fields', () => {
 
 describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
   const values: Record<string, string> = {
-    id: '01KB2ABCDEFGHJKMNPQRSTVWXY', projectId: '01KB2ABCDEFGHJKMNPQRSTVWXZ', startAt: '1000', request: 'AQAAAAA_sealed-base64url',
+    id: '01KB2ABCDEFGHJKMNPQRSTVWXY', projectId: '01KB2ABCDEFGHJKMNPQRSTVWXZ', startAt: '1000', request: '',
     state: 'RUNNING', statusCode: '0', execAt: '2000', endAt: '0', retrying: '0', repeating: '1', retryCount: '0',
     repeatCount: '2', attempts: '3', pausedLeft: '0', leaseToken: 'tok.7', leaseUntil: '17000', version: '5',
   };
+  const sealed = 'AQAAAAA_sealed-base64url';
   const config = '{"retry":1,"retryInterval":1000,"timeout":30000}';
-  const line = (v: Record<string, string>): string => [...TASK_FIELDS.map((f) => v[f]!), config].join('\n');
+  const line = (v: Record<string, string>): string => TASK_FIELDS.map((f) => v[f]!).join('\n');
 
-  test('reads each value under its field, and the config after them', () => {
-    const task = taskFromLine(line(values));
+  test('reads each value under its field, the sealed request and the config beside them', () => {
+    const task = taskFromLine(line(values), sealed, config);
     assert.equal(task.id, values.id);
-    assert.equal(task.sealedRequest, values.request);
+    assert.equal(task.sealedRequest, sealed);
     assert.equal(task.estimateExecAt, 2000);
     assert.equal(task.currentlyRepeat, true);
     assert.equal(task.repeatCount, 2);
@@ -78,16 +79,16 @@ describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
   });
 
   test('no lease when the token is empty', () => {
-    assert.equal(taskFromLine(line({ ...values, leaseToken: '', leaseUntil: '' })).lease, null);
+    assert.equal(taskFromLine(line({ ...values, leaseToken: '', leaseUntil: '' }), sealed, config).lease, null);
   });
 
   test('a line with a value too many or too few is refused, not read shifted', () => {
-    assert.throws(() => taskFromLine(`${line(values)}\nextra`), /19 values, not 18/);
-    assert.throws(() => taskFromLine(line(values).replace('\n0\n', '\n')), /17 values, not 18/);
+    assert.throws(() => taskFromLine(`${line(values)}\nextra`, sealed, config), /18 values, not 17/);
+    assert.throws(() => taskFromLine(line(values).replace('\n0\n', '\n'), sealed, config), /16 values, not 17/);
   });
 
   test('a missing number (the script answers an empty value) is refused, not read as 0', () => {
-    assert.throws(() => taskFromLine(line({ ...values, attempts: '' })), /bad attempts/);
-    assert.throws(() => taskFromLine(line({ ...values, version: '' })), /bad version/);
+    assert.throws(() => taskFromLine(line({ ...values, attempts: '' }), sealed, config), /bad attempts/);
+    assert.throws(() => taskFromLine(line({ ...values, version: '' }), sealed, config), /bad version/);
   });
 });

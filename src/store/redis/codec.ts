@@ -55,15 +55,17 @@ export function changedTaskFields(prev: Task, next: Task): string[] {
 }
 
 /**
- * A claimed task as claim-due-2.lua answers it: the values of TASK_FIELDS in order, then the
- * config JSON, joined by newlines (none of them holds one); a missing field is ''.
+ * A claimed task as claim-due-2.lua answers it: `line` holds the values of TASK_FIELDS in order,
+ * joined by newlines (none of them holds one), with the sealed request's place left empty; the
+ * sealed request and the config JSON come on their own. A missing field is ''.
  */
-export function taskFromLine(line: string): StoredTask {
+export function taskFromLine(line: string, request: string, configJson: string): StoredTask {
   const values = line.split('\n');
-  if (values.length !== TASK_FIELDS.length + 1) throw new Error(`A claimed task came back with ${values.length} values, not ${TASK_FIELDS.length + 1}`);
+  if (values.length !== TASK_FIELDS.length) throw new Error(`A claimed task came back with ${values.length} values, not ${TASK_FIELDS.length}`);
   const hash: Record<string, string> = {};
   for (let i = 0; i < TASK_FIELDS.length; i++) hash[TASK_FIELDS[i]!] = values[i]!;
-  return taskFromHash(hash, values[TASK_FIELDS.length]!);
+  hash.request = request;
+  return taskFromHash(hash, configJson);
 }
 
 export function pairs(flat: readonly unknown[]): Record<string, string> {

@@ -221,7 +221,9 @@ export class RedisStore implements TaskStore {
       return sent;
     });
     if (!Array.isArray(reply)) return [];
-    return reply.map((line) => taskFromLine(String(line)));
+    const tasks: StoredTask[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) tasks.push(taskFromLine(String(reply[i]), String(reply[i + 1]), String(reply[i + 2])));
+    return tasks;
   }
 
   async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {
