@@ -13,7 +13,8 @@
 -- request and config joined in too: that made a ~1.6 KB Lua string per task, and the timing
 -- scenario on Redis had its clusters of late deliveries every ~3 s instead of every ~7-8 s (p99
 -- 5-21 ms against 5-12 in interleaved runs); with only the short values joined, every ~7 s again.
--- Redis's Lua collects its garbage incrementally: more of it per script, more of those pauses.
+-- (The likely cause: Redis's Lua collects its garbage in steps between scripts, and a step has
+-- more to do the more garbage each script leaves.)
 local FIELDS = { 'id', 'projectId', 'startAt', 'request', 'state', 'statusCode', 'execAt', 'endAt', 'retrying',
   'repeating', 'retryCount', 'repeatCount', 'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil', 'version' }
 local LEASE_TOKEN, LEASE_UNTIL, VERSION = 15, 16, 17
