@@ -342,7 +342,7 @@ export function schedulingMeter(pids: Record<string, number>): () => Scheduling 
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** The main threads' scheduling for a log line: "server 1.85 s on a CPU, 0.62 s waiting for one; …; 0.41 cores idle". */
+/** The main threads' scheduling for a log line: "main threads on CPU/waiting s: server 1.85/0.62, …; 0.41 cores idle". */
 export function describeScheduling(s: Scheduling): string {
   const parts = Object.entries(s.main).map(([k, t]) => `${k} ${t.onCpuS.toFixed(2)}/${t.waitS.toFixed(2)}`);
   return ` | main threads on CPU/waiting s: ${parts.join(', ')}; ${s.idleCores.toFixed(2)} cores idle`;
@@ -355,5 +355,5 @@ export type CpuSource = number | { pid: number; thread: number };
 export function cpuMeter(sources: Record<string, CpuSource>): () => Record<string, number> {
   const read = (source: CpuSource): number => (typeof source === 'number' ? cpuSecondsOf(source) : cpuSecondsOf(source.pid, source.thread));
   const before = Object.fromEntries(Object.entries(sources).map(([k, source]) => [k, read(source)]));
-  return () => Object.fromEntries(Object.entries(sources).map(([k, source]) => [k, Math.round((read(source) - before[k]!) * 100) / 100]));
+  return () => Object.fromEntries(Object.entries(sources).map(([k, source]) => [k, round2(read(source) - before[k]!)]));
 }
