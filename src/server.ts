@@ -42,6 +42,9 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
           'Restore the original tasks.key or TASKS_CRYPTO_KEY; every server sharing a store needs the same key.',
       );
     }
+    const report = await store.inspect();
+    logger.info({ store: store.kind, ...report.facts }, `${store.kind} store opened`);
+    for (const warning of report.warnings) logger.warn({ store: store.kind }, warning);
     const policy = createTargetPolicy(config.allowList);
     const sender = createHttpSender({ policy, resolver: overrides.resolver, maxResponseBytes: config.maxContentLength });
     const dispatcher = new Dispatcher({

@@ -5,6 +5,13 @@ export interface StoredTask extends Task {
   version: number;
 }
 
+/** What a store tells about itself at start: facts for the log, and risks to acknowledged tasks. */
+export interface StoreReport {
+  facts: Record<string, string | number | boolean>;
+  /** Each a sentence an operator can act on; empty when nothing puts acknowledged tasks at risk. */
+  warnings: string[];
+}
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -31,6 +38,8 @@ export interface TaskStore {
   close(): Promise<void>;
   /** Cheap round trip, for /healthz. */
   ping(): Promise<void>;
+  /** Facts about durability read from the engine itself, logged at start (docs/storage.md). */
+  inspect(): Promise<StoreReport>;
 
   insertProject(project: Project): Promise<void>;
   findProject(id: string): Promise<Project | null>;

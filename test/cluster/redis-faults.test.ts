@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -63,6 +65,18 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
   });
 });
 
+/** Redis's first reply line to one inline command on a fresh connection. */
+async function rawReply(port: number, command: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  try {
+    socket.write(`${command}\r\n`);
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    return chunk.toString().split('\r\n')[0]!;
+  } finally {
+    socket.destroy();
+  }
+}
+
 describe('resource/config/redis.conf', () => {
   const conf = fileURLToPath(new URL('../../resource/config/redis.conf', import.meta.url));
   let redis: RedisServer | undefined;
@@ -96,7 +110,7 @@ describe('resource/config/redis.conf', () => {
     try {
       const forbidden: [string, ...string[]][] = [
         ['FLUSHALL'], ['FLUSHDB'], ['SHUTDOWN', 'NOSAVE'], ['CONFIG', 'GET', 'dir'], ['BGREWRITEAOF'], ['BGSAVE'],
-        ['RENAME', 'kt:a', 'kt:b'], ['DEBUG', 'SLEEP', '0'], ['KEYS', 'kt:*'], ['MONITOR'],
+        ['RENAME', 'kt:a', 'kt:b'], ['DEBUG', 'SLEEP', '0'], ['KEYS', 'kt:*'], ['MONITOR'], ['ACL', 'SETUSER', 'tasks', '+@all'], ['ACL', 'LIST'],
       ];
       // ACL DRYRUN asks the ACL alone, without running anything (DEBUG is also off server-wide).
       for (const command of forbidden) {
@@ -107,7 +121,7 @@ describe('resource/config/redis.conf', () => {
         await assert.rejects(tasks.call(command, ...args), /NOPERM/, `${command} must be refused`);
       }
       // What the service needs is allowed, on its own keys only.
-      for (const command of [['EVALSHA', 'abc', '0'], ['SELECT', '3'], ['ZRANGE', 'kt:due', '0', '0'], ['SUBSCRIBE', 'kt:due'], ['INFO']]) {
+      for (const command of [['EVALSHA', 'abc', '0'], ['SELECT', '3'], ['ZRANGE', 'kt:due', '0', '0'], ['SUBSCRIBE', 'kt:due'], ['INFO'], ['ACL', 'WHOAMI']]) {
         assert.equal(String(await admin.call('ACL', 'DRYRUN', 'tasks', ...command)), 'OK', `${command[0]} must be allowed`);
       }
       assert.equal(await tasks.call('SET', 'kt:probe', '1'), 'OK', 'its own keys are writable');
@@ -123,6 +137,10 @@ describe('resource/config/redis.conf', () => {
     anonymous.on('error', () => undefined);
     await anonymous.connect().catch(() => undefined);
     await assert.rejects(anonymous.call('GET', 'kt:probe'), /NOAUTH|NOPERM|WRONGPASS|closed|disabled/i);
+    // It keeps its permissions for loading the AOF (redis.conf says why), but nobody can log in as it.
+    for (const password of ['anything', '']) {
+      assert.match(await rawReply(redis!.port, `AUTH default "${password}"`), /^-WRONGPASS/);
+    }
     anonymous.disconnect();
 
     nodes = await startNodes(1, clusterEnv(`redis://tasks:change-me-tasks-password@127.0.0.1:${redis!.port}`));

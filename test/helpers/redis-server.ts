@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ export interface RedisServer {
   close(): Promise<void>;
   /** Kills it at once, for process exit handlers that cannot wait. */
   killSync(): void;
+  /** What redis-server logged so far, across restarts. */
+  log(): string;
 }
 
 export function redisServerAvailable(): boolean {
@@ -57,23 +59,33 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/**
+ * With `configFile`, the file is used as it is, with only the port and the data folder overridden
+ * (what an operator runs); the log goes to `redis.log` in the folder through redis-server's standard
+ * output. Without it, a bare server with persistence off unless `persistence` is set.
+ */
 export async function startRedisServer(
   options: { persistence?: boolean; args?: string[]; configFile?: string; pingUrl?: (port: number) => string } = {},
 ): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'kuueri-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
+  const logFile = join(dir, 'redis.log');
   let proc: ChildProcess | null = null;
 
   const start = async (): Promise<void> => {
-    const args = [
-      ...(options.configFile ? [options.configFile] : []),
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no',
-      '--logfile', join(dir, 'redis.log'),
-      ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--save', '', '--appendonly', 'no']),
-      ...(options.args ?? []),
-    ];
-    proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const args = options.configFile
+      ? [options.configFile, '--port', String(port), '--dir', dir]
+      : [
+          '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no',
+          ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--save', '', '--appendonly', 'no']),
+        ];
+    const log = openSync(logFile, 'a');
+    try {
+      proc = spawn('redis-server', [...args, ...(options.args ?? [])], { stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
     proc.unref();
     await waitForPing(options.pingUrl?.(port) ?? url, 10_000);
   };
@@ -103,5 +115,6 @@ export async function startRedisServer(
       proc?.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
+    log: () => readFileSync(logFile, 'utf8'),
   };
 }

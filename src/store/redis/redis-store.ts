@@ -4,9 +4,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
-import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
+import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
 import { changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, pushTaskValues, taskFromHash, taskFromLine } from './codec.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
+import { parseInfo, redisReport } from './redis-report.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
@@ -133,6 +134,13 @@ export class RedisStore implements TaskStore {
 
   async ping(): Promise<void> {
     await this.call(() => this.main.ping());
+  }
+
+  async inspect(): Promise<StoreReport> {
+    const info = await this.call(() => this.projects.info());
+    // Refused to a user without it, and unknown before Redis 6: the report says "unknown" then.
+    const user = await this.projects.call('ACL', 'WHOAMI').then(String, () => null);
+    return redisReport(parseInfo(info), user);
   }
 
   async insertProject(project: Project): Promise<void> {

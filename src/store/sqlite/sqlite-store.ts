@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
-import type { LeaseRef, StoredTask, TaskStore } from '../task-store.js';
+import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
 import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, INSERT_COLUMNS, insertValues, leaseRow, mutableParams, projectFromRow, taskFromRow, timelineFromRow } from './rows.js';
@@ -202,6 +202,13 @@ export class SqliteStore implements TaskStore {
 
   async ping(): Promise<void> {
     this.guard(() => this.stmt.ping.get());
+  }
+
+  async inspect(): Promise<StoreReport> {
+    const pragma = (name: string): string | number => this.guard(() => this.db.pragma(name, { simple: true }) as string | number);
+    const facts = { file: this.db.name, journalMode: pragma('journal_mode'), synchronous: pragma('synchronous') === 2 ? 'FULL' : 'NORMAL' };
+    const warnings = this.db.memory ? ['The SQLite store is in memory: nothing survives a restart.'] : [];
+    return { facts, warnings };
   }
 
   async insertProject(project: Project): Promise<void> {
