@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type FieldIssue, invalidJson, validationError } from '../core/errors.js';
+import type { ErrorBody } from '../core/shapes.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -134,14 +135,20 @@ export function toAppError(error: unknown, log: Logger, request?: FastifyRequest
   return new AppError('INTERNAL');
 }
 
-export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
-  const body: Record<string, unknown> = {
+/** The answer's body: `issues` only when there are some. */
+function errorBody(error: AppError): ErrorBody {
+  const body: ErrorBody = {
     statusCode: error.status,
     code: error.code,
     error: STATUS_CODES[error.status] ?? 'Error',
     message: error.message,
   };
-  if (error.issues.length > 0) body.issues = error.issues;
+  if (error.issues.length > 0) body.issues = [...error.issues];
+  return body;
+}
+
+export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  const body = errorBody(error);
   if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
@@ -202,12 +209,7 @@ export function clientError(error: NodeJS.ErrnoException, socket: Duplex): void 
     error.code === 'HPE_HEADER_OVERFLOW' ? new AppError('HEADERS_TOO_LARGE')
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new AppError('REQUEST_TIMEOUT')
     : new AppError('BAD_REQUEST', 'The request is not valid HTTP');
-  const body = JSON.stringify({
-    statusCode: appError.status,
-    code: appError.code,
-    error: STATUS_CODES[appError.status] ?? 'Error',
-    message: appError.message,
-  });
+  const body = JSON.stringify(errorBody(appError));
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n` +

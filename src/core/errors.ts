@@ -1,3 +1,5 @@
+import type { FieldIssue } from './shapes.js';
+
 /**
  * The one registry of coded errors. Every failure the service reports to a client is an `AppError`
  * with a stable `code` from this table; `api/error-handler.ts` turns it into
@@ -27,11 +29,9 @@ export const ERROR_REGISTRY = {
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
 
-/** One problem with one field of a request, e.g. `{field: "config.retry", message: "must be an integer"}`. */
-export interface FieldIssue {
-  field: string;
-  message: string;
-}
+export const ERROR_CODES = Object.keys(ERROR_REGISTRY) as ErrorCode[];
+
+export type { FieldIssue };
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -1,37 +1,18 @@
+/**
+ * The semantic half of validating `POST /v1beta/subscribe`: the HTTP schema (shapes.ts) has already
+ * checked types, lengths, patterns and unknown fields; here come the rules that need parsing, the
+ * clock or several fields at once. Every problem is reported, each naming its field.
+ */
 import { type FieldIssue, validationError } from './errors.js';
 import { parseDuration } from './durations.js';
 import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
+import type { HttpRequestBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
 import type { TargetPolicy } from './target-policy.js';
-import type { HttpMethod, HttpRequestSpec, TaskConfig } from './task.js';
+import type { HttpRequestSpec } from './task.js';
 
-/**
- * The semantic half of validating `POST /v1beta/subscribe`: the HTTP schema has already checked
- * types, lengths, patterns and unknown fields; here come the rules that need parsing, the clock or
- * several fields at once. Every problem is reported, each naming its field.
- */
-export interface SubscribeBody {
-  httpRequest: {
-    url: string;
-    method: HttpMethod;
-    data?: string;
-    params?: Record<string, string>;
-    headers?: Record<string, string>;
-  };
-  config?: {
-    executionDelay?: number | string;
-    executionAt?: number;
-    retry?: number;
-    retryInterval?: number | string;
-    retryExponential?: boolean;
-    retryAt?: number;
-    repeat?: number;
-    repeatInterval?: number | string;
-    repeatExponential?: boolean;
-    repeatAt?: number;
-    timeout?: number | string;
-  };
-}
+export type { SubscribeBody };
 
+/** The defaults of every config field a subscribe leaves out (docs/api.md lists them). */
 export const DEFAULT_CONFIG: TaskConfig = {
   executionDelay: 1,
   executionAt: 0,
@@ -62,8 +43,8 @@ export function resolveSubscription(body: SubscribeBody, now: number, policy: Ta
 
 /** A body of which only the fields that passed the schema are kept (see api: every issue at once). */
 export interface PartialSubscribeBody {
-  httpRequest?: Partial<SubscribeBody['httpRequest']>;
-  config?: SubscribeBody['config'];
+  httpRequest?: Partial<HttpRequestBody>;
+  config?: SubscribeConfig;
 }
 
 /**
@@ -77,7 +58,7 @@ export function subscriptionIssues(body: PartialSubscribeBody, now: number, poli
   return issues;
 }
 
-function resolveRequest(input: Partial<SubscribeBody['httpRequest']>, policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
+function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
   let url: URL | null = null;
   if (input.url !== undefined) {
     try {
@@ -136,7 +117,7 @@ function resolveRequest(input: Partial<SubscribeBody['httpRequest']>, policy: Ta
 }
 
 function resolveConfig(
-  input: NonNullable<SubscribeBody['config']>,
+  input: SubscribeConfig,
   now: number,
   issues: FieldIssue[],
 ): { config: TaskConfig; firstExecAt: number } {

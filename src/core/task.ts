@@ -24,20 +24,9 @@ export interface HttpRequestSpec {
   headers?: Record<string, string>;
 }
 
-/** The effective configuration: every field present, durations in milliseconds, 0 for "not set". */
-export interface TaskConfig {
-  executionDelay: number;
-  executionAt: number;
-  retry: number;
-  retryInterval: number;
-  retryExponential: boolean;
-  retryAt: number;
-  repeat: number;
-  repeatInterval: number;
-  repeatExponential: boolean;
-  repeatAt: number;
-  timeout: number;
-}
+// The effective configuration is one of the API's shapes: its type is the schema's (shapes.ts).
+import type { TaskConfig } from './shapes.js';
+export type { TaskConfig };
 
 /** A claim on a task by one dispatcher: the holder may record the attempt's outcome until `until`. */
 export interface Lease {

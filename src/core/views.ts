@@ -1,37 +1,8 @@
-import type { Task, TaskConfig, TaskState } from './task.js';
+/** The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
+import type { QueuedView, TaskView } from './shapes.js';
+import type { Task } from './task.js';
 
-/** The task as `subscribe` and `resume` answer it. */
-export interface QueuedView {
-  id: string;
-  state: TaskState;
-  statusCode: number;
-  estimateStartAt: number;
-  estimateExecAt: number;
-  estimateEndAt: number;
-  currentlyRetry: boolean;
-  currentlyRepeat: boolean;
-}
-
-export interface TaskUpdates {
-  /** Retries scheduled in the current run, and how many a run may have. */
-  retryCount: number;
-  retryLimit: number;
-  /** Repeats scheduled so far, and how many the task may have. */
-  repeatCount: number;
-  repeatLimit: number;
-  /** When the next retry / repeat runs, 0 when the next execution is not one. */
-  estimateNextRetryAt: number;
-  estimateNextRepeatAt: number;
-  /** Attempts sent to the target so far. */
-  attempts: number;
-  /** While PAUSED: the time that was left until the next execution. */
-  pausedTimeLeft: number;
-}
-
-export interface TaskView extends QueuedView {
-  config: TaskConfig;
-  updates: TaskUpdates;
-}
+export type { QueuedView, TaskUpdates, TaskView } from './shapes.js';
 
 export function queuedView(task: Task): QueuedView {
   return {

@@ -4,69 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
+import type {
+  ErrorBody as ApiErrorBody, FieldIssue, QueuedView, TaskConfig, TaskUpdates, TaskView, TimelineEntryView,
+} from '../../src/core/shapes.js';
 import type { ApiResponse, Credentials, ApiClient } from '../helpers/api-client.js';
 import type { TargetServer, RecordedRequest } from '../helpers/target.js';
 
-export interface Issue {
-  field: string;
-  message: string;
-}
-
-export interface ErrorBody {
-  statusCode: number;
-  code: string;
-  error: string;
-  message: string;
-  issues?: Issue[];
-}
-
-export interface QueuedBody {
-  id: string;
-  state: string;
-  statusCode: number;
-  estimateStartAt: number;
-  estimateExecAt: number;
-  estimateEndAt: number;
-  currentlyRetry: boolean;
-  currentlyRepeat: boolean;
-}
-
-export interface ConfigBody {
-  executionDelay: number;
-  executionAt: number;
-  retry: number;
-  retryInterval: number;
-  retryExponential: boolean;
-  retryAt: number;
-  repeat: number;
-  repeatInterval: number;
-  repeatExponential: boolean;
-  repeatAt: number;
-  timeout: number;
-}
-
-export interface UpdatesBody {
-  retryCount: number;
-  retryLimit: number;
-  repeatCount: number;
-  repeatLimit: number;
-  estimateNextRetryAt: number;
-  estimateNextRepeatAt: number;
-  attempts: number;
-  pausedTimeLeft: number;
-}
-
-export interface TaskBody extends QueuedBody {
-  config: ConfigBody;
-  updates: UpdatesBody;
-}
-
-export interface TimelineEntryBody {
-  label: string;
-  description: string;
-  createdAt: number;
-  metadata?: Record<string, unknown>;
-}
+// The answers' types are the API's own (core/shapes.ts); the assertions below check the answers
+// against the contract independently (QUEUED_KEYS, assertError), not against those schemas.
+export type Issue = FieldIssue;
+export type ErrorBody = ApiErrorBody;
+export type QueuedBody = QueuedView;
+export type ConfigBody = TaskConfig;
+export type UpdatesBody = TaskUpdates;
+export type TaskBody = TaskView;
+export type TimelineEntryBody = TimelineEntryView;
 
 export const QUEUED_KEYS = [
   'currentlyRepeat', 'currentlyRetry', 'estimateEndAt', 'estimateExecAt', 'estimateStartAt', 'id', 'state', 'statusCode',
@@ -153,7 +105,7 @@ export async function getTask(client: ApiClient, creds: Credentials, id: string)
 export async function getTimeline(client: ApiClient, creds: Credentials, id: string): Promise<TimelineEntryBody[]> {
   const res = await client.timeline(creds, id);
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
+  return res.body as TimelineEntryBody[];
 }
 
 export async function waitForState(client: ApiClient, creds: Credentials, id: string, state: string, timeoutMs?: number): Promise<TaskBody> {

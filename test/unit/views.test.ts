@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
+import { QueuedView, TaskConfig, TaskUpdates, TaskView } from '../../src/core/shapes.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
-import type { Task, TaskConfig } from '../../src/core/task.js';
+import type { Task } from '../../src/core/task.js';
 import { applyOutcome, createTask, pauseTask } from '../../src/core/task-machine.js';
 import { queuedView, taskView } from '../../src/core/views.js';
 
@@ -97,5 +98,27 @@ describe('taskView', () => {
     const clock = new TestClock(T0);
     const task: Task = { ...newTask(clock), pausedLeft: 1234 };
     assert.equal(taskView(task).updates.pausedTimeLeft, 0);
+  });
+});
+
+// Fastify serialises answers from these schemas and drops any field a schema lacks, silently: a
+// view must build exactly the fields its schema declares.
+describe('views and their schemas (core/shapes.ts)', () => {
+  const keys = (value: object): string[] => Object.keys(value).sort();
+  const declared = (schema: { properties: object }): string[] => Object.keys(schema.properties).sort();
+
+  test('queuedView builds exactly the fields of QueuedView', () => {
+    assert.deepEqual(keys(queuedView(newTask(new TestClock(T0)))), declared(QueuedView));
+  });
+
+  test('taskView builds exactly the fields of TaskView, its config and its updates', () => {
+    const view = taskView(newTask(new TestClock(T0)));
+    assert.deepEqual(keys(view), declared(TaskView));
+    assert.deepEqual(keys(view.config), declared(TaskConfig));
+    assert.deepEqual(keys(view.updates), declared(TaskUpdates));
+  });
+
+  test('DEFAULT_CONFIG holds every field of TaskConfig', () => {
+    assert.deepEqual(keys(DEFAULT_CONFIG), declared(TaskConfig));
   });
 });

@@ -1,7 +1,8 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
-import { type SubscribeBody, resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
+import { resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
 import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
 import { queuedView, taskView } from '../../core/views.js';
@@ -9,10 +10,7 @@ import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
 import { issuesFromAjv } from '../error-handler.js';
 import { validPart } from '../partial-body.js';
-import { idParamsSchema, queuedSchema, responseSchema, subscribeBodySchema, taskSchema, timelineSchema } from '../schemas.js';
-
-/** Tasks: subscribe, read, timeline, pause, resume, unsubscribe, delete. */
-type IdRequest = { Params: { id: string } };
+import { ROUTE_SCHEMAS } from '../schemas.js';
 
 /** Tries this many times when a concurrent write (the dispatcher recording an attempt) wins the race. */
 const MAX_WRITE_TRIES = 8;
@@ -22,7 +20,11 @@ function notFound(id: string): AppError {
   return new AppError('TASK_NOT_FOUND', `id: no task ${shown} in this project`);
 }
 
-export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
+/** Tasks: subscribe, read, timeline, pause, resume, unsubscribe, delete. */
+export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  // Types only: requests and answers are typed from the route schemas; validation stays Fastify's ajv.
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
   const find = async (projectId: string, id: string): Promise<StoredTask> => {
     const task = isId(id) ? await ctx.store.findTask(projectId, id) : null;
     if (!task) throw notFound(id);
@@ -39,91 +41,67 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
     throw new AppError('INTERNAL', 'The task kept changing; try again');
   };
 
-  app.post<{ Body: SubscribeBody }>(
-    '/v1beta/subscribe',
-    { schema: { body: subscribeBodySchema, response: { 201: queuedSchema } }, attachValidation: true },
-    async (request, reply) => {
-      const project = projectOf(request);
-      const now = ctx.clock.now();
-      if (request.validationError) {
-        // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
-        const shape = issuesFromAjv((request.validationError as { validation?: [] }).validation ?? [], 'body');
-        const semantic = subscriptionIssues(validPart(request.body, shape.map((i) => i.field)), now, ctx.policy);
-        throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
-      }
-      const resolved = resolveSubscription(request.body, now, ctx.policy);
-      const id = newId(now);
-      const { task, entries } = createTask(
-        {
-          id,
-          projectId: project.id,
-          config: resolved.config,
-          firstExecAt: resolved.firstExecAt,
-          sealedRequest: ctx.cipher.seal(resolved.request, id),
-        },
-        now,
-      );
-      await ctx.store.insertTask(task, entries, ctx.queueLimit);
-      return reply.code(201).send(queuedView(task));
-    },
-  );
+  app.post('/v1beta/subscribe', { schema: ROUTE_SCHEMAS.subscribe, attachValidation: true }, async (request, reply) => {
+    const project = projectOf(request);
+    const now = ctx.clock.now();
+    if (request.validationError) {
+      // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
+      const shape = issuesFromAjv((request.validationError as { validation?: [] }).validation ?? [], 'body');
+      const semantic = subscriptionIssues(validPart(request.body, shape.map((i) => i.field)), now, ctx.policy);
+      throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
+    }
+    const resolved = resolveSubscription(request.body, now, ctx.policy);
+    const id = newId(now);
+    const { task, entries } = createTask(
+      {
+        id,
+        projectId: project.id,
+        config: resolved.config,
+        firstExecAt: resolved.firstExecAt,
+        sealedRequest: ctx.cipher.seal(resolved.request, id),
+      },
+      now,
+    );
+    await ctx.store.insertTask(task, entries, ctx.queueLimit);
+    return reply.code(201).send(queuedView(task));
+  });
 
-  app.get<IdRequest>('/v1beta/queues/:id', { schema: { params: idParamsSchema, response: { 200: taskSchema } } }, async (request) => {
+  app.get('/v1beta/queues/:id', { schema: ROUTE_SCHEMAS.task }, async (request) => {
     const project = projectOf(request);
     return taskView(await find(project.id, request.params.id));
   });
 
-  app.get<IdRequest>(
-    '/v1beta/queues/:id/timeline',
-    { schema: { params: idParamsSchema, response: { 200: timelineSchema } } },
-    async (request) => {
-      const project = projectOf(request);
-      const timeline = isId(request.params.id) ? await ctx.store.readTimeline(project.id, request.params.id) : null;
-      if (!timeline) throw notFound(request.params.id);
-      return timeline;
-    },
-  );
+  app.get('/v1beta/queues/:id/timeline', { schema: ROUTE_SCHEMAS.timeline }, async (request) => {
+    const project = projectOf(request);
+    const timeline = isId(request.params.id) ? await ctx.store.readTimeline(project.id, request.params.id) : null;
+    if (!timeline) throw notFound(request.params.id);
+    return timeline;
+  });
 
-  app.patch<IdRequest>(
-    '/v1beta/pause/:id',
-    { schema: { params: idParamsSchema, response: { 200: responseSchema('PAUSED') } } },
-    async (request) => {
-      const project = projectOf(request);
-      await mutate(project.id, request.params.id, pauseTask);
-      return { response: 'PAUSED' };
-    },
-  );
+  app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {
+    const project = projectOf(request);
+    await mutate(project.id, request.params.id, pauseTask);
+    return { response: 'PAUSED' } as const;
+  });
 
-  app.patch<IdRequest>(
-    '/v1beta/resume/:id',
-    { schema: { params: idParamsSchema, response: { 200: queuedSchema } } },
-    async (request) => {
-      const project = projectOf(request);
-      return queuedView(await mutate(project.id, request.params.id, resumeTask));
-    },
-  );
+  app.patch('/v1beta/resume/:id', { schema: ROUTE_SCHEMAS.resume }, async (request) => {
+    const project = projectOf(request);
+    return queuedView(await mutate(project.id, request.params.id, resumeTask));
+  });
 
-  app.patch<IdRequest>(
-    '/v1beta/unsubscribe/:id',
-    { schema: { params: idParamsSchema, response: { 200: responseSchema('UNSUBSCRIBED') } } },
-    async (request) => {
-      const project = projectOf(request);
-      await mutate(project.id, request.params.id, unsubscribeTask);
-      return { response: 'UNSUBSCRIBED' };
-    },
-  );
+  app.patch('/v1beta/unsubscribe/:id', { schema: ROUTE_SCHEMAS.unsubscribe }, async (request) => {
+    const project = projectOf(request);
+    await mutate(project.id, request.params.id, unsubscribeTask);
+    return { response: 'UNSUBSCRIBED' } as const;
+  });
 
-  app.delete<IdRequest>(
-    '/v1beta/queues/:id',
-    { schema: { params: idParamsSchema, response: { 200: responseSchema('EMPTY') } } },
-    async (request) => {
-      const project = projectOf(request);
-      for (let tries = 0; tries < MAX_WRITE_TRIES; tries++) {
-        const current = await find(project.id, request.params.id);
-        assertDeletable(current);
-        if (await ctx.store.deleteTask(current)) return { response: 'EMPTY' };
-      }
-      throw new AppError('INTERNAL', 'The task kept changing; try again');
-    },
-  );
+  app.delete('/v1beta/queues/:id', { schema: ROUTE_SCHEMAS.remove }, async (request) => {
+    const project = projectOf(request);
+    for (let tries = 0; tries < MAX_WRITE_TRIES; tries++) {
+      const current = await find(project.id, request.params.id);
+      assertDeletable(current);
+      if (await ctx.store.deleteTask(current)) return { response: 'EMPTY' } as const;
+    }
+    throw new AppError('INTERNAL', 'The task kept changing; try again');
+  });
 }

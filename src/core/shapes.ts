@@ -1,0 +1,194 @@
+/**
+ * The shapes of the v1beta API, each declared once as a JSON Schema built with TypeBox: the
+ * subscribe body, the effective task config, the views the API answers with, the error body and
+ * the project bodies. Every TypeScript type of these shapes is `Static<>` of its schema; Fastify
+ * validates requests and serialises answers from the same schemas (api/schemas.ts builds the route
+ * schemas from them), and field lists are read from their `properties`. A field added here thus
+ * reaches the validator, the serialiser, the types and those lists at once.
+ *
+ * The validation answers name ajv's errors keyword by keyword (api/error-handler.ts), so each
+ * schema must keep the keywords the API has always validated with. Where a TypeBox builder would
+ * emit others (Type.Record emits `patternProperties`, which lets any other name through;
+ * Type.Union emits `anyOf`, whose errors name no type), the schema is written out and typed with
+ * Type.Unsafe. Guarded by test/http/subscribe-validation.test.ts and
+ * test/adversarial/hostile-input.test.ts, which check the answers field by field.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+import { ERROR_CODES } from './errors.js';
+import { ID_LENGTH } from './ids.js';
+import { LIMITS } from './limits.js';
+import { HTTP_METHODS, TASK_STATES, TIMELINE_LABELS } from './task.js';
+
+// ── Request bodies ───────────────────────────────────────────────────────────
+
+const duration = () =>
+  Type.Unsafe<number | string>({
+    type: ['integer', 'string'],
+    maxLength: 32,
+    description: 'Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d"',
+  });
+
+const epochMs = () =>
+  Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description: 'Milliseconds since the Unix epoch (UTC)' });
+
+/** An object of strings whose names match `namePattern` (and values `valuePattern`), at most 64 entries. */
+const stringMap = (namePattern: string, valuePattern?: string) =>
+  Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    maxProperties: 64,
+    propertyNames: { pattern: namePattern, minLength: 1, maxLength: LIMITS.nameLength },
+    additionalProperties: valuePattern
+      ? Type.String({ maxLength: LIMITS.valueLength, pattern: valuePattern })
+      : Type.String({ maxLength: LIMITS.valueLength }),
+  });
+
+/** The request a task sends, as a subscribe gives it. */
+export const HttpRequestBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: LIMITS.urlLength }),
+    method: Type.Enum(HTTP_METHODS, { type: 'string' }),
+    // Not empty, too, but core/subscription.ts says so: a minLength here counts the code points of
+    // the whole body (ajv's ucs2length), a loop over every character on every subscribe.
+    data: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/_-]*={0,2}$', description: 'Base64 body' })),
+    params: Type.Optional(stringMap('^[A-Za-z0-9]+$')),
+    // Header values: visible ASCII, space, tab and obs-text; never CR, LF or NUL.
+    headers: Type.Optional(stringMap('^[A-Za-z0-9-]+$', '^[\\t\\x20-\\x7e\\x80-\\xff]*$')),
+  },
+  { additionalProperties: false },
+);
+export type HttpRequestBody = Static<typeof HttpRequestBody>;
+
+// ── The task config ──────────────────────────────────────────────────────────
+
+/** The effective configuration: every field present, durations in milliseconds, 0 for "not set". */
+export const TaskConfig = Type.Object({
+  executionDelay: Type.Integer(),
+  executionAt: Type.Integer(),
+  retry: Type.Integer(),
+  retryInterval: Type.Integer(),
+  retryExponential: Type.Boolean(),
+  retryAt: Type.Integer(),
+  repeat: Type.Integer(),
+  repeatInterval: Type.Integer(),
+  repeatExponential: Type.Boolean(),
+  repeatAt: Type.Integer(),
+  timeout: Type.Integer(),
+});
+export type TaskConfig = Static<typeof TaskConfig>;
+
+/**
+ * The config a subscribe may give: the fields of TaskConfig (the type says so), each optional;
+ * durations also as strings. Bounds that need the clock or several fields are core/subscription.ts's.
+ */
+export const SubscribeConfig = Type.Object(
+  {
+    executionDelay: Type.Optional(duration()),
+    executionAt: Type.Optional(epochMs()),
+    retry: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.retryMax })),
+    retryInterval: Type.Optional(duration()),
+    retryExponential: Type.Optional(Type.Boolean()),
+    retryAt: Type.Optional(epochMs()),
+    repeat: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.repeatMax })),
+    repeatInterval: Type.Optional(duration()),
+    repeatExponential: Type.Optional(Type.Boolean()),
+    repeatAt: Type.Optional(epochMs()),
+    timeout: Type.Optional(duration()),
+  } satisfies { [K in keyof TaskConfig]: TSchema },
+  { additionalProperties: false },
+);
+export type SubscribeConfig = Static<typeof SubscribeConfig>;
+
+/** `POST /v1beta/subscribe`. */
+export const SubscribeBody = Type.Object(
+  { httpRequest: HttpRequestBody, config: Type.Optional(SubscribeConfig) },
+  { additionalProperties: false },
+);
+export type SubscribeBody = Static<typeof SubscribeBody>;
+
+/** `POST /v1beta/register`. */
+export const RegisterBody = Type.Object(
+  { email: Type.String({ minLength: 3, maxLength: LIMITS.emailLength }) },
+  { additionalProperties: false },
+);
+export type RegisterBody = Static<typeof RegisterBody>;
+
+// ── Views: what the API answers ──────────────────────────────────────────────
+
+/** The task as `subscribe` and `resume` answer it. */
+export const QueuedView = Type.Object({
+  id: Type.String({ minLength: ID_LENGTH, maxLength: ID_LENGTH }),
+  state: Type.Enum(TASK_STATES, { type: 'string' }),
+  statusCode: Type.Integer(),
+  estimateStartAt: Type.Integer(),
+  estimateExecAt: Type.Integer(),
+  estimateEndAt: Type.Integer(),
+  currentlyRetry: Type.Boolean(),
+  currentlyRepeat: Type.Boolean(),
+});
+export type QueuedView = Static<typeof QueuedView>;
+
+export const TaskUpdates = Type.Object({
+  retryCount: Type.Integer({ description: 'Retries scheduled in the current run' }),
+  retryLimit: Type.Integer({ description: 'How many retries a run may have' }),
+  repeatCount: Type.Integer({ description: 'Repeats scheduled so far' }),
+  repeatLimit: Type.Integer({ description: 'How many repeats the task may have' }),
+  estimateNextRetryAt: Type.Integer({ description: 'When the next retry runs; 0 when the next execution is not one' }),
+  estimateNextRepeatAt: Type.Integer({ description: 'When the next repeat runs; 0 when the next execution is not one' }),
+  attempts: Type.Integer({ description: 'Attempts sent to the target so far' }),
+  pausedTimeLeft: Type.Integer({ description: 'While PAUSED: the time that was left until the next execution' }),
+});
+export type TaskUpdates = Static<typeof TaskUpdates>;
+
+/** `GET /v1beta/queues/:id`: the queued fields, the effective config and the updates. */
+export const TaskView = Type.Object({ ...QueuedView.properties, config: TaskConfig, updates: TaskUpdates });
+export type TaskView = Static<typeof TaskView>;
+
+/** One entry of `GET /v1beta/queues/:id/timeline`. */
+export const TimelineEntryView = Type.Object({
+  label: Type.Enum(TIMELINE_LABELS, { type: 'string' }),
+  description: Type.String(),
+  createdAt: Type.Integer(),
+  metadata: Type.Optional(
+    Type.Unsafe<Record<string, string | number | boolean>>({
+      type: 'object',
+      additionalProperties: { type: ['integer', 'string', 'boolean'] },
+    }),
+  ),
+});
+export type TimelineEntryView = Static<typeof TimelineEntryView>;
+
+export const TimelineView = Type.Array(TimelineEntryView);
+export type TimelineView = Static<typeof TimelineView>;
+
+/** The answer of pause, unsubscribe and delete: `{"response": value}`. */
+export const ActionAnswer = <Value extends string>(value: Value) => Type.Object({ response: Type.Literal(value) });
+
+/** `POST /v1beta/register`: the token is shown this once. */
+export const RegisteredView = Type.Object({ id: Type.String(), token: Type.String() });
+export type RegisteredView = Static<typeof RegisteredView>;
+
+/** `GET /v1beta/info`. */
+export const InfoView = Type.Object({
+  email: Type.String(),
+  createdAt: Type.Integer(),
+  taskInQueue: Type.Integer({ description: 'The project\'s RUNNING and PAUSED tasks' }),
+  taskInQueueLimit: Type.Integer(),
+  as: Type.Enum(['DEV', 'GUEST'], { type: 'string' }),
+});
+export type InfoView = Static<typeof InfoView>;
+
+// ── Errors ───────────────────────────────────────────────────────────────────
+
+/** One problem with one field of a request, e.g. `{field: "config.retry", message: "must be an integer"}`. */
+export const FieldIssue = Type.Object({ field: Type.String(), message: Type.String() });
+export type FieldIssue = Static<typeof FieldIssue>;
+
+/** Every error answer (docs/errors.md); `issues` only for field problems. */
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.Enum(ERROR_CODES, { type: 'string' }),
+  error: Type.String(),
+  message: Type.String(),
+  issues: Type.Optional(Type.Array(FieldIssue)),
+});
+export type ErrorBody = Static<typeof ErrorBody>;
