@@ -1,116 +1,20 @@
-import { STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type FieldIssue, invalidJson, validationError } from '../core/errors.js';
-import type { ErrorBody } from '../core/shapes.js';
-import type { Logger } from '../logger.js';
-
 /**
  * Every error answer is `{statusCode, code, error, message}` (plus `issues` for field problems),
  * produced here and nowhere else. A 5xx says only that something failed; the cause goes to the log.
  */
-interface AjvError {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message?: string;
-  propertyName?: string;
-}
-
-const PATTERN_MESSAGES: Record<string, string> = {
-  'httpRequest.data': 'must be a base64 string',
-  'httpRequest.headers': 'header names are 1-64 characters of A-Z, a-z, 0-9 and -',
-  'httpRequest.params': 'parameter names are 1-64 letters or digits',
-};
-
-function quote(name: string): string {
-  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
-}
-
-/** A field name as written in messages: as sent (the body limit bounds its length), `""` when empty. */
-function segment(name: string): string {
-  return name === '' ? '""' : name;
-}
-
-function fieldOf(context: string, instancePath: string): string {
-  const path = instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => segment(p.replace(/~1/g, '/').replace(/~0/g, '~')))
-    .join('.');
-  if (context === 'body') return path || 'body';
-  return path ? `${context}.${path}` : context;
-}
-
-export function issuesFromAjv(errors: readonly AjvError[], context: string): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  for (const e of errors) {
-    if (e.keyword === 'propertyNames' || e.keyword === 'if') continue; // the inner error says more
-    const field = fieldOf(context, e.instancePath);
-    const p = e.params;
-    let issue: FieldIssue;
-    if (e.propertyName !== undefined) {
-      issue = { field, message: `${quote(e.propertyName)}: ${PATTERN_MESSAGES[field] ?? 'is not an allowed name'}` };
-    } else {
-      switch (e.keyword) {
-        case 'required': {
-          const name = segment(String(p.missingProperty));
-          issue = { field: field === 'body' ? name : `${field}.${name}`, message: 'is required' };
-          break;
-        }
-        case 'additionalProperties': {
-          const name = segment(String(p.additionalProperty));
-          issue = { field: field === 'body' ? name : `${field}.${name}`, message: 'is not a known field' };
-          break;
-        }
-        case 'type': {
-          const types = ([] as unknown[]).concat(p.type).map(String);
-          const names = types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : `a ${t}`));
-          issue = { field, message: `must be ${names.join(' or ')}` };
-          break;
-        }
-        case 'enum':
-          issue = { field, message: `must be one of ${(p.allowedValues as unknown[]).join(', ')}` };
-          break;
-        case 'minLength':
-          issue = { field, message: Number(p.limit) <= 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters` };
-          break;
-        case 'maxLength':
-          issue = { field, message: `must be at most ${String(p.limit)} characters` };
-          break;
-        case 'minimum':
-        case 'maximum':
-          issue = { field, message: `must be ${e.keyword === 'minimum' ? '≥' : '≤'} ${String(p.limit)}` };
-          break;
-        case 'maxProperties':
-          issue = { field, message: `must have at most ${String(p.limit)} entries` };
-          break;
-        case 'pattern': {
-          const parent = field.split('.').slice(0, 2).join('.');
-          issue = {
-            field,
-            message: field.startsWith('httpRequest.headers.')
-              ? 'must not contain CR, LF, NUL or other control characters, nor characters beyond Latin-1'
-              : PATTERN_MESSAGES[field] ?? PATTERN_MESSAGES[parent] ?? 'has a form that is not allowed',
-          };
-          break;
-        }
-        default:
-          issue = { field, message: e.message ?? 'is not valid' };
-      }
-    }
-    if (!issues.some((i) => i.field === issue.field && i.message === issue.message)) issues.push(issue);
-  }
-  return issues;
-}
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, invalidJson, validationError } from '../core/errors.js';
+import type { ErrorBody } from '../core/shapes.js';
+import type { Logger } from '../logger.js';
+import { isSchemaValidationFailure, validationIssues } from './validation-issues.js';
 
 /** Turns anything thrown in a route into an AppError; unknown errors become INTERNAL. */
 export function toAppError(error: unknown, log: Logger, request?: FastifyRequest, bodyLimit?: number): AppError {
   if (error instanceof AppError) return error;
-  const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
-  if (Array.isArray(fe.validation)) {
-    return validationError(issuesFromAjv(fe.validation, fe.validationContext ?? 'body'));
-  }
+  if (isSchemaValidationFailure(error)) return validationError(validationIssues(error));
+  const fe = error as FastifyError;
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('BODY_TOO_LARGE', bodyLimit ? `The request body is larger than the limit of ${bodyLimit} bytes` : undefined);

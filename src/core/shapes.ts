@@ -6,7 +6,7 @@
  * schemas from them), and field lists are read from their `properties`. A field added here thus
  * reaches the validator, the serialiser, the types and those lists at once.
  *
- * The validation answers name ajv's errors keyword by keyword (api/error-handler.ts), so each
+ * The validation answers name ajv's errors keyword by keyword (api/validation-issues.ts), so each
  * schema must keep the keywords the API has always validated with. Where a TypeBox builder would
  * emit others (Type.Record emits `patternProperties`, which lets any other name through;
  * Type.Union emits `anyOf`, whose errors name no type), the schema is written out and typed with

@@ -8,9 +8,9 @@ import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, un
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
-import { issuesFromAjv } from '../error-handler.js';
 import { validPart } from '../partial-body.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
+import { validationIssues } from '../validation-issues.js';
 
 /** Tries this many times when a concurrent write (the dispatcher recording an attempt) wins the race. */
 const MAX_WRITE_TRIES = 8;
@@ -46,7 +46,7 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     const now = ctx.clock.now();
     if (request.validationError) {
       // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
-      const shape = issuesFromAjv((request.validationError as { validation?: [] }).validation ?? [], 'body');
+      const shape = validationIssues(request.validationError);
       const semantic = subscriptionIssues(validPart(request.body, shape.map((i) => i.field)), now, ctx.policy);
       throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
     }
