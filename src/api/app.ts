@@ -44,7 +44,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 16_384 },
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
-    return503OnClosing: true,
+    // While closing, requests still arriving on open connections are refused by the onRequest hook
+    // below, as SHUTTING_DOWN in the documented error shape rather than Fastify's own 503 body.
+    return503OnClosing: false,
     ajv: {
       // Validate as written: no type coercion, no silently dropped fields, every error reported.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, allowUnionTypes: true },
@@ -86,12 +88,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     register: new RequestThrottle(deps.register.max, deps.register.timeWindowMs, deps.clock),
   };
 
+  // Set as close begins, before the listener closes: from then on every request that still arrives
+  // (on a connection kept alive, or pipelined) is answered SHUTTING_DOWN, and Fastify adds
+  // `connection: close`. Requests already in progress finish.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   // The hooks every request runs take a callback rather than return a promise: an async hook costs
-  // a promise and a turn of the microtask queue each, on every request. First, every request is
-  // counted against its client's throttle (a route may name another one, or none).
+  // a promise and a turn of the microtask queue each, on every request. First, a closing server
+  // takes nothing new; then every request is counted against its client's throttle (a route may
+  // name another one, or none).
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    if (closing) return done(new AppError('SHUTTING_DOWN'));
     const throttle = request.routeOptions.config.throttle;
     if (throttle === false) return done();
     const answer = throttles[throttle ?? 'all'].take(request.ip);
