@@ -38,7 +38,7 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
       const next = step(current, ctx.clock.now());
       if (await ctx.store.replaceTask(current, next.task, next.entries)) return next.task;
     }
-    throw new AppError('INTERNAL', 'The task kept changing; try again');
+    throw new AppError('TASK_BUSY');
   };
 
   app.post('/v1beta/subscribe', { schema: ROUTE_SCHEMAS.subscribe, attachValidation: true }, async (request, reply) => {
@@ -102,6 +102,6 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
       assertDeletable(current);
       if (await ctx.store.deleteTask(current)) return { response: 'EMPTY' } as const;
     }
-    throw new AppError('INTERNAL', 'The task kept changing; try again');
+    throw new AppError('TASK_BUSY');
   });
 }
