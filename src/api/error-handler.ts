@@ -10,8 +10,8 @@ import type { ErrorBody } from '../core/shapes.js';
 import type { Logger } from '../logger.js';
 import { isSchemaValidationFailure, validationIssues } from './validation-issues.js';
 
-/** Turns anything thrown in a route into an AppError; unknown errors become INTERNAL. */
-export function toAppError(error: unknown, log: Logger, request?: FastifyRequest, bodyLimit?: number): AppError {
+/** Turns anything thrown in a route into an AppError; unknown errors become INTERNAL, caused by them. */
+export function toAppError(error: unknown, bodyLimit?: number): AppError {
   if (error instanceof AppError) return error;
   if (isSchemaValidationFailure(error)) return validationError(validationIssues(error));
   const fe = error as FastifyError;
@@ -35,8 +35,7 @@ export function toAppError(error: unknown, log: Logger, request?: FastifyRequest
     if (fe.statusCode === 429) return new AppError('RATE_LIMITED');
     return new AppError('BAD_REQUEST', fe.message);
   }
-  log.error({ err: error, url: request?.url, method: request?.method }, 'request failed');
-  return new AppError('INTERNAL');
+  return new AppError('INTERNAL', undefined, [], { cause: error });
 }
 
 /** The answer's body: `issues` only when there are some. */
@@ -51,6 +50,28 @@ function errorBody(error: AppError): ErrorBody {
   return body;
 }
 
+/**
+ * What failed underneath a 5xx, for the log: each error of the cause chain by name, code and
+ * message (READONLY, OOM, ECONNREFUSED…), and the stack of the first. Written out field by field
+ * rather than by pino's error serialiser, which copies every enumerable property: a driver's error
+ * may carry the command it ran, arguments and all.
+ */
+function describeCause(cause: unknown): Record<string, unknown> {
+  const chain: Array<{ type: string; code?: string; message?: string }> = [];
+  let stack: string | undefined;
+  for (let at: unknown = cause, depth = 0; at !== undefined && depth < 4; depth++) {
+    if (!(at instanceof Error)) {
+      chain.push(typeof at === 'string' ? { type: 'string', message: at.slice(0, 500) } : { type: typeof at });
+      break;
+    }
+    const code = (at as { code?: unknown }).code;
+    chain.push({ type: at.name, ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}), message: at.message });
+    stack ??= at.stack;
+    at = at.cause;
+  }
+  return { cause: chain, stack };
+}
+
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   const body = errorBody(error);
   if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
@@ -60,7 +81,11 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   app.setErrorHandler(async (error, request, reply) => {
-    const appError = toAppError(error, log, request, bodyLimit);
+    const appError = toAppError(error, bodyLimit);
+    if (appError.status >= 500 && appError.cause !== undefined) {
+      // The method and URL only: headers and bodies may hold tokens and secrets.
+      log.error({ code: appError.code, method: request.method, url: request.url, ...describeCause(appError.cause) }, `request failed: ${appError.code}`);
+    }
     // Answering while the client still uploads a body we refused makes it see a reset, not the
     // 413: read (and drop) what it sends, within bounds, then answer.
     if (appError.code === 'BODY_TOO_LARGE') await drain(request.raw, Math.max(16 * 1024 * 1024, bodyLimit * 8), 5_000);

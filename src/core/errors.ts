@@ -41,8 +41,12 @@ export class AppError extends Error {
   /** For RATE_LIMITED and the like: seconds until trying again makes sense. */
   retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message?: string, issues: readonly FieldIssue[] = []) {
-    super(message ?? ERROR_REGISTRY[code].message);
+  /**
+   * `options.cause`: the failure underneath (a driver's error), for the log only; a client never
+   * sees it.
+   */
+  constructor(code: ErrorCode, message?: string, issues: readonly FieldIssue[] = [], options?: { cause?: unknown }) {
+    super(message ?? ERROR_REGISTRY[code].message, options);
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_REGISTRY[code].status;
