@@ -1,10 +1,10 @@
 // Regenerates the tables of docs/configuration.md and docs/errors.md from the code that defines
-// them (src/config.ts SETTINGS, src/core/errors.ts ERROR_REGISTRY). `npm run docs` writes them;
-// test/docs checks they are in step.
+// them (src/config.ts SETTINGS, src/core/errors.ts ERROR_REGISTRY and RETIRED_ERROR_CODES).
+// `npm run docs` writes them; test/docs checks they are in step.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../src/config.js';
-import { ERROR_REGISTRY } from '../src/core/errors.js';
+import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../src/core/errors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,6 +27,10 @@ export function errorsTable(): string {
   return ['| code | status | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
+export function retiredList(): string {
+  return Object.entries(RETIRED_ERROR_CODES).map(([code, why]) => `- \`${code}\`: ${why}`).join('\n');
+}
+
 export function fill(text: string, name: string, table: string): string {
   const pattern = new RegExp(`(<!-- ${name}:start[^>]*-->)[\\s\\S]*?(<!-- ${name}:end -->)`);
   if (!pattern.test(text)) throw new Error(`markers for ${name} not found`);
@@ -36,12 +40,13 @@ export function fill(text: string, name: string, table: string): string {
 export const DOCS = [
   { file: 'docs/configuration.md', name: 'settings', table: settingsTable },
   { file: 'docs/errors.md', name: 'errors', table: errorsTable },
+  { file: 'docs/errors.md', name: 'retired', table: retiredList },
 ] as const;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const doc of DOCS) {
     const path = root + doc.file;
     writeFileSync(path, fill(readFileSync(path, 'utf8'), doc.name, doc.table()));
-    console.log(`wrote ${doc.file}`);
+    console.log(`wrote the ${doc.name} of ${doc.file}`);
   }
 }

@@ -4,13 +4,13 @@ import type { FieldIssue } from './shapes.js';
  * The one registry of coded errors. Every failure the service reports to a client is an `AppError`
  * with a stable `code` from this table; `api/error-handler.ts` turns it into
  * `{statusCode, code, error, message}`. Codes never change meaning once published: clients and
- * docs/errors.md depend on them (a test keeps that page and this table in step).
+ * docs/errors.md depend on them. Guarded by test/docs/docs-in-step.test.ts: every code here is
+ * documented and raised somewhere in src, and every code raised is here.
  */
 export const ERROR_REGISTRY = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
   BAD_REQUEST: { status: 400, message: 'The request is malformed' },
-  TARGET_FORBIDDEN: { status: 400, message: 'The target address is not allowed' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
   NOT_FOUND: { status: 404, message: 'Route not found' },
   TASK_NOT_FOUND: { status: 404, message: 'Task not found' },
@@ -31,6 +31,16 @@ export const ERROR_REGISTRY = {
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
 
 export const ERROR_CODES = Object.keys(ERROR_REGISTRY) as ErrorCode[];
+
+/**
+ * Codes that were published and are no longer in use. They stay listed (docs/errors.md) so that
+ * no new meaning is ever given to them.
+ */
+export const RETIRED_ERROR_CODES = {
+  TARGET_FORBIDDEN:
+    'Never raised. A target the address policy refuses at subscribe answers `VALIDATION_FAILED` ' +
+    'with an issue on `httpRequest.url`, beside every other problem of the body.',
+} as const;
 
 export type { FieldIssue };
 

@@ -1,13 +1,34 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DOCS, fill } from '../../scripts/gen-docs.js';
-import { ERROR_REGISTRY } from '../../src/core/errors.js';
+import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../../src/core/errors.js';
 import { SETTINGS } from '../../src/config.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string): string => readFileSync(root + file, 'utf8');
+
+/**
+ * Where each code is raised in src: the quoted codes in the first argument of every
+ * `new AppError(` (a literal, or a choice between literals such as `cond ? 'A' : 'B'`).
+ */
+function raisedCodes(): Map<string, string[]> {
+  const raised = new Map<string, string[]>();
+  const files = (readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }))
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
+  for (const file of files) {
+    const text = readFileSync(join(root, 'src', file), 'utf8');
+    for (const site of text.matchAll(/new AppError\(\s*([^,)]*)/g)) {
+      for (const literal of site[1]!.matchAll(/'([A-Z][A-Z0-9_]*)'/g)) {
+        raised.set(literal[1]!, [...(raised.get(literal[1]!) ?? []), `src/${file}`]);
+      }
+    }
+  }
+  return raised;
+}
 
 describe('docs stay in step with the code', () => {
   for (const doc of DOCS) {
@@ -29,6 +50,35 @@ describe('docs stay in step with the code', () => {
     const text = read('docs/errors.md');
     const documented = new Set([...text.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
     assert.deepEqual([...documented].sort(), Object.keys(ERROR_REGISTRY).sort());
+  });
+
+  test('every code in the registry is raised somewhere in src', () => {
+    const raised = raisedCodes();
+    const never = Object.keys(ERROR_REGISTRY).filter((code) => !raised.has(code));
+    assert.deepEqual(never, [], 'documented codes never raised: raise them, or retire them (RETIRED_ERROR_CODES)');
+  });
+
+  test('every code raised in src is in the registry, and none is retired', () => {
+    const unknown = [...raisedCodes()].filter(([code]) => !Object.hasOwn(ERROR_REGISTRY, code));
+    assert.deepEqual(unknown, [], 'codes raised but not in ERROR_REGISTRY (with where)');
+  });
+
+  test('retired codes are documented as such and gone from the registry', () => {
+    const text = read('docs/errors.md');
+    for (const code of Object.keys(RETIRED_ERROR_CODES)) {
+      assert.ok(!Object.hasOwn(ERROR_REGISTRY, code), `${code} is retired: it may not be in the registry`);
+      assert.match(text, new RegExp(`^- \`${code}\`: `, 'm'), code);
+    }
+  });
+
+  test('docs/api.md names each code with its status', () => {
+    const text = read('docs/api.md');
+    const named = [...text.matchAll(/`(\d{3}) ([A-Z][A-Z0-9_]+)`/g)].map((m) => [m[2]!, Number(m[1])] as const);
+    assert.ok(named.length > 0);
+    for (const [code, status] of named) {
+      assert.ok(Object.hasOwn(ERROR_REGISTRY, code), `docs/api.md names ${code}, which is not in the registry`);
+      assert.equal(ERROR_REGISTRY[code as keyof typeof ERROR_REGISTRY].status, status, `docs/api.md gives ${code} status ${status}`);
+    }
   });
 
   test('the README gives the two commands, and .ci/run calls the test command', () => {
