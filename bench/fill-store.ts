@@ -57,11 +57,8 @@ async function main(): Promise<void> {
       const body = JSON.parse(subscribeBody({ target, executionAt: due, params: { due: String(due), i: String(i) } })) as SubscribeBody;
       const resolved = resolveSubscription(body, t, policy);
       const id = newId(t);
-      const { task, entries } = createTask(
-        { id, projectId, config: resolved.config, firstExecAt: resolved.firstExecAt, sealedRequest: cipher.seal(resolved.request, id) },
-        t,
-      );
-      return store.insertTask(task, entries, LIMIT);
+      const task = createTask({ id, projectId, config: resolved.config, request: cipher.seal(resolved.request, id) }, t);
+      return store.insertTask(task, [], LIMIT);
     };
 
     const t0 = performance.now();

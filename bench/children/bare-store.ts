@@ -44,7 +44,7 @@ const { resolveEncryptionKey } = await load<typeof KeyFileModule>('key-file.js')
 const { silentLogger } = await load<typeof LoggerModule>('logger.js');
 const { openStore } = await load<typeof OpenStoreModule>('store/open-store.js');
 type SubscribeBody = SubscriptionModule.SubscribeBody;
-type Transition = TaskMachineModule.Transition;
+type Task = ReturnType<typeof TaskMachineModule.createTask>;
 
 export type BareStoreProtocol = { served: { args: null; result: number } };
 
@@ -60,12 +60,11 @@ await store.insertProject({ id: projectId, email: `bare-store-${projectId}@examp
 
 let served = 0;
 /** The task a subscribe body makes, as the server's route makes it (throws on a refused body). */
-function taskOf(text: string): Transition {
+function taskOf(text: string): Task {
   const now = Date.now();
   const resolved = resolveSubscription(JSON.parse(text) as SubscribeBody, now, policy);
   const id = newId(now);
-  const sealedRequest = cipher.seal(resolved.request, id);
-  return createTask({ id, projectId, config: resolved.config, firstExecAt: resolved.firstExecAt, sealedRequest }, now);
+  return createTask({ id, projectId, config: resolved.config, request: cipher.seal(resolved.request, id) }, now);
 }
 const answer = (res: ServerResponse, status: number, out: string): void => {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(out) });
@@ -76,17 +75,17 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    let made: Transition;
+    let made: Task;
     try {
       made = taskOf(Buffer.concat(chunks).toString('utf8'));
     } catch (error) {
       answer(res, 400, message(error));
       return;
     }
-    store.insertTask(made.task, made.entries, config.queueLimit).then(
+    store.insertTask(made, [], config.queueLimit).then(
       () => {
         served++;
-        answer(res, 201, JSON.stringify(queuedView(made.task)));
+        answer(res, 201, JSON.stringify(queuedView(made)));
       },
       (error: unknown) => answer(res, 500, message(error)),
     );

@@ -38,8 +38,8 @@ const memoryBefore = await usedMemory();
 const due = Date.now() + 60_000;
 await Promise.all(
   Array.from({ length: N }, () => {
-    const { task, entries } = createTask({ id: newId(due), projectId, config: DEFAULT_CONFIG, firstExecAt: due, sealedRequest: 'x'.repeat(SEALED) }, due - 60_000);
-    return store.insertTask(task, entries, 1e9);
+    const task = createTask({ id: newId(due), projectId, config: { ...DEFAULT_CONFIG, executionAt: due }, request: Buffer.alloc(SEALED, 2) }, due - 60_000);
+    return store.insertTask(task, [], 1e9);
   }),
 );
 const bytesPerTask = ((await usedMemory()) - memoryBefore) / N;

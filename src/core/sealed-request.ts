@@ -1,13 +1,17 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
 import { pooledRandomBytes } from './random-pool.js';
+import { type OpenedRequest, decodeRequest, encodeRequest } from './request-codec.js';
 import type { HttpRequestSpec } from './task.js';
 
-/**
+/*
  * The request a user sent may carry secrets in its headers, so it is stored only sealed with
  * AES-256-GCM. The task id is the additional authenticated data: a sealed request moved onto
- * another task does not open. Layout (base64url): version(1) | key id(4) | iv(12) | tag(16) | data.
+ * another task does not open. Layout (bytes): format(1) | key id(4) | iv(12) | tag(16) | ciphertext.
+ * Format 2's plaintext is request-codec.ts's binary layout; format 1 (written before it, and
+ * stored as base64url text) was JSON, and still opens.
  */
-const VERSION = 1;
+const FORMAT = 2;
+const JSON_FORMAT = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_BYTES = 4;
@@ -16,8 +20,8 @@ const HEAD_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 export interface RequestCipher {
   /** Fingerprint of the key (hex), safe to store and log. */
   readonly keyId: string;
-  seal(request: HttpRequestSpec, taskId: string): string;
-  open(sealed: string, taskId: string): HttpRequestSpec;
+  seal(request: HttpRequestSpec, taskId: string): Buffer;
+  open(sealed: Uint8Array, taskId: string): OpenedRequest;
 }
 
 /**
@@ -41,21 +45,22 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(Buffer.from(taskId, 'utf8'));
-      const body = cipher.update(JSON.stringify(request), 'utf8');
+      const body = cipher.update(encodeRequest(request));
       const rest = cipher.final(); // empty for GCM, a stream mode
       // One allocation for the whole record: each Buffer.concat was an allocation and a copy of its own.
       const raw = Buffer.allocUnsafe(HEAD_BYTES + body.length + rest.length);
-      raw[0] = VERSION;
+      raw[0] = FORMAT;
       keyId.copy(raw, 1);
       iv.copy(raw, 1 + KEY_ID_BYTES);
       cipher.getAuthTag().copy(raw, 1 + KEY_ID_BYTES + IV_BYTES);
       body.copy(raw, HEAD_BYTES);
       rest.copy(raw, HEAD_BYTES + body.length);
-      return raw.toString('base64url');
+      return raw;
     },
     open(sealed, taskId) {
-      const raw = Buffer.from(sealed, 'base64url');
-      if (raw.length < HEAD_BYTES || raw[0] !== VERSION) throw new Error('Sealed request has an unknown format');
+      const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
+      const format = raw[0];
+      if (raw.length < HEAD_BYTES || (format !== FORMAT && format !== JSON_FORMAT)) throw new Error('Sealed request has an unknown format');
       if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
         throw new Error('Sealed request was sealed with another key');
       }
@@ -66,10 +71,17 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       decipher.setAuthTag(tag);
       const plain = decipher.update(raw.subarray(HEAD_BYTES));
       const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
-      const text = rest.length === 0 ? plain.toString('utf8') : Buffer.concat([plain, rest]).toString('utf8');
-      return parseStoredRequest(JSON.parse(text) as unknown);
+      const bytes = rest.length === 0 ? plain : Buffer.concat([plain, rest]);
+      return format === FORMAT ? decodeRequest(bytes) : openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
     },
   };
+}
+
+function openedFromJson(request: HttpRequestSpec): OpenedRequest {
+  const { data, ...rest } = request;
+  const opened: OpenedRequest = rest;
+  if (data !== undefined && request.method !== 'DELETE' && request.method !== 'GET') opened.body = Buffer.from(data, 'base64');
+  return opened;
 }
 
 /** A stored record is input too: check its shape before the dispatcher trusts it. */

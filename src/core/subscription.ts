@@ -8,6 +8,7 @@ import { parseDuration } from './durations.js';
 import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
 import type { HttpRequestBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
 import type { TargetPolicy } from './target-policy.js';
+import { firstExecAtOf } from './task-machine.js';
 import type { HttpRequestSpec } from './task.js';
 
 export type { SubscribeBody };
@@ -146,7 +147,6 @@ function resolveConfig(
   if (input.retryExponential !== undefined) config.retryExponential = input.retryExponential;
   if (input.repeatExponential !== undefined) config.repeatExponential = input.repeatExponential;
 
-  let firstExecAt = now + config.executionDelay;
   if (input.executionAt !== undefined) {
     if (input.executionAt <= now) {
       issues.push({ field: 'config.executionAt', message: `must be in the future (now is ${now} ms since the epoch)` });
@@ -154,9 +154,9 @@ function resolveConfig(
       issues.push({ field: 'config.executionAt', message: `must be at most ${LIMITS.scheduleAheadMax} ms ahead` });
     } else {
       config.executionAt = input.executionAt;
-      firstExecAt = input.executionAt;
     }
   }
+  const firstExecAt = firstExecAtOf(config, now);
 
   const absolute = (name: 'retryAt' | 'repeatAt', count: 'retry' | 'repeat'): void => {
     const at = input[name];

@@ -18,7 +18,7 @@
  * at `retryAt`. The retry budget starts again with every repeat. Repeats: a successful run with
  * repeats left runs again after `repeatInterval` (× n when `repeatExponential`) or at `repeatAt`.
  *
- * Leases: a dispatcher that claimed a task holds `task.lease`. Pausing keeps the lease so the
+ * Leases: a dispatcher that claimed a task holds its lease (`leaseToken`, `leaseUntil`). Pausing keeps the lease so the
  * attempt in flight can still record its outcome (into the paused task); cancelling drops it, so a
  * late outcome is discarded.
  */
@@ -47,34 +47,54 @@ export interface NewTaskInput {
   id: string;
   projectId: string;
   config: TaskConfig;
-  firstExecAt: number;
-  sealedRequest: string;
+  request: Uint8Array;
 }
 
-export function createTask(input: NewTaskInput, now: number): Transition {
-  const task: Task = {
+/** When a task subscribed at `startAt` with `config` first runs. */
+export function firstExecAtOf(config: TaskConfig, startAt: number): number {
+  return config.executionAt > 0 ? config.executionAt : startAt + config.executionDelay;
+}
+
+/**
+ * A new task, RUNNING until its first execution. Its timeline starts with a `Subscribe` entry that
+ * is not stored: it says nothing the task does not (see timelineOf), so stores keep none for it.
+ */
+export function createTask(input: NewTaskInput, now: number): Task {
+  return {
     id: input.id,
     projectId: input.projectId,
+    startAt: now,
+    config: input.config,
+    request: input.request,
     state: 'RUNNING',
     statusCode: 0,
-    estimateStartAt: now,
-    estimateExecAt: input.firstExecAt,
-    estimateEndAt: 0,
-    currentlyRetry: false,
-    currentlyRepeat: false,
+    execAt: firstExecAtOf(input.config, now),
+    endAt: 0,
+    retrying: false,
+    repeating: false,
     retryCount: 0,
     repeatCount: 0,
     attempts: 0,
     pausedLeft: 0,
-    config: input.config,
-    sealedRequest: input.sealedRequest,
-    lease: null,
-  };
-  return {
-    task,
-    entries: [entry('Subscribe', `Task subscribed; first execution at ${iso(input.firstExecAt)}`, now)],
+    leaseToken: null,
+    leaseUntil: 0,
   };
 }
+
+/** The task's first timeline entry, derived from the task. */
+export function subscribeEntry(task: Pick<Task, 'startAt' | 'config'>): TimelineEntry {
+  return entry('Subscribe', `Task subscribed; first execution at ${iso(firstExecAtOf(task.config, task.startAt))}`, task.startAt);
+}
+
+/**
+ * The whole timeline: the derived `Subscribe` entry, then what the store holds. A task stored before
+ * the entry was derived holds it already.
+ */
+export function timelineOf(task: Pick<Task, 'startAt' | 'config'>, stored: readonly TimelineEntry[]): TimelineEntry[] {
+  return stored[0]?.label === 'Subscribe' ? [...stored] : [subscribeEntry(task), ...stored];
+}
+
+const NO_LEASE = { leaseToken: null, leaseUntil: 0 } as const;
 
 function conflict(task: Task, action: string, allowed: readonly TaskState[]): AppError {
   return new AppError(
@@ -85,9 +105,9 @@ function conflict(task: Task, action: string, allowed: readonly TaskState[]): Ap
 
 export function pauseTask(task: Task, now: number): Transition {
   if (task.state !== 'RUNNING') throw conflict(task, 'pause', ['RUNNING']);
-  const left = Math.max(0, task.estimateExecAt - now);
+  const left = Math.max(0, task.execAt - now);
   return {
-    task: { ...task, state: 'PAUSED', pausedLeft: left, estimateExecAt: 0 },
+    task: { ...task, state: 'PAUSED', pausedLeft: left, execAt: 0 },
     entries: [entry('Pause', `Task paused with ${formatDuration(left)} left until the next execution`, now)],
   };
 }
@@ -96,10 +116,10 @@ export function resumeTask(task: Task, now: number): Transition {
   if (task.state !== 'PAUSED') throw conflict(task, 'resume', ['PAUSED']);
   const execAt = now + task.pausedLeft;
   // An attempt still in flight under a live lease records its outcome; a dead lease is let go.
-  const lease = task.lease && task.lease.until > now ? task.lease : null;
-  const what = task.currentlyRetry ? 'retry' : task.currentlyRepeat ? 'repeat' : 'execution';
+  const lease = task.leaseToken !== null && task.leaseUntil > now ? { leaseToken: task.leaseToken, leaseUntil: task.leaseUntil } : NO_LEASE;
+  const what = task.retrying ? 'retry' : task.repeating ? 'repeat' : 'execution';
   return {
-    task: { ...task, state: 'RUNNING', estimateExecAt: execAt, pausedLeft: 0, lease },
+    task: { ...task, state: 'RUNNING', execAt, pausedLeft: 0, ...lease },
     entries: [entry('Resume', `Task resumed; next ${what} at ${iso(execAt)}`, now)],
   };
 }
@@ -125,12 +145,12 @@ function finish(task: Task, state: TaskState, now: number): Task {
   return {
     ...task,
     state,
-    estimateExecAt: 0,
-    estimateEndAt: now,
-    currentlyRetry: false,
-    currentlyRepeat: false,
+    execAt: 0,
+    endAt: now,
+    retrying: false,
+    repeating: false,
     pausedLeft: 0,
-    lease: null,
+    ...NO_LEASE,
   };
 }
 
@@ -167,14 +187,14 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
     state: 'RUNNING',
     attempts: task.attempts + 1,
     statusCode: outcome.statusCode > 0 ? outcome.statusCode : task.statusCode,
-    lease: null,
+    ...NO_LEASE,
   };
 
   // The attempt that just ended: a retry or a repeat says so first.
-  if (task.currentlyRetry) {
+  if (task.retrying) {
     const metadata: TimelineEntry['metadata'] = config.retryAt > 0 ? { retryAt: config.retryAt } : { retryCount: task.retryCount };
     entries.push(entry('Retry', `Retry ${task.retryCount} of ${config.retry} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
-  } else if (task.currentlyRepeat) {
+  } else if (task.repeating) {
     const metadata: TimelineEntry['metadata'] = config.repeatAt > 0 ? { repeatAt: config.repeatAt } : { repeatCount: task.repeatCount };
     entries.push(entry('Repeat', `Repeat ${task.repeatCount} of ${config.repeat} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
   }
@@ -188,7 +208,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
         next = finish(base, 'EXCEEDED', now);
         entries.push(entry('Exceeded', `Success with ${what}, but repeatAt ${iso(config.repeatAt)} has already passed`, now));
       } else {
-        next = { ...base, estimateExecAt: at, currentlyRepeat: true, currentlyRetry: false, repeatCount: n, retryCount: 0 };
+        next = { ...base, execAt: at, repeating: true, retrying: false, repeatCount: n, retryCount: 0 };
         entries.push(entry('Complete', `Success with ${what}; repeat ${n} of ${config.repeat} at ${iso(at)}`, now));
       }
     } else {
@@ -205,7 +225,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
       next = finish(base, 'EXCEEDED', now);
       entries.push(entry('Exceeded', `Failed with ${what}, but retryAt ${iso(config.retryAt)} has already passed`, now));
     } else {
-      next = { ...base, estimateExecAt: at, currentlyRetry: true, currentlyRepeat: false, retryCount: n };
+      next = { ...base, execAt: at, retrying: true, repeating: false, retryCount: n };
       entries.push(entry('Error', `Failed with ${what}; retry ${n} of ${config.retry} at ${iso(at)}`, now));
     }
   } else {
@@ -214,7 +234,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
   }
 
   if (task.state === 'PAUSED' && next.state === 'RUNNING') {
-    next = { ...next, state: 'PAUSED', pausedLeft: Math.max(0, next.estimateExecAt - now), estimateExecAt: 0 };
+    next = { ...next, state: 'PAUSED', pausedLeft: Math.max(0, next.execAt - now), execAt: 0 };
   }
   return { task: next, entries };
 }
@@ -227,18 +247,18 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
 export function recoverMissedRun(task: Task, now: number): Transition & { run: boolean } {
   if (task.state !== 'RUNNING') return { task, entries: [], run: false };
   const pinned =
-    (task.currentlyRetry && task.config.retryAt > 0) || (task.currentlyRepeat && task.config.repeatAt > 0);
-  if (pinned && task.estimateExecAt < now) {
-    const kind = task.currentlyRetry ? 'retryAt' : 'repeatAt';
+    (task.retrying && task.config.retryAt > 0) || (task.repeating && task.config.repeatAt > 0);
+  if (pinned && task.execAt < now) {
+    const kind = task.retrying ? 'retryAt' : 'repeatAt';
     return {
       task: finish(task, 'EXCEEDED', now),
-      entries: [entry('Exceeded', `Server back online, but ${kind} ${iso(task.estimateExecAt)} passed while it was down`, now)],
+      entries: [entry('Exceeded', `Server back online, but ${kind} ${iso(task.execAt)} passed while it was down`, now)],
       run: false,
     };
   }
   return {
     task,
-    entries: [entry('Alert', `Server back online; the execution due at ${iso(task.estimateExecAt)} runs now`, now)],
+    entries: [entry('Alert', `Server back online; the execution due at ${iso(task.execAt)} runs now`, now)],
     run: true,
   };
 }
@@ -249,11 +269,11 @@ export function recoverMissedRun(task: Task, now: number): Transition & { run: b
  * (false on the last allowed one); likewise for repeats, counted over the task's life.
  */
 export function attemptHeaders(task: Task): Record<string, string> {
-  const retryCount = task.currentlyRetry ? task.retryCount : 0;
+  const retryCount = task.retrying ? task.retryCount : 0;
   return {
     'X-Kuueri-Tasks-Queue': task.id,
     'X-Kuueri-Tasks-Retry-Count': String(retryCount),
-    'X-Kuueri-Tasks-Currently-Retry': String(task.currentlyRetry && retryCount < task.config.retry),
+    'X-Kuueri-Tasks-Currently-Retry': String(task.retrying && retryCount < task.config.retry),
     'X-Kuueri-Tasks-Repeat-Count': String(task.repeatCount),
     'X-Kuueri-Tasks-Currently-Repeat': String(task.repeatCount > 0 && task.repeatCount < task.config.repeat),
   };
@@ -265,7 +285,7 @@ export function attemptHeaders(task: Task): Record<string, string> {
  */
 export function dueAtOf(task: Task): number | null {
   if (task.state !== 'RUNNING') return null;
-  return task.lease ? task.lease.until : task.estimateExecAt;
+  return task.leaseToken !== null ? task.leaseUntil : task.execAt;
 }
 
 function entry(label: TimelineEntry['label'], description: string, now: number, metadata?: TimelineEntry['metadata']): TimelineEntry {

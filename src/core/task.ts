@@ -1,8 +1,9 @@
-/**
+/*
  * The task model. A task is a one-shot execution resource: "call this request at this time,
  * retry it this way when it fails, repeat it this way when it succeeds". Stores persist `Task`
  * values as they are; every rule about them lives in `task-machine.ts`.
  */
+
 export const TASK_STATES = ['RUNNING', 'PAUSED', 'CANCELED', 'COMPLETED', 'ERROR', 'EXCEEDED'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -28,40 +29,88 @@ export interface HttpRequestSpec {
 import type { TaskConfig } from './shapes.js';
 export type { TaskConfig };
 
-/** A claim on a task by one dispatcher: the holder may record the attempt's outcome until `until`. */
-export interface Lease {
-  token: string;
-  until: number;
+/**
+ * The kinds of value a stored task field holds. Each store has one codec per kind (a `Record` over
+ * these keys, so a new kind does not compile until both stores can hold it).
+ */
+export interface FieldKinds {
+  /** A 26-character id (ids.ts). */
+  id: string;
+  /** A safe integer; 0 when the store holds nothing for it. */
+  int: number;
+  /** false when the store holds nothing for it. */
+  bool: boolean;
+  state: TaskState;
+  /** An opaque server-made token; null when the store holds nothing for it. */
+  token: string | null;
+  /** The effective configuration, stored as the fields that differ from STORED_CONFIG_BASE. */
+  config: TaskConfig;
+  /**
+   * Bytes opaque to the store (the sealed request), stored apart from what changes. They begin with
+   * a format byte below 0x20 (sealed-request.ts), which tells them from the base64url text that
+   * stores held before.
+   */
+  sealed: Uint8Array;
+}
+export type FieldKind = keyof FieldKinds;
+
+interface FieldSpec {
+  readonly name: string;
+  readonly kind: FieldKind;
+  /** Fixed fields are written once, at insert; mutable ones by every step of the state machine. */
+  readonly mutable: boolean;
 }
 
-export interface Task {
-  id: string;
-  projectId: string;
-  state: TaskState;
+/**
+ * The task as stored, declared once: the `Task` type, the SQLite columns (snake_case of the name),
+ * the Redis hash fields (the name) and the Lua scripts' field lists are all derived from this table.
+ * Adding a field means: a line here, a migration (SQLite), and the state machine that sets it.
+ * Guarded by the round-trip test in test/store/conformance.ts.
+ */
+export const TASK_FIELDS = [
+  /** The task's key in every store. */
+  { name: 'id', kind: 'id', mutable: false },
+  { name: 'projectId', kind: 'id', mutable: false },
+  /** When the task was subscribed (ms since the epoch). */
+  { name: 'startAt', kind: 'int', mutable: false },
+  { name: 'config', kind: 'config', mutable: false },
+  /** The `HttpRequestSpec`, sealed with AES-256-GCM (sealed-request.ts); opaque to stores. */
+  { name: 'request', kind: 'sealed', mutable: false },
+  { name: 'state', kind: 'state', mutable: true },
   /** The last HTTP status the target answered, 0 when it never answered. */
-  statusCode: number;
-  estimateStartAt: number;
+  { name: 'statusCode', kind: 'int', mutable: true },
   /** When the next execution runs; 0 when none is scheduled (paused or finished). */
-  estimateExecAt: number;
+  { name: 'execAt', kind: 'int', mutable: true },
   /** When the task reached its final state; 0 until then. */
-  estimateEndAt: number;
+  { name: 'endAt', kind: 'int', mutable: true },
   /** The next execution is a retry after a failure. */
-  currentlyRetry: boolean;
+  { name: 'retrying', kind: 'bool', mutable: true },
   /** The next execution is a repeat after a success. */
-  currentlyRepeat: boolean;
+  { name: 'repeating', kind: 'bool', mutable: true },
   /** Retries scheduled in the current run (the budget starts again with every repeat). */
-  retryCount: number;
+  { name: 'retryCount', kind: 'int', mutable: true },
   /** Repeats scheduled so far. */
-  repeatCount: number;
+  { name: 'repeatCount', kind: 'int', mutable: true },
   /** Attempts sent so far, for display. */
-  attempts: number;
+  { name: 'attempts', kind: 'int', mutable: true },
   /** Time that was left until the next execution when the task was paused. */
-  pausedLeft: number;
-  config: TaskConfig;
-  /** The `HttpRequestSpec`, sealed with AES-256-GCM; opaque to stores. */
-  sealedRequest: string;
-  lease: Lease | null;
-}
+  { name: 'pausedLeft', kind: 'int', mutable: true },
+  /**
+   * The claim of the dispatcher sending the task: its holder may record the attempt's outcome
+   * until `leaseUntil`. Null (and `leaseUntil` 0) when no one holds it.
+   */
+  { name: 'leaseToken', kind: 'token', mutable: true },
+  { name: 'leaseUntil', kind: 'int', mutable: true },
+] as const satisfies readonly FieldSpec[];
+
+export type TaskField = (typeof TASK_FIELDS)[number];
+export type TaskFieldName = TaskField['name'];
+
+/**
+ * A task: a one-shot execution resource. Derived from TASK_FIELDS; stores persist it as it is, and
+ * every rule about it lives in task-machine.ts.
+ */
+export type Task = { [F in TaskField as F['name']]: FieldKinds[F['kind']] };
 
 export interface TimelineEntry {
   label: TimelineLabel;

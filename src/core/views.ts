@@ -9,11 +9,11 @@ export function queuedView(task: Task): QueuedView {
     id: task.id,
     state: task.state,
     statusCode: task.statusCode,
-    estimateStartAt: task.estimateStartAt,
-    estimateExecAt: task.estimateExecAt,
-    estimateEndAt: task.estimateEndAt,
-    currentlyRetry: task.currentlyRetry,
-    currentlyRepeat: task.currentlyRepeat,
+    estimateStartAt: task.startAt,
+    estimateExecAt: task.execAt,
+    estimateEndAt: task.endAt,
+    currentlyRetry: task.retrying,
+    currentlyRepeat: task.repeating,
   };
 }
 
@@ -26,8 +26,8 @@ export function taskView(task: Task): TaskView {
       retryLimit: task.config.retry,
       repeatCount: task.repeatCount,
       repeatLimit: task.config.repeat,
-      estimateNextRetryAt: task.currentlyRetry ? task.estimateExecAt : 0,
-      estimateNextRepeatAt: task.currentlyRepeat ? task.estimateExecAt : 0,
+      estimateNextRetryAt: task.retrying ? task.execAt : 0,
+      estimateNextRepeatAt: task.repeating ? task.execAt : 0,
       attempts: task.attempts,
       pausedTimeLeft: task.state === 'PAUSED' ? task.pausedLeft : 0,
     },

@@ -49,8 +49,8 @@ export interface DispatcherOptions {
 }
 
 /** A claimed task: it holds a lease. */
-type Claimed = StoredTask & { lease: NonNullable<StoredTask['lease']> };
-const isClaimed = (task: StoredTask): task is Claimed => task.lease !== null;
+type Claimed = StoredTask & { leaseToken: string };
+const isClaimed = (task: StoredTask): task is Claimed => task.leaseToken !== null;
 
 interface InFlight {
   /** The latest claim of the task by this process: its lease is the one held, and an outcome is recorded against it. */
@@ -245,7 +245,7 @@ export class Dispatcher {
     const { claim: claimed, cancellation } = slot;
     const { clock } = this.deps;
     let before: TimelineEntry[] = [];
-    if (claimed.estimateExecAt <= this.recoveryUntil) {
+    if (claimed.execAt <= this.recoveryUntil) {
       const recovered = recoverMissedRun(claimed, clock.now());
       if (!recovered.run) {
         await this.record(slot, (current) => recoverMissedRun(current, clock.now()));
@@ -256,7 +256,7 @@ export class Dispatcher {
 
     let outcome: AttemptOutcome;
     try {
-      const request = this.deps.cipher.open(claimed.sealedRequest, claimed.id);
+      const request = this.deps.cipher.open(claimed.request, claimed.id);
       outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation);
     } catch (error) {
       this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
@@ -283,7 +283,7 @@ export class Dispatcher {
     let pause = 100;
     while (current && conflicts < 8) {
       // The latest claim's token: a later claim of this process may have taken the task over.
-      const stillOurs = current.lease?.token === slot.claim.lease.token && (current.state === 'RUNNING' || current.state === 'PAUSED');
+      const stillOurs = current.leaseToken === slot.claim.leaseToken && (current.state === 'RUNNING' || current.state === 'PAUSED');
       if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
       try {
         const next = step(current);
@@ -300,8 +300,8 @@ export class Dispatcher {
   }
 
   private heldLeases(): { id: string; token: string }[] {
-    const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.lease.token }));
-    for (const task of this.ready) if (task.lease) leases.push({ id: task.id, token: task.lease.token });
+    const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.leaseToken }));
+    for (const task of this.ready) if (task.leaseToken !== null) leases.push({ id: task.id, token: task.leaseToken });
     return leases;
   }
 
@@ -315,6 +315,18 @@ export class Dispatcher {
     }
   }
 
+  /** Gives leases back at shutdown; when that fails the tasks still run again once their leases end. */
+  private async giveBack(leases: { id: string; token: string }[]): Promise<void> {
+    try {
+      await this.store.releaseLeases(leases);
+    } catch (error) {
+      this.deps.logger.warn(
+        { err: error, tasks: leases.length },
+        'could not give leases back at shutdown; those tasks run again when their leases end',
+      );
+    }
+  }
+
   /** Stops claiming; waits up to `graceMs` for attempts in flight, then aborts them and gives their tasks back. */
   async stop(graceMs: number): Promise<void> {
     if (!this.running) return;
@@ -323,19 +335,19 @@ export class Dispatcher {
     for (const timer of [this.timer, this.renewTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
     // A claim under way may still hand over tasks: wait for it, then give back what never started.
     while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
-    const unstarted = this.ready.flatMap((task) => (task.lease ? [{ id: task.id, token: task.lease.token }] : []));
+    const unstarted = this.ready.flatMap((task) => (task.leaseToken !== null ? [{ id: task.id, token: task.leaseToken }] : []));
     this.ready = [];
-    if (unstarted.length > 0) await this.store.releaseLeases(unstarted).catch(() => 0);
+    if (unstarted.length > 0) await this.giveBack(unstarted);
     if (this.inFlight.size > 0) {
       const drained = new Promise<void>((resolve) => (this.drained = resolve));
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([drained, timeout]);
     }
     if (this.inFlight.size > 0) {
-      const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.lease.token }));
+      const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.leaseToken }));
       for (const slot of this.inFlight.values()) slot.cancellation.cancel();
       await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
-      await this.store.releaseLeases(leases).catch(() => 0);
+      await this.giveBack(leases);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
     }
   }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent, Client, errors as undiciErrors } from 'undici';
 import { LIMITS } from '../core/limits.js';
 import type { TargetPolicy } from '../core/target-policy.js';
-import type { HttpRequestSpec } from '../core/task.js';
+import type { OpenedRequest } from '../core/request-codec.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
 import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } from './target-guard.js';
 
@@ -12,6 +12,10 @@ import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } f
  * Sends one attempt: a pooled keep-alive client (undici Agent, dispatched with a handler of our
  * own: several times faster here than fetch, and cheaper than `request()`), no redirects followed,
  * the task's timeout over the whole exchange, and at most `maxResponseBytes` of the answer read.
+ *
+ * undici is pinned to an exact version in package.json: `Attempt` below implements its dispatch
+ * handler interface (onConnect, onHeaders, onData, onComplete, onError), which undici has reshaped
+ * between releases without a major version; upgrade it deliberately, with test/adversarial.
  */
 export interface SenderOptions {
   policy: TargetPolicy;
@@ -37,7 +41,7 @@ export class Cancellation extends EventEmitter {
 }
 
 export interface Sender {
-  send(request: HttpRequestSpec, extraHeaders: Record<string, string>, timeoutMs: number, cancellation?: Cancellation): Promise<AttemptOutcome>;
+  send(request: OpenedRequest, extraHeaders: Record<string, string>, timeoutMs: number, cancellation?: Cancellation): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }
 
@@ -69,7 +73,7 @@ export function createHttpSender(options: SenderOptions): Sender {
       }
       headers['User-Agent'] = userAgent;
       Object.assign(headers, extraHeaders);
-      const body = request.data !== undefined && request.method !== 'DELETE' && request.method !== 'GET' ? Buffer.from(request.data, 'base64') : undefined;
+      const body = request.method !== 'DELETE' && request.method !== 'GET' ? request.body : undefined;
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
       return new Promise<AttemptOutcome>((resolve) => {

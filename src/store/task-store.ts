@@ -5,6 +5,20 @@ export interface StoredTask extends Task {
   version: number;
 }
 
+/**
+ * A write refused because the caller broke an invariant (the project does not exist, the task id is
+ * taken): a bug, not the client's doing, so the API answers it as INTERNAL. Both stores throw it.
+ */
+export class StoreInvariantError extends Error {
+  constructor(
+    readonly reason: 'NO_PROJECT' | 'ID_TAKEN',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreInvariantError';
+  }
+}
+
 /** What a store tells about itself at start: facts for the log, and risks to acknowledged tasks. */
 export interface StoreReport {
   facts: Record<string, string | number | boolean>;
@@ -56,7 +70,7 @@ export interface TaskStore {
   readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null>;
   /**
    * Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise
-   * (changed or gone). A task's id, project, estimateStartAt, config and sealed request never
+   * (changed or gone). A task's id, project, startAt, config and sealed request never
    * change after the insert; adapters may keep them as first written. `prev` is the task as this
    * store answered it (a claim or a read), unchanged: adapters may write only what differs from it.
    */

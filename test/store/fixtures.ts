@@ -19,23 +19,32 @@ export function newProject(overrides: Partial<Project> = {}): Project {
   return { id, email: `owner-${id.toLowerCase()}@example.com`, tokenHash: randomBytes(32), createdAt: T0, as: 'DEV', ...overrides };
 }
 
-/** A freshly subscribed task (RUNNING, first execution at `execAt`) with its `Subscribe` entry. */
+/**
+ * A freshly subscribed task (RUNNING, first execution at `execAt`, set as its executionAt) and the
+ * entries an insert stores with it: none, as the API inserts it (its `Subscribe` entry is derived).
+ */
 export function subscribeAt(
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; sealedRequest?: string } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array } = {},
 ): Transition {
   const id = newId(T0);
-  return createTask(
+  const task = createTask(
     {
       id,
       projectId,
-      config: { ...DEFAULT_CONFIG, ...options.config },
-      firstExecAt: execAt,
-      sealedRequest: options.sealedRequest ?? `sealed.${id}.opaque`,
+      config: { ...DEFAULT_CONFIG, executionAt: execAt, ...options.config },
+      // A format byte first, as every sealed request has (FieldKinds.sealed), then any bytes.
+      request: options.request ?? Buffer.concat([Buffer.of(2, 0, 0xff, 0x0a), Buffer.from(`sealed.${id}.opaque`)]),
     },
     options.now ?? T0,
   );
+  return { task, entries: [] };
+}
+
+/** The lease a task holds, as one value (null when none), for comparisons. */
+export function leaseOf(task: StoredTask | Task | null | undefined): { token: string; until: number } | null {
+  return task && task.leaseToken !== null ? { token: task.leaseToken, until: task.leaseUntil } : null;
 }
 
 export function must<T>(value: T | null | undefined, what: string): T {

@@ -4,8 +4,10 @@ import { Redis } from 'ioredis';
 import { RedisStore, WRITE_BATCH } from '../../src/store/redis/redis-store.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { applyOutcome, pauseTask, unsubscribeTask } from '../../src/core/task-machine.js';
-import { T0, cancel, insertAt, must, newProject, step, subscribeAt, succeed } from './fixtures.js';
+import { newId } from '../../src/core/ids.js';
+import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
+import { applyOutcome, pauseTask, timelineOf, unsubscribeTask } from '../../src/core/task-machine.js';
+import { T0, cancel, insertAt, must, newProject, pause, step, subscribeAt, succeed } from './fixtures.js';
 
 /**
  * The same contract on a real redis-server started here on a free loopback port. Each test gets
@@ -74,6 +76,8 @@ describe('redis specifics', () => {
       assert.equal(await where(1, `${prefix}task:${task.id}`), 1);
       assert.equal(await where(1, `${prefix}due`), 1);
       assert.equal(await where(2, `${prefix}config:${task.id}`), 1);
+      assert.equal(await where(3, `${prefix}timeline:${task.id}`), 0, 'a new task has no stored entry yet (its Subscribe entry is derived)');
+      await pause(store, task, T0 + 1);
       assert.equal(await where(3, `${prefix}timeline:${task.id}`), 1);
       // Nothing of the task lives in db 0, and no project key in db 1.
       assert.equal(await where(0, `${prefix}task:${task.id}`), 0);
@@ -108,9 +112,10 @@ describe('redis specifics', () => {
           assert.ok(left > RETENTION_SECONDS - 60 && left <= RETENTION_SECONDS, `${key} in db ${db}: ttl ${left}`);
         }
       }
-      for (const [db, key] of [[1, `task:${running.id}`], [2, `config:${running.id}`], [3, `timeline:${running.id}`]] as const) {
+      for (const [db, key] of [[1, `task:${running.id}`], [2, `config:${running.id}`]] as const) {
         assert.equal(await ttl(db, prefix + key), -1, `${key} of a RUNNING task must not expire`);
       }
+      assert.equal(await ttl(3, `${prefix}timeline:${running.id}`), -2, 'a task with no stored entry has no timeline key');
       assert.equal(await store.sweepFinished(), 0);
     } finally {
       raw.disconnect();
@@ -151,13 +156,13 @@ describe('redis specifics', () => {
       );
       assert.equal(await store.countActive(full.id), 2);
       assert.equal(await store.countActive(open.id), 2, 'the existing task and the first twin');
-      assert.equal((await store.findTask(full.id, a.task.id))?.estimateExecAt, T0 + 3_000);
+      assert.equal((await store.findTask(full.id, a.task.id))?.execAt, T0 + 3_000);
       assert.equal(await store.findTask(full.id, c.task.id), null, 'the refused task left nothing');
       assert.equal(await store.readTimeline(full.id, c.task.id), null);
       assert.deepEqual(await store.findTask(open.id, existing.id), existing, 'the clash left the existing task as it was');
-      assert.equal((await store.readTimeline(open.id, existing.id))?.length, 1);
+      assert.deepEqual(await store.readTimeline(open.id, existing.id), [], 'and its timeline too');
       const kept = must(await store.findTask(open.id, twin.task.id), 'the first twin');
-      assert.equal(kept.estimateExecAt, T0 + 2_000, 'the first of two inserts with one id wins');
+      assert.equal(kept.execAt, T0 + 2_000, 'the first of two inserts with one id wins');
       assert.equal(await store.nextDueAt(), T0 + 2_000, 'the refused twin due at T0 + 500 is not in the due index');
     }));
 
@@ -205,8 +210,8 @@ describe('redis specifics', () => {
       assert.equal((await store.findTask(project.id, twice.id))?.state, 'PAUSED', 'the first write of the same task won');
       assert.equal((await store.findTask(project.id, stale.id))?.state, 'PAUSED', 'the stale write changed nothing');
       assert.equal(await store.countActive(project.id), 3, 'only the completed task left the queue');
-      assert.equal((await store.readTimeline(project.id, done.id))?.length, 1 + completion.entries.length);
-      assert.equal((await store.readTimeline(project.id, twice.id))?.length, 1 + first.entries.length);
+      assert.equal((await store.readTimeline(project.id, done.id))?.length, completion.entries.length);
+      assert.equal((await store.readTimeline(project.id, twice.id))?.length, first.entries.length);
       assert.equal(await store.nextDueAt(), null, 'nothing is due: one finished, three paused');
       const prefix = `t${process.pid}.${counter}:`;
       const ttl = async (db: number, key: string): Promise<number> => {
@@ -217,6 +222,57 @@ describe('redis specifics', () => {
         assert.ok((await ttl(db, `${prefix}${key}:${done.id}`)) > 0, `the finished task's ${key} expires`);
         assert.equal(await ttl(db, `${prefix}${key}:${paused.id}`), -1, `a paused task's ${key} does not`);
       }
+    }));
+
+  test('a task written before the field table (every field, its id, base64url request, whole config, stored Subscribe) reads, claims and records', () =>
+    withRaw(async (store, raw) => {
+      const project = newProject();
+      await store.insertProject(project);
+      const prefix = `t${process.pid}.${counter}:`;
+      const id = newId(T0);
+      const sealed = Buffer.from([1, 7, 7, 7, 0, 0xff]);
+      const config = { ...DEFAULT_CONFIG, executionAt: T0 + 1_000, retry: 2 };
+      const subscribed = { label: 'Subscribe', description: 'Task subscribed; first execution at then', createdAt: T0 };
+      // The layout the previous version wrote (insert-tasks-1.lua before this change).
+      await raw.select(1);
+      await raw.hset(`${prefix}task:${id}`, {
+        id, projectId: project.id, startAt: String(T0), request: sealed.toString('base64url'), state: 'RUNNING', statusCode: '0',
+        execAt: String(T0 + 1_000), endAt: '0', retrying: '0', repeating: '0', retryCount: '0', repeatCount: '0', attempts: '0',
+        pausedLeft: '0', leaseToken: '', leaseUntil: '', version: '1',
+      });
+      await raw.zadd(`${prefix}due`, T0 + 1_000, id);
+      await raw.select(2);
+      await raw.set(`${prefix}config:${id}`, JSON.stringify(config));
+      await raw.select(3);
+      await raw.rpush(`${prefix}timeline:${id}`, JSON.stringify(subscribed));
+      await raw.select(0);
+      await raw.hincrby(`${prefix}project:${project.id}`, 'active', 1);
+
+      const expected = {
+        id, projectId: project.id, startAt: T0, config, request: sealed, state: 'RUNNING', statusCode: 0, execAt: T0 + 1_000, endAt: 0,
+        retrying: false, repeating: false, retryCount: 0, repeatCount: 0, attempts: 0, pausedLeft: 0, leaseToken: null, leaseUntil: 0, version: 1,
+      };
+      assert.deepEqual(await store.findTask(project.id, id), expected);
+      const [claimed] = await store.claimDue(T0 + 1_000, 10, 30_000);
+      assert.deepEqual({ ...must(claimed, 'claimed'), leaseToken: null, leaseUntil: 0, version: 1 }, expected);
+      const failed = applyOutcome(claimed!, { ok: false, statusCode: 500 }, T0 + 1_100);
+      assert.equal(await store.replaceTask(claimed!, failed.task, failed.entries), true);
+      const after = must(await store.findTask(project.id, id), 'task');
+      assert.deepEqual({ ...after, version: 0 }, { ...failed.task, version: 0 });
+      const timeline = must(await store.readTimeline(project.id, id), 'timeline');
+      assert.deepEqual(timelineOf(after, timeline).map((e) => e.label), ['Subscribe', 'Error'], 'the stored Subscribe entry, not a second one');
+      assert.equal(timelineOf(after, timeline)[0]!.description, subscribed.description);
+    }));
+
+  test('a pending task’s hash holds only what is not zero, and its sealed request as bytes', () =>
+    withRaw(async (store, raw) => {
+      const project = newProject();
+      await store.insertProject(project);
+      const task = await insertAt(store, project.id, T0 + 1_000);
+      await raw.select(1);
+      const hash = await raw.hgetallBuffer(`t${process.pid}.${counter}:task:${task.id}`);
+      assert.deepEqual(Object.keys(hash).sort(), ['execAt', 'projectId', 'request', 'startAt', 'state', 'version']);
+      assert.deepEqual(hash.request, Buffer.from(task.request));
     }));
 
   test('claims and outcomes count versions as exact integers, past where Lua would print a number as 1e+15', () =>
@@ -236,6 +292,23 @@ describe('redis specifics', () => {
       assert.equal(must(await store.findTask(project.id, task.id), 'task').version, big + 2);
     }));
 
+  test('Redis out of memory answers STORE_UNAVAILABLE, with Redis’s OOM refusal as its cause', () =>
+    withRaw(async (store, raw) => {
+      const project = newProject();
+      await store.insertProject(project);
+      await raw.config('SET', 'maxmemory', '1');
+      try {
+        const { task, entries } = subscribeAt(project.id, T0 + 1_000);
+        await assert.rejects(store.insertTask(task, entries, 10), (error: unknown) => {
+          assert.equal((error as { code?: string }).code, 'STORE_UNAVAILABLE');
+          assert.match(String(((error as Error).cause as Error | undefined)?.message), /^OOM/);
+          return true;
+        });
+      } finally {
+        await raw.config('SET', 'maxmemory', '0');
+      }
+    }));
+
   test('Redis going away answers STORE_UNAVAILABLE at once, and the store works again when it is back', async () => {
     const server = await startRedisServer({ persistence: true });
     const store = await RedisStore.connect({ url: server.url, retentionSeconds: 60 });
@@ -243,7 +316,11 @@ describe('redis specifics', () => {
       const project = newProject();
       await store.insertProject(project);
       await server.stop();
-      await assert.rejects(store.findProject(project.id), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
+      await assert.rejects(store.findProject(project.id), (error: unknown) => {
+        assert.equal((error as { code?: string }).code, 'STORE_UNAVAILABLE');
+        assert.ok((error as Error).cause instanceof Error, 'the cause is kept for the log');
+        return true;
+      });
       await assert.rejects(store.claimDue(T0, 10, 1000), (error: unknown) => (error as { code?: string }).code === 'STORE_UNAVAILABLE');
       // Two inserts of one turn: the batch fails as a whole, and each caller hears it.
       const lost = [subscribeAt(project.id, T0 + 1_000), subscribeAt(project.id, T0 + 2_000)];

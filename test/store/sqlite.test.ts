@@ -16,7 +16,7 @@ import { isAppError } from '../../src/core/errors.js';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, insertAt, insertInState, must, newProject, pause, subscribeAt } from './fixtures.js';
+import { T0, insertAt, insertInState, leaseOf, must, newProject, pause, subscribeAt } from './fixtures.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-'));
@@ -155,20 +155,20 @@ describe('SqliteStore specifics', () => {
         .prepare(
           `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry, currently_repeat,
              retry_count, repeat_count, attempts, paused_left, config, request, lease_token, lease_until, due_at, finished_at, version)
-           VALUES ('T1', 'P1', 'RUNNING', 0, 1, 5, 5, 0, 0, 0, 0, 0, 0, ?, 'v1:sealed-at-schema-2', NULL, NULL, 5, NULL, 1)`,
+           VALUES ('T1', 'P1', 'RUNNING', 0, 1, 5, 5, 0, 0, 0, 0, 0, 0, ?, ?, NULL, NULL, 5, NULL, 1)`,
         )
-        .run(JSON.stringify(DEFAULT_CONFIG));
+        .run(JSON.stringify(DEFAULT_CONFIG), Buffer.from('sealed-at-schema-2').toString('base64url'));
       raw.prepare("INSERT INTO timeline (task_rid, seq, label, description, created_at) VALUES (1, 1, 'Subscribed', 'x', 1)").run();
       raw.close();
 
       const store = openStore();
       try {
         const task = must(await store.findTask('P1', 'T1'), 'the task');
-        assert.equal(task.sealedRequest, 'v1:sealed-at-schema-2');
+        assert.deepEqual(task.request, Buffer.from('sealed-at-schema-2'), 'the base64url text became the bytes it encodes');
         assert.equal(task.state, 'RUNNING');
         assert.equal((await store.readTimeline('P1', 'T1'))?.length, 1);
         const [claimed] = await store.claimDue(10, 5, 1_000);
-        assert.equal(claimed?.sealedRequest, 'v1:sealed-at-schema-2', 'a claim carries the request too');
+        assert.deepEqual(claimed?.request, Buffer.from('sealed-at-schema-2'), 'a claim carries the request too');
       } finally {
         await store.close();
       }
@@ -240,7 +240,7 @@ describe('SqliteStore specifics', () => {
       });
       const before = await snapshot(first);
       assert.equal(before.active, 3);
-      assert.ok(before.tasks[0]?.lease, 'one task is leased');
+      assert.ok(leaseOf(before.tasks[0]), 'one task is leased');
       await first.close();
       assert.equal(existsSync(`${path}.lock.pid`), false, 'close releases the lock');
 
@@ -330,7 +330,7 @@ describe('SqliteStore specifics', () => {
     assert.equal(await store.countActive(project.id), 2, 'ok1 and ok2; the cancel freed the slot of the first');
     const raw = new Database(path, { readonly: true });
     try {
-      const stored = must(raw.prepare<[string], { n: number }>('SELECT active_tasks AS n FROM projects WHERE id = ?').get(project.id), 'project');
+      const stored = must(raw.prepare<[string], { n: number }>('SELECT active AS n FROM projects WHERE id = ?').get(project.id), 'project');
       const running = must(raw.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND state IN ('RUNNING', 'PAUSED')").get(project.id), 'tasks');
       assert.equal(stored.n, running.n, 'the stored count is the tasks that are active');
     } finally {
@@ -360,7 +360,7 @@ describe('SqliteStore specifics', () => {
     }
   });
 
-  test('the stored request is exactly the sealed string given; the store never sees plaintext', async () => {
+  test('the stored request is exactly the sealed bytes given; the store never sees plaintext', async () => {
     const store = openStore();
     const project = newProject();
     await store.insertProject(project);
@@ -374,27 +374,27 @@ describe('SqliteStore specifics', () => {
     const sealedId = newId(T0);
     const sealed = cipher.seal(request, sealedId);
     const opaqueId = newId(T0);
-    const opaque = 'v9:"any" opaque\nstring ü \u0000 end';
-    for (const [id, sealedRequest] of [[sealedId, sealed], [opaqueId, opaque]] as const) {
-      const { task, entries } = createTask({ id, projectId: project.id, config: DEFAULT_CONFIG, firstExecAt: T0 + 1_000, sealedRequest }, T0);
-      await store.insertTask(task, entries, 10);
+    const opaque = Buffer.from('v9:"any" opaque\nstring ü \u0000 end \xff\xfe');
+    for (const [id, request] of [[sealedId, sealed], [opaqueId, opaque]] as const) {
+      await store.insertTask(createTask({ id, projectId: project.id, config: DEFAULT_CONFIG, request }, T0), [], 10);
     }
 
     const raw = new Database(path, { readonly: true });
     try {
-      const column = raw.prepare<[string], { request: string }>(
-        'SELECT r.sealed AS request FROM requests r JOIN tasks t ON t.rid = r.rid WHERE t.id = ?',
-      );
-      assert.equal(must(column.get(sealedId), 'row').request, sealed);
-      assert.equal(must(column.get(opaqueId), 'row').request, opaque);
+      const column = raw.prepare<[string], { request: Buffer }>('SELECT r.request FROM requests r JOIN tasks t ON t.rid = r.rid WHERE t.id = ?');
+      assert.deepEqual(must(column.get(sealedId), 'row').request, sealed);
+      assert.deepEqual(must(column.get(opaqueId), 'row').request, opaque);
       const row = JSON.stringify(raw.prepare('SELECT * FROM tasks WHERE id = ?').get(sealedId));
       assert.ok(!row.includes('very-secret-value') && !row.includes('target.example'), 'no plaintext in the row');
     } finally {
       raw.close();
     }
     const found = must(await store.findTask(project.id, sealedId), 'task');
-    assert.equal(found.sealedRequest, sealed);
-    assert.deepEqual(cipher.open(found.sealedRequest, sealedId), request);
-    assert.equal(must(await store.findTask(project.id, opaqueId), 'task').sealedRequest, opaque);
+    assert.deepEqual(found.request, sealed);
+    const opened = cipher.open(found.request, sealedId);
+    assert.equal(opened.url, request.url);
+    assert.deepEqual(opened.headers, request.headers);
+    assert.deepEqual(opened.body, Buffer.from('{"card":"4111"}'));
+    assert.deepEqual(must(await store.findTask(project.id, opaqueId), 'task').request, opaque);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { type OpenedRequest, decodeRequest, encodeRequest } from '../../src/core/request-codec.js';
 import { createRequestCipher, deriveKey } from '../../src/core/sealed-request.js';
 import type { HttpRequestSpec } from '../../src/core/task.js';
 
@@ -18,56 +19,87 @@ const REQUEST: HttpRequestSpec = {
   headers: { Authorization: SECRET_HEADER, 'Content-Type': 'application/json' },
 };
 
-/** Builds a sealed blob the way the module lays it out, around any plaintext: to test what `open` checks. */
-function sealRaw(key: Buffer, plaintext: string, taskId: string): string {
+/** What `open` gives back for REQUEST: the body as the bytes to send. */
+const OPENED: OpenedRequest = {
+  url: REQUEST.url,
+  method: REQUEST.method,
+  params: REQUEST.params!,
+  headers: REQUEST.headers!,
+  body: Buffer.from(BODY, 'base64'),
+};
+
+/**
+ * A format-1 record (JSON plaintext), as stores hold tasks sealed before the binary format, built
+ * the way the module laid it out around any plaintext: to test that such records still open and
+ * what `open` checks in them.
+ */
+function sealJson(key: Buffer, plaintext: string, taskId: string): Buffer {
   const keyId = createHash('sha256').update(key).digest().subarray(0, 4);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(taskId, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.of(1), keyId, iv, cipher.getAuthTag(), body]).toString('base64url');
+  return Buffer.concat([Buffer.of(1), keyId, iv, cipher.getAuthTag(), body]);
 }
 
-function flipByte(sealed: string, index: number): string {
-  const raw = Buffer.from(sealed, 'base64url');
+function flipByte(sealed: Buffer, index: number): Buffer {
+  const raw = Buffer.from(sealed);
   raw[index] = raw[index]! ^ 0x01;
-  return raw.toString('base64url');
+  return raw;
 }
 
 describe('seal and open', () => {
   const cipher = createRequestCipher(KEY);
 
-  test('round trip returns the request as given', () => {
-    assert.deepEqual(cipher.open(cipher.seal(REQUEST, TASK_ID), TASK_ID), REQUEST);
+  test('round trip returns the request as given, its body as the bytes to send', () => {
+    assert.deepEqual(cipher.open(cipher.seal(REQUEST, TASK_ID), TASK_ID), OPENED);
   });
 
-  test('round trip of a minimal request, and of unicode values', () => {
+  test('round trip of a minimal request, of unicode values, and of empty maps and a body of zero bytes', () => {
     const minimal: HttpRequestSpec = { url: 'http://a.example/', method: 'DELETE' };
     assert.deepEqual(cipher.open(cipher.seal(minimal, TASK_ID), TASK_ID), minimal);
     const unicode: HttpRequestSpec = { url: 'https://a.example/ü', method: 'PUT', headers: { 'X-Name': 'Zoë 🚀' } };
     assert.deepEqual(cipher.open(cipher.seal(unicode, TASK_ID), TASK_ID), unicode);
+    const binary = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0a, 0x0d]);
+    const withBody: HttpRequestSpec = { url: 'https://a.example/', method: 'POST', params: {}, headers: {}, data: binary.toString('base64') };
+    assert.deepEqual(cipher.open(cipher.seal(withBody, TASK_ID), TASK_ID), { url: withBody.url, method: 'POST', body: binary });
   });
 
-  test('the sealed text is base64url', () => {
-    assert.match(cipher.seal(REQUEST, TASK_ID), /^[A-Za-z0-9_-]+$/);
+  test('long values round trip (lengths of several bytes)', () => {
+    const long: HttpRequestSpec = { url: `https://a.example/${'p'.repeat(20_000)}`, method: 'POST', headers: { 'X-Long': 'v'.repeat(300) }, data: randomBytes(70_000).toString('base64') };
+    const opened = cipher.open(cipher.seal(long, TASK_ID), TASK_ID);
+    assert.equal(opened.url, long.url);
+    assert.deepEqual(opened.headers, long.headers);
+    assert.deepEqual(opened.body, Buffer.from(long.data!, 'base64'));
   });
 
-  test('sealing twice gives different texts (a fresh IV each time)', () => {
+  test('the sealed record is bytes: format 2, then the key id, iv, tag and ciphertext', () => {
+    const sealed = cipher.seal(REQUEST, TASK_ID);
+    assert.ok(Buffer.isBuffer(sealed));
+    assert.equal(sealed[0], 2);
+    assert.deepEqual(sealed.subarray(1, 5), createHash('sha256').update(KEY).digest().subarray(0, 4));
+  });
+
+  test('the body is stored as its bytes: the record is smaller than the body in base64', () => {
+    const sealed = cipher.seal(REQUEST, TASK_ID);
+    const json = sealJson(KEY, JSON.stringify(REQUEST), TASK_ID);
+    assert.ok(sealed.length < json.length, `${sealed.length} bytes against ${json.length} for JSON`);
+  });
+
+  test('sealing twice gives different records (a fresh IV each time)', () => {
     const a = cipher.seal(REQUEST, TASK_ID);
     const b = cipher.seal(REQUEST, TASK_ID);
-    assert.notEqual(a, b);
-    assert.notDeepEqual(Buffer.from(a, 'base64url').subarray(5, 17), Buffer.from(b, 'base64url').subarray(5, 17));
+    assert.notDeepEqual(a, b);
+    assert.notDeepEqual(a.subarray(5, 17), b.subarray(5, 17));
   });
 
-  test('the sealed text holds no header value, param, body or URL in the clear', () => {
+  test('the sealed record holds no header value, param, body or URL in the clear', () => {
     const sealed = cipher.seal(REQUEST, TASK_ID);
-    const raw = Buffer.from(sealed, 'base64url');
     const secrets = [SECRET_HEADER, 'TopSecretValue', 'param-secret-123', BODY, '4111111111111111', 'target.example', 'Authorization'];
     for (const secret of secrets) {
-      assert.ok(!sealed.includes(secret), `sealed text contains ${secret}`);
-      assert.ok(!raw.includes(Buffer.from(secret, 'utf8')), `sealed bytes contain ${secret}`);
+      assert.ok(!sealed.includes(Buffer.from(secret, 'utf8')), `sealed bytes contain ${secret}`);
       for (const encoding of ['base64', 'base64url', 'hex'] as const) {
-        assert.ok(!sealed.includes(Buffer.from(secret).toString(encoding).slice(0, 16)), `sealed text contains ${secret} as ${encoding}`);
+        assert.ok(!sealed.includes(Buffer.from(Buffer.from(secret).toString(encoding).slice(0, 16))), `sealed bytes contain ${secret} as ${encoding}`);
       }
     }
   });
@@ -87,27 +119,27 @@ describe('seal and open', () => {
 
   test('tampering with any part fails', () => {
     const sealed = cipher.seal(REQUEST, TASK_ID);
-    const length = Buffer.from(sealed, 'base64url').length;
-    // version, key id, iv, tag, first and last byte of the ciphertext
-    for (const index of [0, 1, 4, 5, 16, 17, 32, 33, length - 1]) {
+    // format, key id, iv, tag, first and last byte of the ciphertext
+    for (const index of [0, 1, 4, 5, 16, 17, 32, 33, sealed.length - 1]) {
       assert.throws(() => cipher.open(flipByte(sealed, index), TASK_ID), `flipped byte ${index}`);
     }
   });
 
-  test('a truncated, extended or empty text fails', () => {
+  test('a truncated, extended or empty record fails', () => {
     const sealed = cipher.seal(REQUEST, TASK_ID);
-    const raw = Buffer.from(sealed, 'base64url');
-    assert.throws(() => cipher.open(raw.subarray(0, raw.length - 1).toString('base64url'), TASK_ID));
-    assert.throws(() => cipher.open(raw.subarray(0, 20).toString('base64url'), TASK_ID), /unknown format/);
-    assert.throws(() => cipher.open(Buffer.concat([raw, Buffer.of(0)]).toString('base64url'), TASK_ID));
-    assert.throws(() => cipher.open('', TASK_ID), /unknown format/);
-    assert.throws(() => cipher.open('not sealed at all', TASK_ID));
+    assert.throws(() => cipher.open(sealed.subarray(0, sealed.length - 1), TASK_ID));
+    assert.throws(() => cipher.open(sealed.subarray(0, 20), TASK_ID), /unknown format/);
+    assert.throws(() => cipher.open(Buffer.concat([sealed, Buffer.of(0)]), TASK_ID));
+    assert.throws(() => cipher.open(Buffer.alloc(0), TASK_ID), /unknown format/);
+    assert.throws(() => cipher.open(Buffer.from('not sealed at all, and long enough to look like it'), TASK_ID));
   });
 
-  test('an unknown version fails as an unknown format', () => {
-    const raw = Buffer.from(cipher.seal(REQUEST, TASK_ID), 'base64url');
-    raw[0] = 2;
-    assert.throws(() => cipher.open(raw.toString('base64url'), TASK_ID), /unknown format/);
+  test('an unknown format fails as such', () => {
+    const raw = Buffer.from(cipher.seal(REQUEST, TASK_ID));
+    for (const format of [0, 3, 0x41]) {
+      raw[0] = format;
+      assert.throws(() => cipher.open(raw, TASK_ID), /unknown format/, `format ${format}`);
+    }
   });
 
   test('a key that is not 32 bytes is refused', () => {
@@ -117,8 +149,18 @@ describe('seal and open', () => {
   });
 });
 
-describe('open checks the shape of what it decrypts', () => {
+describe('records sealed before the binary format (format 1, JSON) still open', () => {
   const cipher = createRequestCipher(KEY);
+
+  test('the same request, its base64 data as the bytes to send', () => {
+    assert.deepEqual(cipher.open(sealJson(KEY, JSON.stringify(REQUEST), TASK_ID), TASK_ID), OPENED);
+  });
+
+  test('a DELETE keeps no body, as before', () => {
+    const plain = JSON.stringify({ url: 'https://x.example/', method: 'DELETE', data: 'QQ==' });
+    assert.deepEqual(cipher.open(sealJson(KEY, plain, TASK_ID), TASK_ID), { url: 'https://x.example/', method: 'DELETE' });
+  });
+
   const cases: [string, string, RegExp][] = [
     ['not JSON', 'not json', /JSON/],
     ['JSON null', 'null', /not an object/],
@@ -133,13 +175,28 @@ describe('open checks the shape of what it decrypts', () => {
   ];
   for (const [label, plaintext, error] of cases) {
     test(`refuses ${label}`, () => {
-      assert.throws(() => cipher.open(sealRaw(KEY, plaintext, TASK_ID), TASK_ID), error, label);
+      assert.throws(() => cipher.open(sealJson(KEY, plaintext, TASK_ID), TASK_ID), error, label);
     });
   }
+});
 
-  test('accepts a well-formed record sealed the same way', () => {
-    const plain = '{"url":"https://x.example/","method":"PATCH","headers":{"a":"b"},"params":{"c":"d"},"data":"QQ=="}';
-    assert.deepEqual(cipher.open(sealRaw(KEY, plain, TASK_ID), TASK_ID), JSON.parse(plain));
+describe('the binary plaintext (request-codec) refuses what it did not write', () => {
+  const valid = encodeRequest(REQUEST);
+
+  test('it round-trips', () => {
+    assert.deepEqual(decodeRequest(valid), OPENED);
+  });
+
+  test('an unknown method, a length past the end, a cut-short map', () => {
+    assert.throws(() => decodeRequest(Buffer.concat([Buffer.of(9), valid.subarray(1)])), /unknown method/);
+    assert.throws(() => decodeRequest(Buffer.of(0, 50, 0x61)), /cut short/);
+    assert.throws(() => decodeRequest(Buffer.of(0, 1, 0x61, 2, 1, 0x61)), /cut short/);
+    assert.throws(() => decodeRequest(Buffer.of(0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)), /bad length|cut short/);
+  });
+
+  test('a name that would set a prototype is refused', () => {
+    const proto = Buffer.from('__proto__');
+    assert.throws(() => decodeRequest(Buffer.concat([Buffer.of(0, 0, 1, proto.length), proto, Buffer.of(1, 0x61, 0)])), /forbidden name/);
   });
 });
 
@@ -201,6 +258,6 @@ describe('deriveKey', () => {
 
   test('a derived key seals and opens', () => {
     const cipher = createRequestCipher(deriveKey('a passphrase that is long enough to use'));
-    assert.deepEqual(cipher.open(cipher.seal(REQUEST, TASK_ID), TASK_ID), REQUEST);
+    assert.deepEqual(cipher.open(cipher.seal(REQUEST, TASK_ID), TASK_ID), OPENED);
   });
 });

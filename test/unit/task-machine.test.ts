@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
-import { TASK_STATES, TIMELINE_LABELS, type Lease, type Task, type TaskConfig, type TaskState, type TimelineEntry } from '../../src/core/task.js';
+import { TASK_STATES, TIMELINE_LABELS, type Task, type TaskConfig, type TaskState, type TimelineEntry } from '../../src/core/task.js';
 import {
   type AttemptOutcome,
   type Transition,
@@ -12,13 +12,23 @@ import {
   attemptHeaders,
   createTask,
   dueAtOf,
+  firstExecAtOf,
   nextRepeatAt,
   nextRetryAt,
   pauseTask,
   recoverMissedRun,
   resumeTask,
+  subscribeEntry,
+  timelineOf,
   unsubscribeTask,
 } from '../../src/core/task-machine.js';
+
+/** A lease as the task holds it: its two fields. */
+interface Lease {
+  leaseToken: string;
+  leaseUntil: number;
+}
+const NO_LEASE = { leaseToken: null, leaseUntil: 0 };
 
 const T0 = Date.UTC(2026, 0, 1);
 const TASK_ID = '01KDXQ0000ABCDEFGHJKMNPQRS';
@@ -32,10 +42,7 @@ function cfg(overrides: Partial<TaskConfig> = {}): TaskConfig {
 }
 
 function subscribe(clock: TestClock, overrides: Partial<TaskConfig> = {}, delay = 1_000): Task {
-  return createTask(
-    { id: TASK_ID, projectId: PROJECT_ID, config: cfg(overrides), firstExecAt: clock.now() + delay, sealedRequest: 'sealed' },
-    clock.now(),
-  ).task;
+  return createTask({ id: TASK_ID, projectId: PROJECT_ID, config: cfg({ executionDelay: delay, ...overrides }), request: Uint8Array.from(Buffer.from('sealed')) }, clock.now());
 }
 
 interface Step extends Transition {
@@ -48,8 +55,8 @@ interface Step extends Transition {
 /** What the dispatcher does: wait until the task is due, send it (taking `latency`), record the outcome. */
 function attempt(clock: TestClock, task: Task, outcome: AttemptOutcome, latency = 0): Step {
   assert.equal(task.state, 'RUNNING', 'attempt on a RUNNING task');
-  assert.ok(task.estimateExecAt >= clock.now(), 'the test clock never goes back');
-  clock.set(task.estimateExecAt);
+  assert.ok(task.execAt >= clock.now(), 'the test clock never goes back');
+  clock.set(task.execAt);
   const headers = attemptHeaders(task);
   clock.advance(latency);
   return { ...applyOutcome(task, outcome, clock.now()), headers, at: clock.now() };
@@ -86,46 +93,60 @@ function assertConflict(fn: () => unknown, state: TaskState, action: string): vo
 
 function assertFinished(task: Task, state: TaskState, at: number): void {
   assert.equal(task.state, state);
-  assert.equal(task.estimateEndAt, at, 'estimateEndAt is when it ended');
-  assert.equal(task.estimateExecAt, 0, 'nothing scheduled');
-  assert.equal(task.currentlyRetry, false);
-  assert.equal(task.currentlyRepeat, false);
+  assert.equal(task.endAt, at, 'endAt is when it ended');
+  assert.equal(task.execAt, 0, 'nothing scheduled');
+  assert.equal(task.retrying, false);
+  assert.equal(task.repeating, false);
   assert.equal(task.pausedLeft, 0);
-  assert.equal(task.lease, null);
+  assert.equal(task.leaseToken, null);
+  assert.equal(task.leaseUntil, 0);
 }
 
 describe('createTask', () => {
-  test('a new task is RUNNING, due at firstExecAt, with a Subscribe entry', () => {
+  test('a new task is RUNNING, due at its first execution; its Subscribe entry is derived, not stored', () => {
     const clock = new TestClock(T0);
-    const config = cfg({ retry: 2, timeout: 5_000 });
-    const { task, entries } = createTask(
-      { id: TASK_ID, projectId: PROJECT_ID, config, firstExecAt: T0 + 10_000, sealedRequest: 'opaque' },
-      clock.now(),
-    );
+    const config = cfg({ retry: 2, timeout: 5_000, executionDelay: 10_000 });
+    const request = Buffer.from('opaque');
+    const task = createTask({ id: TASK_ID, projectId: PROJECT_ID, config, request }, clock.now());
     assert.deepEqual(task, {
       id: TASK_ID,
       projectId: PROJECT_ID,
+      startAt: T0,
+      config,
+      request,
       state: 'RUNNING',
       statusCode: 0,
-      estimateStartAt: T0,
-      estimateExecAt: T0 + 10_000,
-      estimateEndAt: 0,
-      currentlyRetry: false,
-      currentlyRepeat: false,
+      execAt: T0 + 10_000,
+      endAt: 0,
+      retrying: false,
+      repeating: false,
       retryCount: 0,
       repeatCount: 0,
       attempts: 0,
       pausedLeft: 0,
-      config,
-      sealedRequest: 'opaque',
-      lease: null,
+      leaseToken: null,
+      leaseUntil: 0,
     });
-    assert.equal(entries.length, 1);
-    assert.equal(entries[0]!.label, 'Subscribe');
-    assert.equal(entries[0]!.createdAt, T0);
-    assert.ok(entries[0]!.description.includes(new Date(T0 + 10_000).toISOString()), entries[0]!.description);
-    assert.equal(entries[0]!.metadata, undefined);
     assert.equal(dueAtOf(task), T0 + 10_000);
+    const entry = subscribeEntry(task);
+    assert.equal(entry.label, 'Subscribe');
+    assert.equal(entry.createdAt, T0);
+    assert.ok(entry.description.includes(new Date(T0 + 10_000).toISOString()), entry.description);
+    assert.equal(entry.metadata, undefined);
+  });
+
+  test('the first execution is executionAt when set, else the start plus executionDelay', () => {
+    assert.equal(firstExecAtOf(cfg({ executionDelay: 5_000 }), T0), T0 + 5_000);
+    assert.equal(firstExecAtOf(cfg({ executionDelay: 5_000, executionAt: T0 + 60_000 }), T0), T0 + 60_000);
+  });
+
+  test('timelineOf puts the derived Subscribe entry first, unless the store holds one (a task stored before)', () => {
+    const task = subscribe(new TestClock(T0));
+    const pause = pauseTask(task, T0 + 1).entries;
+    assert.deepEqual(timelineOf(task, []), [subscribeEntry(task)]);
+    assert.deepEqual(timelineOf(task, pause), [subscribeEntry(task), ...pause]);
+    const stored = { ...subscribeEntry(task), description: 'as stored then' };
+    assert.deepEqual(timelineOf(task, [stored, ...pause]), [stored, ...pause]);
   });
 });
 
@@ -156,9 +177,9 @@ describe('a life with retries', () => {
     const first = attempt(clock, task, FAIL, 100);
     task = first.task;
     assert.equal(task.state, 'RUNNING');
-    assert.equal(task.currentlyRetry, true);
+    assert.equal(task.retrying, true);
     assert.equal(task.retryCount, 1);
-    assert.equal(task.estimateExecAt, first.at + 1_000);
+    assert.equal(task.execAt, first.at + 1_000);
     assert.deepEqual(labels(first.entries), ['Error']);
     assert.match(first.entries[0]!.description, /status code 500; retry 1 of 3/);
 
@@ -167,7 +188,7 @@ describe('a life with retries', () => {
       task = step.task;
       assert.equal(task.state, 'RUNNING', `after retry ${n - 1}`);
       assert.equal(task.retryCount, n);
-      assert.equal(task.estimateExecAt, step.at + 1_000 * n, `retry ${n} waits ${n} intervals`);
+      assert.equal(task.execAt, step.at + 1_000 * n, `retry ${n} waits ${n} intervals`);
       assert.deepEqual(labels(step.entries), ['Retry', 'Error']);
       assert.deepEqual(step.entries[0]!.metadata, { retryCount: n - 1 });
       assert.match(step.entries[0]!.description, new RegExp(`Retry ${n - 1} of 3 failed`));
@@ -190,7 +211,7 @@ describe('a life with retries', () => {
     for (let n = 1; n <= 3; n++) {
       const step = attempt(clock, task, FAIL, 7);
       task = step.task;
-      assert.equal(task.estimateExecAt, step.at + 1_500, `retry ${n}`);
+      assert.equal(task.execAt, step.at + 1_500, `retry ${n}`);
       assert.equal(task.retryCount, n);
     }
     assert.equal(attempt(clock, task, FAIL).task.state, 'ERROR');
@@ -222,8 +243,8 @@ describe('a life with retries', () => {
     const first = attempt(clock, task, FAIL);
     task = first.task;
     assert.equal(task.state, 'RUNNING');
-    assert.equal(task.currentlyRetry, true);
-    assert.equal(task.estimateExecAt, retryAt);
+    assert.equal(task.retrying, true);
+    assert.equal(task.execAt, retryAt);
     assert.ok(first.entries[0]!.description.includes(new Date(retryAt).toISOString()));
 
     const second = attempt(clock, task, FAIL);
@@ -302,10 +323,10 @@ describe('a life with repeats', () => {
     const first = attempt(clock, task, OK, 50);
     task = first.task;
     assert.equal(task.state, 'RUNNING');
-    assert.equal(task.currentlyRepeat, true);
-    assert.equal(task.currentlyRetry, false);
+    assert.equal(task.repeating, true);
+    assert.equal(task.retrying, false);
     assert.equal(task.repeatCount, 1);
-    assert.equal(task.estimateExecAt, first.at + 2_000);
+    assert.equal(task.execAt, first.at + 2_000);
     assert.deepEqual(labels(first.entries), ['Complete']);
     assert.match(first.entries[0]!.description, /repeat 1 of 3/);
 
@@ -313,7 +334,7 @@ describe('a life with repeats', () => {
       const step = attempt(clock, task, OK, 50);
       task = step.task;
       assert.equal(task.repeatCount, n);
-      assert.equal(task.estimateExecAt, step.at + 2_000 * n, `repeat ${n} waits ${n} intervals`);
+      assert.equal(task.execAt, step.at + 2_000 * n, `repeat ${n} waits ${n} intervals`);
       assert.deepEqual(labels(step.entries), ['Repeat', 'Complete']);
       assert.deepEqual(step.entries[0]!.metadata, { repeatCount: n - 1 });
       assert.match(step.entries[0]!.description, new RegExp(`Repeat ${n - 1} of 3 succeeded`));
@@ -333,7 +354,7 @@ describe('a life with repeats', () => {
     for (let n = 1; n <= 3; n++) {
       const step = attempt(clock, task, OK, 3);
       task = step.task;
-      assert.equal(task.estimateExecAt, step.at + 60_000, `repeat ${n}`);
+      assert.equal(task.execAt, step.at + 60_000, `repeat ${n}`);
     }
     assert.equal(attempt(clock, task, OK).task.state, 'COMPLETED');
   });
@@ -343,8 +364,8 @@ describe('a life with repeats', () => {
     const repeatAt = T0 + 3_600_000;
     let task = subscribe(clock, { repeat: 1, repeatAt });
     task = attempt(clock, task, OK).task;
-    assert.equal(task.estimateExecAt, repeatAt);
-    assert.equal(task.currentlyRepeat, true);
+    assert.equal(task.execAt, repeatAt);
+    assert.equal(task.repeating, true);
     const step = attempt(clock, task, OK);
     assertFinished(step.task, 'COMPLETED', repeatAt);
     assert.deepEqual(labels(step.entries), ['Repeat', 'Complete']);
@@ -356,7 +377,7 @@ describe('a life with repeats', () => {
     const repeatAt = T0 + 10_000;
     let task = subscribe(clock, { repeat: 1, repeatAt, retry: 1, retryInterval: 20_000 });
     task = attempt(clock, task, FAIL).task; // the retry falls after repeatAt
-    assert.ok(task.estimateExecAt > repeatAt);
+    assert.ok(task.execAt > repeatAt);
     const step = attempt(clock, task, OK);
     assertFinished(step.task, 'EXCEEDED', step.at);
     assert.equal(step.task.statusCode, 200);
@@ -387,17 +408,17 @@ describe('a life with repeats', () => {
     task = step.task;
     assert.equal(task.repeatCount, 1);
     assert.equal(task.retryCount, 0, 'budget restored');
-    assert.equal(task.currentlyRepeat, true);
-    assert.equal(task.currentlyRetry, false);
+    assert.equal(task.repeating, true);
+    assert.equal(task.retrying, false);
 
     // Repeat 1 fails twice: it may retry again, and the first of its retries waits 1 interval.
     step = attempt(clock, task, FAIL);
     task = step.task;
     assert.equal(task.state, 'RUNNING');
     assert.equal(task.retryCount, 1);
-    assert.equal(task.estimateExecAt, step.at + 1_000);
-    assert.equal(task.currentlyRetry, true);
-    assert.equal(task.currentlyRepeat, false);
+    assert.equal(task.execAt, step.at + 1_000);
+    assert.equal(task.retrying, true);
+    assert.equal(task.repeating, false);
     assert.equal(task.repeatCount, 1);
     task = attempt(clock, task, FAIL).task;
     assert.equal(task.retryCount, 2);
@@ -405,7 +426,7 @@ describe('a life with repeats', () => {
     task = step.task;
     assert.equal(task.repeatCount, 2);
     assert.equal(task.retryCount, 0);
-    assert.equal(task.estimateExecAt, step.at + 10_000, 'repeat 2 waits 2 repeat intervals');
+    assert.equal(task.execAt, step.at + 10_000, 'repeat 2 waits 2 repeat intervals');
 
     // Repeat 2 exhausts its retries: ERROR.
     task = attempt(clock, task, FAIL).task;
@@ -442,8 +463,8 @@ describe('pause and resume', () => {
     const { task: paused, entries } = pauseTask(task, clock.now());
     assert.equal(paused.state, 'PAUSED');
     assert.equal(paused.pausedLeft, 6_000);
-    assert.equal(paused.estimateExecAt, 0);
-    assert.equal(paused.estimateEndAt, 0);
+    assert.equal(paused.execAt, 0);
+    assert.equal(paused.endAt, 0);
     assert.equal(dueAtOf(paused), null);
     assert.deepEqual(labels(entries), ['Pause']);
     assert.equal(entries[0]!.createdAt, T0 + 4_000);
@@ -452,11 +473,11 @@ describe('pause and resume', () => {
 
   test('pause keeps the lease of an attempt in flight, with no time left', () => {
     const clock = new TestClock(T0);
-    const lease: Lease = { token: 'lease-1', until: T0 + 16_000 };
-    const task: Task = { ...subscribe(clock, {}, 1_000), lease };
+    const lease: Lease = { leaseToken: 'lease-1', leaseUntil: T0 + 16_000 };
+    const task: Task = { ...subscribe(clock, {}, 1_000), ...lease };
     clock.advance(2_000); // past the execution time: the attempt is in flight
     const paused = pauseTask(task, clock.now()).task;
-    assert.deepEqual(paused.lease, lease);
+    assert.deepEqual({ leaseToken: paused.leaseToken, leaseUntil: paused.leaseUntil }, lease);
     assert.equal(paused.pausedLeft, 0);
   });
 
@@ -468,7 +489,7 @@ describe('pause and resume', () => {
     clock.advance(3_600_000);
     const { task: resumed, entries } = resumeTask(task, clock.now());
     assert.equal(resumed.state, 'RUNNING');
-    assert.equal(resumed.estimateExecAt, clock.now() + 6_000);
+    assert.equal(resumed.execAt, clock.now() + 6_000);
     assert.equal(resumed.pausedLeft, 0);
     assert.equal(dueAtOf(resumed), clock.now() + 6_000);
     assert.deepEqual(labels(entries), ['Resume']);
@@ -487,19 +508,19 @@ describe('pause and resume', () => {
 
   test('resume keeps a live lease and drops an expired one', () => {
     const clock = new TestClock(T0);
-    const lease: Lease = { token: 'lease-1', until: T0 + 15_000 };
-    const paused = pauseTask({ ...subscribe(clock, {}, 0), lease }, clock.now()).task;
+    const lease: Lease = { leaseToken: 'lease-1', leaseUntil: T0 + 15_000 };
+    const paused = pauseTask({ ...subscribe(clock, {}, 0), ...lease }, clock.now()).task;
 
     clock.set(T0 + 14_999);
     const live = resumeTask(paused, clock.now()).task;
-    assert.deepEqual(live.lease, lease);
-    assert.equal(dueAtOf(live), lease.until, 'due when the lease runs out');
+    assert.deepEqual({ leaseToken: live.leaseToken, leaseUntil: live.leaseUntil }, lease);
+    assert.equal(dueAtOf(live), lease.leaseUntil, 'due when the lease runs out');
 
     clock.set(T0 + 15_000);
-    assert.equal(resumeTask(paused, clock.now()).task.lease, null, 'a lease that ends now is dead');
+    assert.equal(resumeTask(paused, clock.now()).task.leaseToken, null, 'a lease that ends now is dead');
     clock.set(T0 + 60_000);
     const dead = resumeTask(paused, clock.now()).task;
-    assert.equal(dead.lease, null);
+    assert.deepEqual({ leaseToken: dead.leaseToken, leaseUntil: dead.leaseUntil }, NO_LEASE);
     assert.equal(dueAtOf(dead), clock.now(), 'due at once');
   });
 
@@ -515,15 +536,15 @@ describe('pause and resume', () => {
     assert.equal(task.pausedLeft, 30_000);
     clock.advance(1_000);
     task = resumeTask(task, clock.now()).task;
-    assert.equal(task.estimateExecAt, clock.now() + 30_000);
+    assert.equal(task.execAt, clock.now() + 30_000);
   });
 });
 
 describe('an outcome applied to a PAUSED task', () => {
   function pausedInFlight(clock: TestClock, overrides: Partial<TaskConfig>): Task {
-    const lease: Lease = { token: 'lease-1', until: clock.now() + 1_000 + 15_000 };
-    const task: Task = { ...subscribe(clock, overrides, 1_000), lease };
-    clock.set(task.estimateExecAt + 200); // the attempt is in flight
+    const lease: Lease = { leaseToken: 'lease-1', leaseUntil: clock.now() + 1_000 + 15_000 };
+    const task: Task = { ...subscribe(clock, overrides, 1_000), ...lease };
+    clock.set(task.execAt + 200); // the attempt is in flight
     return pauseTask(task, clock.now()).task;
   }
 
@@ -533,15 +554,15 @@ describe('an outcome applied to a PAUSED task', () => {
     clock.advance(300);
     const { task, entries } = applyOutcome(paused, FAIL, clock.now());
     assert.equal(task.state, 'PAUSED');
-    assert.equal(task.currentlyRetry, true);
+    assert.equal(task.retrying, true);
     assert.equal(task.retryCount, 1);
-    assert.equal(task.lease, null);
+    assert.equal(task.leaseToken, null);
     assert.equal(task.attempts, 1);
     assert.equal(task.statusCode, 500);
     assert.deepEqual(labels(entries), ['Error']);
     assert.equal(dueAtOf(task), null);
     assert.equal(task.pausedLeft, 3_000, 'pausedLeft is the retry delay');
-    assert.equal(task.estimateExecAt, 0, 'nothing scheduled while paused');
+    assert.equal(task.execAt, 0, 'nothing scheduled while paused');
   });
 
   test('resuming after an outcome recorded while paused waits the retry delay', () => {
@@ -552,8 +573,8 @@ describe('an outcome applied to a PAUSED task', () => {
     clock.advance(100_000);
     const resumed = resumeTask(task, clock.now()).task;
     assert.equal(resumed.state, 'RUNNING');
-    assert.equal(resumed.currentlyRetry, true);
-    assert.equal(resumed.estimateExecAt, clock.now() + 3_000, 'the retry runs a retry interval after the resume, not at once');
+    assert.equal(resumed.retrying, true);
+    assert.equal(resumed.execAt, clock.now() + 3_000, 'the retry runs a retry interval after the resume, not at once');
   });
 
   test('a success with a repeat left stays PAUSED with the repeat delay as time left', () => {
@@ -561,10 +582,10 @@ describe('an outcome applied to a PAUSED task', () => {
     const paused = pausedInFlight(clock, { repeat: 1, repeatInterval: 60_000 });
     const { task } = applyOutcome(paused, OK, clock.now());
     assert.equal(task.state, 'PAUSED');
-    assert.equal(task.currentlyRepeat, true);
+    assert.equal(task.repeating, true);
     assert.equal(task.repeatCount, 1);
     assert.equal(task.pausedLeft, 60_000, 'pausedLeft is the repeat delay');
-    assert.equal(task.estimateExecAt, 0, 'nothing scheduled while paused');
+    assert.equal(task.execAt, 0, 'nothing scheduled while paused');
   });
 
   test('a pinned retryAt keeps the time left until it', () => {
@@ -594,7 +615,7 @@ describe('an outcome applied to a PAUSED task', () => {
 describe('unsubscribe', () => {
   test('from RUNNING: CANCELED, ended now, lease dropped', () => {
     const clock = new TestClock(T0);
-    const task: Task = { ...attempt(clock, subscribe(clock, { retry: 3 }), FAIL).task, lease: { token: 't', until: T0 + 99_000 } };
+    const task: Task = { ...attempt(clock, subscribe(clock, { retry: 3 }), FAIL).task, leaseToken: 't', leaseUntil: T0 + 99_000 };
     clock.advance(500);
     const { task: canceled, entries } = unsubscribeTask(task, clock.now());
     assertFinished(canceled, 'CANCELED', clock.now());
@@ -607,7 +628,7 @@ describe('unsubscribe', () => {
 
   test('from PAUSED: CANCELED, time left cleared, lease dropped', () => {
     const clock = new TestClock(T0);
-    const running: Task = { ...subscribe(clock, {}, 10_000), lease: { token: 't', until: T0 + 99_000 } };
+    const running: Task = { ...subscribe(clock, {}, 10_000), leaseToken: 't', leaseUntil: T0 + 99_000 };
     const paused = pauseTask(running, clock.advance(1_000)).task;
     assert.equal(paused.pausedLeft, 9_000);
     const { task, entries } = unsubscribeTask(paused, clock.advance(1_000));
@@ -708,7 +729,7 @@ describe('recoverMissedRun', () => {
     const clock = new TestClock(T0);
     const retryAt = T0 + 60_000;
     const task = attempt(clock, subscribe(clock, { retry: 1, retryAt }), FAIL).task;
-    assert.equal(task.estimateExecAt, retryAt);
+    assert.equal(task.execAt, retryAt);
     clock.set(retryAt + 1);
     const r = recoverMissedRun(task, clock.now());
     assert.equal(r.run, false);
@@ -758,13 +779,13 @@ describe('recoverMissedRun', () => {
 });
 
 describe('attemptHeaders', () => {
-  function expectHeaders(headers: Record<string, string>, retryCount: number, currentlyRetry: boolean, repeatCount: number, currentlyRepeat: boolean, label: string): void {
+  function expectHeaders(headers: Record<string, string>, retryCount: number, retrying: boolean, repeatCount: number, repeating: boolean, label: string): void {
     assert.deepEqual(headers, {
       'X-Kuueri-Tasks-Queue': TASK_ID,
       'X-Kuueri-Tasks-Retry-Count': String(retryCount),
-      'X-Kuueri-Tasks-Currently-Retry': String(currentlyRetry),
+      'X-Kuueri-Tasks-Currently-Retry': String(retrying),
       'X-Kuueri-Tasks-Repeat-Count': String(repeatCount),
-      'X-Kuueri-Tasks-Currently-Repeat': String(currentlyRepeat),
+      'X-Kuueri-Tasks-Currently-Repeat': String(repeating),
     }, label);
   }
 
@@ -825,14 +846,14 @@ describe('dueAtOf', () => {
     const clock = new TestClock(T0);
     const task = subscribe(clock, {}, 5_000);
     assert.equal(dueAtOf(task), T0 + 5_000);
-    assert.equal(dueAtOf({ ...task, lease: { token: 'x', until: T0 + 20_000 } }), T0 + 20_000);
+    assert.equal(dueAtOf({ ...task, leaseToken: 'x', leaseUntil: T0 + 20_000 }), T0 + 20_000);
   });
 
   test('null for every other state, lease or not', () => {
     for (const state of TASK_STATES.filter((s) => s !== 'RUNNING')) {
       const task = taskIn(state);
       assert.equal(dueAtOf(task), null, state);
-      assert.equal(dueAtOf({ ...task, lease: { token: 'x', until: T0 + 1 } }), null, `${state} with a lease`);
+      assert.equal(dueAtOf({ ...task, leaseToken: 'x', leaseUntil: T0 + 1 }), null, `${state} with a lease`);
     }
   });
 });

@@ -11,15 +11,15 @@ const T0 = Date.UTC(2026, 0, 1);
 
 function newTask(clock: TestClock, config: Partial<TaskConfig> = {}): Task {
   return createTask(
-    { id: '01KDXQ0000ABCDEFGHJKMNPQRS', projectId: '01KDXQ0000ZZZZZZZZZZZZZZZZ', config: { ...DEFAULT_CONFIG, ...config }, firstExecAt: T0 + 10_000, sealedRequest: 'SEALED-SECRET' },
+    { id: '01KDXQ0000ABCDEFGHJKMNPQRS', projectId: '01KDXQ0000ZZZZZZZZZZZZZZZZ', config: { ...DEFAULT_CONFIG, executionDelay: 10_000, ...config }, request: Buffer.from('SEALED-SECRET') },
     clock.now(),
-  ).task;
+  );
 }
 
 describe('queuedView', () => {
   test('the task as subscribe answers it: exactly the documented fields', () => {
     const clock = new TestClock(T0);
-    const task: Task = { ...newTask(clock), lease: { token: 'lease-token', until: T0 + 1 } };
+    const task: Task = { ...newTask(clock), leaseToken: 'lease-token', leaseUntil: T0 + 1 };
     assert.deepEqual(queuedView(task), {
       id: '01KDXQ0000ABCDEFGHJKMNPQRS',
       state: 'RUNNING',
@@ -34,7 +34,7 @@ describe('queuedView', () => {
 
   test('never shows the sealed request, the lease or the project', () => {
     const clock = new TestClock(T0);
-    const task: Task = { ...newTask(clock), lease: { token: 'lease-token', until: T0 + 1 } };
+    const task: Task = { ...newTask(clock), leaseToken: 'lease-token', leaseUntil: T0 + 1 };
     for (const view of [queuedView(task), taskView(task)]) {
       const json = JSON.stringify(view);
       assert.ok(!json.includes('SEALED-SECRET'), 'sealed request');
@@ -71,7 +71,7 @@ describe('taskView', () => {
     assert.equal(view.currentlyRetry, true);
     assert.equal(view.statusCode, 502);
     assert.equal(view.updates.retryCount, 1);
-    assert.equal(view.updates.estimateNextRetryAt, task.estimateExecAt);
+    assert.equal(view.updates.estimateNextRetryAt, task.execAt);
     assert.ok(view.updates.estimateNextRetryAt > clock.now());
     assert.equal(view.updates.estimateNextRepeatAt, 0);
     assert.equal(view.updates.attempts, 1);
@@ -81,7 +81,7 @@ describe('taskView', () => {
     const { task } = applyOutcome(newTask(new TestClock(T0), { repeat: 2 }), { ok: true, statusCode: 200 }, T0 + 10_000);
     const view = taskView(task);
     assert.equal(view.updates.repeatCount, 1);
-    assert.equal(view.updates.estimateNextRepeatAt, task.estimateExecAt);
+    assert.equal(view.updates.estimateNextRepeatAt, task.execAt);
     assert.equal(view.updates.estimateNextRetryAt, 0);
   });
 

@@ -4,7 +4,7 @@ import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
 import { resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
-import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
+import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, timelineOf, unsubscribeTask } from '../../core/task-machine.js';
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
@@ -52,17 +52,8 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     }
     const resolved = resolveSubscription(request.body, now, ctx.policy);
     const id = newId(now);
-    const { task, entries } = createTask(
-      {
-        id,
-        projectId: project.id,
-        config: resolved.config,
-        firstExecAt: resolved.firstExecAt,
-        sealedRequest: ctx.cipher.seal(resolved.request, id),
-      },
-      now,
-    );
-    await ctx.store.insertTask(task, entries, ctx.queueLimit);
+    const task = createTask({ id, projectId: project.id, config: resolved.config, request: ctx.cipher.seal(resolved.request, id) }, now);
+    await ctx.store.insertTask(task, [], ctx.queueLimit);
     return reply.code(201).send(queuedView(task));
   });
 
@@ -73,9 +64,10 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/v1beta/queues/:id/timeline', { schema: ROUTE_SCHEMAS.timeline }, async (request) => {
     const project = projectOf(request);
-    const timeline = isId(request.params.id) ? await ctx.store.readTimeline(project.id, request.params.id) : null;
-    if (!timeline) throw notFound(request.params.id);
-    return timeline;
+    const task = await find(project.id, request.params.id);
+    const stored = await ctx.store.readTimeline(project.id, task.id);
+    if (!stored) throw notFound(request.params.id);
+    return timelineOf(task, stored);
   });
 
   app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {

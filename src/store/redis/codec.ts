@@ -1,42 +1,167 @@
-import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry } from '../../core/task.js';
+import {
+  type FieldKind,
+  type FieldKinds,
+  TASK_FIELDS,
+  TASK_STATES,
+  TIMELINE_LABELS,
+  type Project,
+  type Task,
+  type TaskField,
+  type TimelineEntry,
+} from '../../core/task.js';
 import type { StoredTask } from '../task-store.js';
+import { decodeConfig, encodeConfig } from '../stored-config.js';
 
-// Tasks, projects and timeline entries as Redis hashes and strings, and back. What comes back is
-// checked: a stored record is input too.
-
-/** What a task's life changes, in hash order: a replace sends only these (the sealed request alone is ~1 KB). */
-const MUTABLE_FIELDS = [
-  'state', 'statusCode', 'execAt', 'endAt', 'retrying', 'repeating', 'retryCount', 'repeatCount',
-  'attempts', 'pausedLeft', 'leaseToken', 'leaseUntil',
-] as const;
-
-/**
- * The task hash's fields, in the order insert-tasks-1.lua and claim-due-2.lua list them (their
- * FIELDS must match): an insert sends the values alone, a claim answers them alone (taskFromLine).
+/*
+ * Tasks, projects and timeline entries as Redis values, and back. The task's layout is derived
+ * from TASK_FIELDS (core/task.ts): its `id` is its key (`<prefix>task:<id>`, not a hash field), its
+ * `config` is the seed's database 2 (`<prefix>config:<id>`), and every other field is a field of
+ * the task hash under its own name, beside the store's `version`. Fields of the kinds int, bool
+ * and token that hold their zero (0, false, null) are left out of a new task's hash: a pending task
+ * then stores little more than its project, times and sealed request. What comes back is checked:
+ * a stored record is input too.
+ *
+ * Tasks written before this layout read the same: their hash also holds `id` and every zero, and
+ * their sealed request is base64url text instead of bytes.
  */
-export const TASK_FIELDS = ['id', 'projectId', 'startAt', 'request', ...MUTABLE_FIELDS, 'version'] as const;
 
-/** The values of MUTABLE_FIELDS for `task`, in that order. */
-function mutableTaskValues(task: Task): string[] {
-  return [
-    task.state,
-    String(task.statusCode),
-    String(task.estimateExecAt),
-    String(task.estimateEndAt),
-    task.currentlyRetry ? '1' : '0',
-    task.currentlyRepeat ? '1' : '0',
-    String(task.retryCount),
-    String(task.repeatCount),
-    String(task.attempts),
-    String(task.pausedLeft),
-    task.lease?.token ?? '',
-    task.lease ? String(task.lease.until) : '',
-  ];
+/** A value as a script answers it with Buffer replies, or as HGETALL pairs give it. */
+type RedisValue = Buffer | string | undefined;
+
+interface TextCodec<T> {
+  /** A new task's hash leaves the field out when this is true. */
+  omit(value: T): boolean;
+  encode(value: T): string | Buffer;
+  decode(value: RedisValue, field: string, id: string): T;
 }
 
-/** The values of a new task's hash, in the order of TASK_FIELDS, appended to `out`. */
-export function pushTaskValues(out: string[], task: Task, version: number): void {
-  out.push(task.id, task.projectId, String(task.estimateStartAt), task.sealedRequest, ...mutableTaskValues(task), String(version));
+function bad(id: string, field: string): Error {
+  return new Error(`Stored task ${id} has a bad ${field}`);
+}
+
+const text = (value: RedisValue): string => (value === undefined ? '' : typeof value === 'string' ? value : value.toString('latin1'));
+const STATES = new Set<string>(TASK_STATES);
+const LABELS = new Set<string>(TIMELINE_LABELS);
+/** Sealed requests start with their format byte; base64url text (before bytes) with a letter or digit. */
+const FIRST_TEXT_BYTE = 0x20;
+
+/** One codec per kind of field; a kind added to core/task.ts does not compile until it has one. */
+const CODECS: { [K in FieldKind]: TextCodec<FieldKinds[K]> } = {
+  id: {
+    omit: () => false,
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      const s = text(value);
+      if (s === '') throw bad(id, field);
+      return s;
+    },
+  },
+  int: {
+    omit: (value) => value === 0,
+    encode: (value) => String(value),
+    decode: (value, field, id) => {
+      const s = text(value);
+      if (s === '') return 0;
+      const n = Number(s);
+      if (!Number.isSafeInteger(n)) throw bad(id, field);
+      return n;
+    },
+  },
+  bool: {
+    omit: (value) => !value,
+    encode: (value) => (value ? '1' : '0'),
+    decode: (value) => text(value) === '1',
+  },
+  state: {
+    omit: () => false,
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      const s = text(value);
+      if (!STATES.has(s)) throw bad(id, field);
+      return s as FieldKinds['state'];
+    },
+  },
+  token: {
+    omit: (value) => value === null,
+    encode: (value) => value ?? '',
+    decode: (value) => {
+      const s = text(value);
+      return s === '' ? null : s;
+    },
+  },
+  config: {
+    omit: () => false,
+    encode: (value) => encodeConfig(value),
+    decode: (value, field, id) => {
+      if (value === undefined) throw bad(id, field);
+      return decodeConfig(typeof value === 'string' ? value : value.toString('utf8'), id);
+    },
+  },
+  sealed: {
+    omit: () => false,
+    encode: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+    decode: (value, field, id) => {
+      if (value === undefined || value.length === 0) throw bad(id, field);
+      const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
+      return bytes[0]! < FIRST_TEXT_BYTE ? bytes : Buffer.from(bytes.toString('latin1'), 'base64url');
+    },
+  },
+};
+
+const KEY_FIELD = 'id';
+const configFields = TASK_FIELDS.filter((f) => f.kind === 'config');
+if (configFields.length !== 1) throw new Error('The Redis store keeps exactly one config field, in database 2');
+const CONFIG_FIELD = configFields[0]!;
+/** The task hash's fields. */
+const HASH_FIELDS = TASK_FIELDS.filter((f) => f.name !== KEY_FIELD && f !== CONFIG_FIELD);
+const MUTABLE_FIELDS = HASH_FIELDS.filter((f) => f.mutable);
+/** The sealed request: a claim answers it on its own, not joined into the line. */
+const APART = HASH_FIELDS.filter((f) => f.kind === 'sealed');
+const LINE_FIELDS = HASH_FIELDS.filter((f) => f.kind !== 'sealed');
+export const VERSION_FIELD = 'version';
+
+/**
+ * The field list claim-due reads with one HMGET: the line's fields, the version, then the sealed
+ * ones. Scripts get it, with each name's place in it, from luaFieldTable().
+ */
+const CLAIM_FIELDS = [...LINE_FIELDS.map((f) => f.name), VERSION_FIELD, ...APART.map((f) => f.name)];
+const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
+
+/**
+ * Lua that declares FIELDS (the list above), AT (each name's place in it) and LINE (how many of
+ * them a claim joins into one line), put before every script (lua-script.ts): no script keeps a
+ * field list or a field's position by hand.
+ */
+export function luaFieldTable(): string {
+  const quote = (name: string): string => `'${name}'`;
+  return [
+    '-- Generated from TASK_FIELDS (src/store/redis/codec.ts): the task hash fields a claim reads.',
+    `local FIELDS = { ${CLAIM_FIELDS.map(quote).join(', ')} }`,
+    `local AT = { ${CLAIM_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
+    `local LINE = ${LINE_NAMES.length}`,
+    '',
+  ].join('\n');
+}
+
+/** Every name a script may use for a task hash field. */
+export const HASH_FIELD_NAMES: readonly string[] = [...HASH_FIELDS.map((f) => f.name), VERSION_FIELD];
+
+function encode(field: TaskField, task: Task): string | Buffer {
+  return (CODECS[field.kind] as TextCodec<unknown>).encode(task[field.name]);
+}
+
+/** A new task's hash as field, value pairs (zeros left out), appended to `out`. */
+export function pushNewTaskFields(out: (string | Buffer)[], task: Task, version: number): void {
+  for (const field of HASH_FIELDS) {
+    const value = task[field.name];
+    if ((CODECS[field.kind] as TextCodec<unknown>).omit(value)) continue;
+    out.push(field.name, encode(field, task));
+  }
+  out.push(VERSION_FIELD, String(version));
+}
+
+export function configValue(task: Task): string {
+  return encodeConfig(task.config);
 }
 
 /**
@@ -44,72 +169,53 @@ export function pushTaskValues(out: string[], task: Task, version: number): void
  * pairs. `prev` is the task as stored at its version (every write bumps the version), so the
  * fields left out hold these values already.
  */
-export function changedTaskFields(prev: Task, next: Task): string[] {
-  const before = mutableTaskValues(prev);
-  const after = mutableTaskValues(next);
-  const changed: string[] = [];
-  for (let i = 0; i < after.length; i++) {
-    if (after[i] !== before[i]) changed.push(MUTABLE_FIELDS[i]!, after[i]!);
+export function changedTaskFields(prev: Task, next: Task): (string | Buffer)[] {
+  const changed: (string | Buffer)[] = [];
+  for (const field of MUTABLE_FIELDS) {
+    const after = encode(field, next);
+    if (after !== encode(field, prev)) changed.push(field.name, after);
   }
   return changed;
 }
 
+/** Reads a task from `get` (a stored value by the field's index in TASK_FIELDS and its name). */
+function decodeTask(id: string, get: (index: number, name: string) => RedisValue, configJson: RedisValue): StoredTask {
+  const task: Record<string, unknown> = {};
+  for (let i = 0; i < TASK_FIELDS.length; i++) {
+    const field: TaskField = TASK_FIELDS[i]!;
+    if (field.name === KEY_FIELD) task[field.name] = id;
+    else if (field === CONFIG_FIELD) task[field.name] = CODECS.config.decode(configJson, field.name, id);
+    else task[field.name] = CODECS[field.kind].decode(get(i, field.name), field.name, id);
+  }
+  const version = CODECS.int.decode(get(-1, VERSION_FIELD), VERSION_FIELD, id);
+  if (version <= 0) throw bad(id, VERSION_FIELD);
+  task.version = version;
+  return task as unknown as StoredTask;
+}
+
+/** For each field of TASK_FIELDS, its place in a claim's line (-1: not in the line); the version is last. */
+const LINE_AT = TASK_FIELDS.map((f) => LINE_NAMES.indexOf(f.name));
+
 /**
- * A claimed task as claim-due-2.lua answers it: `line` holds the values of TASK_FIELDS in order,
- * joined by newlines (none of them holds one), with the sealed request's place left empty; the
- * sealed request and the config JSON come on their own. A missing field is ''.
+ * A claimed task as claim-due-2.lua answers it: `line` holds the values of the line's fields and
+ * the version (the first LINE of FIELDS), joined by newlines (none of them holds one: ids, numbers,
+ * states and lease tokens are the server's own; a missing field is ''); the sealed request and the
+ * config come on their own.
  */
-export function taskFromLine(line: string, request: string, configJson: string): StoredTask {
-  const values = line.split('\n');
-  if (values.length !== TASK_FIELDS.length) throw new Error(`A claimed task came back with ${values.length} values, not ${TASK_FIELDS.length}`);
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < TASK_FIELDS.length; i++) hash[TASK_FIELDS[i]!] = values[i]!;
-  hash.request = request;
-  return taskFromHash(hash, configJson);
+export function taskFromLine(id: string, line: RedisValue, request: RedisValue, configJson: RedisValue): StoredTask {
+  const values = text(line).split('\n');
+  if (values.length !== LINE_NAMES.length) throw new Error(`A claimed task came back with ${values.length} values, not ${LINE_NAMES.length}`);
+  return decodeTask(id, (i) => (i < 0 ? values[LINE_NAMES.length - 1] : LINE_AT[i]! < 0 ? request : values[LINE_AT[i]!]), configJson);
 }
 
-export function pairs(flat: readonly unknown[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
-  return out;
+/** A task from its hash (HGETALL pairs) and its config. */
+export function taskFromHash(id: string, flat: readonly RedisValue[], configJson: RedisValue): StoredTask {
+  const byName = new Map<string, RedisValue>();
+  for (let i = 0; i + 1 < flat.length; i += 2) byName.set(text(flat[i]), flat[i + 1]);
+  return decodeTask(id, (_, name) => byName.get(name), configJson);
 }
 
-const STATES = new Set<string>(TASK_STATES);
-const LABELS = new Set<string>(TIMELINE_LABELS);
-
-function int(hash: Record<string, string>, field: string): number {
-  const text = hash[field];
-  // Number('') is 0: an empty or missing field is not a number.
-  const value = text ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value)) throw new Error(`Stored task ${hash.id ?? '?'} has a bad ${field}`);
-  return value;
-}
-
-export function taskFromHash(hash: Record<string, string>, configJson: string): StoredTask {
-  const state = hash.state ?? '';
-  if (!STATES.has(state)) throw new Error(`Stored task ${hash.id ?? '?'} has an unknown state ${state}`);
-  const leaseToken = hash.leaseToken ?? '';
-  return {
-    id: hash.id ?? '',
-    projectId: hash.projectId ?? '',
-    state: state as TaskState,
-    statusCode: int(hash, 'statusCode'),
-    estimateStartAt: int(hash, 'startAt'),
-    estimateExecAt: int(hash, 'execAt'),
-    estimateEndAt: int(hash, 'endAt'),
-    currentlyRetry: hash.retrying === '1',
-    currentlyRepeat: hash.repeating === '1',
-    retryCount: int(hash, 'retryCount'),
-    repeatCount: int(hash, 'repeatCount'),
-    attempts: int(hash, 'attempts'),
-    pausedLeft: int(hash, 'pausedLeft'),
-    config: JSON.parse(configJson) as TaskConfig,
-    sealedRequest: hash.request ?? '',
-    lease: leaseToken !== '' ? { token: leaseToken, until: int(hash, 'leaseUntil') } : null,
-    version: int(hash, 'version'),
-  };
-}
-
+/** The project hash: a field per Project field under its own name, and the store's `active` count. */
 export function projectFields(project: Project): string[] {
   return [
     'id', project.id,
@@ -138,7 +244,7 @@ export function entryToJson(entry: TimelineEntry): string {
 
 export function entryFromJson(json: string): TimelineEntry {
   const raw = JSON.parse(json) as Partial<TimelineEntry>;
-  const label = typeof raw.label === 'string' && LABELS.has(raw.label) ? (raw.label) : 'Alert';
+  const label = typeof raw.label === 'string' && LABELS.has(raw.label) ? raw.label : 'Alert';
   const entry: TimelineEntry = { label, description: String(raw.description ?? ''), createdAt: Number(raw.createdAt ?? 0) };
   if (raw.metadata && typeof raw.metadata === 'object') entry.metadata = raw.metadata;
   return entry;

@@ -1,7 +1,8 @@
 import { Command } from 'ioredis';
 
 /** A command's arguments in pieces, encoded in order without first being copied into one array. */
-export type ArgumentChunks = readonly (readonly string[])[];
+export type Argument = string | Buffer;
+export type ArgumentChunks = readonly (readonly Argument[])[];
 
 const CR = 13;
 const LF = 10;
@@ -11,9 +12,13 @@ const DOLLAR = 36;
 /**
  * A command written as RESP straight into one Buffer when it is made. ioredis's own `Command`
  * builds its wire form by concatenating strings, four per argument, and the socket write then
- * flattens them: a throwaway loop of inserts in batches of 11 allocated ~6.4 KB per task there,
- * for ~1.1 KB sent, and a batch of inserts has ~40 arguments per task.
- * The arguments ioredis keeps (for its debug log and tracing) are the first chunk only.
+ * flattens them: several times the bytes sent were allocated per task, and a batch of inserts has
+ * dozens of arguments per task. The arguments ioredis keeps (for its debug log and tracing) are the
+ * first chunk only.
+ *
+ * This subclasses ioredis's `Command` and overrides `toWritable`, which is not part of its public
+ * API: ioredis is pinned to an exact version in package.json for that reason. Upgrade it
+ * deliberately; test/unit/redis-encoding.test.ts compares this encoding with ioredis's own.
  */
 export class EncodedCommand extends Command {
   private readonly wire: Buffer;
@@ -77,8 +82,8 @@ function header(out: Buffer, at: number, mark: number, n: number): number {
   return end + 2;
 }
 
-function bulk(out: Buffer, at: number, arg: string): number {
-  at += out.write(arg, at);
+function bulk(out: Buffer, at: number, arg: Argument): number {
+  at += typeof arg === 'string' ? out.write(arg, at) : arg.copy(out, at);
   out[at] = CR;
   out[at + 1] = LF;
   return at + 2;

@@ -2,16 +2,21 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { type ArgumentChunks, EncodedCommand } from './encoded-command.js';
+import { luaFieldTable } from './codec.js';
+import { luaResultTable } from './script-results.js';
+import { type Argument, type ArgumentChunks, EncodedCommand } from './encoded-command.js';
 
 /**
  * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
- * convention) with a header that lists KEYS, ARGV and return values. Run with EVALSHA; loaded
- * with SCRIPT LOAD the first time a server does not know it (after a restart, or on a new server).
+ * convention) with a header that lists KEYS, ARGV and return values. Each runs after two generated
+ * tables: the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the result codes
+ * (script-results.ts: RESULT). Run with EVALSHA;
+ * loaded with SCRIPT LOAD the first time a server does not know it (after a restart, or on a new
+ * server).
  */
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 
-export type LuaReply = string | number | null | LuaReply[];
+export type LuaReply = string | Buffer | number | null | LuaReply[];
 
 export class LuaScript {
   readonly sha: string;
@@ -23,28 +28,36 @@ export class LuaScript {
   static load(file: string): LuaScript {
     const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
     if (!match) throw new Error(`Lua script file name must be <name>-<keys>.lua: ${file}`);
-    return new LuaScript(match[1]!, Number(match[2]), readFileSync(SCRIPTS_DIR + file, 'utf8'));
+    return new LuaScript(match[1]!, Number(match[2]), luaFieldTable() + luaResultTable() + readFileSync(SCRIPTS_DIR + file, 'utf8'));
   }
 
   /**
    * `args` are the script's first arguments; `more` follows them in pieces (a batch's items), so
-   * a batch is encoded without being copied into one array first.
+   * a batch is encoded without being copied into one array first. With `buffers`, strings in the
+   * reply come as Buffers (for binary values).
    */
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[], more: ArgumentChunks = []): Promise<LuaReply> {
+  async run(
+    client: Redis,
+    keys: readonly string[],
+    args: readonly (Argument | number)[],
+    more: ArgumentChunks = [],
+    options: { buffers?: boolean } = {},
+  ): Promise<LuaReply> {
     if (keys.length !== this.keyCount) throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
-    const chunks: (readonly string[])[] = [[this.sha, String(this.keyCount), ...keys], args.map(String)];
+    const chunks: (readonly Argument[])[] = [[this.sha, String(this.keyCount), ...keys], args.map((a) => (typeof a === 'number' ? String(a) : a))];
     for (const chunk of more) chunks.push(chunk);
+    const replyEncoding = options.buffers ? null : 'utf8';
     try {
-      return await this.send(client, chunks);
+      return await this.send(client, chunks, replyEncoding);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       await client.script('LOAD', this.source);
-      return this.send(client, chunks);
+      return this.send(client, chunks, replyEncoding);
     }
   }
 
-  private send(client: Redis, chunks: ArgumentChunks): Promise<LuaReply> {
-    return client.sendCommand(new EncodedCommand('evalsha', chunks, { replyEncoding: 'utf8' })) as Promise<LuaReply>;
+  private send(client: Redis, chunks: ArgumentChunks, replyEncoding: 'utf8' | null): Promise<LuaReply> {
+    return client.sendCommand(new EncodedCommand('evalsha', chunks, { replyEncoding })) as Promise<LuaReply>;
   }
 }
 

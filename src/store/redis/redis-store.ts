@@ -5,9 +5,11 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
-import { changedTaskFields, entryFromJson, entryToJson, pairs, projectFields, projectFromHash, pushTaskValues, taskFromHash, taskFromLine } from './codec.js';
+import { changedTaskFields, configValue, entryFromJson, entryToJson, projectFields, projectFromHash, pushNewTaskFields, taskFromHash, taskFromLine } from './codec.js';
+import type { Argument } from './encoded-command.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { parseInfo, redisReport } from './redis-report.js';
+import { insertFailure, written } from './script-results.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
@@ -49,9 +51,9 @@ export class RedisStore implements TaskStore {
   /** The main client's commands of one turn in one write. */
   private readonly turnWrites: TurnWrites;
   /** The inserts of one turn, sent as one script call. */
-  private readonly inserts: TurnBatch<string[], LuaReply>;
+  private readonly inserts: TurnBatch<Argument[], LuaReply>;
   /** The compare-and-sets of one turn (outcomes, mostly), sent as one script call. */
-  private readonly replaces: TurnBatch<string[], LuaReply>;
+  private readonly replaces: TurnBatch<Argument[], LuaReply>;
   private constructor(
     private readonly main: Redis,
     private readonly projects: Redis,
@@ -117,10 +119,7 @@ export class RedisStore implements TaskStore {
       return await work();
     } catch (error) {
       if (error instanceof AppError) throw error;
-      const name = (error as Error).name;
-      const message = (error as Error).message ?? '';
-      if (name === 'ReplyError' && !/^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)/.test(message)) throw error;
-      throw new AppError('STORE_UNAVAILABLE', undefined);
+      throw storeUnavailable(error) ?? error;
     }
   }
 
@@ -147,7 +146,7 @@ export class RedisStore implements TaskStore {
     const inserted = await this.call(() =>
       SCRIPTS.insertProject.run(this.main, [this.keys.email(project.email), this.keys.project(project.id)], [project.id, ...projectFields(project)]),
     );
-    if (inserted !== 1) throw new AppError('EMAIL_TAKEN');
+    if (!written(inserted)) throw new AppError('EMAIL_TAKEN');
   }
 
   async findProject(id: string): Promise<Project | null> {
@@ -162,28 +161,34 @@ export class RedisStore implements TaskStore {
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
     const due = dueAtOf(task);
-    const args = [task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due), JSON.stringify(task.config), String(entries.length)];
+    // In the order insert-tasks-1.lua reads them.
+    const args: Argument[] = [task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due), configValue(task)];
+    args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
-    pushTaskValues(args, task, 1);
+    const fields: Argument[] = [];
+    pushNewTaskFields(fields, task, 1);
+    args.push(String(fields.length), ...fields);
     const result = await this.call(() => this.inserts.add(args));
-    if (result === -1) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
-    if (result !== 1) throw new Error(`insert-tasks answered ${String(result)} for task ${task.id} of project ${task.projectId}`);
+    const failure = insertFailure(result, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
+    if (failure) throw failure;
   }
 
   /**
    * One call of a batch script for the writes of a turn (see TurnBatch): the due index is its key;
    * the wake-up channel, the key prefix and the count come first, then each item's values.
    */
-  private async sendBatch(script: LuaScript, batch: string[][]): Promise<LuaReply[]> {
+  private async sendBatch(script: LuaScript, batch: Argument[][]): Promise<LuaReply[]> {
     const reply = await script.run(this.main, [this.keys.due], [this.channel, this.prefix, batch.length], batch);
     if (!Array.isArray(reply)) throw new Error(`${script.name} answered ${String(reply)}`);
     return reply;
   }
 
   async findTask(projectId: string, id: string): Promise<StoredTask | null> {
-    const reply = await this.call(() => SCRIPTS.findTask.run(this.main, [this.keys.task(id), this.keys.config(id)], [projectId]));
+    const reply = await this.call(() =>
+      SCRIPTS.findTask.run(this.main, [this.keys.task(id), this.keys.config(id)], [projectId], [], { buffers: true }),
+    );
     if (!Array.isArray(reply)) return null;
-    return taskFromHash(pairs(reply[0] as LuaReply[]), String(reply[1]));
+    return taskFromHash(id, reply[0] as Buffer[], reply[1] as Buffer);
   }
 
   async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
@@ -196,13 +201,12 @@ export class RedisStore implements TaskStore {
     const due = dueAtOf(next);
     const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
     const fields = changedTaskFields(prev, next);
-    const args = [
-      prev.id, prev.projectId, String(prev.version), String(delta), due === null ? '' : String(due), next.lease ? '1' : '0',
+    const args: Argument[] = [
+      prev.id, prev.projectId, String(prev.version), String(delta), due === null ? '' : String(due), next.leaseToken !== null ? '1' : '0',
       isFinished(next.state) ? String(this.options.retentionSeconds) : '',
       String(entries.length), ...entries.map(entryToJson), String(fields.length), ...fields,
     ];
-    const result = await this.call(() => this.replaces.add(args));
-    return result === 1;
+    return written(await this.call(() => this.replaces.add(args)));
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {
@@ -216,21 +220,23 @@ export class RedisStore implements TaskStore {
         [prev.version, isActive(prev.state) ? -1 : 0, prev.id],
       ),
     );
-    return result === 1;
+    return written(result);
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
     const reply = await this.call(() => {
-      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix]);
+      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix], [], { buffers: true });
       // Claims start from the dispatcher's setImmediate: sent at the end of the turn they would wait a whole turn.
       this.turnWrites.sendSoon();
       return sent;
     });
     if (!Array.isArray(reply)) return [];
     const tasks: StoredTask[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) tasks.push(taskFromLine(String(reply[i]), String(reply[i + 1]), String(reply[i + 2])));
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      tasks.push(taskFromLine(String(reply[i]), reply[i + 1] as Buffer, reply[i + 2] as Buffer, reply[i + 3] as Buffer));
+    }
     return tasks;
   }
 
@@ -277,6 +283,19 @@ export class RedisStore implements TaskStore {
   async sweepFinished(): Promise<number> {
     return 0;
   }
+}
+
+/**
+ * Redis failing underneath is the store being unavailable, with the reason kept as the cause for
+ * the log: no connection, or Redis refusing to write (loading, busy script, a read-only replica, out
+ * of memory, unable to persist, no permission). Other replies (a script's own error) are bugs.
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM|MISCONF|NOREPLICAS|NOPERM|NOAUTH|WRONGPASS)/;
+
+function storeUnavailable(error: unknown): AppError | null {
+  const reply = error instanceof Error && error.name === 'ReplyError';
+  if (reply && !UNAVAILABLE_REPLY.test(error.message)) return null;
+  return new AppError('STORE_UNAVAILABLE', undefined, [], { cause: error });
 }
 
 function redactUrl(url: string): string {

@@ -1,3 +1,5 @@
+import { StoreInvariantError } from '../task-store.js';
+
 /**
  * Each project's count of active tasks (RUNNING or PAUSED), as one write batch sees it. Every
  * subscribe checks and raises its project's count; as one UPDATE per task that was a b-tree search
@@ -27,7 +29,7 @@ export class ActiveCounts {
     const entry = this.entry(projectId);
     if (entry.stored === null) {
       const stored = this.read(projectId);
-      if (stored === undefined) throw new Error(`Project ${projectId} does not exist`);
+      if (stored === undefined) throw new StoreInvariantError('NO_PROJECT', `Project ${projectId} does not exist`);
       entry.stored = stored;
     }
     return entry.stored + entry.change < limit;

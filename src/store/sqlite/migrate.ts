@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 /**
  * Applies the numbered `.sql` files of ./migrations that are newer than the database's
  * `user_version`, each in its own transaction. Migrations are append-only: a released file never
- * changes; a change is a new file.
+ * changes; a change is a new file. They may call the SQL functions registered below.
  */
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -22,7 +22,14 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((file) => ({ version: Number(file.slice(0, 3)), name: file, sql: readFileSync(dir + file, 'utf8') }));
 }
 
+/** Functions for migrations that SQL alone cannot express. */
+function registerFunctions(db: Database.Database): void {
+  // 004: the sealed request's base64url text to the bytes it encodes.
+  db.function('base64url_blob', { deterministic: true }, (text: unknown) => Buffer.from(String(text), 'base64url'));
+}
+
 export function migrate(db: Database.Database, migrations = loadMigrations()): number {
+  registerFunctions(db);
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {

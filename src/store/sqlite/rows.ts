@@ -1,57 +1,195 @@
-import { TASK_STATES, TIMELINE_LABELS, type Project, type Task, type TaskConfig, type TaskState, type TimelineEntry, type TimelineLabel, isFinished } from '../../core/task.js';
+import {
+  type FieldKind,
+  type FieldKinds,
+  TASK_FIELDS,
+  TASK_STATES,
+  TIMELINE_LABELS,
+  type Project,
+  type Task,
+  type TaskField,
+  type TimelineEntry,
+  type TimelineLabel,
+  isFinished,
+} from '../../core/task.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import type { StoredTask } from '../task-store.js';
+import { decodeConfig, encodeConfig } from '../stored-config.js';
 
-/** Rows as SQLite returns them, and their translation to and from core types. */
+/*
+ * Rows as SQLite returns them, and their translation to and from core types. The task's columns
+ * are derived from TASK_FIELDS (core/task.ts): a field's column is its name in snake_case; the one
+ * `sealed` field lives in the `requests` table, written once and read per attempt, apart from the
+ * row every claim and outcome rewrites. Besides the fields, a task row has its rowid `rid`, its
+ * `version` (compare-and-set) and two index columns derived from it: `due_at` and `finished_at`.
+ */
+
+type SqlValue = string | number | bigint | Buffer | null;
+
+interface SqlCodec<T> {
+  encode(value: T): SqlValue;
+  decode(value: SqlValue, field: string, id: string): T;
+}
+
+function bad(id: string, field: string): Error {
+  return new Error(`Stored task ${id} has a bad ${field}`);
+}
+
+const STATES = new Set<string>(TASK_STATES);
+const LABELS = new Set<string>(TIMELINE_LABELS);
+
+/** One codec per kind of field; a kind added to core/task.ts does not compile until it has one. */
+const CODECS: { [K in FieldKind]: SqlCodec<FieldKinds[K]> } = {
+  id: {
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      if (typeof value !== 'string') throw bad(id, field);
+      return value;
+    },
+  },
+  int: {
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      if (value === null) return 0;
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw bad(id, field);
+      return value;
+    },
+  },
+  bool: {
+    encode: (value) => (value ? 1 : 0),
+    decode: (value) => value === 1,
+  },
+  state: {
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      if (typeof value !== 'string' || !STATES.has(value)) throw bad(id, field);
+      return value as FieldKinds['state'];
+    },
+  },
+  token: {
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      if (value !== null && typeof value !== 'string') throw bad(id, field);
+      return value;
+    },
+  },
+  config: {
+    encode: (value) => encodeConfig(value),
+    decode: (value, field, id) => {
+      if (typeof value !== 'string') throw bad(id, field);
+      return decodeConfig(value, id);
+    },
+  },
+  sealed: {
+    encode: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+    decode: (value, field, id) => {
+      if (!Buffer.isBuffer(value)) throw bad(id, field);
+      return value;
+    },
+  },
+};
+
+export function columnOf(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Fields in the tasks row, in table order; the sealed one is apart. */
+const ROW_FIELDS = TASK_FIELDS.filter((f) => f.kind !== 'sealed');
+const APART = TASK_FIELDS.filter((f) => f.kind === 'sealed');
+if (APART.length !== 1) throw new Error('The SQLite store keeps exactly one sealed field apart, in the requests table');
+const REQUEST_FIELD = APART[0]!;
+const MUTABLE = ROW_FIELDS.filter((f) => f.mutable);
+
+/**
+ * A task as every read selects it (TASK_SELECT, this order), read as an array (better-sqlite3's
+ * `raw` mode: an object per row would be built only to be read once): `rid`, the row fields,
+ * `version`, then the sealed request from `requests`.
+ */
+export type TaskRow = SqlValue[];
+
+function fieldAt(name: TaskField['name']): number {
+  const i = ROW_FIELDS.findIndex((f) => f.name === name);
+  if (i < 0) throw new Error(`${name} is not a column of tasks`);
+  return 1 + i;
+}
+const AT = {
+  rid: 0,
+  id: fieldAt('id'),
+  leaseToken: fieldAt('leaseToken'),
+  leaseUntil: fieldAt('leaseUntil'),
+  version: 1 + ROW_FIELDS.length,
+  request: 2 + ROW_FIELDS.length,
+};
+
+/** The select list of a TaskRow, for `tasks t JOIN requests r ON r.rid = t.rid`. */
+export const TASK_SELECT = ['t.rid', ...ROW_FIELDS.map((f) => `t.${columnOf(f.name)}`), 't.version', `r.${columnOf(REQUEST_FIELD.name)}`].join(', ');
+
+export const REQUEST_COLUMN = columnOf(REQUEST_FIELD.name);
+
+export function ridOf(row: TaskRow): number {
+  return row[AT.rid] as number;
+}
+
+export function taskFromRow(row: TaskRow): StoredTask {
+  const id = String(row[AT.id]);
+  const task: Record<string, unknown> = {};
+  for (let i = 0; i < ROW_FIELDS.length; i++) {
+    const field: TaskField = ROW_FIELDS[i]!;
+    task[field.name] = CODECS[field.kind].decode(row[1 + i]!, field.name, id);
+  }
+  task[REQUEST_FIELD.name] = CODECS.sealed.decode(row[AT.request]!, REQUEST_FIELD.name, id);
+  task.version = CODECS.int.decode(row[AT.version]!, 'version', id);
+  return task as unknown as StoredTask;
+}
+
+/** A claimed row as the claim's UPDATE left it (the claim does not read it again). */
+export function leaseRow(row: TaskRow, token: string, until: number): void {
+  row[AT.leaseToken] = token;
+  row[AT.leaseUntil] = until;
+  row[AT.version] = (row[AT.version] as number) + 1;
+}
+
+function encode(field: TaskField, task: Task): SqlValue {
+  return (CODECS[field.kind] as SqlCodec<unknown>).encode(task[field.name]);
+}
+
+/** INSERT of a task row (version 1), bound by position with insertValues. */
+export const INSERT_TASK = `INSERT INTO tasks (${[...ROW_FIELDS.map((f) => columnOf(f.name)), 'due_at', 'finished_at', 'version'].join(', ')})
+  VALUES (${[...ROW_FIELDS.map(() => '?'), '?', '?', '1'].join(', ')})`;
+
+export function insertValues(task: Task): SqlValue[] {
+  const values = ROW_FIELDS.map((f) => encode(f, task));
+  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null);
+  return values;
+}
+
+export const INSERT_REQUEST = `INSERT INTO requests (rid, ${REQUEST_COLUMN}) VALUES (?, ?)`;
+
+export function requestValue(task: Task): SqlValue {
+  return encode(REQUEST_FIELD, task);
+}
+
+/**
+ * Compare-and-set UPDATE of what a task's life changes (its mutable fields, with the index columns
+ * derived from them), bound by position with updateValues: the task's id and expected version last.
+ */
+export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'version = version + 1'].join(', ')}
+  WHERE id = ? AND version = ?`;
+
+export function updateValues(task: Task, prevVersion: number): SqlValue[] {
+  const values = MUTABLE.map((f) => encode(f, task));
+  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null, task.id, prevVersion);
+  return values;
+}
+
+/** Rows as SQLite returns them for projects and timelines. */
 export interface ProjectRow {
   id: string;
   email: string;
   token_hash: Buffer;
   created_at: number;
-  role: string;
-  active_tasks: number;
+  as: string;
+  active: number;
 }
-
-/**
- * A task as every read selects it (`TASK_COLUMNS`, this order), read as an array (better-sqlite3's
- * `raw` mode): an object per row with twenty named properties cost about 5 µs more per task, on
- * every claim.
- */
-export type TaskRow = [
-  rid: number,
-  id: string,
-  project_id: string,
-  state: string,
-  status_code: number,
-  start_at: number,
-  exec_at: number,
-  end_at: number,
-  currently_retry: number,
-  currently_repeat: number,
-  retry_count: number,
-  repeat_count: number,
-  attempts: number,
-  paused_left: number,
-  config: string,
-  lease_token: string | null,
-  lease_until: number | null,
-  version: number,
-  /** From the requests table (joined), not a column of tasks. */
-  request: string,
-];
-
-/** A claimed row as the claim's UPDATE left it (the claim does not read it again). */
-export function leaseRow(row: TaskRow, token: string, until: number): void {
-  row[15] = token; // lease_token
-  row[16] = until; // lease_until
-  row[17] += 1; // version
-}
-
-/** The select list of a TaskRow, for `tasks t JOIN requests r`. */
-export const TASK_COLUMNS =
-  't.rid, t.id, t.project_id, t.state, t.status_code, t.start_at, t.exec_at, t.end_at, t.currently_retry, ' +
-  't.currently_repeat, t.retry_count, t.repeat_count, t.attempts, t.paused_left, t.config, t.lease_token, ' +
-  't.lease_until, t.version, r.sealed';
 
 export interface TimelineRow {
   label: string;
@@ -60,99 +198,13 @@ export interface TimelineRow {
   metadata: string | null;
 }
 
-const STATES = new Set<string>(TASK_STATES);
-const LABELS = new Set<string>(TIMELINE_LABELS);
-
 export function projectFromRow(row: ProjectRow): Project {
   return {
     id: row.id,
     email: row.email,
     tokenHash: row.token_hash,
     createdAt: row.created_at,
-    as: row.role === 'GUEST' ? 'GUEST' : 'DEV',
-  };
-}
-
-export function taskFromRow(row: TaskRow): StoredTask {
-  const [, id, projectId, state, statusCode, startAt, execAt, endAt, currentlyRetry, currentlyRepeat, retryCount, repeatCount, attempts, pausedLeft, config, leaseToken, leaseUntil, version, request] = row;
-  if (!STATES.has(state)) throw new Error(`Stored task ${id} has an unknown state ${state}`);
-  return {
-    id,
-    projectId,
-    state: state as TaskState,
-    statusCode,
-    estimateStartAt: startAt,
-    estimateExecAt: execAt,
-    estimateEndAt: endAt,
-    currentlyRetry: currentlyRetry === 1,
-    currentlyRepeat: currentlyRepeat === 1,
-    retryCount,
-    repeatCount,
-    attempts,
-    pausedLeft,
-    config: JSON.parse(config) as TaskConfig,
-    sealedRequest: request,
-    lease: leaseToken !== null && leaseUntil !== null ? { token: leaseToken, until: leaseUntil } : null,
-    version,
-  };
-}
-
-/**
- * The columns INSERT writes, in the order `insertValues` gives them (version starts at 1). Bound
- * by position: better-sqlite3 looks each named parameter up on the object, ~1 µs more per insert.
- */
-export const INSERT_COLUMNS = [
-  'id', 'project_id', 'state', 'status_code', 'start_at', 'exec_at', 'end_at', 'currently_retry', 'currently_repeat',
-  'retry_count', 'repeat_count', 'attempts', 'paused_left', 'config', 'lease_token', 'lease_until', 'due_at', 'finished_at',
-] as const;
-
-/** The whole task as INSERT_COLUMNS lists it, with the index columns derived from it. */
-export function insertValues(task: Task): Array<string | number | null> {
-  return [
-    task.id,
-    task.projectId,
-    task.state,
-    task.statusCode,
-    task.estimateStartAt,
-    task.estimateExecAt,
-    task.estimateEndAt,
-    task.currentlyRetry ? 1 : 0,
-    task.currentlyRepeat ? 1 : 0,
-    task.retryCount,
-    task.repeatCount,
-    task.attempts,
-    task.pausedLeft,
-    JSON.stringify(task.config),
-    task.lease?.token ?? null,
-    task.lease?.until ?? null,
-    dueAtOf(task),
-    isFinished(task.state) ? task.estimateEndAt : null,
-  ];
-}
-
-/**
- * Named parameters for UPDATE: what changes during a task's life, with the derived index columns.
- * Also the caller's to extend (a fresh object each call): written as one literal, as this runs
- * for every write and object spreads showed in profiles.
- */
-export function mutableParams(task: Task): Record<string, string | number | null> {
-  return {
-    id: task.id,
-    state: task.state,
-    statusCode: task.statusCode,
-    execAt: task.estimateExecAt,
-    endAt: task.estimateEndAt,
-    currentlyRetry: task.currentlyRetry ? 1 : 0,
-    currentlyRepeat: task.currentlyRepeat ? 1 : 0,
-    retryCount: task.retryCount,
-    repeatCount: task.repeatCount,
-    attempts: task.attempts,
-    pausedLeft: task.pausedLeft,
-    leaseToken: task.lease?.token ?? null,
-    leaseUntil: task.lease?.until ?? null,
-    dueAt: dueAtOf(task),
-    finishedAt: isFinished(task.state) ? task.estimateEndAt : null,
-    prevVersion: null, // the compare-and-set's version, set by replaceTask; INSERT has no use for it
+    as: row.as === 'GUEST' ? 'GUEST' : 'DEV',
   };
 }
 

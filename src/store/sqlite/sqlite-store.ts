@@ -6,10 +6,26 @@ import Database from 'better-sqlite3';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
-import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
+import { type LeaseRef, type StoreReport, StoreInvariantError, type StoredTask, type TaskStore } from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
-import { type ProjectRow, TASK_COLUMNS, type TaskRow, type TimelineRow, INSERT_COLUMNS, insertValues, leaseRow, mutableParams, projectFromRow, taskFromRow, timelineFromRow } from './rows.js';
+import {
+  INSERT_REQUEST,
+  INSERT_TASK,
+  type ProjectRow,
+  TASK_SELECT,
+  type TaskRow,
+  type TimelineRow,
+  UPDATE_TASK,
+  insertValues,
+  leaseRow,
+  projectFromRow,
+  requestValue,
+  ridOf,
+  taskFromRow,
+  timelineFromRow,
+  updateValues,
+} from './rows.js';
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
@@ -59,9 +75,8 @@ export class SqliteStore implements TaskStore {
       this.db = new Database(options.path);
       if (!memory) restrictToOwner(options.path);
       // Set before the first table exists, so it shapes new files only; an older file keeps its 4 KiB
-      // pages and works the same. A task's sealed request is ~1.4 KB: two fit a 4 KiB page, five an
-      // 8 KiB one, and a commit writes fewer WAL frames (two writes each). Measured in
-      // docs/performance.md: claims and outcomes ~15% faster, the file 16% smaller.
+      // pages and works the same. A sealed request is most of a kilobyte, so it wastes less of a
+      // larger page, and a commit writes fewer WAL frames (docs/performance.md).
       this.db.pragma(`page_size = ${PAGE_BYTES}`);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
@@ -82,26 +97,16 @@ export class SqliteStore implements TaskStore {
     const db = this.db;
     this.stmt = {
       insertProject: db.prepare(
-        'INSERT INTO projects (id, email, token_hash, created_at, role) VALUES (@id, @email, @tokenHash, @createdAt, @role)',
+        'INSERT INTO projects (id, email, token_hash, created_at, "as") VALUES (@id, @email, @tokenHash, @createdAt, @as)',
       ),
       findProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE id = ?'),
-      countActive: db.prepare<[string], { active_tasks: number }>('SELECT active_tasks FROM projects WHERE id = ?'),
-      adjustActive: db.prepare('UPDATE projects SET active_tasks = active_tasks + ? WHERE id = ?'),
-      insertTask: db.prepare<[Array<string | number | null>]>(
-        `INSERT INTO tasks (${INSERT_COLUMNS.join(', ')}, version) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')}, 1)`,
-      ),
-      // Only what a task's life changes: its id, project, start, config and request never do.
-      updateTask: db.prepare(
-        `UPDATE tasks SET state = @state, status_code = @statusCode, exec_at = @execAt,
-           end_at = @endAt, currently_retry = @currentlyRetry, currently_repeat = @currentlyRepeat,
-           retry_count = @retryCount, repeat_count = @repeatCount, attempts = @attempts, paused_left = @pausedLeft,
-           lease_token = @leaseToken, lease_until = @leaseUntil,
-           due_at = @dueAt, finished_at = @finishedAt, version = version + 1
-         WHERE id = @id AND version = @prevVersion`,
-      ),
-      insertRequest: db.prepare<[number, string]>('INSERT INTO requests (rid, sealed) VALUES (?, ?)'),
+      countActive: db.prepare<[string], { active: number }>('SELECT active FROM projects WHERE id = ?'),
+      adjustActive: db.prepare('UPDATE projects SET active = active + ? WHERE id = ?'),
+      insertTask: db.prepare(INSERT_TASK),
+      updateTask: db.prepare(UPDATE_TASK),
+      insertRequest: db.prepare(INSERT_REQUEST),
       findTask: db
-        .prepare<[string, string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?`)
+        .prepare<[string, string], TaskRow>(`SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?`)
         .raw(true),
       findRid: db.prepare<[string, string], { rid: number }>('SELECT rid FROM tasks WHERE id = ? AND project_id = ?'),
       deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
@@ -119,7 +124,7 @@ export class SqliteStore implements TaskStore {
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
       dueTasks: db
         .prepare<[number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
+          `SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
         )
         .raw(true),
       // One statement for the whole batch: the rids arrive as a JSON array.
@@ -155,7 +160,7 @@ export class SqliteStore implements TaskStore {
     this.seq = this.stmt.lastSeq.get()?.seq ?? 0;
     const stmt = this.stmt;
     this.active = new ActiveCounts(
-      (projectId) => stmt.countActive.get(projectId)?.active_tasks,
+      (projectId) => stmt.countActive.get(projectId)?.active,
       (projectId, change) => stmt.adjustActive.run(change, projectId),
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
@@ -186,9 +191,9 @@ export class SqliteStore implements TaskStore {
   private translate(error: unknown): unknown {
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code)) {
-      return new AppError('STORE_UNAVAILABLE');
+      return new AppError('STORE_UNAVAILABLE', undefined, [], { cause: error });
     }
-    if (error instanceof TypeError && !this.db.open) return new AppError('STORE_UNAVAILABLE');
+    if (error instanceof TypeError && !this.db.open) return new AppError('STORE_UNAVAILABLE', undefined, [], { cause: error });
     return error;
   }
 
@@ -219,7 +224,7 @@ export class SqliteStore implements TaskStore {
           email: project.email,
           tokenHash: project.tokenHash,
           createdAt: project.createdAt,
-          role: project.as,
+          as: project.as,
         });
       } catch (error) {
         if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
@@ -234,7 +239,7 @@ export class SqliteStore implements TaskStore {
   }
 
   async countActive(projectId: string): Promise<number> {
-    return this.guard(() => this.stmt.countActive.get(projectId)?.active_tasks ?? 0);
+    return this.guard(() => this.stmt.countActive.get(projectId)?.active ?? 0);
   }
 
   private appendEntries(rid: number | string, entries: readonly TimelineEntry[]): void {
@@ -250,8 +255,14 @@ export class SqliteStore implements TaskStore {
     const stored = await this.writes.run((): boolean => {
       const active = isActive(task.state);
       if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
-      const rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
-      this.stmt.insertRequest.run(rid, task.sealedRequest);
+      let rid: number;
+      try {
+        rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+        throw new StoreInvariantError('ID_TAKEN', `A task with id ${task.id} exists`);
+      }
+      this.stmt.insertRequest.run(rid, requestValue(task));
       this.appendEntries(rid, entries);
       if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
       return true;
@@ -274,9 +285,7 @@ export class SqliteStore implements TaskStore {
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
     const written = await this.writes.run((): boolean => {
-      const params = mutableParams(next);
-      params.prevVersion = prev.version;
-      const info = this.stmt.updateTask.run(params);
+      const info = this.stmt.updateTask.run(updateValues(next, prev.version));
       if (info.changes === 0) return false;
       if (entries.length > 0) this.appendEntries(prev.id, entries);
       this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
@@ -305,7 +314,7 @@ export class SqliteStore implements TaskStore {
     const rows = await this.writes.run((): TaskRow[] => {
       const due = this.stmt.dueTasks.all(now, limit);
       if (due.length === 0) return [];
-      this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map((row) => row[0])));
+      this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map(ridOf)));
       // The rows as the UPDATE left them (this process is the database's only writer), earliest first.
       for (const row of due) leaseRow(row, token, until);
       return due;

@@ -3,9 +3,9 @@
 -- KEYS[1] project key (db 0)  KEYS[2] task key (db 1)  KEYS[3] due index (db 1)
 -- KEYS[4] leased set (db 1)   KEYS[5] config key (db 2) KEYS[6] timeline key (db 3)
 -- ARGV[1] expected version; ARGV[2] active count delta (0 or -1); ARGV[3] task id
--- Returns 1 when deleted, 0 when the version changed or the task is gone.
+-- Returns RESULT.DONE when deleted, RESULT.STALE when the version changed or the task is gone.
 redis.call('SELECT', 1)
-if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then return RESULT.STALE end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[3])
@@ -17,4 +17,4 @@ if ARGV[2] ~= '0' then
   redis.call('SELECT', 0)
   redis.call('HINCRBY', KEYS[1], 'active', tonumber(ARGV[2]))
 end
-return 1
+return RESULT.DONE

@@ -9,7 +9,7 @@
 --   task id, project id, expected version, active count delta (-1, 0, 1), due time or '',
 --   1 when the task holds a lease, expiry in seconds or '' (still active), number of timeline
 --   entries n, n entries (JSON), number of hash values 2m, m field, value pairs that changed
--- Returns one code per task, in order: 1 written, 0 the version changed or the task is gone.
+-- Returns one code per task, in order: RESULT.DONE written, RESULT.STALE the version changed or the task is gone.
 local prefix = ARGV[2]
 local tasks = {}
 local pos = 4
@@ -33,9 +33,9 @@ local wake = nil
 for t, task in ipairs(tasks) do
   local key = prefix .. 'task:' .. task.id
   if redis.call('HGET', key, 'version') ~= task.version then
-    codes[t] = 0
+    codes[t] = RESULT.STALE
   else
-    codes[t] = 1
+    codes[t] = RESULT.DONE
     -- The next version in the same HSET as the changed fields: one command and AOF entry, not two.
     local version = string.format('%d', tonumber(task.version) + 1)
     redis.call('HSET', key, 'version', version, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
@@ -58,7 +58,7 @@ if wake then redis.call('PUBLISH', ARGV[1], wake) end
 
 local deltas = {}
 for t, task in ipairs(tasks) do
-  if codes[t] == 1 and task.delta ~= 0 then deltas[task.project] = (deltas[task.project] or 0) + task.delta end
+  if codes[t] == RESULT.DONE and task.delta ~= 0 then deltas[task.project] = (deltas[task.project] or 0) + task.delta end
 end
 if next(deltas) then
   redis.call('SELECT', 0)
@@ -68,17 +68,17 @@ if next(deltas) then
 end
 local expiring = false
 for t, task in ipairs(tasks) do
-  if codes[t] == 1 and task.expiry ~= '' then expiring = true end
+  if codes[t] == RESULT.DONE and task.expiry ~= '' then expiring = true end
 end
 if expiring then
   redis.call('SELECT', 2)
   for t, task in ipairs(tasks) do
-    if codes[t] == 1 and task.expiry ~= '' then redis.call('EXPIRE', prefix .. 'config:' .. task.id, task.expiry) end
+    if codes[t] == RESULT.DONE and task.expiry ~= '' then redis.call('EXPIRE', prefix .. 'config:' .. task.id, task.expiry) end
   end
 end
 redis.call('SELECT', 3)
 for t, task in ipairs(tasks) do
-  if codes[t] == 1 then
+  if codes[t] == RESULT.DONE then
     local key = prefix .. 'timeline:' .. task.id
     if task.entryCount > 0 then redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1)) end
     if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end

@@ -1,0 +1,113 @@
+import { HTTP_METHODS, type HttpMethod, type HttpRequestSpec } from './task.js';
+
+/*
+ * The plaintext of a sealed request (format 2), before encryption: a compact binary layout rather
+ * than JSON, so a stored task holds its body as the bytes it sends (not base64 inside JSON) and no
+ * field names. Every length is an unsigned LEB128 varint; strings are UTF-8.
+ *
+ *   method (1 byte: index in HTTP_METHODS) | url | params count | (name, value)* |
+ *   headers count | (name, value)* | body (the rest; none when empty)
+ */
+
+/** A request as the dispatcher sends it: the body as bytes, decoded once when it was sealed. */
+export interface OpenedRequest {
+  url: string;
+  method: HttpMethod;
+  body?: Buffer;
+  params?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+export function encodeRequest(request: HttpRequestSpec): Buffer {
+  const strings: Buffer[] = [];
+  const text = (value: string): void => {
+    strings.push(Buffer.from(value, 'utf8'));
+  };
+  text(request.url);
+  const params = Object.entries(request.params ?? {});
+  const headers = Object.entries(request.headers ?? {});
+  for (const [name, value] of [...params, ...headers]) {
+    text(name);
+    text(value);
+  }
+  const body = request.data === undefined ? null : Buffer.from(request.data, 'base64');
+
+  let size = 1 + varintSize(params.length) + varintSize(headers.length) + (body?.length ?? 0);
+  for (const s of strings) size += varintSize(s.length) + s.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = HTTP_METHODS.indexOf(request.method);
+  let at = 1;
+  let next = 0;
+  const put = (s: Buffer): void => {
+    at = writeVarint(out, at, s.length);
+    at += s.copy(out, at);
+  };
+  put(strings[next++]!);
+  at = writeVarint(out, at, params.length);
+  for (let i = 0; i < params.length * 2; i++) put(strings[next++]!);
+  at = writeVarint(out, at, headers.length);
+  for (let i = 0; i < headers.length * 2; i++) put(strings[next++]!);
+  if (body) at += body.copy(out, at);
+  if (at !== size) throw new Error(`request encoding wrote ${at} bytes of ${size}`);
+  return out;
+}
+
+/** The inverse of encodeRequest; throws on anything it did not write (a stored record is input too). */
+export function decodeRequest(bytes: Buffer): OpenedRequest {
+  const method = HTTP_METHODS[bytes[0] ?? 255];
+  if (method === undefined) throw new Error('Sealed request has an unknown method');
+  let at = 1;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const byte = bytes[at++];
+      if (byte === undefined) throw new Error('Sealed request is cut short');
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+    throw new Error('Sealed request has a bad length');
+  };
+  const text = (): string => {
+    const length = varint();
+    if (at + length > bytes.length) throw new Error('Sealed request is cut short');
+    const value = bytes.toString('utf8', at, at + length);
+    at += length;
+    return value;
+  };
+  const map = (): Record<string, string> | undefined => {
+    const count = varint();
+    if (count === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const name = text();
+      if (name === '__proto__') throw new Error('Sealed request has a forbidden name');
+      out[name] = text();
+    }
+    return out;
+  };
+  const request: OpenedRequest = { url: text(), method };
+  const params = map();
+  const headers = map();
+  if (params) request.params = params;
+  if (headers) request.headers = headers;
+  if (at < bytes.length) request.body = bytes.subarray(at);
+  return request;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[at++] = n;
+  return at;
+}

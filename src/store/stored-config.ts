@@ -1,0 +1,49 @@
+import type { TaskConfig } from '../core/task.js';
+
+/*
+ * A task's effective configuration as stores hold it: JSON of the fields that differ from
+ * STORED_CONFIG_BASE. Most tasks keep most defaults, so a stored config is a few fields, not eleven.
+ * The base is part of the storage format, apart from the API's defaults on purpose: a default may
+ * change without changing what stored tasks mean. A config stored whole (as before this format)
+ * reads the same.
+ */
+
+/** Never change a value here: stored configs leave out the fields equal to it. Add new fields at will. */
+export const STORED_CONFIG_BASE: Readonly<TaskConfig> = Object.freeze({
+  executionDelay: 1,
+  executionAt: 0,
+  retry: 0,
+  retryInterval: 1_000,
+  retryExponential: true,
+  retryAt: 0,
+  repeat: 0,
+  repeatInterval: 1_000,
+  repeatExponential: true,
+  repeatAt: 0,
+  timeout: 300_000,
+});
+
+const KEYS = Object.keys(STORED_CONFIG_BASE) as (keyof TaskConfig)[];
+
+export function encodeConfig(config: TaskConfig): string {
+  let out = '';
+  for (const key of KEYS) {
+    const value = config[key];
+    if (value !== STORED_CONFIG_BASE[key]) out += `${out === '' ? '{' : ','}"${key}":${String(value)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
+}
+
+/** A stored record is input too: unknown fields and wrong types are refused. */
+export function decodeConfig(json: string, taskId: string): TaskConfig {
+  const stored = JSON.parse(json) as unknown;
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new Error(`Stored task ${taskId} has a config that is not an object`);
+  const config: TaskConfig = { ...STORED_CONFIG_BASE };
+  for (const [key, value] of Object.entries(stored)) {
+    const base = (STORED_CONFIG_BASE as Record<string, unknown>)[key];
+    const ok = typeof base === 'boolean' ? typeof value === 'boolean' : Number.isSafeInteger(value);
+    if (base === undefined || !ok) throw new Error(`Stored task ${taskId} has a bad config field ${key}`);
+    (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  return config;
+}
