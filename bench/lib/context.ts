@@ -163,9 +163,14 @@ export class BenchContext {
   }
 
   async redisMemoryMb(): Promise<number> {
+    return (await this.redisUsedMemory()) / 1024 / 1024;
+  }
+
+  /** redis-server's used_memory in bytes (NaN without a redis-server). */
+  async redisUsedMemory(): Promise<number> {
     if (!this.redisClient) return NaN;
     const info = await this.redisClient.info('memory');
-    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN) / 1024 / 1024;
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
   }
 
   /** Where a run's SQLite files go: beside the run, or under --sqlite-dir (e.g. /dev/shm, to tell disk from CPU). */

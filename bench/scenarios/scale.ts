@@ -32,6 +32,13 @@ export interface ScaleRun {
   errors: number;
   redisUsedMemoryMb: number;
   dbFileMb: number;
+  /**
+   * What one pending task costs the store, measured after the fill and before any load: Redis's
+   * used_memory grown by the fill, or the SQLite file's size, over the tasks filled.
+   */
+  bytesPerTask: number;
+  /** Redis only: used_memory grown per delayed BullMQ job with the same body, on the same Redis, in the same run. */
+  bullmqBytesPerJob: number;
   load: MachineLoad;
 }
 
@@ -67,7 +74,25 @@ function flush(path: string): void {
   }
 }
 
-let sqliteBase: { path: string; creds: Credentials; fillMs: number; count: number } | null = null;
+let sqliteBase: { path: string; creds: Credentials; fillMs: number; count: number; bytesPerTask: number } | null = null;
+
+/**
+ * BullMQ's memory per delayed job, as the reference for ours: `count` jobs added the way the
+ * BullMQ scenario adds them (same payload, 4 attempts 10 s apart), due in 7 days, on a flushed Redis.
+ */
+async function bullmqBytesPerJob(ctx: BenchContext, count: number): Promise<number> {
+  await ctx.flushRedis();
+  const before = await ctx.redisUsedMemory();
+  const redis = { host: '127.0.0.1', port: ctx.redis!.port };
+  await ctx.loadgen.call(
+    'bullmqEnqueue',
+    { redis, queue: 'scale', n: count, plan: { kind: 'fixed', dueStart: Date.now() + 7 * 86_400_000 }, concurrency: ctx.options.connections },
+    900_000,
+  );
+  const bytes = ((await ctx.redisUsedMemory()) - before) / count;
+  await ctx.flushRedis();
+  return bytes;
+}
 
 async function emptyLoad(ctx: BenchContext, store: StoreName): Promise<{ result: LoadResult; rssMb: number }> {
   const server = await ctx.startServer(store, 'scale-empty');
@@ -88,6 +113,8 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ScaleRun> {
 
   let creds: Credentials;
   let fillMs: number;
+  let bytesPerTask: number;
+  let bullmqBytes = NaN;
   let sqlitePath: string | undefined;
   if (store === 'sqlite') {
     if (!sqliteBase || sqliteBase.count !== count) {
@@ -96,7 +123,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ScaleRun> {
       log(`scale/sqlite: filling ${fmt(count)} tasks (once; copied for each run)`);
       const filled = await fill(ctx, `sqlite:${path}`, count);
       flush(path);
-      sqliteBase = { path, creds: filled, fillMs: filled.ms, count };
+      sqliteBase = { path, creds: filled, fillMs: filled.ms, count, bytesPerTask: statSync(path).size / count };
       log(`scale/sqlite: filled in ${ms(filled.ms)} (${fmt(count / (filled.ms / 1000))}/s), ${fmt(statSync(path).size / 1048576)} MB`);
     }
     const dir = ctx.sqliteDir('scale-full-sqlite');
@@ -107,11 +134,16 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ScaleRun> {
     flush(`${sqlitePath}-wal`);
     creds = sqliteBase.creds;
     fillMs = sqliteBase.fillMs;
+    bytesPerTask = sqliteBase.bytesPerTask;
   } else {
+    bullmqBytes = await bullmqBytesPerJob(ctx, count);
+    log(`scale/redis: BullMQ holds a delayed job in ${fmt(bullmqBytes)} bytes`);
     await ctx.flushRedis();
+    const before = await ctx.redisUsedMemory();
     log(`scale/redis: filling ${fmt(count)} tasks`);
     const filled = await fill(ctx, ctx.redis!.url, count);
-    log(`scale/redis: filled in ${ms(filled.ms)} (${fmt(count / (filled.ms / 1000))}/s)`);
+    bytesPerTask = ((await ctx.redisUsedMemory()) - before) / count;
+    log(`scale/redis: filled in ${ms(filled.ms)} (${fmt(count / (filled.ms / 1000))}/s), ${fmt(bytesPerTask)} bytes per pending task`);
     creds = filled;
     fillMs = filled.ms;
   }
@@ -140,6 +172,8 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ScaleRun> {
       errors: result.errors + empty.result.errors,
       redisUsedMemoryMb: store === 'redis' ? await ctx.redisMemoryMb() : NaN,
       dbFileMb: sqlitePath ? statSync(sqlitePath).size / 1048576 : NaN,
+      bytesPerTask,
+      bullmqBytesPerJob: bullmqBytes,
       load: l1,
     };
     return run;
@@ -182,6 +216,16 @@ export async function scaleScenario(ctx: BenchContext, store: StoreName): Promis
       target: store === 'sqlite' ? '≤ 250 MB' : '—',
       verdict: store === 'sqlite' ? verdict(Math.max(settled, after) <= 250) : 'info',
       notes,
+    },
+    {
+      scenario: 'scale bytes',
+      store,
+      figure: `${fmt(m((x) => x.bytesPerTask))} bytes per pending task (${store === 'redis' ? 'Redis used_memory' : 'SQLite file'})`,
+      ceiling: store === 'redis' ? `BullMQ ${fmt(m((x) => x.bullmqBytesPerJob))} bytes per delayed job` : '—',
+      ratio: store === 'redis' ? ratio(m((x) => x.bytesPerTask) / m((x) => x.bullmqBytesPerJob)) : '—',
+      target: store === 'redis' ? '≤ 1,600' : '≤ 1,200',
+      verdict: verdict(m((x) => x.bytesPerTask) <= (store === 'redis' ? 1_600 : 1_200)),
+      notes: [],
     },
     {
       scenario: 'scale subscribe',
