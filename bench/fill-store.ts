@@ -1,4 +1,4 @@
-/**
+/*
  * Fills a store with pending tasks directly, through the project's own code: the same steps as
  * POST /v1beta/subscribe minus HTTP (resolveSubscription, newId, createTask, the request sealed
  * with the server's key) and the store class's own insertTask, so the rows are those the API would

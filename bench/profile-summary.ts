@@ -1,4 +1,4 @@
-/**
+/*
  * Where a server's CPU went: reads a V8 .cpuprofile (node --cpu-prof, as `npm run bench --
  * --profile` writes them to bench/results/profiles/) and prints self time by function and by
  * module (project source, each package, node internals, GC, idle), and the server's own functions

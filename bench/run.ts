@@ -1,4 +1,4 @@
-/**
+/*
  * `npm run bench`: builds the server (the npm script runs `npm run build` first), starts every
  * process it needs on 127.0.0.1, runs each scenario on SQLite and on Redis, prints a table and
  * writes bench/results/<date>.json. See bench/README.md.

@@ -2,12 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type AllowList, parseAllowList } from './core/target-policy.js';
 
-/**
+/*
  * Configuration: defaults that run with nothing set, then `resource/config/config.json` (the
  * seed's keys; path overridable with TASKS_CONFIG) when present, then environment variables. Every
  * problem is collected and reported at once; nothing else in the program reads `process.env`.
  * docs/configuration.md documents every row of SETTINGS (a test keeps them in step).
  */
+
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 type Parser<T> = (raw: unknown, fromEnv: boolean) => Parsed<T>;
 

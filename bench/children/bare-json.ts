@@ -1,4 +1,4 @@
-/**
+/*
  * The subscribe ceiling: a bare node:http server in its own process that reads the body, parses it
  * as JSON and answers 201 with a small JSON document shaped like the server's answer. Nothing is
  * validated, stored or encrypted: it is what loopback HTTP + JSON cost on this machine.

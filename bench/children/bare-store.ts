@@ -1,4 +1,4 @@
-/**
+/*
  * The bare store server: a node:http server in its own process that does what the server's
  * subscribe does to a request, less the HTTP framework around it. It parses the body,
  * resolves it with the server's own core (validation that needs no schema, the target policy),

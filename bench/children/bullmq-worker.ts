@@ -1,4 +1,4 @@
-/**
+/*
  * The BullMQ side of the comparison, in its own process like the Kuueri server: a Worker at the
  * same concurrency as the server's TASKS_CONCURRENCY whose processor sends the job's HTTP request
  * to the target with undici (Agent.request with origin + path, the fastest client here), and fails

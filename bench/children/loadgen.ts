@@ -1,4 +1,4 @@
-/**
+/*
  * The load generator, in its own process so it never shares an event loop with what it measures.
  * One implementation for every HTTP load of the bench (undici Pool, keep-alive, one request in
  * flight per connection):

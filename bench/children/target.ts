@@ -1,4 +1,4 @@
-/**
+/*
  * The target: a bare node:http server on 127.0.0.1 in its own process that answers 200 at once and
  * records, for every request, its arrival time (Date.now(), ms) and the `due` and `i` query params
  * the task carried, so the orchestrator computes delivery rates and lateness.

@@ -1,4 +1,4 @@
-/**
+/*
  * The requests the bench sends: one realistic subscribe body of about 1 KB (a webhook with a JSON
  * payload, a bearer header for the target, query params and a retry policy), and the HTTP request
  * the server then sends to the target, so the ceilings and BullMQ send exactly the same bytes.

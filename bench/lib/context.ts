@@ -1,4 +1,4 @@
-/**
+/*
  * What every scenario shares: the options, a work folder, the long-lived helper processes (target,
  * load generator, bare JSON server, redis-server) and the way to start a fresh Kuueri server on a
  * fresh store.

@@ -1,4 +1,4 @@
-/** What the target recorded, turned into delivery figures. */
+/* What the target recorded, turned into delivery figures. */
 import type { BatchResult } from '../children/loadgen.js';
 import type { BenchContext } from './context.js';
 import { type Summary, summarize } from './stats.js';

@@ -1,4 +1,4 @@
-/**
+/*
  * Every process the bench starts goes through here, so that all of them are stopped at the end, on
  * failure and on SIGINT/SIGTERM (no orphans). Forked helpers (target, load generator, ceilings,
  * BullMQ worker) talk to the orchestrator over IPC and also exit by themselves when it goes away.

@@ -1,4 +1,4 @@
-/** Small statistics helpers: nearest-rank percentiles over a sample, and medians across runs. */
+/* Small statistics helpers: nearest-rank percentiles over a sample, and medians across runs. */
 
 export interface Summary {
   n: number;

@@ -1,4 +1,4 @@
-/**
+/*
  * 5. BullMQ on the same Redis: the same N delayed deliveries done the way a BullMQ user would. The
  * "application" (the load generator process) adds N delayed jobs with Queue.add at 50 at once, all
  * due at the same time; a Worker in its own process at the server's concurrency sends each job's

@@ -1,4 +1,4 @@
-/**
+/*
  * 2. Dispatch throughput: N tasks (20,000) subscribed with one executionAt, far enough ahead that
  * subscribing ends first; the target records arrivals. Delivered/s = N / (last arrival − due
  * time). The ceiling, in the same run: undici sending the same N requests to the same target at the

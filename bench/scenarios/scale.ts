@@ -1,4 +1,4 @@
-/**
+/*
  * 4. Scale of the schedule: the server's RSS with 1,000,000 pending tasks on SQLite (200,000 on
  * Redis), due far in the future, after a settle period and after the subscribe load; and subscribe
  * throughput at that size against an empty store measured in the same run. The store is filled by

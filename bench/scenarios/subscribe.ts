@@ -1,4 +1,4 @@
-/**
+/*
  * 1. Subscribe throughput: POST /v1beta/subscribe with a ~1 KB body at 50 connections for 10 s
  * (after a warm-up), against a fresh server on a fresh store; the ceiling is the bare JSON server
  * loaded by the same generator with the same body, in the same run.

@@ -1,4 +1,4 @@
-/**
+/*
  * 3. Timing accuracy: a steady 1,000 tasks/s due over 30 s (executionAt 1 ms apart), all subscribed
  * before the first is due; each task carries its due time in its params and the target computes
  * lateness = arrival − estimateExecAt (ms, Date.now() on both sides: one machine, one clock).

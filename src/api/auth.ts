@@ -6,11 +6,12 @@ import { TOKEN_PATTERN, hashToken, tokenMatches } from '../core/tokens.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { FailureThrottle } from './failure-throttle.js';
 
-/**
+/*
  * Every /v1beta route but `register` needs `authorization: Bearer <token>` and
  * `x-kuueri-tasks-project: <id>`. Any problem answers the same 401, so a caller learns nothing
  * about which part was wrong; a project that does not exist still costs a hash comparison.
  */
+
 export const PROJECT_HEADER = 'x-kuueri-tasks-project';
 
 const DUMMY_HASH = hashToken('kt_not-a-real-token');

@@ -1,4 +1,4 @@
-/**
+/*
  * Every error answer is `{statusCode, code, error, message}` (plus `issues` for field problems),
  * produced here and nowhere else. A 5xx says only that something failed; the cause goes to the log.
  */

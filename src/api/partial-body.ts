@@ -1,4 +1,4 @@
-/**
+/*
  * From a subscribe body the schema refused, the known fields that passed it: a field is dropped
  * when an issue names it, one of its parents, or one of its children. What is kept has the types
  * the schema promises, so the semantic checks can run on it and report their issues too.

@@ -1,4 +1,4 @@
-/**
+/*
  * The schemas of the v1beta routes, built from the shapes in core/shapes.ts. Fastify validates
  * requests against them (types, lengths, patterns, unknown fields; every error collected) before
  * core/subscription.ts checks what needs the clock or several fields, and serialises answers from

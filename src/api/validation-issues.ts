@@ -1,4 +1,4 @@
-/**
+/*
  * A request that failed its route's JSON Schema, turned into field issues: one
  * `{field, message}` per problem ajv reported (Fastify's ajv runs with allErrors, so all of them),
  * with messages written for the API's users rather than ajv's. The error handler uses it for every

@@ -1,8 +1,9 @@
-/**
+/*
  * Durations arrive as integer milliseconds or as strings such as "500ms", "10s", "5m", "1h", "2d"
  * (a plain digit string is milliseconds). Anything else is refused with a message that says which
  * forms are accepted.
  */
+
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION_PATTERN = /^(\d{1,15}(?:\.\d{1,6})?)(ms|s|m|h|d)?$/;
 

@@ -1,9 +1,10 @@
 import { pooledRandomBytes } from './random-pool.js';
 
-/**
+/*
  * Ids are 26 characters of Crockford base32: 10 for the creation time in milliseconds, 16 random
  * (80 bits). Time first means ids sort by creation and new rows land at the end of indexes.
  */
+
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const ID_LENGTH = 26;

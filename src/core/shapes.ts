@@ -1,4 +1,4 @@
-/**
+/*
  * The shapes of the v1beta API, each declared once as a JSON Schema built with TypeBox: the
  * subscribe body, the effective task config, the views the API answers with, the error body and
  * the project bodies. Every TypeScript type of these shapes is `Static<>` of its schema; Fastify

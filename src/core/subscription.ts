@@ -1,4 +1,4 @@
-/**
+/*
  * The semantic half of validating `POST /v1beta/subscribe`: the HTTP schema (shapes.ts) has already
  * checked types, lengths, patterns and unknown fields; here come the rules that need parsing, the
  * clock or several fields at once. Every problem is reported, each naming its field.

@@ -113,7 +113,7 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
   };
 
   // The policy never changes while the process runs: remember verdicts by host, as parsing an
-  // address (twice, for a literal) showed as 3% of a subscribe's CPU in profiles.
+  // address (twice, for a literal) showed in profiles of subscribe.
   return { refuseAddress: remembered(refuseAddress, VERDICTS_KEPT), isHostExempt, refuseLiteralHost: remembered(refuseLiteralHost, VERDICTS_KEPT) };
 }
 

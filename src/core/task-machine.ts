@@ -1,4 +1,4 @@
-/**
+/*
  * The task state machine, written once. Every function is pure: (task, input, now) -> next task and
  * the timeline entries that record the step. Stores persist what these decide; the dispatcher and
  * the API only call them.

@@ -1,4 +1,4 @@
-/** The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
+/* The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
 import type { QueuedView, TaskView } from './shapes.js';
 import type { Task } from './task.js';
 

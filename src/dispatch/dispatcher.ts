@@ -1,4 +1,4 @@
-/**
+/*
  * The dispatcher: claim -> send -> record, for as many tasks at once as `concurrency` allows.
  *
  *   idle ──(timer at the earliest due time | wake-up from a write | poll)──> claiming

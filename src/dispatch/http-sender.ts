@@ -8,7 +8,7 @@ import type { OpenedRequest } from '../core/request-codec.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
 import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } from './target-guard.js';
 
-/**
+/*
  * Sends one attempt: a pooled keep-alive client (undici Agent, dispatched with a handler of our
  * own: several times faster here than fetch, and cheaper than `request()`), no redirects followed,
  * the task's timeout over the whole exchange, and at most `maxResponseBytes` of the answer read.
@@ -17,6 +17,7 @@ import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } f
  * handler interface (onConnect, onHeaders, onData, onComplete, onError), which undici has reshaped
  * between releases without a major version; upgrade it deliberately, with test/adversarial.
  */
+
 export interface SenderOptions {
   policy: TargetPolicy;
   resolver?: Resolver;
@@ -93,9 +94,9 @@ export function createHttpSender(options: SenderOptions): Sender {
 
 /**
  * Makes one request to a throw-away server on 127.0.0.1, with a client of its own (not the guarded
- * Agent). undici compiles its HTTP parser (WebAssembly) synchronously on the first connection: about
- * 20 ms here, during which the event loop stands still, so without this the first tasks due after a
- * start are that much late. Failing to warm up is harmless; it only costs that delay later.
+ * Agent). undici compiles its HTTP parser (WebAssembly) synchronously on the first connection, and
+ * the event loop stands still meanwhile, so without this the first tasks due after a start would be
+ * late by that long. Failing to warm up is harmless; it only costs that delay later.
  */
 export async function warmUpHttpClient(): Promise<void> {
   const server = createServer((_request, response) => response.end());

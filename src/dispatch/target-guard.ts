@@ -3,13 +3,14 @@ import type { LookupFunction } from 'node:net';
 import { buildConnector } from 'undici';
 import { isIpLiteral, type TargetPolicy } from '../core/target-policy.js';
 
-/**
+/*
  * The target guard at dispatch. A host name is resolved here, every address it resolves to is
  * judged by the policy, and the socket connects to an address that passed: the check and the
  * connection use the same resolution, so there is no window for DNS rebinding. A literal address
  * in the URL is judged before connecting (the URL was also judged at subscribe, but the policy may
  * have changed since).
  */
+
 export class TargetRefusedError extends Error {
   readonly code = 'ETARGETREFUSED';
   constructor(message: string) {

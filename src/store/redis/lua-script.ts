@@ -6,18 +6,17 @@ import { luaFieldTable } from './codec.js';
 import { luaResultTable } from './script-results.js';
 import { type Argument, type ArgumentChunks, EncodedCommand } from './encoded-command.js';
 
-/**
- * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
- * convention) with a header that lists KEYS, ARGV and return values. Each runs after two generated
- * tables: the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the result codes
- * (script-results.ts: RESULT). Run with EVALSHA;
- * loaded with SCRIPT LOAD the first time a server does not know it (after a restart, or on a new
- * server).
- */
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 
 export type LuaReply = string | Buffer | number | null | LuaReply[];
 
+/**
+ * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
+ * convention) with a header that lists KEYS, ARGV and return values. Each runs after two generated
+ * tables: the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the result codes
+ * (script-results.ts: RESULT). Run with EVALSHA; loaded with SCRIPT LOAD the first time a server
+ * does not know it (after a restart, or on a new server).
+ */
 export class LuaScript {
   readonly sha: string;
 

@@ -14,9 +14,9 @@ import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
 /**
- * At most this many writes in one script call (~50 µs of Redis each). A full call leaves at once
- * (TurnBatch), so Redis works on it while the turn goes on: subscribe on Redis ran at 64 with the
- * main thread 64-72% busy, waiting on Redis; smaller calls kept it busier (docs/performance.md).
+ * At most this many writes in one script call. A full call leaves at once (TurnBatch), so Redis
+ * works on it while the turn goes on: with much larger calls the server's main thread sat waiting
+ * on Redis, with smaller ones each write paid more of a call's fixed cost.
  */
 export const WRITE_BATCH = 16;
 
@@ -90,9 +90,9 @@ export class RedisStore implements TaskStore {
       retryStrategy: (times) => Math.min(100 * times, 2_000),
     };
     // No auto-pipelining: commands already share the connection without waiting for each other's
-    // replies, and ioredis builds a Pipeline object for every turn that sends one. Measured with
-    // it on: 20% of the young generation survived each scavenge (a mark-compact every ~4 s, the
-    // clusters of late deliveries), timing on Redis p99 11-16 ms; off: p99 5 ms, server CPU -20%.
+    // replies, and ioredis builds a Pipeline object for every turn that sends one; that garbage
+    // survived into the old generation, whose collections showed as clusters of late deliveries.
+    // TurnWrites gives the same single socket write per turn without it.
     const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks' });
     const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects' });
     // The subscriber keeps its subscription across reconnects; it needs the offline queue for that.

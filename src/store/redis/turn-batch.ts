@@ -8,10 +8,9 @@ interface Waiting<Item, Result> {
 
 /**
  * Gathers the calls of one turn of the event loop into commands of at most `maxItems`: each full
- * one is sent at the end of the tick that filled it, the last with the turn's other writes.
- * Measured on inserts (a throwaway loop of 30,000, 14 a turn, as a subscribe load brings them): a
- * script call per insert cost Redis 56-59 µs and the client 26-36 µs of CPU per insert (a Command,
- * its promise, its reply each); one call per turn, 43-44 µs and 16-18 µs.
+ * one is sent at the end of the tick that filled it, the last with the turn's other writes. A
+ * script call per write would cost Redis and the client a command, a promise and a reply each; one
+ * call per turn shares that cost, and bench/micro/insert-loop.ts measures both.
  * `send` answers one result per item, in order; if it fails, every item of the batch fails with it.
  */
 export class TurnBatch<Item, Result> {

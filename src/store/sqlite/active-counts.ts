@@ -3,7 +3,7 @@ import { StoreInvariantError } from '../task-store.js';
 /**
  * Each project's count of active tasks (RUNNING or PAUSED), as one write batch sees it. Every
  * subscribe checks and raises its project's count; as one UPDATE per task that was a b-tree search
- * and a row rewrite each, ~2 µs of a subscribe's write. Here the batch reads a count once, keeps
+ * and a row rewrite each. Here the batch reads a count once, keeps
  * the changes in memory, and writes each project's net change once, just before its commit.
  *
  * Only valid inside one write batch's transaction: `begin` at its start (again if the batch is run

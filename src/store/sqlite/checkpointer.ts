@@ -1,12 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
-/**
+/*
  * Checkpoints the WAL from a worker thread. SQLite's own automatic checkpoint runs inside a commit
- * on the writing thread, copying pages and fsyncing while requests and deliveries wait: measured
- * here it halved the rate of claims and outcomes. The worker checkpoints every `intervalMs`; the
+ * on the writing thread, copying pages and fsyncing while requests and deliveries wait. The worker checkpoints every `intervalMs`; the
  * writer keeps a large automatic threshold only as a safety net should the worker fall behind.
  */
+
 const WORKER = fileURLToPath(new URL('./checkpoint-worker.cjs', import.meta.url));
 
 export class Checkpointer {

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-/**
+/*
  * One server process per SQLite database: the embedded store assumes it is the only scheduler, so
  * that at start every lease left behind belongs to a process that is gone. A second process on the
  * same file is refused with a clear message instead of delivering tasks twice.
@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
  * next start (a pid file would, once the pid is reused — after a reboot, or as PID 1 in a
  * container). `<db>.lock.pid` only says who holds it, for the message.
  */
+
 export interface LockFile {
   release(): void;
 }

@@ -2,11 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 
-/**
+/*
  * Applies the numbered `.sql` files of ./migrations that are newer than the database's
  * `user_version`, each in its own transaction. Migrations are append-only: a released file never
  * changes; a change is a new file. They may call the SQL functions registered below.
  */
+
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 export interface Migration {

@@ -1,18 +1,18 @@
 import type Database from 'better-sqlite3';
 
-/**
+/*
  * Group commit. Writes asked for during one turn of the event loop run together in one
  * transaction, at the end of that turn. A commit writes every page a transaction touched to the
- * WAL, so twenty subscribes in one commit cost little more than one: measured here, 130 µs per
- * task one per transaction, 50 µs ten per transaction. Callers hear of their write only after the
- * commit, so nothing is acknowledged before it is durable.
+ * WAL, so twenty subscribes in one commit cost little more than one. Callers hear of their write
+ * only after the commit, so nothing is acknowledged before it is durable.
  *
  * A write that throws must change nothing and fail alone. Writes rarely throw (an expected refusal
- * is better returned as a value), so a batch first runs without savepoints, which cost ~4 µs per
+ * is better returned as a value), so a batch first runs without savepoints, which have a cost per
  * write; when one of its writes throws, the whole transaction is rolled back and the batch runs
  * again with each write in its own savepoint. A write may therefore run twice: it must only touch
  * the database (and counters whose gaps do not matter).
  */
+
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface Pending {
