@@ -10,12 +10,16 @@ const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 
 export type LuaReply = string | Buffer | number | null | LuaReply[];
 
+/** What runs before every script: the generated tables, then scripts/prelude.lua's helpers. */
+const PRELUDE = luaFieldTable() + luaResultTable() + readFileSync(`${SCRIPTS_DIR}prelude.lua`, 'utf8');
+
 /**
  * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
- * convention) with a header that lists KEYS, ARGV and return values. Each runs after two generated
- * tables: the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the result codes
- * (script-results.ts: RESULT). Run with EVALSHA; loaded with SCRIPT LOAD the first time a server
- * does not know it (after a restart, or on a new server).
+ * convention) with a header that lists KEYS, ARGV and return values. Each runs after the prelude:
+ * two generated tables, the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the
+ * result codes (script-results.ts: RESULT), then scripts/prelude.lua (an ARGV reader). Run with
+ * EVALSHA; loaded with SCRIPT LOAD the first time a server does not know it (after a restart, or on
+ * a new server).
  */
 export class LuaScript {
   readonly sha: string;
@@ -27,7 +31,7 @@ export class LuaScript {
   static load(file: string): LuaScript {
     const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
     if (!match) throw new Error(`Lua script file name must be <name>-<keys>.lua: ${file}`);
-    return new LuaScript(match[1]!, Number(match[2]), luaFieldTable() + luaResultTable() + readFileSync(SCRIPTS_DIR + file, 'utf8'));
+    return new LuaScript(match[1]!, Number(match[2]), PRELUDE + readFileSync(SCRIPTS_DIR + file, 'utf8'));
   }
 
   /**

@@ -3,24 +3,15 @@
 -- before anything is written, then all accepted tasks are written database by database (a SELECT is
 -- written to the AOF each time the database changes, so grouping them saves four per task).
 -- KEYS[1] due index (db 1)
--- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then, read in order, for
---   each task: project id, task id, queue limit, 1 when the task counts as active, due time or '',
---   config JSON, a list of timeline entries (JSON), a list of the task hash's field, value pairs.
---   A list is its length, then that many arguments.
+-- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then, read in order
+--   (take and list, from the prelude), for each task: project id, task id, queue limit, 1 when the
+--   task counts as active, due time or '', config JSON, a list of timeline entries (JSON), a list
+--   of the task hash's field, value pairs.
 -- Returns one code per task, in order (script-results.ts): DONE stored, QUEUE_FULL the project's
 -- queue is full, NO_PROJECT the project does not exist, ID_TAKEN a task with this id exists.
 local prefix = ARGV[2]
 local count = tonumber(ARGV[3])
-local pos = 4
-local function take()
-  pos = pos + 1
-  return ARGV[pos - 1]
-end
-local function list()
-  local n = tonumber(take())
-  pos = pos + n
-  return pos - n, n
-end
+local take, list = reader(4)
 local tasks = {}
 for t = 1, count do
   local task = { project = take(), id = take(), limit = tonumber(take()), active = take() == '1', due = take(), config = take() }

@@ -5,23 +5,24 @@
 -- each were its own call: a second write of the same task in the batch expects the version the
 -- first one left. Writes are grouped database by database (one SELECT each in the AOF).
 -- KEYS[1] due index (db 1)
--- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then for each task:
---   task id, project id, expected version, active count delta (-1, 0, 1), due time or '',
---   1 when the task holds a lease, expiry in seconds or '' (still active), number of timeline
---   entries n, n entries (JSON), number of hash values 2m, m field, value pairs that changed
--- Returns one code per task, in order: RESULT.DONE written, RESULT.STALE the version changed or the task is gone.
+-- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then, read in order
+--   (take and list, from the prelude), for each task: task id, project id, expected version,
+--   active count delta (-1, 0, 1), due time or '', 1 when the task holds a lease, expiry in seconds
+--   or '' (still active), a list of timeline entries (JSON), a list of the hash's field, value pairs
+--   that changed.
+-- Returns one code per task, in order: RESULT.DONE written, RESULT.STALE the version changed or
+-- the task is gone.
 local prefix = ARGV[2]
+local take, list = reader(4)
 local tasks = {}
-local pos = 4
 for t = 1, tonumber(ARGV[3]) do
-  local n = tonumber(ARGV[pos + 7])
-  local m = tonumber(ARGV[pos + 8 + n])
-  tasks[t] = {
-    id = ARGV[pos], project = prefix .. 'project:' .. ARGV[pos + 1], version = ARGV[pos + 2],
-    delta = tonumber(ARGV[pos + 3]), due = ARGV[pos + 4], leased = ARGV[pos + 5] == '1', expiry = ARGV[pos + 6],
-    entries = pos + 8, entryCount = n, fields = pos + 9 + n, fieldCount = m,
+  local task = {
+    id = take(), project = prefix .. 'project:' .. take(), version = take(), delta = tonumber(take()), due = take(),
+    leased = take() == '1', expiry = take(),
   }
-  pos = pos + 9 + n + m
+  task.entries, task.entryCount = list()
+  task.fields, task.fieldCount = list()
+  tasks[t] = task
 end
 
 local codes = {}
