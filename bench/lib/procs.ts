@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { memoryOf as processMemory } from '../../test/helpers/process-memory.js';
 import type { Message, Protocol } from './child.js';
 
 const children = new Set<ChildProcess>();
@@ -255,15 +256,12 @@ export function distFingerprint(): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-/** Resident set size and its peak, in MB, from /proc (Linux). */
+const MB = 1024 * 1024;
+
+/** Resident set size and its peak, in MB, from /proc (Linux); NaN where it cannot be read. */
 export function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
-  } catch {
-    return { rssMb: NaN, peakRssMb: NaN };
-  }
+  const memory = processMemory(pid);
+  return memory ? { rssMb: memory.rss / MB, peakRssMb: memory.peak / MB } : { rssMb: NaN, peakRssMb: NaN };
 }
 
 /** The fields of a /proc stat file from state (field 3) on: the command name before it may hold spaces. */

@@ -18,12 +18,11 @@ import { newId } from '../../src/core/ids.js';
 import { hashToken, newToken, tokenMatches } from '../../src/core/tokens.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { ApiClient, type ApiResponse, type Credentials, authHeaders } from '../helpers/api-client.js';
+import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { type ServerProcess, spawnServer } from '../helpers/server-process.js';
-import { PROCESS_ENV, ProcessPool, makeTempDir, removeDir } from '../process/support.js';
-import { type RawResponse, rawRequest } from './attack-support.js';
-
-type StoreKind = 'sqlite' | 'redis';
+import { PROCESS_ENV, type StoreKind, storeEnv } from '../helpers/server-env.js';
+import { ProcessPool, type ServerProcess, spawnServer } from '../helpers/server-process.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 interface Route {
   name: string;
@@ -113,8 +112,7 @@ function describeAnswer(res: RawResponse): string {
 }
 
 function envFor(kind: StoreKind, dir: string, redis: RedisServer | null, extra: Record<string, string> = {}): Record<string, string> {
-  const store: Record<string, string> = kind === 'redis' ? { TASKS_DB: redis!.url, TASKS_CRYPTO_KEY: 'a'.repeat(64) } : { TASKS_DB: `sqlite:${dir}/tasks.db` };
-  return { ...PROCESS_ENV, ...store, ...extra };
+  return { ...PROCESS_ENV, ...storeEnv(dir, kind === 'redis' ? redis!.url : null), ...extra };
 }
 
 for (const kind of ['sqlite', 'redis'] as const) {

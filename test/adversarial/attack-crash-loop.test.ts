@@ -14,14 +14,17 @@
  * KUUERI_ATTACK_SEED=<seed>.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, type Credentials } from '../helpers/api-client.js';
+import { waitForEmptyQueue } from '../helpers/api-tasks.js';
+import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { type ServerProcess, spawnServer } from '../helpers/server-process.js';
-import { type RecordedRequest, TargetServer } from '../helpers/target.js';
-import { PROCESS_ENV, ProcessPool, makeTempDir, mapPool, removeDir, sleep, waitUntil } from '../process/support.js';
-import { attackSeed, seededRandom } from './attack-support.js';
+import { attackSeed, seededRandom } from '../helpers/seeded-random.js';
+import { PROCESS_ENV, storeEnv } from '../helpers/server-env.js';
+import { ProcessPool, type ServerProcess, spawnServer } from '../helpers/server-process.js';
+import { type RecordedRequest, TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { holdFor, waitFor } from '../helpers/wait.js';
 
 const ROUNDS = 10;
 const QUEUE_LIMIT = 40;
@@ -132,12 +135,11 @@ for (const kind of ['sqlite', 'redis'] as const) {
 
     const env = (): Record<string, string> => ({
       ...PROCESS_ENV,
+      ...storeEnv(dir, redis?.url),
       TASKS_QUEUE_LIMIT: String(QUEUE_LIMIT),
-      ...(kind === 'redis'
-        ? // A short lease, so the tasks a killed process held come back within two seconds (renewed
-          // every third of it, so a busy machine does not make one process send a task twice).
-          { TASKS_DB: redis!.url, TASKS_CRYPTO_KEY: 'd'.repeat(64), TASKS_LEASE_MS: '2000' }
-        : { TASKS_DB: `sqlite:${join(dir, 'tasks.db')}` }),
+      // A short lease on Redis, so the tasks a killed process held come back within two seconds
+      // (renewed every third of it, so a busy machine does not make one process send a task twice).
+      ...(kind === 'redis' ? { TASKS_LEASE_MS: '2000' } : {}),
     });
 
     test('every acknowledged task is delivered, no refused one ever is; duplicates reported per round', async (t) => {
@@ -195,7 +197,8 @@ for (const kind of ['sqlite', 'redis'] as const) {
         const burst = Promise.all(Array.from({ length: SUBSCRIBERS }, subscriber));
         if (plan.killAfterAnswers === null) {
           await burst;
-          await sleep(plan.lingerMs); // wall-clock is the point: deliveries are in flight meanwhile
+          // Wall-clock is the point: the kill lands a random while after the burst, deliveries in flight meanwhile.
+          await holdFor(plan.lingerMs, 'the kill lands at a random moment after the burst');
           triggerKill();
         }
         await killNow;
@@ -207,7 +210,9 @@ for (const kind of ['sqlite', 'redis'] as const) {
         const exitMs = Date.now() - killAt;
         // What the dead process wrote before dying still reaches the target, and a busy machine
         // handles it late: count it as this process's before the next one starts.
-        assert.ok(await target.connectionsClosed(10_000), `${where}: the dead process's connections to the target closed`);
+        await target.waitForClosedConnections({ timeoutMs: 10_000 }).catch((error: Error) => {
+          throw new Error(`${where}: the dead process's connections to the target did not close: ${error.message}`);
+        });
         await burst;
         const settledMs = Date.now() - killAt;
         assert.equal(exit.signal, 'SIGKILL', where);
@@ -239,24 +244,15 @@ for (const kind of ['sqlite', 'redis'] as const) {
       const unknown = [...fates].filter(([, f]) => f.kind === 'unknown').map(([n]) => n);
       const delivered = (): Set<number> => new Set(deliveries.map((d) => d.n));
       const missing = (): number[] => acked.map(([n]) => n).filter((n) => !delivered().has(n));
-      await waitUntil(`every acknowledged marker to reach the target (seed ${seed})`, () => (missing().length === 0 ? true : undefined), 30_000, 50).catch(
-        (error: Error) => {
-          throw new Error(`${error.message}; never delivered: ${missing().length} of ${acked.length}: ${missing().slice(0, 20).join(', ')}`);
-        },
+      await waitFor(
+        () => `every acknowledged marker to reach the target (seed ${seed}); never delivered: ${missing().length} of ${acked.length}: ${missing().slice(0, 20).join(', ')}`,
+        () => missing().length === 0,
+        { timeoutMs: 30_000, everyMs: 50 },
       );
       // Everything stored has run (an unknown subscribe may have been stored): the queue is empty.
-      const queue = await waitUntil(
-        `the project's queue to empty (seed ${seed})`,
-        async () => {
-          const info = await client.info(project);
-          return info.status === 200 && info.body.taskInQueue === 0 ? info.body : undefined;
-        },
-        30_000,
-        100,
-      ).catch(async (error: Error) => {
-        throw new Error(`${error.message}; info: ${JSON.stringify((await client.info(project)).body)}`);
+      await waitForEmptyQueue(client, project, { timeoutMs: 30_000, everyMs: 100 }).catch((error: Error) => {
+        throw new Error(`seed ${seed}: ${error.message}`);
       });
-      assert.equal(queue.taskInQueue, 0);
 
       // Every acknowledged task ended COMPLETED.
       const states = await mapPool(acked, 16, async ([n, fate]) => {

@@ -19,14 +19,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createTargetPolicy, parseAllowList } from '../../src/core/target-policy.js';
+import type { TaskView } from '../../src/core/shapes.js';
 import { ApiClient, type ApiResponse, type Credentials } from '../helpers/api-client.js';
+import { waitForFinal } from '../helpers/api-tasks.js';
+import { scanEveryValue } from '../helpers/redis-scan.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { type ServerProcess, spawnServer } from '../helpers/server-process.js';
-import { TargetServer } from '../helpers/target.js';
-import { FINAL_STATES, PROCESS_ENV, ProcessPool, logLines, makeTempDir, removeDir, waitUntil } from '../process/support.js';
-import { scanEveryValue } from './attack-support.js';
-
-type StoreKind = 'sqlite' | 'redis';
+import { PROCESS_ENV, type StoreKind } from '../helpers/server-env.js';
+import { logLines, ProcessPool, type ServerProcess, spawnServer } from '../helpers/server-process.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
@@ -244,8 +246,7 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
     });
 
     const local = (path: string): string => `http://localhost:${target.port}${path}`;
-    const waitFinal = async (id: string, timeoutMs = 20_000): Promise<Record<string, unknown>> =>
-      api.waitForTask(creds, id, (t) => FINAL_STATES.has(t.state as string), timeoutMs);
+    const waitFinal = (id: string): Promise<TaskView> => waitForFinal(api, creds, id);
 
     test('tasks with secrets succeed, fail, retry, repeat, time out, are reset, refused and managed; every error path is hit', async (t) => {
       const subscribe = async (name: string, body: Record<string, unknown>): Promise<string> => {
@@ -426,7 +427,7 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
           // The append-only files on disk.
           const [, redisDir] = (await client.config('GET', 'dir')) as [string, string];
           const aofHolds = (id: string): boolean => filesUnder(redisDir).some((f) => f.path.includes('appendonly') && f.bytes.includes(id));
-          await waitUntil('the AOF to hold the last task written', () => (aofHolds(ids.ok!) ? true : undefined), 10_000, 100);
+          await waitFor('the AOF to hold the last task written', () => aofHolds(ids.ok!), { timeoutMs: 10_000, everyMs: 100 });
           const files = filesUnder(redisDir).filter((f) => !f.path.endsWith('redis.log'));
           const onDisk = files.flatMap((f) => findIn(f.bytes, all).map((name) => `${name} in ${f.path}`));
           assert.deepEqual(onDisk, [], `on disk:\n${onDisk.join('\n')}`);

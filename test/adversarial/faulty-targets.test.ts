@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { TaskView, TimelineEntryView } from '../../src/core/shapes.js';
 import { ApiClient, type Credentials } from '../helpers/api-client.js';
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { type ServerProcess, spawnServer } from '../helpers/server-process.js';
-import { TargetServer } from '../helpers/target.js';
-import {
-  type RawBehavior,
-  type RawConnection,
-  RawTarget,
-  answerRaw,
-  closedPort,
-  flood,
-  memoryOf,
-  silent,
-  trickle,
-} from './faulty-targets-support.js';
+import { getTimeline, waitForFinal } from '../helpers/api-tasks.js';
+import { freePort } from '../helpers/ports.js';
+import { memoryOf } from '../helpers/process-memory.js';
+import { type RawBehavior, type RawConnection, RawTarget, answerRaw, flood, silent, trickle } from '../helpers/raw-target.js';
+import { type ServerProcess, type StoreServer, startServerOn } from '../helpers/server-process.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Faulty targets against the real server process (`node dist/main.js`), on SQLite and on Redis:
@@ -27,58 +18,17 @@ import {
  * timeline that says what happened, retries as configured, and the server must stay up.
  */
 
-interface TaskView {
-  id: string;
-  state: string;
-  statusCode: number;
-  updates: { attempts: number; retryCount: number };
-}
-
-interface Entry {
-  label: string;
-  description: string;
-  createdAt: number;
-  metadata?: Record<string, unknown>;
-}
-
 const TEN_MB = 10 * 1024 * 1024;
-const FINAL = new Set(['COMPLETED', 'ERROR', 'EXCEEDED', 'CANCELED']);
-
-const BASE_ENV: Record<string, string> = {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  TASKS_ALLOW_TARGETS: '127.0.0.0/8',
-  TASKS_LOG_LEVEL: 'info',
-  TASKS_THROTTLE_LIMIT: '1000000',
-  TASKS_REGISTER_LIMIT: '1000000',
-  TASKS_AUTH_FAILURE_LIMIT: '1000000',
-  TASKS_QUEUE_LIMIT: '100000',
-  TASKS_CRYPTO_KEY: 'f'.repeat(64),
-};
-
-/** Resolves when `promise` does; rejects saying `what` after `ms`. */
-async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The connection is closed (by the tasks server: the raw targets never close on their own here). */
 function closedByServer(conn: RawConnection | undefined, what: string): Promise<void> {
   assert.ok(conn, `${what}: no connection recorded`);
-  return bounded(conn.closedPromise, 10_000, `${what}: the tasks server never closed the connection`);
+  return waitFor(`${what}: the tasks server to close the connection`, conn.closedPromise, { timeoutMs: 10_000 });
 }
 
 for (const backend of ['sqlite', 'redis'] as const) {
   describe(`faulty targets (${backend})`, { concurrency: false }, () => {
-    let redis: RedisServer | null = null;
-    let dir = '';
+    let started: StoreServer | undefined;
     let server: ServerProcess;
     let client: ApiClient;
     let creds: Credentials;
@@ -86,15 +36,8 @@ for (const backend of ['sqlite', 'redis'] as const) {
     const https: TargetServer[] = [];
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), `kuueri-faulty-${backend}-`));
-      let store: string;
-      if (backend === 'redis') {
-        redis = await startRedisServer();
-        store = redis.url;
-      } else {
-        store = `sqlite:${join(dir, 'tasks.db')}`;
-      }
-      server = await spawnServer({ ...BASE_ENV, TASKS_DB: store }, dir);
+      started = await startServerOn(backend);
+      server = started.server;
       client = new ApiClient(server.url);
       creds = await client.register();
     });
@@ -102,9 +45,7 @@ for (const backend of ['sqlite', 'redis'] as const) {
     after(async () => {
       await Promise.allSettled(raws.map((t) => t.close()));
       await Promise.allSettled(https.map((t) => t.close()));
-      await server?.kill('SIGKILL');
-      await redis?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await started?.close();
     });
 
     const raw = async (behavior: RawBehavior): Promise<RawTarget> => {
@@ -125,20 +66,15 @@ for (const backend of ['sqlite', 'redis'] as const) {
       return res.body.id as string;
     };
 
-    const final = async (id: string, timeoutMs = 20_000): Promise<TaskView> =>
-      (await client.waitForTask(creds, id, (t) => FINAL.has(String(t.state)), timeoutMs)) as unknown as TaskView;
+    const final = (id: string, timeoutMs = 20_000): Promise<TaskView> => waitForFinal(client, creds, id, { timeoutMs });
 
-    const timeline = async (id: string): Promise<Entry[]> => {
-      const res = await client.timeline(creds, id);
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body;
-    };
+    const timeline = (id: string): Promise<TimelineEntryView[]> => getTimeline(client, creds, id);
 
     /**
      * The timeline of a task whose every attempt failed with `what`: one `Error` for the first
      * attempt, then `Retry` + `Error` per retry, the last saying none is left.
      */
-    const assertFailedTimeline = (entries: Entry[], what: RegExp, retries: 0 | 1): void => {
+    const assertFailedTimeline = (entries: TimelineEntryView[], what: RegExp, retries: 0 | 1): void => {
       const dump = JSON.stringify(entries, null, 1);
       const labels = entries.map((e) => e.label);
       assert.deepEqual(labels, retries === 0 ? ['Subscribe', 'Error'] : ['Subscribe', 'Error', 'Retry', 'Error'], dump);
@@ -217,7 +153,7 @@ for (const backend of ['sqlite', 'redis'] as const) {
 
     describe('each misbehaviour ends the task as its policy says', { concurrency: true }, () => {
       test('connection refused: ERROR, statusCode 0, "connection refused", retried once', async () => {
-        const port = await closedPort();
+        const port = await freePort();
         const id = await subscribe(`http://127.0.0.1:${port}/hook`, { retry: 1 });
         const task = await final(id);
         assert.equal(task.state, 'ERROR', JSON.stringify(task));

@@ -1,6 +1,6 @@
 /**
- * The seeded generator of the hostile-input suite (hostile-input.test.ts): a small PRNG
- * (mulberry32), a JSON writer that can say what JSON.stringify cannot (`-0`, `1e400`, `__proto__`
+ * The seeded generator of the hostile-input suite (hostile-input.test.ts): a seeded random
+ * source, a JSON writer that can say what JSON.stringify cannot (`-0`, `1e400`, `__proto__`
  * as an own key, escaped keys, duplicate keys), and the cases themselves, each with what the server
  * must answer. The same seed gives the same cases in the same order, so a failure names its seed and
  * case and reproduces.
@@ -10,25 +10,15 @@
  * and the fields the message must name), or may be either when the contract leaves it open.
  */
 import { STATUS_CODES } from 'node:http';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 // ── PRNG ────────────────────────────────────────────────────────────────────────────────────────
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Rng {
   private readonly next: () => number;
 
   constructor(readonly seed: number) {
-    this.next = mulberry32(seed);
+    this.next = seededRandom(seed);
   }
 
   /** An integer in [0, max). */

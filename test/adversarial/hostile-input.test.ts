@@ -14,15 +14,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiClient, type Credentials } from '../helpers/api-client.js';
-import { type RecordedRequest, TargetServer } from '../helpers/target.js';
+import { ApiClient, type Credentials, authHeaders } from '../helpers/api-client.js';
+import { waitForTask } from '../helpers/api-tasks.js';
+import { mapPool } from '../helpers/pool.js';
+import { type RawAnswer, type RawRequestOptions, sendBytes, sendRequest } from '../helpers/raw-http.js';
+import type { StoreKind } from '../helpers/server-env.js';
+import { type StoreServer, startServerOn } from '../helpers/server-process.js';
+import { type RecordedRequest, TargetServer } from '../helpers/target-server.js';
+import { waitFor } from '../helpers/wait.js';
+import { checkAnswer, describeAnswer, describeRequest, errorShapeProblems, serverErrors } from './hostile-checks.js';
 import {
   type GenContext, type HostileCase, ONE_MB, Rng, idCases, interleaveControls, multiFieldCases, registerCases, subscribeCases, toJson, validBody,
 } from './hostile-generate.js';
-import {
-  type Answer, type Backend, type HostileServer, authHeadersFor, checkAnswer, describeAnswer, describeRequest, errorShapeProblems, mapPool, send,
-  sendBytes, serverErrors, startHostileServer,
-} from './hostile-support.js';
 
 /** Change it to explore; a failure message always names the seed it came from. */
 const SEED = 0x6b75_7565;
@@ -32,15 +35,11 @@ const BATCH = 48;
 const BODY_LIMIT = 131_072;
 const MAX_SHOWN = 60;
 
-async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** The server on its store, with a shorter shutdown grace and a throttle no case reaches. */
+const HOSTILE_ENV: Record<string, string> = { TASKS_THROTTLE_LIMIT: '100000000', TASKS_SHUTDOWN_GRACE_MS: '1000' };
+
+/** One request on its own connection, exactly as written; a connection error or a timeout is `dropped`. */
+const send = (base: URL, request: RawRequestOptions): Promise<RawAnswer> => sendRequest(base, request, { timeoutMs: 20_000 });
 
 function report(title: string, failures: string[], total: number): string {
   const shown = failures.slice(0, MAX_SHOWN).map((f) => `  - ${f}`).join('\n');
@@ -48,9 +47,9 @@ function report(title: string, failures: string[], total: number): string {
   return `${title}: ${failures.length} of ${total} cases failed (${SEED_TEXT}):\n${shown}${more}`;
 }
 
-for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[]) {
+for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) {
   describe(`hostile input against the real server process (${backend})`, () => {
-    let hs: HostileServer;
+    let hs: StoreServer;
     let target: TargetServer;
     let client: ApiClient;
     /** The hostile project: every 201 here must stay RUNNING (an hour away) and be counted. */
@@ -69,7 +68,7 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
 
     before(async () => {
       target = await TargetServer.start();
-      hs = await startHostileServer(backend);
+      hs = await startServerOn(backend, HOSTILE_ENV);
       client = new ApiClient(hs.server.url);
       projectA = await client.register('hostile-a@example.com');
       projectB = await client.register('hostile-b@example.com');
@@ -99,13 +98,13 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
       const problems: string[] = [];
       if (!hs.alive()) return [`${where}: the server process exited (${String(hs.server.proc.exitCode ?? hs.server.proc.signalCode)})`];
       const health = await send(hs.base, { method: 'GET', path: '/healthz' });
-      if (health.kind !== 'answer' || health.status !== 200 || !health.text.includes('"ok"')) problems.push(`${where}: /healthz answered ${describeAnswer(health)}`);
+      if (health.kind !== 'answer' || health.status !== 200 || !health.body.includes('"ok"')) problems.push(`${where}: /healthz answered ${describeAnswer(health)}`);
       const control = await send(hs.base, {
-        method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeadersFor(projectA), 'content-type': 'application/json' },
+        method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeaders(projectA), 'content-type': 'application/json' },
         body: toJson(validBody(ctx(), 'health-control')),
       });
       if (control.kind !== 'answer' || control.status !== 201) problems.push(`${where}: a valid subscribe answered ${describeAnswer(control)}`);
-      else acceptedInA.push(String((JSON.parse(control.text) as { id: string }).id));
+      else acceptedInA.push(String((JSON.parse(control.body) as { id: string }).id));
       return problems;
     }
 
@@ -116,8 +115,8 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
         const batch = cases.slice(start, start + BATCH);
         await mapPool(batch, POOL, async (c) => {
           const creds = c.auth === 'A' ? projectA : c.auth === 'B' ? projectB : null;
-          const answer: Answer = await send(hs.base, {
-            method: c.method, path: c.path, headers: { ...(creds ? authHeadersFor(creds) : {}), ...c.headers }, body: c.body, chunked: c.chunked,
+          const answer: RawAnswer = await send(hs.base, {
+            method: c.method, path: c.path, headers: { ...(creds ? authHeaders(creds) : {}), ...c.headers }, body: c.body, chunked: c.chunked,
           });
           const { problems, taskId } = checkAnswer(c, answer);
           if (taskId !== undefined && c.countsAsTask && c.auth === 'A') acceptedInA.push(taskId);
@@ -207,7 +206,7 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
       for (const a of answers) {
         if (a.kind === 'answer' && a.status === 409) {
           assert.deepEqual(errorShapeProblems(a), [], describeAnswer(a));
-          assert.equal((JSON.parse(a.text) as { code: string }).code, 'EMAIL_TAKEN');
+          assert.equal((JSON.parse(a.body) as { code: string }).code, 'EMAIL_TAKEN');
         }
       }
     });
@@ -230,17 +229,17 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
       ];
       for (const c of cases) {
         const answer = await send(hs.base, {
-          method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeadersFor(projectA), 'content-type': 'application/json' }, body: padded(c.size), chunked: c.chunked,
+          method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeaders(projectA), 'content-type': 'application/json' }, body: padded(c.size), chunked: c.chunked,
         });
         const what = `${SEED_TEXT}, size case [${c.title}] (${c.size} bytes${c.chunked ? ', chunked' : ''}) → ${describeAnswer(answer)}`;
         if (answer.kind !== 'answer' || answer.status !== c.status) {
           failures.push(`${what}: expected ${c.status}`);
           continue;
         }
-        if (c.status === 201) acceptedInA.push(String((JSON.parse(answer.text) as { id: string }).id));
+        if (c.status === 201) acceptedInA.push(String((JSON.parse(answer.body) as { id: string }).id));
         else {
           const problems = errorShapeProblems(answer);
-          if ((JSON.parse(answer.text) as { code?: string }).code !== c.code) problems.push(`code is not ${String(c.code)}`);
+          if ((JSON.parse(answer.body) as { code?: string }).code !== c.code) problems.push(`code is not ${String(c.code)}`);
           if (problems.length > 0) failures.push(`${what}: ${problems.join('; ')}`);
         }
       }
@@ -269,7 +268,7 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
       ];
       const failures: string[] = [];
       for (const c of cases) {
-        const answer = await sendBytes(hs.base, c.bytes);
+        const answer = await sendBytes(hs.base, c.bytes, { timeoutMs: 5_000 });
         const what = `${SEED_TEXT}, framing case [${c.title}] → ${describeAnswer(answer)}`;
         if (answer.kind !== 'answer') failures.push(`${what}: no answer`);
         else {
@@ -343,10 +342,10 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly Backend[])
         const id = ids[i];
         if (!id) return;
         try {
-          const delivered = await waitUntil(`delivery of ${id} [${o.title}]`, () => target.requests.find((r) => r.headers['x-kuueri-tasks-queue'] === id));
+          const delivered = await waitFor(`delivery of ${id} [${o.title}]`, () => target.requests.find((r) => r.headers['x-kuueri-tasks-queue'] === id));
           const problems = o.check(delivered);
           if (problems.length > 0) failures.push(`[${o.title}] delivered ${delivered.method} ${JSON.stringify(delivered.url)}: ${problems.join('; ')}`);
-          const done = await client.waitForTask(projectB, id, (t) => t.state !== 'RUNNING');
+          const done = await waitForTask(client, projectB, id, (t) => t.state !== 'RUNNING');
           if (done.state !== 'COMPLETED' || done.statusCode !== 200) failures.push(`[${o.title}] ended ${String(done.state)} ${String(done.statusCode)}`);
         } catch (error) {
           failures.push(`[${o.title}] ${(error as Error).message}`);

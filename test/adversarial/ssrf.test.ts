@@ -4,15 +4,14 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { waitForFinal } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
 
 /**
  * The target guard against server-side request forgery. A test resolver stands in for DNS (the
  * server's own lookup is the one replaced, so the connection still goes through the guard).
  */
-const final = (task: Record<string, unknown>): boolean => !['RUNNING', 'PAUSED'].includes(String(task.state));
-
 async function listenOn(host: string, port = 0): Promise<{ server: Server; port: number; hits: string[] }> {
   const hits: string[] = [];
   const server = createServer((req, res) => {
@@ -78,10 +77,10 @@ describe('with nothing exempt, no request reaches 127.0.0.1 however it is writte
       ids.push(res.body.id as string);
     }
     for (const id of ids) {
-      const task = await server.client.waitForTask(creds, id, final);
+      const task = await waitForFinal(server.client, creds, id);
       assert.equal(task.state, 'ERROR', JSON.stringify(task));
       assert.equal(task.statusCode, 0);
-      assert.equal((task.updates as { attempts: number }).attempts, 1, 'a refused target is not retried');
+      assert.equal(task.updates.attempts, 1, 'a refused target is not retried');
       const timeline = (await server.client.timeline(creds, id)).body;
       assert.match(timeline.at(-1)!.description, /refused/);
     }
@@ -130,7 +129,7 @@ describe('the connection goes to the address that was checked', () => {
       ids.push(res.body.id as string);
     }
     for (const id of ids) {
-      const task = await server.client.waitForTask(creds, id, final);
+      const task = await waitForFinal(server.client, creds, id);
       assert.equal(task.state, 'COMPLETED', JSON.stringify(task));
     }
     assert.equal(allowed.hits.length, 4);
@@ -148,7 +147,7 @@ describe('the connection goes to the address that was checked', () => {
       const port = (redirecting.address() as AddressInfo).port;
       const res = await server.client.subscribe(creds, { httpRequest: { url: `http://127.0.0.2:${port}/go`, method: 'POST' } });
       assert.equal(res.status, 201);
-      const task = await server.client.waitForTask(creds, res.body.id as string, final);
+      const task = await waitForFinal(server.client, creds, res.body.id as string);
       assert.equal(task.state, 'ERROR');
       assert.equal(task.statusCode, 302);
       assert.equal(forbidden.hits.length, 0, 'the redirect was followed');

@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Credentials } from '../helpers/api-client.js';
+import { waitForEmptyQueue } from '../helpers/api-tasks.js';
+import { clusterEnv, killNodes, type Node, startNodes, waitForDeliveries } from '../helpers/cluster-nodes.js';
+import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { TargetServer } from '../helpers/target.js';
-import { type Node, clusterEnv, killNodes, pool, startNodes, until } from './cluster-support.js';
+import { TargetServer } from '../helpers/target-server.js';
 
 describe('redis-server stopped and restarted while tasks are pending', () => {
   let redis: RedisServer | undefined;
@@ -33,7 +35,7 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
   test('the servers stay up and answer 503 STORE_UNAVAILABLE meanwhile; afterwards every acknowledged task is delivered', async (t) => {
     const [a, b] = nodes!;
     const creds: Credentials = await a!.client.register();
-    const ids = await pool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
+    const ids = await mapPool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
       const res = await (i % 2 ? a! : b!).client.subscribe(creds, {
         httpRequest: { url: target!.url(`/job?n=${i}`), method: 'POST' },
         config: { executionDelay: 1_500 + ((i * 37) % 2_500) },
@@ -57,8 +59,8 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
     assert.equal(b!.process.proc.exitCode, null, 'node b is still running');
 
     await redis!.start();
-    await until(() => ids.every((id) => deliveries.has(id)), 60_000, () => `${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} delivered`);
-    await until(async () => (await a!.client.info(creds)).body.taskInQueue === 0, 30_000, () => 'tasks still in queue');
+    await waitForDeliveries(ids, deliveries, { timeoutMs: 60_000 });
+    await waitForEmptyQueue(a!.client, creds, { timeoutMs: 30_000 });
     const twice = ids.filter((id) => (deliveries.get(id) ?? 0) > 1);
     t.diagnostic(`after the Redis restart: ${ids.length} of ${ids.length} delivered, ${twice.length} twice`);
     assert.equal((await b!.client.request('GET', '/healthz')).status, 200);
@@ -148,7 +150,7 @@ describe('resource/config/redis.conf', () => {
     const creds = await node!.client.register();
     const res = await node!.client.subscribe(creds, { httpRequest: { url: target!.url('/acl'), method: 'POST' } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const [received] = await target!.waitFor(1);
+    const [received] = await target!.waitForRequests(1);
     assert.equal(received!.headers['x-kuueri-tasks-queue'], res.body.id);
   });
 

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Credentials } from '../helpers/api-client.js';
+import { waitForEmptyQueue } from '../helpers/api-tasks.js';
+import { clusterEnv, killNodes, type Node, startNodes, waitForDeliveries } from '../helpers/cluster-nodes.js';
+import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { TargetServer } from '../helpers/target.js';
-import { type Node, clusterEnv, killNodes, pool, startNodes, until } from './cluster-support.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The shipped resource/config/redis.conf through Redis restarts, as an operator runs it: only the
@@ -60,10 +63,10 @@ describe('the shipped redis.conf through a graceful restart and a kill -9 of Red
   /** Every acknowledged task is still queued after the restart, and Redis dropped nothing loading its AOF. */
   const assertAllThere = async (creds: Credentials, ids: readonly string[], after: string): Promise<void> => {
     const [node] = nodes!;
-    await until(async () => (await node!.client.request('GET', '/healthz')).status === 200, 15_000, () => `the server did not reconnect ${after}`);
+    await waitFor(`the server to reconnect ${after}`, async () => (await node!.client.request('GET', '/healthz')).status === 200, { timeoutMs: 15_000 });
     const info = await node!.client.info(creds);
     assert.equal(info.body.taskInQueue, ids.length, `taskInQueue ${after}`);
-    const states = await pool(ids, 16, async (id) => {
+    const states = await mapPool(ids, 16, async (id) => {
       const res = await node!.client.task(creds, id);
       return res.status === 200 ? String(res.body.state) : `HTTP ${res.status}`;
     });
@@ -77,7 +80,7 @@ describe('the shipped redis.conf through a graceful restart and a kill -9 of Red
     const [node] = nodes!;
     const creds = await node!.client.register();
     const dueAt = Date.now() + DELAY_MS;
-    const ids = await pool(Array.from({ length: TASK_COUNT }, (_, i) => i), 8, async (i) => {
+    const ids = await mapPool(Array.from({ length: TASK_COUNT }, (_, i) => i), 8, async (i) => {
       const res = await node!.client.subscribe(creds, {
         httpRequest: { url: target!.url(`/restart?n=${i}`), method: 'POST', data: Buffer.from(`task ${i}`).toString('base64') },
         config: { executionAt: dueAt },
@@ -98,8 +101,8 @@ describe('the shipped redis.conf through a graceful restart and a kill -9 of Red
     await assertAllThere(creds, ids, 'after kill -9');
     assert.ok(Date.now() < dueAt, `the restarts took past the tasks' due time (${Date.now() - dueAt} ms): raise DELAY_MS`);
 
-    await until(() => ids.every((id) => deliveries.has(id)), 30_000, () => `${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} delivered`);
-    await until(async () => (await node!.client.info(creds)).body.taskInQueue === 0, 15_000, () => 'tasks still in queue');
+    await waitForDeliveries(ids, deliveries, { timeoutMs: 30_000 });
+    await waitForEmptyQueue(node!.client, creds, { timeoutMs: 15_000 });
     const counts = ids.map((id) => deliveries.get(id));
     assert.deepEqual([...new Set(counts)], [1], 'each task delivered exactly once');
     t.diagnostic(`${ids.length} tasks through a graceful restart and a kill -9 of Redis: all delivered, once each`);
@@ -150,12 +153,12 @@ describe('the start-up log names the risks to acknowledged tasks that Redis repo
     const shipped = readFileSync(CONF, 'utf8');
     const rule = /^user default off .*$/m;
     assert.match(shipped, rule);
-    const folder = mkdtempSync(join(tmpdir(), 'kuueri-conf-'));
+    const folder = makeTempDir('conf');
     const before = join(folder, 'redis.conf');
     writeFileSync(before, shipped.replace(rule, 'user default off'));
     const redis = await startRedisServer({ configFile: before, pingUrl: (port) => `redis://${ADMIN}@127.0.0.1:${port}` });
     servers.push(redis);
-    t.after(() => rmSync(folder, { recursive: true, force: true }));
+    t.after(() => removeDir(folder));
     const url = `redis://${TASKS}@127.0.0.1:${redis.port}`;
     const first = await startNode(url);
     const creds = await first.client.register();

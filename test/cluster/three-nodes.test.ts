@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Credentials } from '../helpers/api-client.js';
+import { getTask, waitForEmptyQueue, waitForTask } from '../helpers/api-tasks.js';
+import { aliveNodes, clusterEnv, killNodes, type Node, startNodes, waitForDeliveries } from '../helpers/cluster-nodes.js';
+import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { TargetServer } from '../helpers/target.js';
-import { type Node, clusterEnv, killNodes, pool, startNodes, until } from './cluster-support.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Three server processes on one real Redis: atomic claims (each task delivered once), SIGKILL of a
@@ -35,11 +38,11 @@ describe('three servers sharing one Redis', () => {
   });
 
   const subscribeAll = async (count: number, path: string, maxDelayMs: number): Promise<string[]> =>
-    pool(Array.from({ length: count }, (_, i) => i), 48, async (i) => {
+    mapPool(Array.from({ length: count }, (_, i) => i), 48, async (i) => {
       // As a client behind a load balancer: a node that dies mid-request is retried on another.
       // Only tasks answered 201 count as acknowledged.
       for (let attempt = 0; ; attempt++) {
-        const alive = nodes!.filter((n) => n.process.proc.exitCode === null && n.process.proc.signalCode === null);
+        const alive = aliveNodes(nodes!);
         const node = alive[(i + attempt) % alive.length]!;
         try {
           const res = await node.client.subscribe(creds, {
@@ -56,9 +59,9 @@ describe('three servers sharing one Redis', () => {
 
   test('3000 tasks subscribed across the nodes are each delivered exactly once', async () => {
     const ids = await subscribeAll(3000, '/fast', 1500);
-    await until(() => ids.every((id) => deliveries.has(id)), 60_000, () => `${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} delivered`);
+    await waitForDeliveries(ids, deliveries, { timeoutMs: 60_000 });
     // Every task is then recorded COMPLETED (which also proves nothing is still in flight to be re-sent).
-    await until(async () => (await nodes![2]!.client.info(creds)).body.taskInQueue === 0, 30_000, () => 'tasks still in queue');
+    await waitForEmptyQueue(nodes![2]!.client, creds, { timeoutMs: 30_000 });
     const twice = ids.filter((id) => deliveries.get(id) !== 1);
     assert.deepEqual(twice, [], `${twice.length} tasks were delivered more than once`);
     assert.equal(target.requests.length, ids.length);
@@ -68,11 +71,11 @@ describe('three servers sharing one Redis', () => {
     const before = target.requests.length;
     const pending = subscribeAll(3000, '/slow', 3000);
     // Kill one node once deliveries of this batch are under way, while it has requests in flight.
-    await until(() => target.requests.length - before > 600, 60_000, () => `only ${target.requests.length - before} delivered`);
+    await waitFor(() => `600 deliveries of this batch (${target.requests.length - before} so far)`, () => target.requests.length - before > 600, { timeoutMs: 60_000 });
     await nodes![1]!.process.kill('SIGKILL');
     const ids = await pending;
-    await until(() => ids.every((id) => deliveries.has(id)), 60_000, () => `${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} delivered`);
-    await until(async () => (await nodes![0]!.client.info(creds)).body.taskInQueue === 0, 30_000, () => 'tasks still in queue');
+    await waitForDeliveries(ids, deliveries, { timeoutMs: 60_000 });
+    await waitForEmptyQueue(nodes![0]!.client, creds, { timeoutMs: 30_000 });
     const twice = ids.filter((id) => (deliveries.get(id) ?? 0) > 1);
     t.diagnostic(`delivered twice after the SIGKILL: ${twice.length} of ${ids.length} (requests the dead node had sent but not recorded)`);
     assert.ok(ids.every((id) => (deliveries.get(id) ?? 0) >= 1));
@@ -89,7 +92,7 @@ describe('three servers sharing one Redis', () => {
     assert.equal(res.status, 201);
     const id = res.body.id as string;
     // Without a wake-up crossing processes this would wait for the next poll, a minute away.
-    await until(() => deliveries.has(id), 15_000, () => 'the task was not sent');
+    await waitFor('the task to be sent', () => deliveries.has(id), { timeoutMs: 15_000 });
     const request = target.requests.find((r) => r.headers['x-kuueri-tasks-queue'] === id);
     assert.equal(request?.url, '/wake');
   });
@@ -107,12 +110,12 @@ describe('three servers sharing one Redis', () => {
       config: { executionDelay: 10, repeat: 1, repeatInterval: '5s' },
     });
     const id = repeating.body.id as string;
-    await until(() => deliveries.has(id), 15_000, () => 'first attempt not sent');
+    await waitFor('the first attempt to be sent', () => deliveries.has(id), { timeoutMs: 15_000 });
     assert.deepEqual((await c!.client.pause(creds, id)).body, { response: 'PAUSED' });
-    const paused = await c!.client.waitForTask(creds, id, (task) => (task.updates as { attempts: number }).attempts === 1);
+    const paused = await waitForTask(c!.client, creds, id, (task) => task.updates.attempts === 1);
     assert.equal(paused.state, 'PAUSED');
     assert.equal(paused.statusCode, 200);
-    assert.ok((paused.updates as { pausedTimeLeft: number }).pausedTimeLeft > 3000, JSON.stringify(paused));
+    assert.ok(paused.updates.pausedTimeLeft > 3000, JSON.stringify(paused));
     const resumed = await a!.client.resume(creds, id);
     assert.equal(resumed.body.state, 'RUNNING');
     assert.equal(resumed.body.currentlyRepeat, true);
@@ -123,11 +126,11 @@ describe('three servers sharing one Redis', () => {
     // Cancelled while in flight: the late outcome is discarded.
     const held = await c!.client.subscribe(creds, { httpRequest: { url: target.url('/hold'), method: 'POST' }, config: { executionDelay: 10, retry: 2 } });
     const heldId = held.body.id as string;
-    await until(() => deliveries.has(heldId), 15_000, () => 'held attempt not sent');
+    await waitFor('the held attempt to be sent', () => deliveries.has(heldId), { timeoutMs: 15_000 });
     assert.deepEqual((await a!.client.unsubscribe(creds, heldId)).body, { response: 'UNSUBSCRIBED' });
     await new Promise((resolve) => setTimeout(resolve, 1800)); // let the held answer arrive and be dropped
-    const cancelled = (await c!.client.task(creds, heldId)).body;
+    const cancelled = await getTask(c!.client, creds, heldId);
     assert.equal(cancelled.state, 'CANCELED');
-    assert.equal((cancelled.updates as { attempts: number }).attempts, 0, 'the outcome of the cancelled attempt was recorded');
+    assert.equal(cancelled.updates.attempts, 0, 'the outcome of the cancelled attempt was recorded');
   });
 });

@@ -1,6 +1,10 @@
 /**
- * A small client for the v1beta API, as a user's code would call it (real HTTP through fetch).
+ * A small client for the v1beta API, as a user's code would call it (real HTTP through fetch). It
+ * answers whatever the server said; test/helpers/api-tasks.ts reads tasks with assertions and
+ * waits for their states.
  */
+import type { TimelineView } from '../../src/core/shapes.js';
+
 export interface Credentials {
   id: string;
   token: string;
@@ -12,6 +16,7 @@ export interface ApiResponse<T = Record<string, unknown>> {
   headers: Headers;
 }
 
+/** The two headers that authenticate a project's requests. */
 export function authHeaders(creds: Credentials): Record<string, string> {
   return { authorization: `Bearer ${creds.token}`, 'x-kuueri-tasks-project': creds.id };
 }
@@ -58,7 +63,7 @@ export class ApiClient {
     return this.request('GET', `/v1beta/queues/${id}`, { creds });
   }
 
-  timeline(creds: Credentials, id: string): Promise<ApiResponse<Array<{ label: string; description: string; createdAt: number; metadata?: Record<string, unknown> }>>> {
+  timeline(creds: Credentials, id: string): Promise<ApiResponse<TimelineView>> {
     return this.request('GET', `/v1beta/queues/${id}/timeline`, { creds });
   }
 
@@ -80,18 +85,5 @@ export class ApiClient {
 
   info(creds: Credentials): Promise<ApiResponse> {
     return this.request('GET', '/v1beta/info', { creds });
-  }
-
-  /** Polls the task until `predicate` holds (the server's state changes after the target answers). */
-  async waitForTask(creds: Credentials, id: string, predicate: (task: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Record<string, unknown> = {};
-    while (Date.now() < deadline) {
-      const res = await this.task(creds, id);
-      last = res.body;
-      if (res.status === 200 && predicate(last)) return last;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`task ${id} did not reach the expected state in ${timeoutMs} ms; last seen ${JSON.stringify(last)}`);
   }
 }

@@ -1,15 +1,16 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-
 /**
  * A real redis-server started for a test on a free loopback port, in its own temporary folder, and
  * stopped (or restarted, on the same port and data) by the test. .ci/run installs redis-server on
  * machines that lack it; a missing binary fails loudly rather than skipping.
  */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { makeTempDir, removeDir } from './temp-dir.js';
+import { waitFor } from './wait.js';
+
 export interface RedisServer {
   url: string;
   port: number;
@@ -29,34 +30,27 @@ export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
+/** Resolves once a fresh connection to `url` answers PING; rejects with the last error after `timeoutMs`. */
 async function waitForPing(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.ping();
-      client.disconnect();
-      return;
-    } catch (error) {
-      client.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
+  let last = '';
+  await waitFor(
+    () => `redis-server at ${url} to answer PING (${last})`,
+    async () => {
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.ping();
+        return true;
+      } catch (error) {
+        last = (error as Error).message;
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    },
+    { timeoutMs },
+  );
 }
 
 /**
@@ -67,7 +61,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
 export async function startRedisServer(
   options: { persistence?: boolean; args?: string[]; configFile?: string; pingUrl?: (port: number) => string } = {},
 ): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'kuueri-redis-'));
+  const dir = makeTempDir('redis');
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const logFile = join(dir, 'redis.log');
@@ -109,11 +103,11 @@ export async function startRedisServer(
     start,
     async close() {
       await stop({ kill: true });
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
     killSync() {
       proc?.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
     log: () => readFileSync(logFile, 'utf8'),
   };

@@ -1,19 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { type RunningServer, type ServerOverrides, startServer } from '../../src/server.js';
-import { ApiClient } from './api-client.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
-
 /**
  * The real server (API + dispatcher + SQLite file in a temporary folder) started in this process on
  * a free port. Targets on 127.0.0.0/8 are allowed explicitly, as the guard refuses them by default.
  * With KUUERI_TEST_STORE=redis (scripts/run-tests.mjs runs the HTTP suite a second time so), each
  * server gets its own real redis-server instead: the same tests, on the other store.
  */
-export const TEST_STORE = process.env.KUUERI_TEST_STORE === 'redis' ? 'redis' : 'sqlite';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { type RunningServer, type ServerOverrides, startServer } from '../../src/server.js';
+import { ApiClient } from './api-client.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
+import { IN_PROCESS_ENV, type StoreKind, storeEnv } from './server-env.js';
+import { makeTempDir, removeDir } from './temp-dir.js';
+
+/** The store of the servers started here: a redis-server with KUUERI_TEST_STORE=redis, else SQLite. */
+export const TEST_STORE: StoreKind = process.env.KUUERI_TEST_STORE === 'redis' ? 'redis' : 'sqlite';
+
 export interface TestServer {
   server: RunningServer;
   client: ApiClient;
@@ -21,17 +22,6 @@ export interface TestServer {
   dir: string;
   close(): Promise<void>;
 }
-
-export const TEST_ENV: Record<string, string> = {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  TASKS_ALLOW_TARGETS: '127.0.0.0/8',
-  TASKS_THROTTLE_LIMIT: '1000000',
-  TASKS_REGISTER_LIMIT: '1000000',
-  TASKS_AUTH_FAILURE_LIMIT: '1000000',
-  TASKS_LOG_LEVEL: 'silent',
-  TASKS_SHUTDOWN_GRACE_MS: '2000',
-};
 
 const sharedRedis = new Map<string, Promise<RedisServer>>();
 const startedRedis: RedisServer[] = [];
@@ -53,13 +43,10 @@ function redisFor(dir: string): Promise<RedisServer> {
 export async function startTestServer(
   options: { env?: Record<string, string>; overrides?: ServerOverrides; dir?: string } = {},
 ): Promise<TestServer> {
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kuueri-test-'));
+  const dir = options.dir ?? makeTempDir('test');
   // A server restarted on the same `dir` finds its data again: on Redis, the same redis-server.
   const redis = TEST_STORE === 'redis' ? (options.dir ? await redisFor(options.dir) : await startRedisServer()) : null;
-  const storeEnv: Record<string, string> = redis
-    ? { TASKS_DB: redis.url, TASKS_CRYPTO_KEY: 'e'.repeat(64) }
-    : { TASKS_DB: `sqlite:${join(dir, 'tasks.db')}` };
-  const env = { ...storeEnv, ...TEST_ENV, ...options.env };
+  const env = { ...storeEnv(dir, redis?.url), ...IN_PROCESS_ENV, ...options.env };
   try {
     const config = loadConfig(env, dir);
     const logger = createLogger(config.logLevel);
@@ -73,7 +60,7 @@ export async function startTestServer(
         await server.close();
         if (!options.dir) {
           await redis?.close();
-          rmSync(dir, { recursive: true, force: true });
+          removeDir(dir);
         }
       },
     };

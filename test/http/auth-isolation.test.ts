@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { ErrorBody } from '../../src/core/shapes.js';
+import { assertError, UNKNOWN_ID } from '../helpers/api-assertions.js';
 import { type Credentials, authHeaders } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { activeCount, getTask, getTimeline, labelsOf, subscribeOk } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import {
-  type ErrorBody,
-  UNKNOWN_ID,
-  activeCount,
-  assertError,
-  getTask,
-  getTimeline,
-  labelsOf,
-  subscribeOk,
-} from './_support.js';
 
 /** Every /v1beta route but register, with the task id to put in its path. */
 const ROUTES = (taskId: string): Array<{ method: string; path: string; body?: unknown }> => [

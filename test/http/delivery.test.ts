@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Credentials } from '../helpers/api-client.js';
-import { type TargetAnswer, TargetServer } from '../helpers/target.js';
+import { b64, getTimeline, labelsOf, subscribeOk, waitForState, waitForTask } from '../helpers/api-tasks.js';
+import { attemptHeadersOf, type TargetAnswer, TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import {
-  attemptHeadersOf,
-  b64,
-  getTimeline,
-  labelsOf,
-  requestsOn,
-  subscribeOk,
-  waitForPath,
-  waitForState,
-  waitForTask,
-} from './_support.js';
 
 /**
  * The target answers by path: /status/<code> answers that status, /reset drops the connection,
@@ -37,7 +27,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     server = await startTestServer();
     target = await TargetServer.start((request) => {
       const path = request.url.split('?')[0]!;
-      return answerFor(request.url, requestsOn(target, path).length - 1);
+      return answerFor(request.url, target.requestsOn(path).length - 1);
     });
     creds = await server.client.register();
   });
@@ -56,7 +46,7 @@ describe('delivery: what the target receives and what the answer means', { concu
         headers: { 'Content-Type': 'application/json', 'X-Custom': 'yes', Authorization: 'Bearer for-the-target' },
       },
     });
-    const [received] = await waitForPath(target, '/post');
+    const [received] = await target.waitForRequests(1, { path: '/post' });
     assert.equal(received!.method, 'POST');
     const url = new URL(received!.url, 'http://target');
     assert.equal(url.pathname, '/post');
@@ -86,7 +76,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     await subscribeOk(server.client, creds, {
       httpRequest: { url: `${target.url('/query')}?fixed=1`, method: 'POST', params: { added: '2' } },
     });
-    const [received] = await waitForPath(target, '/query');
+    const [received] = await target.waitForRequests(1, { path: '/query' });
     const url = new URL(received!.url, 'http://target');
     assert.equal(url.searchParams.get('fixed'), '1');
     assert.equal(url.searchParams.get('added'), '2');
@@ -97,14 +87,14 @@ describe('delivery: what the target receives and what the answer means', { concu
     await subscribeOk(server.client, creds, {
       httpRequest: { url: target.url('/binary'), method: 'PUT', data: bytes.toString('base64'), headers: { 'Content-Type': 'application/octet-stream' } },
     });
-    const [received] = await waitForPath(target, '/binary');
+    const [received] = await target.waitForRequests(1, { path: '/binary' });
     assert.equal(received!.method, 'PUT');
     assert.ok(received!.body.equals(bytes), 'body differs');
   });
 
   test('PATCH carries its body', async () => {
     await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/patch'), method: 'PATCH', data: b64('patched') } });
-    const [received] = await waitForPath(target, '/patch');
+    const [received] = await target.waitForRequests(1, { path: '/patch' });
     assert.equal(received!.method, 'PATCH');
     assert.equal(received!.body.toString(), 'patched');
   });
@@ -113,7 +103,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     const queued = await subscribeOk(server.client, creds, {
       httpRequest: { url: target.url('/delete'), method: 'DELETE', data: b64('must not be sent') },
     });
-    const [received] = await waitForPath(target, '/delete');
+    const [received] = await target.waitForRequests(1, { path: '/delete' });
     assert.equal(received!.method, 'DELETE');
     assert.equal(received!.body.length, 0);
     assert.ok(!received!.headers['content-length'] || received!.headers['content-length'] === '0', JSON.stringify(received!.headers));
@@ -125,7 +115,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     const queued = await subscribeOk(server.client, creds, {
       httpRequest: { url: target.url('/get'), method: 'GET', params: { q: '1' }, headers: { Accept: 'text/plain' } },
     });
-    const [received] = await waitForPath(target, '/get');
+    const [received] = await target.waitForRequests(1, { path: '/get' });
     assert.equal(received!.method, 'GET');
     assert.equal(received!.url, '/get?q=1');
     assert.equal(received!.body.length, 0);
@@ -139,7 +129,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/ua1'), method: 'POST', headers: { 'User-Agent': 'mine/1.0' } } });
     await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/ua2'), method: 'POST', headers: { 'user-agent': 'mine/2.0' } } });
     for (const path of ['/ua1', '/ua2']) {
-      const [received] = await waitForPath(target, path);
+      const [received] = await target.waitForRequests(1, { path });
       assert.equal(received!.headers['user-agent'], 'Kuueri-Tasks', path);
     }
   });
@@ -149,7 +139,7 @@ describe('delivery: what the target receives and what the answer means', { concu
       [1, 2, 3].map(async (n) => (await subscribeOk(server.client, creds, { httpRequest: { url: target.url(`/own/${n}`), method: 'POST' } })).id),
     );
     for (const [index, id] of ids.entries()) {
-      const [received] = await waitForPath(target, `/own/${index + 1}`);
+      const [received] = await target.waitForRequests(1, { path: `/own/${index + 1}` });
       assert.equal(received!.headers['x-kuueri-tasks-queue'], id);
     }
   });
@@ -204,7 +194,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     assert.equal(retrying.state, 'RUNNING');
     assert.equal(retrying.statusCode, 503);
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
-    assert.equal(requestsOn(target, '/flaky/keep').length, 2);
+    assert.equal(target.requestsOn('/flaky/keep').length, 2);
     assert.equal(done.statusCode, 503);
     assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Error', 'Retry', 'Error']);
   });

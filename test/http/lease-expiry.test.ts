@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
 import type { Credentials } from '../helpers/api-client.js';
+import { getTimeline, subscribeOk, waitForState } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { GatedTarget } from '../process/support.js';
-import { getTimeline, subscribeOk, waitForState } from './_support.js';
 
 /**
  * A lease that runs out while its own process still sends the task (renewals came too late: a
@@ -16,17 +16,17 @@ describe('a lease that runs out under its own process', () => {
   const LEASE_MS = 600_000;
   const clock = new TestClock(Date.now());
   let server: TestServer;
-  let target: GatedTarget;
+  let target: TargetServer;
   let creds: Credentials;
 
   before(async () => {
     server = await startTestServer({ env: { TASKS_LEASE_MS: String(LEASE_MS) }, overrides: { clock } });
-    target = await GatedTarget.start();
+    target = await TargetServer.start(() => ({ hang: true })); // every request held until answered
     creds = await server.client.register();
   });
 
   after(async () => {
-    target.answerAll(200);
+    target?.answerHeld(200);
     await server?.close();
     await target?.close();
   });
@@ -34,15 +34,15 @@ describe('a lease that runs out under its own process', () => {
   test('is taken over by the next claim: the attempt in flight is sent once and its outcome recorded', async () => {
     const slow = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/slow'), method: 'POST' } });
     clock.advance(10); // due
-    await target.waitFor(1); // in flight, held by the target
+    await target.waitForRequests(1); // in flight, held by the target
 
     clock.advance(LEASE_MS + 1); // the lease has run out; the task is due again in the store
     // A new task wakes the dispatcher: its claim takes every due task, the held one included.
     const next = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/next'), method: 'POST' } });
     clock.advance(10);
-    await target.waitFor(2);
-    target.autoAnswer = 200;
-    target.answerAll(200);
+    await target.waitForRequests(2);
+    target.respond(() => ({ status: 200 }));
+    target.answerHeld(200);
 
     await waitForState(server.client, creds, next.id, 'COMPLETED');
     await waitForState(server.client, creds, slow.id, 'COMPLETED');

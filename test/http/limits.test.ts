@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { assertError } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { activeCount, b64, subscribeOk, waitForState } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { activeCount, assertError, b64, subscribeOk, waitForState } from './_support.js';
 
 describe('queue limit (TASKS_QUEUE_LIMIT=2)', { concurrency: true }, () => {
   let server: TestServer;
@@ -133,7 +132,7 @@ describe('request body limit (TASKS_MAX_BODY_LENGTH=2048)', () => {
 });
 
 describe('throttling (TASKS_THROTTLE_LIMIT=5)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kuueri-throttle-'));
+  const dir = makeTempDir('throttle');
   let server: TestServer;
   let creds: Credentials;
   let otherCreds: Credentials;
@@ -148,7 +147,7 @@ describe('throttling (TASKS_THROTTLE_LIMIT=5)', () => {
   });
   after(async () => {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   test('/healthz is never throttled and does not count', async () => {

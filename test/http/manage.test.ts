@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { assertError, assertQueued } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { activeCount, getTask, getTimeline, labelsOf, subscribeOk, waitForState, waitForTask } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import {
-  activeCount,
-  assertError,
-  assertQueued,
-  getTask,
-  getTimeline,
-  labelsOf,
-  pollUntil,
-  requestsOn,
-  subscribeOk,
-  waitForPath,
-  waitForState,
-  waitForTask,
-} from './_support.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: true }, () => {
   let server: TestServer;
@@ -86,9 +75,9 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
 
     // A later task is the signal that the paused one's due time has passed.
     const signal = await subscribeOk(server.client, creds, at('/paused-signal', { executionDelay: 4000 }));
-    await waitForPath(target, '/paused-signal');
+    await target.waitForRequests(1, { path: '/paused-signal' });
     assert.ok(Date.now() > queued.estimateExecAt);
-    assert.equal(requestsOn(target, '/paused').length, 0, 'a paused task was sent');
+    assert.equal(target.requestsOn('/paused').length, 0, 'a paused task was sent');
     assert.equal((await getTask(server.client, creds, queued.id)).state, 'PAUSED');
     assert.equal((await getTask(server.client, creds, queued.id)).updates.pausedTimeLeft, left, 'the time left does not run down while paused');
     await waitForState(server.client, creds, signal.id, 'COMPLETED');
@@ -105,7 +94,7 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     );
     assert.equal((await getTask(server.client, creds, queued.id)).updates.pausedTimeLeft, 0);
 
-    const [received] = await waitForPath(target, '/paused');
+    const [received] = await target.waitForRequests(1, { path: '/paused' });
     assert.ok(received!.at >= body.estimateExecAt - 50, 'sent before its resumed time');
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
     assert.equal(done.statusCode, 200);
@@ -127,8 +116,8 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.equal(task.currentlyRepeat, false);
 
     await subscribeOk(server.client, creds, at('/cancel-running-signal', { executionDelay: 3500 }));
-    await waitForPath(target, '/cancel-running-signal');
-    assert.equal(requestsOn(target, '/cancel-running').length, 0, 'a cancelled task was sent');
+    await target.waitForRequests(1, { path: '/cancel-running-signal' });
+    assert.equal(target.requestsOn('/cancel-running').length, 0, 'a cancelled task was sent');
     assert.equal((await getTask(server.client, creds, queued.id)).state, 'CANCELED');
     assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Unsubscribe']);
   });
@@ -147,16 +136,16 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.equal(task.updates.pausedTimeLeft, 0);
 
     await subscribeOk(server.client, creds, at('/cancel-paused-signal', { executionDelay: 3500 }));
-    await waitForPath(target, '/cancel-paused-signal');
-    assert.equal(requestsOn(target, '/cancel-paused').length, 0, 'a cancelled task was sent');
+    await target.waitForRequests(1, { path: '/cancel-paused-signal' });
+    assert.equal(target.requestsOn('/cancel-paused').length, 0, 'a cancelled task was sent');
     assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Pause', 'Unsubscribe']);
   });
 
   test('unsubscribe while an attempt is in flight: the late answer does not bring the task back', async () => {
     const queued = await subscribeOk(server.client, creds, at('/slow-cancel'));
-    await waitForPath(target, '/slow-cancel');
+    await target.waitForRequests(1, { path: '/slow-cancel' });
     assert.equal((await server.client.unsubscribe(creds, queued.id)).status, 200);
-    await pollUntil('dispatcher idle', () => server.server.dispatcher.active === 0);
+    await waitFor('the dispatcher to be idle', () => server.server.dispatcher.active === 0);
     const task = await getTask(server.client, creds, queued.id);
     assert.equal(task.state, 'CANCELED');
     assert.equal(task.statusCode, 0);
@@ -165,7 +154,7 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
 
   test('pause while an attempt is in flight: its outcome is recorded, the next run waits for resume', async () => {
     const queued = await subscribeOk(server.client, creds, at('/slow-pause', { repeat: 1, repeatInterval: 1000 }));
-    await waitForPath(target, '/slow-pause');
+    await target.waitForRequests(1, { path: '/slow-pause' });
     assert.equal((await server.client.pause(creds, queued.id)).status, 200);
     const paused = await waitForTask(server.client, creds, queued.id, (t) => t.updates.attempts === 1);
     assert.equal(paused.state, 'PAUSED');
@@ -179,7 +168,7 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.equal(resumed.status, 200);
     assert.ok((resumed.body.estimateExecAt as number) >= before + paused.updates.pausedTimeLeft, JSON.stringify(resumed.body));
     await waitForState(server.client, creds, queued.id, 'COMPLETED');
-    const seen = requestsOn(target, '/slow-pause');
+    const seen = target.requestsOn('/slow-pause');
     assert.equal(seen.length, 2);
     assert.ok(seen[1]!.at >= before + 500, `the repeat ran ${seen[1]!.at - before} ms after resume`);
     assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Pause', 'Complete', 'Resume', 'Repeat', 'Complete']);
@@ -238,8 +227,8 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.equal((await server.client.pause(creds, queued.id)).status, 200);
     assert.equal((await server.client.remove(creds, queued.id)).status, 200);
     await subscribeOk(server.client, creds, at('/deleted-signal', { executionDelay: 3500 }));
-    await waitForPath(target, '/deleted-signal');
-    assert.equal(requestsOn(target, '/deleted').length, 0);
+    await target.waitForRequests(1, { path: '/deleted-signal' });
+    assert.equal(target.requestsOn('/deleted').length, 0);
   });
 
   test('taskInQueue counts RUNNING and PAUSED tasks only', async () => {

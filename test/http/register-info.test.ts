@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { assertError, assertValidation, ID_PATTERN } from '../helpers/api-assertions.js';
+import { activeCount } from '../helpers/api-tasks.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { ID_PATTERN, activeCount, assertError, assertValidation } from './_support.js';
 
 let counter = 0;
 const email = (tag: string): string => `${tag}.${++counter}.${process.pid}.${Date.now()}@example.com`;

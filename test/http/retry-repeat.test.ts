@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { TimelineEntryView } from '../../src/core/shapes.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { getTask, getTimeline, labelsOf, subscribeOk, waitForState, waitForTask } from '../helpers/api-tasks.js';
+import { attemptHeadersOf, TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import {
-  type TimelineEntryBody,
-  attemptHeadersOf,
-  getTask,
-  getTimeline,
-  labelsOf,
-  requestsOn,
-  subscribeOk,
-  waitForPath,
-  waitForState,
-  waitForTask,
-} from './_support.js';
 
 /** Statuses each path answers, attempt by attempt (the last one repeats). */
 const SCRIPTS: Record<string, number[]> = {
@@ -29,7 +19,7 @@ const SCRIPTS: Record<string, number[]> = {
 
 /** Attempt headers as the target saw them, in order. */
 const headersOn = (target: TargetServer, path: string): Array<Record<string, string | undefined>> =>
-  requestsOn(target, path).map((r) => {
+  target.requestsOn(path).map((r) => {
     const { queue: _queue, ...rest } = attemptHeadersOf(r);
     return rest;
   });
@@ -42,7 +32,7 @@ const h = (retryCount: number, currentlyRetry: boolean, repeatCount: number, cur
 });
 
 /** The time an Error/Complete entry scheduled the next run for ("... at <ISO time>"). */
-function scheduledAt(entry: TimelineEntryBody): number {
+function scheduledAt(entry: TimelineEntryView): number {
   const match = / at (\d{4}-\d{2}-\d{2}T[\d:.]+Z)/.exec(entry.description);
   assert.ok(match, `no time in "${entry.description}"`);
   return Date.parse(match[1]!);
@@ -60,7 +50,7 @@ describe('retry and repeat', { concurrency: true }, () => {
     target = await TargetServer.start((request) => {
       const path = request.url.split('?')[0]!;
       const script = SCRIPTS[path] ?? [200];
-      const index = requestsOn(target, path).length - 1;
+      const index = target.requestsOn(path).length - 1;
       return { status: script[Math.min(index, script.length - 1)] };
     });
     creds = await server.client.register();
@@ -75,7 +65,7 @@ describe('retry and repeat', { concurrency: true }, () => {
       httpRequest: { url: target.url('/retry-then-ok'), method: 'POST' },
       config: { retry: 2, retryInterval: '2s', retryExponential: false },
     });
-    await waitForPath(target, '/retry-then-ok', 1);
+    await target.waitForRequests(1, { path: '/retry-then-ok' });
     const waiting = await waitForTask(server.client, creds, queued.id, (t) => t.currentlyRetry);
     assert.equal(waiting.state, 'RUNNING');
     assert.equal(waiting.statusCode, 500);
@@ -91,7 +81,7 @@ describe('retry and repeat', { concurrency: true }, () => {
     assert.equal(waiting.estimateExecAt - firstError.createdAt, 2000);
 
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
-    const seen = requestsOn(target, '/retry-then-ok');
+    const seen = target.requestsOn('/retry-then-ok');
     assert.equal(seen.length, 2);
     assert.ok(seen[1]!.at - seen[0]!.at >= 2000 - TOLERANCE, `retried after ${seen[1]!.at - seen[0]!.at} ms`);
     assert.deepEqual(headersOn(target, '/retry-then-ok'), [h(0, false, 0, false), h(1, true, 0, false)]);
@@ -125,8 +115,8 @@ describe('retry and repeat', { concurrency: true }, () => {
       httpRequest: { url: target.url('/always-fail'), method: 'POST' },
       config: { retry: 2, retryInterval: 1000, retryExponential: true },
     });
-    const done = await waitForState(server.client, creds, queued.id, 'ERROR', 20_000);
-    const seen = requestsOn(target, '/always-fail');
+    const done = await waitForState(server.client, creds, queued.id, 'ERROR', { timeoutMs: 20_000 });
+    const seen = target.requestsOn('/always-fail');
     assert.equal(seen.length, 3);
     assert.deepEqual(headersOn(target, '/always-fail'), [h(0, false, 0, false), h(1, true, 0, false), h(2, false, 0, false)]);
     assert.ok(seen[1]!.at - seen[0]!.at >= 1000 - TOLERANCE, `first retry after ${seen[1]!.at - seen[0]!.at} ms`);
@@ -156,7 +146,7 @@ describe('retry and repeat', { concurrency: true }, () => {
       httpRequest: { url: target.url('/always-ok'), method: 'POST' },
       config: { repeat: 2, repeatInterval: 1500, repeatExponential: false },
     });
-    await waitForPath(target, '/always-ok', 1);
+    await target.waitForRequests(1, { path: '/always-ok' });
     const waiting = await waitForTask(server.client, creds, queued.id, (t) => t.currentlyRepeat);
     assert.equal(waiting.state, 'RUNNING');
     assert.equal(waiting.statusCode, 200);
@@ -167,7 +157,7 @@ describe('retry and repeat', { concurrency: true }, () => {
     assert.equal(waiting.updates.estimateNextRetryAt, 0);
 
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
-    const seen = requestsOn(target, '/always-ok');
+    const seen = target.requestsOn('/always-ok');
     assert.equal(seen.length, 3);
     assert.deepEqual(headersOn(target, '/always-ok'), [h(0, false, 0, false), h(0, false, 1, true), h(0, false, 2, false)]);
     assert.ok(seen[1]!.at - seen[0]!.at >= 1500 - TOLERANCE);
@@ -192,7 +182,7 @@ describe('retry and repeat', { concurrency: true }, () => {
       config: { repeat: 1, repeatInterval: 1000, retry: 1, retryInterval: 1000 },
     });
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
-    assert.equal(requestsOn(target, '/repeat-then-retry').length, 3);
+    assert.equal(target.requestsOn('/repeat-then-retry').length, 3);
     assert.deepEqual(headersOn(target, '/repeat-then-retry'), [
       h(0, false, 0, false), // first execution
       h(0, false, 1, false), // the one and last repeat
@@ -213,12 +203,12 @@ describe('retry and repeat', { concurrency: true }, () => {
       httpRequest: { url: target.url('/retry-at'), method: 'POST' },
       config: { executionDelay: 1, retryAt },
     });
-    await waitForPath(target, '/retry-at', 1);
+    await target.waitForRequests(1, { path: '/retry-at' });
     const waiting = await waitForTask(server.client, creds, queued.id, (t) => t.currentlyRetry);
     assert.equal(waiting.estimateExecAt, retryAt);
     assert.equal(waiting.updates.estimateNextRetryAt, retryAt);
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
-    const seen = requestsOn(target, '/retry-at');
+    const seen = target.requestsOn('/retry-at');
     assert.equal(seen.length, 2);
     assert.ok(seen[1]!.at >= retryAt - TOLERANCE, `retried ${retryAt - seen[1]!.at} ms early`);
     assert.deepEqual(headersOn(target, '/retry-at'), [h(0, false, 0, false), h(1, false, 0, false)]);
@@ -235,7 +225,7 @@ describe('retry and repeat', { concurrency: true }, () => {
       config: { executionDelay: 1, repeatAt },
     });
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
-    const seen = requestsOn(target, '/repeat-at');
+    const seen = target.requestsOn('/repeat-at');
     assert.equal(seen.length, 2);
     assert.ok(seen[1]!.at >= repeatAt - TOLERANCE, `repeated ${repeatAt - seen[1]!.at} ms early`);
     assert.deepEqual(headersOn(target, '/repeat-at'), [h(0, false, 0, false), h(0, false, 1, false)]);
@@ -250,7 +240,7 @@ describe('retry and repeat', { concurrency: true }, () => {
       httpRequest: { url: target.url('/pause-retry'), method: 'POST' },
       config: { retry: 1, retryInterval: '3s' },
     });
-    await waitForPath(target, '/pause-retry', 1);
+    await target.waitForRequests(1, { path: '/pause-retry' });
     await waitForTask(server.client, creds, queued.id, (t) => t.currentlyRetry);
     assert.equal((await server.client.pause(creds, queued.id)).status, 200);
     const paused = await getTask(server.client, creds, queued.id);

@@ -8,53 +8,13 @@ import { once } from 'node:events';
 import { type Socket, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { STATUS_CODES } from 'node:http';
+import { ID_PATTERN } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { probeConnect } from '../helpers/ports.js';
+import { parseResponses } from '../helpers/raw-http.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { ID_PATTERN, pollUntil } from './_support.js';
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** The HTTP/1.1 responses in `raw`, in order (each framed by its Content-Length). */
-function parseResponses(raw: Buffer): RawResponse[] {
-  const out: RawResponse[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    const headEnd = raw.indexOf('\r\n\r\n', at);
-    assert.ok(headEnd > 0, `an incomplete response: ${raw.subarray(at).toString()}`);
-    const [statusLine, ...lines] = raw.subarray(at, headEnd).toString('latin1').split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    if (statusLine!.startsWith('HTTP/1.1 100 ')) {
-      at = headEnd + 4; // an interim answer: no body
-      continue;
-    }
-    const length = Number(headers['content-length']);
-    assert.ok(Number.isInteger(length), `a response without content-length: ${statusLine}`);
-    out.push({ status: Number(statusLine!.split(' ')[1]), headers, body: raw.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8') });
-    at = headEnd + 4 + length;
-  }
-  return out;
-}
-
-function connectRefused(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const probe = connect({ host: hostname, port: Number(port) });
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-}
+import { waitFor } from '../helpers/wait.js';
 
 describe('requests arriving while the server closes', () => {
   let server: TestServer;
@@ -88,9 +48,9 @@ describe('requests arriving while the server closes', () => {
       `POST /v1beta/subscribe HTTP/1.1\r\nHost: tasks\r\nConnection: keep-alive\r\n${auth}Expect: 100-continue\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
     );
-    await pollUntil('the server to take the request in', () => Buffer.concat(chunks).toString().startsWith('HTTP/1.1 100 Continue'));
+    await waitFor('the server to take the request in', () => Buffer.concat(chunks).toString().startsWith('HTTP/1.1 100 Continue'));
     const closing = server.close();
-    await pollUntil('the listener to refuse new connections', () => connectRefused(server.url));
+    await waitFor('the listener to refuse new connections', async () => (await probeConnect(server.url)) === 'ECONNREFUSED');
 
     // The body, and a second request on the same connection.
     socket.write(`${body}GET /v1beta/info HTTP/1.1\r\nHost: tasks\r\n${auth}\r\n`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TargetServer } from '../helpers/target.js';
+import { waitForState } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
 
 describe('smoke: register, subscribe, delivery', () => {
@@ -27,14 +28,14 @@ describe('smoke: register, subscribe, delivery', () => {
       },
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const [received] = await target.waitFor(1);
+    const [received] = await target.waitForRequests(1);
     assert.equal(received!.method, 'POST');
     assert.equal(received!.url, '/hook?key=value');
     assert.equal(received!.body.toString(), '{"hello":"world"}');
     assert.equal(received!.headers['user-agent'], 'Kuueri-Tasks');
     assert.equal(received!.headers['x-custom'], 'yes');
     assert.equal(received!.headers['x-kuueri-tasks-queue'], res.body.id);
-    const done = await server.client.waitForTask(creds, res.body.id as string, (t) => t.state === 'COMPLETED');
+    const done = await waitForState(server.client, creds, res.body.id as string, 'COMPLETED');
     assert.equal(done.statusCode, 200);
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { assertError, assertQueued, assertValidation } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { activeCount, b64, getTask, subscribeOk } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { activeCount, assertError, assertQueued, assertValidation, b64, getTask, subscribeOk } from './_support.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { after, before, describe, test } from 'node:test';
+import { assertValidation } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { activeCount, getTimeline, labelsOf, subscribeOk, waitForState } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import {
-  activeCount,
-  assertValidation,
-  getTimeline,
-  labelsOf,
-  requestsOn,
-  subscribeOk,
-  waitForPath,
-  waitForState,
-} from './_support.js';
 
 /** Stands in for DNS: every name here resolves to the given addresses; anything else is unknown. */
 function resolverFor(table: Record<string, LookupAddress[]>): (hostname: string) => Promise<LookupAddress[]> {
@@ -92,7 +84,7 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
     assert.deepEqual(labelsOf(timeline), ['Subscribe', 'Error'], 'a refused target is not retried');
     assert.match(timeline[1]!.description, /evil\.test/);
     assert.match(timeline[1]!.description, /refused|loopback/i);
-    assert.equal(requestsOn(target, '/evil').length, 0, 'the target received the request');
+    assert.equal(target.requestsOn('/evil').length, 0, 'the target received the request');
   });
 
   test('names resolving to several refused addresses, private or cloud-metadata addresses are refused at dispatch too', async () => {
@@ -101,7 +93,7 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
       await waitForState(server.client, creds, queued.id, 'ERROR');
       const timeline = await getTimeline(server.client, creds, queued.id);
       assert.match(timeline.at(-1)!.description, why, name);
-      assert.equal(requestsOn(target, `/${name}`).length, 0);
+      assert.equal(target.requestsOn(`/${name}`).length, 0);
     }
   });
 
@@ -142,7 +134,7 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
 
   test('the exempt name is delivered even though it resolves to loopback', async () => {
     const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://target.test:${target.port}/allowed`, method: 'POST' } });
-    const [received] = await waitForPath(target, '/allowed');
+    const [received] = await target.waitForRequests(1, { path: '/allowed' });
     assert.equal(received!.headers.host, `target.test:${target.port}`);
     assert.equal(received!.headers['x-kuueri-tasks-queue'], queued.id);
     assert.equal((await waitForState(server.client, creds, queued.id, 'COMPLETED')).statusCode, 200);
@@ -155,13 +147,13 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
     );
     const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://sub.target.test:${target.port}/sub`, method: 'POST' } });
     await waitForState(server.client, creds, queued.id, 'ERROR');
-    assert.equal(requestsOn(target, '/sub').length, 0);
+    assert.equal(target.requestsOn('/sub').length, 0);
   });
 
   test('a 302 redirect is not followed: the task fails with statusCode 302 and the second target receives nothing', async () => {
     const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://target.test:${target.port}/redirect`, method: 'POST' } });
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
-    assert.equal(requestsOn(target, '/redirect').length, 1);
+    assert.equal(target.requestsOn('/redirect').length, 1);
     assert.equal(done.statusCode, 302);
     assert.equal(landing.requests.length, 0, 'the redirect was followed');
     assert.match((await getTimeline(server.client, creds, queued.id)).at(-1)!.description, /302/);
@@ -172,7 +164,7 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
       httpRequest: { url: `http://target.test:${target.port}/hang`, method: 'POST' },
       config: { timeout: '200ms' },
     });
-    await waitForPath(target, '/hang');
+    await target.waitForRequests(1, { path: '/hang' });
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
     assert.equal(done.statusCode, 0);
     assert.equal(done.config.timeout, 200);

@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { assertError } from '../helpers/api-assertions.js';
 import type { Credentials } from '../helpers/api-client.js';
-import { TargetServer } from '../helpers/target.js';
+import { getTask, getTimeline, labelsOf, subscribeOk } from '../helpers/api-tasks.js';
+import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
-import { assertError, getTask, getTimeline, labelsOf, subscribeOk } from './_support.js';
 
 describe('writes that keep losing the race', () => {
   let server: TestServer;

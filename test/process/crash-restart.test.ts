@@ -6,9 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, type Credentials } from '../helpers/api-client.js';
-import { type ServerProcess, spawnServer } from '../helpers/server-process.js';
-import { type RecordedRequest, TargetServer } from '../helpers/target.js';
-import { PROCESS_ENV, ProcessPool, logLines, makeTempDir, mapPool, removeDir, sleepUntil, timelineOf, waitForFinal, waitUntil } from './support.js';
+import { getTask, getTimeline, waitForFinal } from '../helpers/api-tasks.js';
+import { mapPool } from '../helpers/pool.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { logLines, ProcessPool, type ServerProcess, spawnServer } from '../helpers/server-process.js';
+import { type RecordedRequest, TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { holdUntil, waitFor } from '../helpers/wait.js';
 
 type Group = 'soon' | 'slow' | 'retry' | 'later' | 'far' | 'racing';
 
@@ -86,8 +90,8 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
 
     // 2. Wait until every slow task is in flight at the target and every retry task has failed once.
     const inFlight = new Set([...ids('slow'), ...ids('retry')]);
-    await waitUntil('the slow and retry tasks to reach the target', () =>
-      [...inFlight].every((id) => target.requests.some((r) => queueOf(r) === id)) ? true : undefined,
+    await waitFor('the slow and retry tasks to reach the target', () =>
+      [...inFlight].every((id) => target.requests.some((r) => queueOf(r) === id)),
     );
 
     // 3. Keep subscribing while the process is killed: a 201 seen just before SIGKILL still counts.
@@ -104,7 +108,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
         }
       }
     });
-    await waitUntil('10 subscribes racing the kill to be acknowledged', () => (ids('racing').length >= 10 ? true : undefined));
+    await waitFor('10 subscribes racing the kill to be acknowledged', () => ids('racing').length >= 10);
     const killAt = Date.now();
     const killed = await server.kill('SIGKILL');
     stopRacing = true;
@@ -117,7 +121,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
     //    failure recorded before the kill.
     const nonFar = acked.filter((a) => a.group !== 'far');
     const dueBy = Math.max(...nonFar.map((a) => a.execAt), killAt + RETRY_INTERVAL_MS) + 250;
-    await sleepUntil(dueBy);
+    await holdUntil(dueBy, 'every pending execution falls due while no server runs');
 
     const restartAt = Date.now();
     server = pool.track(await spawnServer(ENV, dir));
@@ -130,15 +134,13 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       const seen = new Set(target.requests.map(queueOf));
       return [...ackedIds].filter((id) => !seen.has(id));
     };
-    await waitUntil(
-      'every acknowledged task to reach the target',
-      () => (missing().length === 0 ? true : undefined),
-      FAR_DELAY_MS + 15_000,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}; never delivered: ${missing().length} of ${ackedIds.size}: ${missing().slice(0, 10).join(', ')}`);
-    });
+    await waitFor(
+      () => `every acknowledged task to reach the target; never delivered: ${missing().length} of ${ackedIds.size}: ${missing().slice(0, 10).join(', ')}`,
+      () => missing().length === 0,
+      { timeoutMs: FAR_DELAY_MS + 15_000 },
+    );
     const overdueDeliveredAt = Date.now();
-    const finals = await mapPool(acked, 16, async (a) => ({ ...a, task: await waitForFinal(client, creds, a.id, 20_000) }));
+    const finals = await mapPool(acked, 16, async (a) => ({ ...a, task: await waitForFinal(client, creds, a.id) }));
     const allFinalAt = Date.now();
     for (const f of finals) {
       assert.equal(f.task.state, 'COMPLETED', `${f.group} task ${f.id} ended ${f.task.state}`);
@@ -168,7 +170,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
     //    due before it started; none on tasks it did not run for a missed execution.
     let alerted = 0;
     let farChecked = 0;
-    const timelines = await mapPool(finals, 16, async (f) => ({ ...f, timeline: await timelineOf(client, creds, f.id) }));
+    const timelines = await mapPool(finals, 16, async (f) => ({ ...f, timeline: await getTimeline(client, creds, f.id) }));
     for (const f of timelines) {
       const alerts = f.timeline.filter((e) => e.label === 'Alert').length;
       const labels = f.timeline.map((e) => e.label).join(' > ');
@@ -232,7 +234,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       const canaryId = await subscribe('/canary', '2500ms');
       assert.equal((await client.pause(creds, pausedId)).status, 200);
       assert.equal((await client.unsubscribe(creds, cancelledId)).status, 200);
-      const pausedBefore = (await client.task(creds, pausedId)).body as unknown as { state: string; updates: { pausedTimeLeft: number } };
+      const pausedBefore = await getTask(client, creds, pausedId);
       assert.equal(pausedBefore.state, 'PAUSED');
 
       await server.kill('SIGKILL');
@@ -244,7 +246,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       assert.equal(sentTo('/paused'), 0, 'the paused task was not sent');
       const cancelled = (await client.task(creds, cancelledId)).body;
       assert.equal(cancelled.state, 'CANCELED');
-      const paused = (await client.task(creds, pausedId)).body as unknown as { state: string; updates: { pausedTimeLeft: number } };
+      const paused = await getTask(client, creds, pausedId);
       assert.equal(paused.state, 'PAUSED');
       assert.equal(paused.updates.pausedTimeLeft, pausedBefore.updates.pausedTimeLeft, 'the time left is kept');
       assert.equal((await client.info(creds)).body.taskInQueue, 1, 'the paused task still counts as in queue');
@@ -252,7 +254,7 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       assert.equal((await client.resume(creds, pausedId)).status, 200);
       assert.equal((await waitForFinal(client, creds, pausedId)).state, 'COMPLETED');
       assert.equal(sentTo('/paused'), 1);
-      const labels = (await timelineOf(client, creds, pausedId)).map((e) => e.label);
+      const labels = (await getTimeline(client, creds, pausedId)).map((e) => e.label);
       assert.deepEqual(labels, ['Subscribe', 'Pause', 'Resume', 'Complete']);
       await server.kill('SIGTERM');
     } finally {

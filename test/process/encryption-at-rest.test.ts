@@ -8,9 +8,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../helpers/api-client.js';
-import { spawnServer } from '../helpers/server-process.js';
-import { TargetServer } from '../helpers/target.js';
-import { PROCESS_ENV, ProcessPool, makeTempDir, removeDir, waitForFinal } from './support.js';
+import { waitForFinal } from '../helpers/api-tasks.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { ProcessPool, spawnServer } from '../helpers/server-process.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const HEADER_SECRET = 'HEADER-SECRET-9876-abcdef';
 const PARAM_SECRET = 'PARAM-SECRET-5555-qwerty';
@@ -87,7 +89,7 @@ describe('encryption at rest', () => {
     assert.ok(existsSync(join(dir, 'data', 'tasks.db-wal')), 'the WAL exists while the server runs');
 
     // Sent: the target gets every secret as given.
-    const [received] = await target.waitFor(1);
+    const [received] = await target.waitForRequests(1);
     assert.equal(received!.headers['x-api-key'], HEADER_SECRET);
     assert.equal(received!.url, `/secret?apikey=${PARAM_SECRET}`);
     assert.equal(received!.body.toString(), BODY);

@@ -5,10 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { TaskView } from '../../src/core/shapes.js';
 import { ApiClient } from '../helpers/api-client.js';
-import { spawnServer } from '../helpers/server-process.js';
-import { type RecordedRequest, TargetServer } from '../helpers/target.js';
-import { PROCESS_ENV, ProcessPool, type TaskBody, makeTempDir, removeDir, sleepUntil, timelineOf, waitForFinal } from './support.js';
+import { getTimeline, waitForFinal, waitForTask } from '../helpers/api-tasks.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { ProcessPool, spawnServer } from '../helpers/server-process.js';
+import { type RecordedRequest, TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { holdUntil } from '../helpers/wait.js';
 
 const AHEAD_MS = 5_000;
 
@@ -57,8 +61,7 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
     const relativeId = await subscribe('/fail-once', { executionDelay: 1, retry: 1, retryInterval: '3s', retryExponential: false });
 
     // Each first attempt is recorded and the task waits for its next run.
-    const waiting = async (id: string, what: (t: TaskBody) => boolean): Promise<TaskBody> =>
-      (await client.waitForTask(creds, id, (t) => what(t as unknown as TaskBody))) as unknown as TaskBody;
+    const waiting = (id: string, what: (t: TaskView) => boolean): Promise<TaskView> => waitForTask(client, creds, id, what);
     const retryAt = await waiting(retryAtId, (t) => t.state === 'RUNNING' && t.currentlyRetry);
     const repeatAt = await waiting(repeatAtId, (t) => t.state === 'RUNNING' && t.currentlyRepeat);
     const relative = await waiting(relativeId, (t) => t.state === 'RUNNING' && t.currentlyRetry);
@@ -73,7 +76,7 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
     for (const id of [retryAtId, repeatAtId, relativeId]) assert.equal(sentFor(id).length, 1, `task ${id} sent once before the kill`);
 
     // Waiting on the clock is the point: every next run must fall due while nothing runs.
-    await sleepUntil(Math.max(pinnedAt, relative.estimateExecAt) + 200);
+    await holdUntil(Math.max(pinnedAt, relative.estimateExecAt) + 200, 'the next runs fall due while no server runs');
     server = pool.track(await spawnServer(PROCESS_ENV, dir));
     client = new ApiClient(server.url);
 
@@ -86,7 +89,7 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
     const relativeSent = sentFor(relativeId);
     assert.equal(relativeSent.length, 2);
     assert.equal(relativeSent[1]!.headers['x-kuueri-tasks-retry-count'], '1');
-    const relativeTimeline = await timelineOf(client, creds, relativeId);
+    const relativeTimeline = await getTimeline(client, creds, relativeId);
     assert.ok(relativeTimeline.some((e) => e.label === 'Alert'), `Alert on the relative retry: ${relativeTimeline.map((e) => e.label).join(' > ')}`);
     assert.ok(!relativeTimeline.some((e) => e.label === 'Exceeded'));
 
@@ -98,7 +101,7 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
       assert.equal(done.state, 'EXCEEDED', `${name} task ended ${done.state}`);
       assert.equal(done.updates.attempts, 1, `${name} task: no attempt after the restart`);
       assert.equal(sentFor(id).length, 1, `${name} task: the target was not called again`);
-      const timeline = await timelineOf(client, creds, id);
+      const timeline = await getTimeline(client, creds, id);
       const labels = timeline.map((e) => e.label);
       assert.equal(labels.filter((l) => l === 'Exceeded').length, 1, `${name}: ${labels.join(' > ')}`);
       assert.equal(labels.at(-1), 'Exceeded', `${name}: ${labels.join(' > ')}`);

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { PROCESS_ENV, logLines, makeTempDir, probeConnect, removeDir, waitUntil, within } from './support.js';
+import { probeConnect } from '../helpers/ports.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { logLines } from '../helpers/server-process.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -38,12 +42,12 @@ describe('npm start', () => {
     // Resolved with an object: npm may end by the signal itself, with no exit code.
     const exited = new Promise<{ code: number | null }>((resolve) => npm!.once('exit', (code) => resolve({ code })));
 
-    const url = await waitUntil('the server to listen', () => /"url":"(http:\/\/[^"]+)"[^\n]*Kuueri Tasks listening/.exec(output)?.[1], 30_000);
+    const url = await waitFor('the server to listen', () => /"url":"(http:\/\/[^"]+)"[^\n]*Kuueri Tasks listening/.exec(output)?.[1], { timeoutMs: 30_000 });
     assert.equal(await probeConnect(url), 'connected');
 
     npm.kill('SIGTERM');
-    assert.notEqual(await within(exited, 15_000), null, 'npm did not exit');
-    await waitUntil('the port to be freed', async () => ((await probeConnect(url, 500)) === 'connected' ? undefined : true), 10_000, 100);
+    await waitFor('npm to exit', exited, { timeoutMs: 15_000 });
+    await waitFor('the port to be freed', async () => (await probeConnect(url, 500)) !== 'connected', { timeoutMs: 10_000, everyMs: 100 });
     assert.ok(
       logLines(output).some((line) => line.msg === 'stopped'),
       `the server did not log "stopped":\n${output}`,

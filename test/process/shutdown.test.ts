@@ -8,18 +8,27 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../helpers/api-client.js';
-import { spawnServer } from '../helpers/server-process.js';
-import { GatedTarget, PROCESS_ENV, ProcessPool, logLines, makeTempDir, probeConnect, removeDir, sleep, timelineOf, waitForFinal, waitUntil, within } from './support.js';
+import { getTask, getTimeline, waitForFinal } from '../helpers/api-tasks.js';
+import { probeConnect } from '../helpers/ports.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { logLines, ProcessPool, spawnServer } from '../helpers/server-process.js';
+import { type TargetHandler, TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { holdUntil, waitFor } from '../helpers/wait.js';
 
 const TARGET_ANSWERS_AFTER_MS = 500;
+
+/** The target holds every request until the test answers it, so "a request is in flight" is a fact, not a race. */
+const holdEach: TargetHandler = () => ({ hang: true });
+const answerAt200: TargetHandler = () => ({ status: 200 });
 
 describe('SIGTERM with a request in flight', () => {
   const pool = new ProcessPool();
   const dirs: string[] = [];
-  let target: GatedTarget;
+  let target: TargetServer;
 
   before(async () => {
-    target = await GatedTarget.start();
+    target = await TargetServer.start(holdEach);
   });
 
   after(async () => {
@@ -39,7 +48,7 @@ describe('SIGTERM with a request in flight', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const id = res.body.id as string;
     const firstRequests = target.requests.length;
-    await target.waitFor(firstRequests + 1);
+    await target.waitForRequests(firstRequests + 1);
     assert.equal(target.heldCount, 1, 'the attempt is in flight');
 
     let exitedAt = 0;
@@ -52,22 +61,23 @@ describe('SIGTERM with a request in flight', () => {
     // While the attempt is held open, the process stays up, but nothing new gets in.
     // (A connection caught in the accept queue as the listener closes is reset: poll on.)
     const probes: string[] = [];
-    await waitUntil('new connections to be refused after SIGTERM', async () => {
-      probes.push(await probeConnect(server.url));
-      return probes.at(-1) === 'ECONNREFUSED' ? true : undefined;
-    }, 5_000).catch((error: Error) => {
-      throw new Error(`${error.message}; probes answered: ${probes.join(', ')}`);
-    });
+    await waitFor(
+      () => `new connections to be refused after SIGTERM; probes answered: ${probes.join(', ')}`,
+      async () => {
+        probes.push(await probeConnect(server.url));
+        return probes.at(-1) === 'ECONNREFUSED';
+      },
+      { timeoutMs: 5_000 },
+    );
     assert.equal(server.proc.exitCode, null, 'the process waits for the attempt in flight');
     assert.equal(server.proc.signalCode, null, 'not killed by a signal');
 
     // The target answers about 500 ms after the request arrived (the gate makes "in flight" certain).
-    await sleep(target.requests.at(-1)!.at + TARGET_ANSWERS_AFTER_MS - Date.now());
+    await holdUntil(target.requests.at(-1)!.at + TARGET_ANSWERS_AFTER_MS, 'the target answers about 500 ms after the request arrived');
     const answeredAt = Date.now();
-    assert.equal(target.answerAll(200), 1, 'the connection of the attempt was still open when the target answered');
+    assert.equal(target.answerHeld(200), 1, 'the connection of the attempt was still open when the target answered');
 
-    const exit = await within(exited, 15_000);
-    assert.ok(exit, 'the process exited within 15 s of the answer');
+    const exit = await waitFor('the process to exit after the target answered', exited, { timeoutMs: 15_000 });
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, server.output());
     assert.ok(exitedAt >= answeredAt, 'the process exited after the target answered');
     assert.equal(await probeConnect(server.url), 'ECONNREFUSED', 'nothing listens after the exit');
@@ -78,12 +88,11 @@ describe('SIGTERM with a request in flight', () => {
     // After a restart the attempt is on record: COMPLETED, sent once, not run again.
     server = pool.track(await spawnServer(env, dir));
     client = new ApiClient(server.url);
-    const task = await client.task(creds, id);
-    assert.equal(task.status, 200, JSON.stringify(task.body));
-    assert.equal(task.body.state, 'COMPLETED', JSON.stringify(task.body));
-    assert.equal(task.body.statusCode, 200, JSON.stringify(task.body));
-    assert.equal((task.body.updates as { attempts: number }).attempts, 1, JSON.stringify(task.body));
-    const timeline = await timelineOf(client, creds, id);
+    const task = await getTask(client, creds, id);
+    assert.equal(task.state, 'COMPLETED', JSON.stringify(task));
+    assert.equal(task.statusCode, 200, JSON.stringify(task));
+    assert.equal(task.updates.attempts, 1, JSON.stringify(task));
+    const timeline = await getTimeline(client, creds, id);
     assert.deepEqual(timeline.map((e) => e.label), ['Subscribe', 'Complete']);
     assert.equal(target.requests.filter((r) => r.headers['x-kuueri-tasks-queue'] === id).length, 1, 'sent once');
     await server.kill('SIGTERM');
@@ -96,7 +105,7 @@ describe('SIGTERM with a request in flight', () => {
     let server = pool.track(await spawnServer(env, dir));
     let client = new ApiClient(server.url);
     const creds = await client.register();
-    target.autoAnswer = 200;
+    target.respond(answerAt200);
     try {
       // The body arrives in two parts; SIGTERM lands between them.
       const body = JSON.stringify({ httpRequest: { url: target.url('/mid-shutdown'), method: 'POST' }, config: { executionDelay: 1 } });
@@ -112,12 +121,11 @@ describe('SIGTERM with a request in flight', () => {
           `Connection: close\r\n\r\n${body.slice(0, 20)}`,
       );
       server.proc.kill('SIGTERM');
-      await waitUntil('the listener to close after SIGTERM', async () => ((await probeConnect(server.url)) === 'ECONNREFUSED' ? true : undefined), 5_000);
+      await waitFor('the listener to close after SIGTERM', async () => (await probeConnect(server.url)) === 'ECONNREFUSED', { timeoutMs: 5_000 });
       socket.end(body.slice(20));
-      const ended = await within(closed, 10_000);
-      assert.ok(ended, `the connection was answered and closed; got so far: ${answer}`);
+      await waitFor(() => `the connection to be answered and closed; got so far: ${answer}`, closed, { timeoutMs: 10_000 });
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
-      const exit = await within(server.exited, 15_000);
+      const exit = await waitFor('the process to exit', server.exited, { timeoutMs: 15_000 });
       assert.deepEqual(exit, { code: 0, signal: null }, server.output());
       t.diagnostic(`the subscribe in progress at SIGTERM was answered ${status}`);
       if (status === 201) {
@@ -131,7 +139,7 @@ describe('SIGTERM with a request in flight', () => {
         assert.equal(status, 503, `refused as unavailable, not failed: ${answer}`);
       }
     } finally {
-      target.autoAnswer = null;
+      target.respond(holdEach);
     }
   });
 
@@ -146,23 +154,23 @@ describe('SIGTERM with a request in flight', () => {
     assert.equal(res.status, 201);
     const id = res.body.id as string;
     const sentFor = (): number => target.requests.filter((r) => r.headers['x-kuueri-tasks-queue'] === id).length;
-    await waitUntil('the attempt to reach the target', () => (sentFor() === 1 ? true : undefined));
+    await waitFor('the attempt to reach the target', () => sentFor() === 1);
 
     const exit = await server.kill('SIGTERM');
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, server.output());
     assert.ok(logLines(server.output()).some((l) => String(l.msg).startsWith('aborted attempts')), 'the attempt was aborted');
 
-    target.autoAnswer = 200;
+    target.respond(answerAt200);
     try {
       server = pool.track(await spawnServer(env, dir));
       client = new ApiClient(server.url);
       const done = await waitForFinal(client, creds, id);
       assert.equal(done.state, 'COMPLETED');
       assert.equal(sentFor(), 2, 'sent again after the restart');
-      const labels = (await timelineOf(client, creds, id)).map((e) => e.label);
+      const labels = (await getTimeline(client, creds, id)).map((e) => e.label);
       assert.deepEqual(labels, ['Subscribe', 'Alert', 'Complete']);
     } finally {
-      target.autoAnswer = null;
+      target.respond(holdEach);
     }
     await server.kill('SIGTERM');
   });

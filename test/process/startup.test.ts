@@ -9,9 +9,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../helpers/api-client.js';
-import { spawnServer } from '../helpers/server-process.js';
-import { TargetServer } from '../helpers/target.js';
-import { PROCESS_ENV, type RefusedStart, ProcessPool, logLines, makeTempDir, removeDir, runToExit, waitForFinal, waitUntil } from './support.js';
+import { waitForFinal } from '../helpers/api-tasks.js';
+import { PROCESS_ENV } from '../helpers/server-env.js';
+import { logLines, ProcessPool, type RefusedStart, runToExit, spawnServer } from '../helpers/server-process.js';
+import { TargetServer } from '../helpers/target-server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const GENERATED = /generated a new key/;
 
@@ -94,7 +97,7 @@ describe('starting the server process', () => {
     assert.doesNotMatch(third.output(), GENERATED);
     assert.deepEqual(readFileSync(keyFile), key, 'the key file is unchanged');
     client = new ApiClient(third.url);
-    await waitUntil('the task to reach the target', () => (target.requests.some((r) => r.url === '/kept') ? true : undefined));
+    await waitFor('the task to reach the target', () => target.requests.some((r) => r.url === '/kept'));
     const received = target.requests.find((r) => r.url === '/kept');
     assert.equal(received!.url, '/kept');
     assert.equal(received!.headers['x-token'], 'kept-1');

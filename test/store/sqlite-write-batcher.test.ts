@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteBatcher } from '../../src/store/sqlite/write-batcher.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 /**
  * The group commit on a real SQLite file: the writes of one turn share one transaction; a write
  * that throws changes nothing and fails alone, whatever the others did before and after it.
  */
-const dir = mkdtempSync(join(tmpdir(), 'kuueri-batcher-'));
+const dir = makeTempDir('batcher');
 let db: Database.Database;
 let batcher: WriteBatcher;
 let file = 0;
@@ -25,7 +24,7 @@ beforeEach(() => {
 
 after(() => {
   db?.close();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const insert = (k: string, v: number): void => void db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v);

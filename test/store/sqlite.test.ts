@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -15,17 +14,18 @@ import { createTask, unsubscribeTask } from '../../src/core/task-machine.js';
 import { isAppError } from '../../src/core/errors.js';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { describeTaskStoreContract } from './conformance.js';
 import { T0, insertAt, insertInState, leaseOf, must, newProject, pause, subscribeAt } from './fixtures.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kuueri-store-'));
+  const dir = makeTempDir('store');
   const store = new SqliteStore({ path: join(dir, 'tasks.db') });
   return {
     store,
     cleanup: async () => {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
   };
 });
@@ -100,13 +100,13 @@ describe('SqliteStore specifics', () => {
   };
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'kuueri-sqlite-'));
+    dir = makeTempDir('sqlite');
     path = join(dir, 'data', 'tasks.db');
   });
   afterEach(async () => {
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const store of open.splice(0)) await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   test('it is the single-node sqlite store', () => {

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type AppConfig, ConfigError, DEFAULT_CONFIG_FILE, SETTINGS, loadConfig, parseStoreUrl } from '../../src/config.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const dirs: string[] = [];
 after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) removeDir(dir);
 });
 
 /** A fresh working directory, optionally with resource/config/config.json holding `file`. */
 function workdir(file?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kuueri-config-'));
+  const dir = makeTempDir('config');
   dirs.push(dir);
   if (file !== undefined) writeConfig(dir, DEFAULT_CONFIG_FILE, file);
   return dir;

@@ -1,11 +1,13 @@
+/**
+ * A real HTTP target on 127.0.0.1 that records every request it receives and answers as told: at
+ * once, after a delay, never (`hang`, until the test answers the held requests), or by resetting
+ * the connection. Tests wait on `waitForRequests(n)` (an event), never on fixed sleeps.
+ */
 import { EventEmitter } from 'node:events';
 import { type IncomingHttpHeaders, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo, type Socket, connect } from 'node:net';
+import { type WaitOptions, waitFor } from './wait.js';
 
-/**
- * A real HTTP target on 127.0.0.1 that records every request it receives and answers as told.
- * Tests wait on `waitFor(n)` (an event), never on fixed sleeps.
- */
 export interface RecordedRequest {
   method: string;
   /** Path and query, e.g. /hook?a=b */
@@ -20,7 +22,7 @@ export interface TargetAnswer {
   body?: string;
   /** Answer after this many ms. */
   delayMs?: number;
-  /** Never answer (the socket is closed when the target closes). */
+  /** Hold the request open without answering, until `answerHeld` (or `close`, which drops it). */
   hang?: boolean;
   /** Destroy the connection without answering. */
   reset?: boolean;
@@ -32,7 +34,7 @@ export type TargetHandler = (request: RecordedRequest, index: number) => TargetA
 export class TargetServer {
   readonly requests: RecordedRequest[] = [];
   private readonly events = new EventEmitter();
-  private readonly hanging = new Set<ServerResponse>();
+  private readonly held = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private handler: TargetHandler;
 
@@ -60,25 +62,21 @@ export class TargetServer {
   }
 
   /**
-   * Waits until every connection made so far has closed, up to `timeoutMs` (answers whether they
-   * all did). After a client process is killed, the kernel still delivers what it had written, and
+   * Waits until every connection made so far has closed (rejects after `timeoutMs`, 15 s unless
+   * told). After a client process is killed, the kernel still delivers what it had written, and
    * this process may handle it later than the kill: a connection's data comes before its close, so
    * once its connections are closed, every request the dead process sent has been recorded. A
    * connection the kernel completed but this process has not accepted yet (a busy machine) waits
    * in the listen backlog, which is first in, first out: a probe connection of our own, once
    * accepted here, comes after all of them.
    */
-  async connectionsClosed(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    try {
-      if (!(await Promise.race([this.backlogDrained(), timedOut]))) return false;
+  async waitForClosedConnections(options: WaitOptions = {}): Promise<void> {
+    const allClosed = async (): Promise<void> => {
+      await this.backlogDrained();
       const open = [...this.sockets].filter((socket) => !socket.closed);
-      const closed = Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))).then(() => true);
-      return await Promise.race([closed, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+      await Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
+    };
+    await waitFor(() => `every connection to the target to close (${[...this.sockets].filter((s) => !s.closed).length} open)`, allClosed(), options);
   }
 
   /** Resolves once a probe connection made now was accepted here (and closed again). */
@@ -117,7 +115,8 @@ export class TargetServer {
         return;
       }
       if (answer.hang) {
-        this.hanging.add(res);
+        this.held.add(res);
+        res.once('close', () => this.held.delete(res));
         return;
       }
       res.writeHead(answer.status ?? 200, { 'content-type': 'text/plain', ...answer.headers });
@@ -139,28 +138,72 @@ export class TargetServer {
     this.handler = handler;
   }
 
-  /** Resolves once `count` requests have arrived in all; rejects after `timeoutMs` saying how many did. */
-  waitFor(count: number, timeoutMs = 15_000): Promise<RecordedRequest[]> {
-    if (this.requests.length >= count) return Promise.resolve(this.requests.slice());
+  /** Requests received on `path` (the path part of the URL, query excluded). */
+  requestsOn(path: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.url.split('?')[0] === path);
+  }
+
+  /**
+   * Resolves once `count` requests have arrived in all (or on `path`, when given) with those
+   * requests; rejects after `timeoutMs` (default 15 s) saying how many did.
+   */
+  waitForRequests(count: number, options: { path?: string; timeoutMs?: number } = {}): Promise<RecordedRequest[]> {
+    const { path, timeoutMs = 15_000 } = options;
+    const seen = (): RecordedRequest[] => (path === undefined ? this.requests.slice() : this.requestsOn(path));
+    if (seen().length >= count) return Promise.resolve(seen());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.events.off('request', listener);
-        reject(new Error(`target got ${this.requests.length} requests, expected ${count} within ${timeoutMs} ms`));
+        reject(new Error(`target got ${seen().length} requests${path === undefined ? '' : ` on ${path}`}, expected ${count} within ${timeoutMs} ms`));
       }, timeoutMs);
       const listener = (): void => {
-        if (this.requests.length >= count) {
+        const requests = seen();
+        if (requests.length >= count) {
           clearTimeout(timer);
           this.events.off('request', listener);
-          resolve(this.requests.slice());
+          resolve(requests);
         }
       };
       this.events.on('request', listener);
     });
   }
 
+  /** Requests held open right now (answered `hang`, the connection still open). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Answers every held request with `status`; answers how many were still open. */
+  answerHeld(status = 200): number {
+    let answered = 0;
+    for (const res of this.held) {
+      if (!res.destroyed && !res.writableEnded) {
+        res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
+        answered++;
+      }
+    }
+    this.held.clear();
+    return answered;
+  }
+
   async close(): Promise<void> {
-    for (const res of this.hanging) res.socket?.destroy();
+    for (const res of this.held) res.socket?.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** The attempt headers of a delivery, as the target saw them. */
+export function attemptHeadersOf(request: RecordedRequest): Record<string, string | undefined> {
+  const one = (name: string): string | undefined => {
+    const v = request.headers[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
+  return {
+    queue: one('x-kuueri-tasks-queue'),
+    retryCount: one('x-kuueri-tasks-retry-count'),
+    currentlyRetry: one('x-kuueri-tasks-currently-retry'),
+    repeatCount: one('x-kuueri-tasks-repeat-count'),
+    currentlyRepeat: one('x-kuueri-tasks-currently-repeat'),
+  };
 }

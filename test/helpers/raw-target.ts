@@ -5,8 +5,8 @@
  * wait on events, never on fixed sleeps.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { holdFor } from './wait.js';
 
 export interface RawRequest {
   method: string;
@@ -133,8 +133,9 @@ export class RawTarget {
     this.behavior = behavior;
   }
 
-  /** Resolves once `count` request heads have arrived in all; rejects after `timeoutMs`. */
-  waitForRequests(count: number, timeoutMs = 15_000): Promise<RawRequest[]> {
+  /** Resolves once `count` request heads have arrived in all; rejects after `timeoutMs` (default 15 s). */
+  waitForRequests(count: number, options: { timeoutMs?: number } = {}): Promise<RawRequest[]> {
+    const { timeoutMs = 15_000 } = options;
     if (this.requests.length >= count) return Promise.resolve(this.requests.slice());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -158,15 +159,13 @@ export class RawTarget {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Writes `bytes`, then ends the connection the way `then` says (or leaves it open: 'hang'). */
 export function answerRaw(bytes: string | Buffer, then: 'end' | 'destroy' | 'reset' | 'hang' = 'end', pauseMs = 0): RawBehavior {
   return async (_request, conn) => {
     if (bytes.length > 0 && !(await conn.write(bytes))) return;
     // A pause lets the peer take the bytes before the connection ends (a reset that arrives with
-    // the data reads as a plain close on the other side).
-    if (pauseMs > 0) await sleep(pauseMs);
+    // the data reads as a plain close on the other side); the peer's reading shows nowhere here.
+    if (pauseMs > 0) await holdFor(pauseMs, 'the peer reads the bytes before the connection ends');
     conn.completed = true;
     if (then === 'end') conn.socket.end();
     else if (then === 'destroy') conn.socket.destroy();
@@ -183,7 +182,7 @@ export function trickle(bytes: string, everyMs: number): RawBehavior {
     for (const byte of Buffer.from(bytes, 'latin1')) {
       if (conn.closed || conn.closedByPeer) return;
       if (!(await conn.write(Buffer.from([byte])))) return;
-      await sleep(everyMs);
+      await holdFor(everyMs, 'a trickle: one byte at a time, slowly');
     }
     conn.completed = true;
     conn.socket.end();
@@ -225,26 +224,4 @@ export function flood(head: string, totalBytes: number): RawBehavior {
     conn.completed = true;
     conn.socket.end();
   };
-}
-
-/** A loopback port nothing listens on (it was free a moment ago and is not taken again here). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Resident set size and its peak (bytes) of a process, from /proc; null where /proc is missing. */
-export function memoryOf(pid: number): { rss: number; peak: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-    const rss = kb('VmRSS');
-    const peak = kb('VmHWM');
-    return Number.isFinite(rss) && Number.isFinite(peak) ? { rss, peak } : null;
-  } catch {
-    return null;
-  }
 }
