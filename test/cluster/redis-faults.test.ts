@@ -10,6 +10,7 @@ import { clusterEnv, killNodes, type Node, startNodes, waitForDeliveries } from 
 import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { TargetServer } from '../helpers/target-server.js';
+import { holdUntil } from '../helpers/wait.js';
 
 describe('redis-server stopped and restarted while tasks are pending', () => {
   let redis: RedisServer | undefined;
@@ -35,14 +36,15 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
   test('the servers stay up and answer 503 STORE_UNAVAILABLE meanwhile; afterwards every acknowledged task is delivered', async (t) => {
     const [a, b] = nodes!;
     const creds: Credentials = await a!.client.register();
-    const ids = await mapPool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
+    const queued = await mapPool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
       const res = await (i % 2 ? a! : b!).client.subscribe(creds, {
         httpRequest: { url: target!.url(`/job?n=${i}`), method: 'POST' },
         config: { executionDelay: 1_500 + ((i * 37) % 2_500) },
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
-      return res.body.id as string;
+      return { id: res.body.id as string, dueAt: res.body.estimateExecAt as number };
     });
+    const ids = queued.map((q) => q.id);
 
     await redis!.stop(); // SIGTERM: Redis writes its append-only file and exits
     for (const node of [a!, b!]) {
@@ -54,7 +56,7 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
       assert.equal(refused.body.code, 'STORE_UNAVAILABLE');
     }
     // Stay down past the time the tasks were due, so they are late when Redis comes back.
-    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    await holdUntil(Math.max(...queued.map((q) => q.dueAt)) + 500, 'every task falls due while Redis is down');
     assert.equal(a!.process.proc.exitCode, null, 'node a is still running');
     assert.equal(b!.process.proc.exitCode, null, 'node b is still running');
 

@@ -5,6 +5,7 @@ import { getTask, waitForEmptyQueue, waitForTask } from '../helpers/api-tasks.js
 import { aliveNodes, clusterEnv, killNodes, type Node, startNodes, waitForDeliveries } from '../helpers/cluster-nodes.js';
 import { mapPool } from '../helpers/pool.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { logLines } from '../helpers/server-process.js';
 import { TargetServer } from '../helpers/target-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,6 +19,7 @@ describe('three servers sharing one Redis', () => {
   let target: TargetServer;
   let nodes: Node[] | undefined;
   let creds: Credentials;
+  let env: Record<string, string>;
   const deliveries = new Map<string, number>();
 
   before(async () => {
@@ -27,7 +29,8 @@ describe('three servers sharing one Redis', () => {
       deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
       return { status: 200, delayMs: request.url.includes('slow') ? 40 : 0 };
     });
-    nodes = await startNodes(3, clusterEnv(redis.url, { TASKS_POLL_MS: '60000', TASKS_CONCURRENCY: '64' }));
+    env = clusterEnv(redis.url, { TASKS_POLL_MS: '60000', TASKS_CONCURRENCY: '64' });
+    nodes = await startNodes(3, env);
     creds = await nodes[0]!.client.register();
   });
 
@@ -98,10 +101,11 @@ describe('three servers sharing one Redis', () => {
   });
 
   test('pause, resume, unsubscribe and delete work from any node, also while another node is sending the task', async () => {
+    // Requests to /hold are held until the test answers them: "in flight" is a fact, not a race.
     target.respond((request) => {
       const id = String(request.headers['x-kuueri-tasks-queue']);
       deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
-      return { status: 200, delayMs: request.url.includes('hold') ? 1500 : 0 };
+      return request.url.includes('hold') ? { hang: true } : { status: 200 };
     });
     const [a, , c] = nodes!;
     // Paused while in flight: the attempt is recorded into the paused task, its next run kept as time left.
@@ -112,6 +116,7 @@ describe('three servers sharing one Redis', () => {
     const id = repeating.body.id as string;
     await waitFor('the first attempt to be sent', () => deliveries.has(id), { timeoutMs: 15_000 });
     assert.deepEqual((await c!.client.pause(creds, id)).body, { response: 'PAUSED' });
+    assert.equal(target.answerHeld(200), 1, 'the attempt was still in flight when the task was paused');
     const paused = await waitForTask(c!.client, creds, id, (task) => task.updates.attempts === 1);
     assert.equal(paused.state, 'PAUSED');
     assert.equal(paused.statusCode, 200);
@@ -128,8 +133,20 @@ describe('three servers sharing one Redis', () => {
     const heldId = held.body.id as string;
     await waitFor('the held attempt to be sent', () => deliveries.has(heldId), { timeoutMs: 15_000 });
     assert.deepEqual((await a!.client.unsubscribe(creds, heldId)).body, { response: 'UNSUBSCRIBED' });
-    await new Promise((resolve) => setTimeout(resolve, 1800)); // let the held answer arrive and be dropped
-    const cancelled = await getTask(c!.client, creds, heldId);
+    assert.equal(target.answerHeld(200), 1, 'the attempt was still in flight when the task was cancelled');
+    // No event says the node that sent it has dropped the outcome, but a graceful stop waits for
+    // every attempt in flight to end (recorded or dropped) before the process exits: stop the
+    // nodes, then read the task through a fresh one.
+    const running = aliveNodes(nodes!);
+    const exits = await Promise.all(running.map((n) => n.process.kill('SIGTERM')));
+    assert.deepEqual(exits, running.map(() => ({ code: 0, signal: null })), 'every node stopped gracefully');
+    for (const n of running) {
+      const aborted = logLines(n.process.output()).filter((l) => String(l.msg).startsWith('aborted attempts'));
+      assert.deepEqual(aborted, [], 'the attempt ran to its end; it was not aborted by the stop');
+    }
+    const [reader] = await startNodes(1, env);
+    nodes!.push(reader!);
+    const cancelled = await getTask(reader!.client, creds, heldId);
     assert.equal(cancelled.state, 'CANCELED');
     assert.equal(cancelled.updates.attempts, 0, 'the outcome of the cancelled attempt was recorded');
   });

@@ -69,11 +69,13 @@ describe('SIGTERM with a request in flight', () => {
       },
       { timeoutMs: 5_000 },
     );
+    await waitFor('the server to log that it is shutting down', () => logLines(server.output()).some((l) => String(l.msg).startsWith('shutting down')));
     assert.equal(server.proc.exitCode, null, 'the process waits for the attempt in flight');
     assert.equal(server.proc.signalCode, null, 'not killed by a signal');
 
-    // The target answers about 500 ms after the request arrived (the gate makes "in flight" certain).
-    await holdUntil(target.requests.at(-1)!.at + TARGET_ANSWERS_AFTER_MS, 'the target answers about 500 ms after the request arrived');
+    // The target answers about 500 ms after the request arrived: the process must stay up through
+    // an attempt that is still in flight well into the shutdown, and only time shows that.
+    await holdUntil(target.requests.at(-1)!.at + TARGET_ANSWERS_AFTER_MS, 'the attempt stays in flight into the shutdown for a while');
     const answeredAt = Date.now();
     assert.equal(target.answerHeld(200), 1, 'the connection of the attempt was still open when the target answered');
 

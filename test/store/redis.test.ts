@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisStore, WRITE_BATCH } from '../../src/store/redis/redis-store.js';
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { describeTaskStoreContract } from './conformance.js';
 import { newId } from '../../src/core/ids.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import { applyOutcome, pauseTask, timelineOf, unsubscribeTask } from '../../src/core/task-machine.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+import { describeTaskStoreContract } from './conformance.js';
 import { T0, cancel, insertAt, must, newProject, pause, step, subscribeAt, succeed } from './fixtures.js';
 
 /**
@@ -327,14 +328,8 @@ describe('redis specifics', () => {
       const inserts = await Promise.allSettled(lost.map(({ task, entries }) => store.insertTask(task, entries, 10)));
       assert.deepEqual(inserts.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored')), ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
       await server.start();
-      const deadline = Date.now() + 15_000;
-      let found = null;
-      while (Date.now() < deadline) {
-        found = await store.findProject(project.id).catch(() => null);
-        if (found) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.equal(found?.email, project.email, 'the project written before Redis stopped is there after it is back');
+      const found = await waitFor('the store to read the project again', () => store.findProject(project.id).catch(() => null), { everyMs: 50 });
+      assert.equal(found.email, project.email, 'the project written before Redis stopped is there after it is back');
       assert.equal(await store.findTask(project.id, lost[0]!.task.id), null, 'an insert answered STORE_UNAVAILABLE was not stored');
       await store.insertTask(lost[0]!.task, lost[0]!.entries, 10);
       assert.ok(await store.findTask(project.id, lost[0]!.task.id), 'and inserts work again');
