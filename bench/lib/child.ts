@@ -1,8 +1,9 @@
-/**
+/*
  * The child side of the orchestrator's IPC: a helper process calls `serve(handlers, info)` and then
  * answers `call` messages with `reply` messages. It exits when the orchestrator goes away (the IPC
  * channel closes), so a crashed orchestrator leaves no helper behind.
  */
+
 export type Protocol = Record<string, { args: unknown; result: unknown }>;
 
 export type Message =

@@ -1,4 +1,5 @@
-/** Command-line options of `npm run bench -- [options]`. */
+/* Command-line options of `npm run bench -- [options]`. */
+
 export const SCENARIOS = ['subscribe', 'dispatch', 'timing', 'scale', 'bullmq'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type StoreName = 'sqlite' | 'redis';

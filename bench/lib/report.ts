@@ -1,4 +1,5 @@
-/** The table: one row per figure, with its ceiling, the ratio and the target it must meet. */
+/* The table: one row per figure, with its ceiling, the ratio and the target it must meet. */
+
 export type Verdict = 'PASS' | 'FAIL' | 'info' | 'n/a';
 
 export interface Row {

@@ -1,4 +1,4 @@
-/**
+/*
  * Attacks on authentication, against the real server process (`node dist/main.js`) on SQLite and
  * on Redis: every malformed, wrong, truncated, extended, borrowed or ambiguous credential answers
  * the same `401 UNAUTHORIZED` on every /v1beta route but register, before any body is read, and

@@ -1,4 +1,4 @@
-/**
+/*
  * A crash loop: the real server process is SIGKILLed at a random point of a burst of subscribes
  * and deliveries, ten times in a row, restarted each time on the same store (the same SQLite
  * folder; the same redis-server). Each subscribe carries a unique marker in its params (?n=17) and

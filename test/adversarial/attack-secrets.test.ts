@@ -1,4 +1,4 @@
-/**
+/*
  * No route, error answer or log line ever holds a project token or a secret a task carries, and
  * nothing the Redis store keeps (or is sent) holds them in plain text. Against the real server
  * process at TASKS_LOG_LEVEL=trace, on SQLite and on Redis: tasks carry secrets in header values

@@ -1,4 +1,4 @@
-/**
+/*
  * The oracle of the hostile-input suite (hostile-input.test.ts): what every answer must be for its
  * case (hostile-generate.ts says what each case expects), and how a case and an answer are shown in
  * a failure.

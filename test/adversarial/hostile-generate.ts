@@ -1,4 +1,4 @@
-/**
+/*
  * The seeded generator of the hostile-input suite (hostile-input.test.ts): a seeded random
  * source, a JSON writer that can say what JSON.stringify cannot (`-0`, `1e400`, `__proto__`
  * as an own key, escaped keys, duplicate keys), and the cases themselves, each with what the server

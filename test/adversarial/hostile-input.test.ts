@@ -1,4 +1,4 @@
-/**
+/*
  * Hostile input against the real server process (`node dist/main.js`), once on SQLite and once on
  * its own redis-server: every field of POST /v1beta/subscribe mutated (wrong types, huge and odd
  * numbers, NaN/Infinity strings, blank, emoji, NUL, 1 MB strings, deep nesting, malformed JSON,

@@ -1,4 +1,4 @@
-/**
+/*
  * A small client for the v1beta API, as a user's code would call it (real HTTP through fetch). It
  * answers whatever the server said; test/helpers/api-tasks.ts reads tasks with assertions and
  * waits for their states.

@@ -1,4 +1,4 @@
-/**
+/*
  * Tasks through the API, for tests: subscribe asserting the 201, read a task or its timeline
  * asserting the 200, and wait for a task to reach a state. The answers are typed with the API's own
  * views (src/core/shapes.ts).

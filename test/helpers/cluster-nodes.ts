@@ -1,4 +1,4 @@
-/**
+/*
  * Several real server processes (`node dist/main.js`) sharing one Redis, as a cluster behind a load
  * balancer would run, each with a client of its own.
  */

@@ -1,4 +1,4 @@
-/**
+/*
  * Loopback ports for tests: one that nothing listens on, and a plain TCP probe of a listener.
  */
 import { type AddressInfo, connect, createServer } from 'node:net';

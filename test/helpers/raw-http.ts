@@ -1,4 +1,4 @@
-/**
+/*
  * A raw HTTP/1.1 client over `node:net`, for what fetch and node:http will not send: duplicated
  * headers, raw UTF-8 in a header, odd paths exactly as written, malformed framing, bytes that are
  * not HTTP at all. Each request goes on its own connection; the answer is parsed from the bytes the

@@ -1,4 +1,4 @@
-/**
+/*
  * Misbehaving HTTP targets built on raw `node:net` sockets, for what node:http will not do: answer
  * half a status line and reset, trickle bytes, send garbage, flood a body. Every connection is
  * recorded (the request heads it carried, what the target managed to write, how it ended) so tests

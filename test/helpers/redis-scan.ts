@@ -1,4 +1,4 @@
-/**
+/*
  * Every value a Redis holds, read raw: for tests that search the store for what must not be in it
  * (a secret in clear text).
  */

@@ -1,4 +1,4 @@
-/**
+/*
  * A real redis-server started for a test on a free loopback port, in its own temporary folder, and
  * stopped (or restarted, on the same port and data) by the test. .ci/run installs redis-server on
  * machines that lack it; a missing binary fails loudly rather than skipping.

@@ -1,4 +1,4 @@
-/**
+/*
  * Randomness a failing test can replay: a small seeded PRNG, and the seed of a random run.
  */
 

@@ -1,4 +1,4 @@
-/**
+/*
  * The settings the tests start a server with, in this process (test-server.ts) or in its own
  * (server-process.ts): listening on a free loopback port, targets on loopback allowed (the guard
  * refuses them by default), and rate limits no test reaches unless it sets its own; plus the store.

@@ -1,4 +1,4 @@
-/**
+/*
  * The built server (`node dist/main.js`, as `npm start` runs it) in its own process, for tests that
  * kill it, restart it, read its log or expect it to refuse to start. `npm test` builds before
  * testing.

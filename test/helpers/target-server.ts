@@ -1,4 +1,4 @@
-/**
+/*
  * A real HTTP target on 127.0.0.1 that records every request it receives and answers as told: at
  * once, after a delay, never (`hang`, until the test answers the held requests), or by resetting
  * the connection. Tests wait on `waitForRequests(n)` (an event), never on fixed sleeps.

@@ -1,4 +1,4 @@
-/**
+/*
  * The real server (API + dispatcher + SQLite file in a temporary folder) started in this process on
  * a free port. Targets on 127.0.0.0/8 are allowed explicitly, as the guard refuses them by default.
  * With KUUERI_TEST_STORE=redis (scripts/run-tests.mjs runs the HTTP suite a second time so), each

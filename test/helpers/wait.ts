@@ -1,4 +1,4 @@
-/**
+/*
  * Waiting in tests. A test waits for something it can observe — a condition polled until it holds,
  * or a promise — always with a bound, and with a description the timeout message names:
  *

@@ -1,4 +1,4 @@
-/**
+/*
  * A request that arrives while the server closes, on a connection that is still open, is answered
  * 503 SHUTTING_DOWN in the documented error shape (not Fastify's own 503 body), and the connection
  * is closed after it; the request that was already in progress on that connection completes.

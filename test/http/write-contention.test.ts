@@ -1,4 +1,4 @@
-/**
+/*
  * A change that keeps losing its compare-and-set (another writer changes the task between each read
  * and write) answers 409 TASK_BUSY after its tries, not a 500, and changes nothing.
  */

@@ -1,4 +1,4 @@
-/**
+/*
  * "A restart loses nothing that was acknowledged with 201" (at-least-once), against the real
  * process: a mixed batch of tasks, SIGKILL while some are due, some in flight at a slow target,
  * some waiting for a retry and some subscribes still in progress, then a restart on the same folder.

@@ -1,4 +1,4 @@
-/**
+/*
  * The request a user sends may carry secrets: it is stored sealed. The raw bytes of the database
  * and its WAL never hold a header value, a query parameter or the body (decoded or base64), before
  * the task runs, after it ran, or after a clean stop; the target still receives them all.

@@ -1,4 +1,4 @@
-/**
+/*
  * Restart rules for retries and repeats whose time passed while no server ran: pinned to an
  * absolute retryAt/repeatAt they end EXCEEDED without another request; a relative retry
  * (retryInterval) runs at once, with an Alert.

@@ -1,4 +1,4 @@
-/**
+/*
  * The README's command, `npm start`, stopped the way a process manager stops it: SIGTERM to the
  * process it started, which is npm. npm passes the signal on to the script's process; unless that
  * process is the server itself, the server never hears it and is left running (holding the port

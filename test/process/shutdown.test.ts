@@ -1,4 +1,4 @@
-/**
+/*
  * Graceful stop on SIGTERM: the listener closes at once, an attempt in flight is allowed to finish
  * and is recorded before the process exits 0; one that outlasts the grace period is given back and
  * runs again after the restart.

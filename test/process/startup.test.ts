@@ -1,4 +1,4 @@
-/**
+/*
  * Starting the real process: zero configuration in an empty folder, the generated key kept and
  * reused, invalid configuration refused before listening with one message listing every problem,
  * and one server process per SQLite database.

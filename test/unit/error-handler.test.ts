@@ -1,4 +1,4 @@
-/**
+/*
  * The error handler tells the log what failed underneath a 5xx (the AppError's cause chain, with
  * the request's method and URL) and tells the client nothing of it.
  */
