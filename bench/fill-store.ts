@@ -48,7 +48,13 @@ async function main(): Promise<void> {
     const now = Date.now();
     const token = newToken();
     const projectId = newId(now);
-    await store.insertProject({ id: projectId, email: `bench-fill-${projectId.toLowerCase()}@example.com`, tokenHash: hashToken(token), createdAt: now, as: 'DEV' });
+    await store.insertProject({
+      id: projectId,
+      email: `bench-fill-${projectId.toLowerCase()}@example.com`,
+      tokenHash: hashToken(token),
+      createdAt: now,
+      as: 'DEV',
+    });
 
     const start = now + 7 * 86_400_000;
     const insert = (i: number): Promise<void> => {

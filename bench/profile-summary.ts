@@ -94,7 +94,9 @@ function main(): void {
   const out: string[] = [];
   out.push(`${file}`);
   const window = Number.isFinite(fromUs) || Number.isFinite(toUs) ? ` (window ${fromUs / 1e6} s to ${toUs / 1e6} s)` : '';
-  out.push(`wall ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s${window}, busy ${(busy / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s in the samples kept; shares below are of busy time`);
+  out.push(
+    `wall ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s${window}, busy ${(busy / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s in the samples kept; shares below are of busy time`,
+  );
   out.push('', 'By module (self time):');
   for (const [k, t] of [...byModule].sort((a, b) => b[1] - a[1]).slice(0, 25)) out.push(`  ${pct(t)}  ${k}`);
   out.push('', `Top ${top} functions (self time):`);

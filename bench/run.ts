@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   const distBefore = distFingerprint();
   const loadBefore = loadavg();
   const pressureBefore = machineLoad();
-  log(`bench: runs ${options.runs}${options.quick ? ', quick sizes' : ''}; scenarios ${options.only.join(', ')}; stores ${options.stores.join(', ')}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
+  log(
+    `bench: runs ${options.runs}${options.quick ? ', quick sizes' : ''}; scenarios ${options.only.join(', ')}; stores ${options.stores.join(', ')}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`,
+  );
 
   const wants = (s: ScenarioName): boolean => options.only.includes(s);
   const needsRedis = options.stores.includes('redis') || wants('bullmq');
@@ -83,7 +85,11 @@ async function main(): Promise<void> {
   const scenarios: Record<string, unknown> = {};
   const failures: string[] = [];
   const bullmqRowsLater: Row[] = [];
-  const runScenario = async (name: string, store: StoreName | null, body: () => Promise<{ runs: unknown[]; rows: Row[] }>): Promise<void> => {
+  const runScenario = async (
+    name: string,
+    store: StoreName | null,
+    body: () => Promise<{ runs: unknown[]; rows: Row[] }>,
+  ): Promise<void> => {
     const key = store ? `${name}/${store}` : name;
     log(`── ${key} ──`);
     try {
@@ -95,7 +101,16 @@ async function main(): Promise<void> {
       log(`${key} failed: ${message}`);
       failures.push(`${key}: ${message.split('\n')[0]}`);
       scenarios[key] = { error: message };
-      rows.push({ scenario: name, store: store ?? 'redis', figure: 'error (see log)', ceiling: '—', ratio: '—', target: '—', verdict: 'FAIL', notes: [message.split('\n')[0]!] });
+      rows.push({
+        scenario: name,
+        store: store ?? 'redis',
+        figure: 'error (see log)',
+        ceiling: '—',
+        ratio: '—',
+        target: '—',
+        verdict: 'FAIL',
+        notes: [message.split('\n')[0]!],
+      });
     }
   };
 
@@ -113,7 +128,11 @@ async function main(): Promise<void> {
         if (withBullmq) {
           bullmqDone = true;
           const rows = bullmqRows(result.bullmqRuns);
-          scenarios.bullmq = { runs: result.bullmqRuns, rows, note: 'each run paired with the dispatch/redis run of the same number: after it in odd-numbered runs, before it in even ones' };
+          scenarios.bullmq = {
+            runs: result.bullmqRuns,
+            rows,
+            note: 'each run paired with the dispatch/redis run of the same number: after it in odd-numbered runs, before it in even ones',
+          };
           bullmqRowsLater.push(...rows);
         }
         return result;
@@ -137,11 +156,18 @@ async function main(): Promise<void> {
   const gitAfter = gitState();
   const builds = Object.keys(ctx.distSeen);
   const changed = builds.length > 1 || (builds[0] !== undefined && builds[0] !== distBefore);
-  if (changed) footer.push(`WARNING: dist/ changed during the bench (${builds.length} builds seen by the server starts, listed in the JSON under dist.serverStarts): runs measured different code.`);
+  if (changed)
+    footer.push(
+      `WARNING: dist/ changed during the bench (${builds.length} builds seen by the server starts, listed in the JSON under dist.serverStarts): runs measured different code.`,
+    );
   if (gitAfter.commit !== gitBefore.commit || gitAfter.srcDiffSha1 !== gitBefore.srcDiffSha1) {
-    footer.push(`Note: src/ changed during the bench (${gitBefore.commit.slice(0, 8)}${gitBefore.srcDirty ? '+dirty' : ''} → ${gitAfter.commit.slice(0, 8)}${gitAfter.srcDirty ? '+dirty' : ''}); what ran is dist/ as built at the start${changed ? ' and rebuilt since' : ''}.`);
+    footer.push(
+      `Note: src/ changed during the bench (${gitBefore.commit.slice(0, 8)}${gitBefore.srcDirty ? '+dirty' : ''} → ${gitAfter.commit.slice(0, 8)}${gitAfter.srcDirty ? '+dirty' : ''}); what ran is dist/ as built at the start${changed ? ' and rebuilt since' : ''}.`,
+    );
   }
-  footer.push(`Measured: ${gitBefore.commit.slice(0, 8)}${gitBefore.srcDirty ? ` with uncommitted src/ changes (${gitBefore.srcDiffSha1 ?? ''})` : ''}, dist ${distBefore}.`);
+  footer.push(
+    `Measured: ${gitBefore.commit.slice(0, 8)}${gitBefore.srcDirty ? ` with uncommitted src/ changes (${gitBefore.srcDiffSha1 ?? ''})` : ''}, dist ${distBefore}.`,
+  );
   if (options.quick) footer.push('--quick: sizes scaled down; the verdicts are indicative only (targets are set for the full sizes).');
   const table = renderTable(rows, footer);
 
@@ -168,7 +194,9 @@ async function main(): Promise<void> {
     const recent = readdirSync(ctx.profileDir)
       .filter((f) => f.endsWith('.cpuprofile') && statSync(join(ctx.profileDir, f)).mtimeMs >= startedAt.getTime())
       .map((f) => join(ctx.profileDir, f));
-    process.stdout.write(`Server CPU profiles (summarise with \`npx tsx bench/profile-summary.ts <file>\`):\n${recent.map((f) => `  ${f}`).join('\n')}\n`);
+    process.stdout.write(
+      `Server CPU profiles (summarise with \`npx tsx bench/profile-summary.ts <file>\`):\n${recent.map((f) => `  ${f}`).join('\n')}\n`,
+    );
   }
   // Every helper was stopped above; anything still tracked here is a bug of the bench: say so, then kill it.
   const left = liveChildren();

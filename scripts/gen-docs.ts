@@ -28,7 +28,9 @@ export function errorsTable(): string {
 }
 
 export function retiredList(): string {
-  return Object.entries(RETIRED_ERROR_CODES).map(([code, why]) => `- \`${code}\`: ${why}`).join('\n');
+  return Object.entries(RETIRED_ERROR_CODES)
+    .map(([code, why]) => `- \`${code}\`: ${why}`)
+    .join('\n');
 }
 
 export function fill(text: string, name: string, table: string): string {

@@ -33,12 +33,15 @@ function run(testFiles, extraEnv) {
   const result = spawnSync(
     process.execPath,
     [
-      '--import', 'tsx',
+      '--import',
+      'tsx',
       '--test',
       `--test-concurrency=${Math.max(2, availableParallelism())}`,
       '--test-timeout=180000',
-      '--test-reporter=spec', '--test-reporter-destination=stdout',
-      '--test-reporter=./scripts/count-reporter.mjs', `--test-reporter-destination=${counts}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=./scripts/count-reporter.mjs',
+      `--test-reporter-destination=${counts}`,
       ...testFiles,
     ],
     { stdio: 'inherit', env: { ...process.env, KUUERI_TEST: '1', ...extraEnv } },

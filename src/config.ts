@@ -12,20 +12,26 @@ import { type AllowList, parseAllowList } from './core/target-policy.js';
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 type Parser<T> = (raw: unknown, fromEnv: boolean) => Parsed<T>;
 
-const int = (min: number, max: number): Parser<number> => (raw, fromEnv) => {
-  const value = fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return { ok: false, message: 'must be an integer' };
-  if (value < min || value > max) return { ok: false, message: `must be between ${min} and ${max}` };
-  return { ok: true, value };
-};
-const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw) =>
-  typeof raw === 'string' && (values as string[]).includes(raw.trim())
-    ? { ok: true, value: raw.trim() as T }
-    : { ok: false, message: `must be one of ${values.join(', ')}` };
-const text = (minLength = 1): Parser<string> => (raw) =>
-  typeof raw === 'string' && raw.length >= minLength
-    ? { ok: true, value: raw }
-    : { ok: false, message: minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string' };
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw, fromEnv) => {
+    const value = fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) return { ok: false, message: 'must be an integer' };
+    if (value < min || value > max) return { ok: false, message: `must be between ${min} and ${max}` };
+    return { ok: true, value };
+  };
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) =>
+    typeof raw === 'string' && (values as string[]).includes(raw.trim())
+      ? { ok: true, value: raw.trim() as T }
+      : { ok: false, message: `must be one of ${values.join(', ')}` };
+const text =
+  (minLength = 1): Parser<string> =>
+  (raw) =>
+    typeof raw === 'string' && raw.length >= minLength
+      ? { ok: true, value: raw }
+      : { ok: false, message: minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string' };
 const flag: Parser<boolean> = (raw, fromEnv) => {
   if (typeof raw === 'boolean') return { ok: true, value: raw };
   if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/i.test(raw.trim())) {
@@ -34,7 +40,14 @@ const flag: Parser<boolean> = (raw, fromEnv) => {
   return { ok: false, message: 'must be true or false' };
 };
 const list: Parser<string[]> = (raw) => {
-  if (typeof raw === 'string') return { ok: true, value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+  if (typeof raw === 'string')
+    return {
+      ok: true,
+      value: raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return { ok: true, value: raw };
   return { ok: false, message: 'must be a comma-separated string or an array of strings' };
 };
@@ -54,91 +67,159 @@ export const SETTINGS = {
   port: setting({ key: 'PORT', env: 'PORT', parse: int(0, 65535), default: 8202, doc: 'TCP port to listen on (0 picks a free one).' }),
   host: setting({ key: 'HOST', env: 'HOST', parse: text(), default: '0.0.0.0', doc: 'Address to listen on.' }),
   level: setting({
-    key: 'LEVEL', env: 'TASKS_LEVEL', parse: oneOf('DEVELOPMENT', 'PRODUCTION'), default: 'DEVELOPMENT',
+    key: 'LEVEL',
+    env: 'TASKS_LEVEL',
+    parse: oneOf('DEVELOPMENT', 'PRODUCTION'),
+    default: 'DEVELOPMENT',
     doc: 'DEVELOPMENT or PRODUCTION; projects registered in production are `GUEST`, else `DEV`.',
   }),
   logLevel: setting({
-    key: 'LOG_LEVEL', env: 'TASKS_LOG_LEVEL', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info',
+    key: 'LOG_LEVEL',
+    env: 'TASKS_LOG_LEVEL',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
     doc: 'Log level of the JSON log on standard output.',
   }),
   trustProxy: setting({
-    key: 'TRUST_PROXY', env: 'TASKS_TRUST_PROXY', parse: flag, default: false,
+    key: 'TRUST_PROXY',
+    env: 'TASKS_TRUST_PROXY',
+    parse: flag,
+    default: false,
     doc: 'Take the client address from X-Forwarded-For (only behind a proxy you run).',
   }),
   maxBodyLength: setting({
-    key: 'MODULE.HTTP.MAX_BODY_LENGTH', env: 'TASKS_MAX_BODY_LENGTH', parse: int(1024, 16 * 1024 * 1024), default: 131072,
+    key: 'MODULE.HTTP.MAX_BODY_LENGTH',
+    env: 'TASKS_MAX_BODY_LENGTH',
+    parse: int(1024, 16 * 1024 * 1024),
+    default: 131072,
     doc: 'Largest request body accepted, in bytes; larger answers 413.',
   }),
   maxContentLength: setting({
-    key: 'MODULE.HTTP.MAX_CONTENT_LENGTH', env: 'TASKS_MAX_CONTENT_LENGTH', parse: int(0, 64 * 1024 * 1024), default: 131072,
+    key: 'MODULE.HTTP.MAX_CONTENT_LENGTH',
+    env: 'TASKS_MAX_CONTENT_LENGTH',
+    parse: int(0, 64 * 1024 * 1024),
+    default: 131072,
     doc: "Most bytes read of a target's answer; the rest is discarded.",
   }),
   throttleTtl: setting({
-    key: 'MODULE.THROTTLER.TTL', env: 'TASKS_THROTTLE_TTL', parse: int(1, 31_536_000), default: 86400,
+    key: 'MODULE.THROTTLER.TTL',
+    env: 'TASKS_THROTTLE_TTL',
+    parse: int(1, 31_536_000),
+    default: 86400,
     doc: 'Throttling window in seconds, per client address.',
   }),
   throttleLimit: setting({
-    key: 'MODULE.THROTTLER.LIMIT', env: 'TASKS_THROTTLE_LIMIT', parse: int(1, 1_000_000_000), default: 1000,
+    key: 'MODULE.THROTTLER.LIMIT',
+    env: 'TASKS_THROTTLE_LIMIT',
+    parse: int(1, 1_000_000_000),
+    default: 1000,
     doc: 'Requests a client address may make per window; more answer 429.',
   }),
   registerTtl: setting({
-    key: 'MODULE.THROTTLER.REGISTER_TTL', env: 'TASKS_REGISTER_TTL', parse: int(1, 31_536_000), default: 3600,
+    key: 'MODULE.THROTTLER.REGISTER_TTL',
+    env: 'TASKS_REGISTER_TTL',
+    parse: int(1, 31_536_000),
+    default: 3600,
     doc: 'Registration window in seconds, per client address.',
   }),
   registerLimit: setting({
-    key: 'MODULE.THROTTLER.REGISTER_LIMIT', env: 'TASKS_REGISTER_LIMIT', parse: int(1, 1_000_000_000), default: 10,
+    key: 'MODULE.THROTTLER.REGISTER_LIMIT',
+    env: 'TASKS_REGISTER_LIMIT',
+    parse: int(1, 1_000_000_000),
+    default: 10,
     doc: 'Projects a client address may register per registration window.',
   }),
   authFailureTtl: setting({
-    key: 'MODULE.THROTTLER.AUTH_FAILURE_TTL', env: 'TASKS_AUTH_FAILURE_TTL', parse: int(1, 86_400), default: 600,
+    key: 'MODULE.THROTTLER.AUTH_FAILURE_TTL',
+    env: 'TASKS_AUTH_FAILURE_TTL',
+    parse: int(1, 86_400),
+    default: 600,
     doc: 'Window in seconds over which failed authentications are counted, per client address.',
   }),
   authFailureLimit: setting({
-    key: 'MODULE.THROTTLER.AUTH_FAILURE_LIMIT', env: 'TASKS_AUTH_FAILURE_LIMIT', parse: int(1, 1_000_000), default: 20,
+    key: 'MODULE.THROTTLER.AUTH_FAILURE_LIMIT',
+    env: 'TASKS_AUTH_FAILURE_LIMIT',
+    parse: int(1, 1_000_000),
+    default: 20,
     doc: 'Failed authentications a client address may make per window; past it, its requests answer 429 until the window ends.',
   }),
   queueLimit: setting({
-    key: 'SERVICE.QUEUE.LIMIT', env: 'TASKS_QUEUE_LIMIT', parse: int(1, 100_000_000), default: 1000,
+    key: 'SERVICE.QUEUE.LIMIT',
+    env: 'TASKS_QUEUE_LIMIT',
+    parse: int(1, 100_000_000),
+    default: 1000,
     doc: 'Tasks a project may hold RUNNING or PAUSED at once (`taskInQueueLimit`).',
   }),
   cryptoKey: setting<string | null>({
-    key: 'SERVICE.CRYPTO.KEY', env: 'TASKS_CRYPTO_KEY', parse: text(32), default: null,
+    key: 'SERVICE.CRYPTO.KEY',
+    env: 'TASKS_CRYPTO_KEY',
+    parse: text(32),
+    default: null,
     doc: 'Key that encrypts stored requests: 64 hex characters, base64 of 32 bytes, or any string of 32+ characters (stretched with HKDF). Unset: a key is generated on first start and kept beside the database (`tasks.key`, mode 0600).',
   }),
   allowTargets: setting({
-    key: 'SERVICE.TARGETS.ALLOW', env: 'TASKS_ALLOW_TARGETS', parse: list, default: [] as string[],
+    key: 'SERVICE.TARGETS.ALLOW',
+    env: 'TASKS_ALLOW_TARGETS',
+    parse: list,
+    default: [] as string[],
     doc: 'CIDRs, addresses or host names (`*.example.internal`) exempt from the private-address guard, e.g. `127.0.0.0/8`.',
   }),
   concurrency: setting({
-    key: 'SERVICE.DISPATCH.CONCURRENCY', env: 'TASKS_CONCURRENCY', parse: int(1, 10_000), default: 128,
+    key: 'SERVICE.DISPATCH.CONCURRENCY',
+    env: 'TASKS_CONCURRENCY',
+    parse: int(1, 10_000),
+    default: 128,
     doc: 'Requests to targets in flight at once, per server process.',
   }),
   leaseMs: setting({
-    key: 'SERVICE.DISPATCH.LEASE_MS', env: 'TASKS_LEASE_MS', parse: int(1_000, 600_000), default: 15_000,
+    key: 'SERVICE.DISPATCH.LEASE_MS',
+    env: 'TASKS_LEASE_MS',
+    parse: int(1_000, 600_000),
+    default: 15_000,
     doc: 'How long a claimed task stays claimed without renewal; renewed every third of it while its request runs. A process that dies gives its tasks back after this long.',
   }),
   pollMs: setting({
-    key: 'SERVICE.DISPATCH.POLL_MS', env: 'TASKS_POLL_MS', parse: int(50, 3_600_000), default: 1_000,
+    key: 'SERVICE.DISPATCH.POLL_MS',
+    env: 'TASKS_POLL_MS',
+    parse: int(50, 3_600_000),
+    default: 1_000,
     doc: 'Longest time the dispatcher waits without looking at the store; writes that make a task due sooner wake it at once (across servers on Redis), so this only bounds how late a missed wake-up can make a task.',
   }),
   shutdownGraceMs: setting({
-    key: 'SERVICE.DISPATCH.SHUTDOWN_GRACE_MS', env: 'TASKS_SHUTDOWN_GRACE_MS', parse: int(0, 600_000), default: 10_000,
+    key: 'SERVICE.DISPATCH.SHUTDOWN_GRACE_MS',
+    env: 'TASKS_SHUTDOWN_GRACE_MS',
+    parse: int(0, 600_000),
+    default: 10_000,
     doc: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before they are aborted (and run again after the restart).',
   }),
   databaseUrl: setting<string | null>({
-    key: 'DATABASE.URL', env: 'TASKS_DB', parse: text(), default: null,
+    key: 'DATABASE.URL',
+    env: 'TASKS_DB',
+    parse: text(),
+    default: null,
     doc: 'Where tasks live: `sqlite:./data/tasks.db` (default), `sqlite::memory:`, or `redis://[user:pass@]host:port` (`rediss://` for TLS).',
   }),
   sqliteSynchronous: setting({
-    key: 'DATABASE.SQLITE.SYNCHRONOUS', env: 'TASKS_SQLITE_SYNCHRONOUS', parse: oneOf('NORMAL', 'FULL'), default: 'NORMAL',
+    key: 'DATABASE.SQLITE.SYNCHRONOUS',
+    env: 'TASKS_SQLITE_SYNCHRONOUS',
+    parse: oneOf('NORMAL', 'FULL'),
+    default: 'NORMAL',
     doc: 'NORMAL survives a crash of the process (kill -9); FULL also survives power loss, at a lower write rate.',
   }),
-  redisHost: setting<string | null>({ key: 'DATABASE.REDIS.HOST', parse: text(), default: null, doc: 'Redis host, used when DATABASE.URL/TASKS_DB is not set.' }),
+  redisHost: setting<string | null>({
+    key: 'DATABASE.REDIS.HOST',
+    parse: text(),
+    default: null,
+    doc: 'Redis host, used when DATABASE.URL/TASKS_DB is not set.',
+  }),
   redisPort: setting({ key: 'DATABASE.REDIS.PORT', parse: int(1, 65535), default: 6379, doc: 'Redis port.' }),
   redisUsername: setting<string | null>({ key: 'DATABASE.REDIS.USERNAME', parse: text(), default: null, doc: 'Redis ACL user.' }),
   redisPassword: setting<string | null>({ key: 'DATABASE.REDIS.PASSWORD', parse: text(), default: null, doc: 'Redis password.' }),
   retentionSeconds: setting({
-    key: 'DATABASE.REDIS.EXPIRATION_KEY', env: 'TASKS_RETENTION', parse: int(1, 31_536_000), default: 259200,
+    key: 'DATABASE.REDIS.EXPIRATION_KEY',
+    env: 'TASKS_RETENTION',
+    parse: int(1, 31_536_000),
+    default: 259200,
     doc: 'Seconds a finished task and its timeline are kept (both stores), then deleted.',
   }),
 } as const;
@@ -254,9 +335,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 }
 
 function redisUrlFrom(s: SettingValues): string {
-  const auth = s.redisUsername || s.redisPassword
-    ? `${encodeURIComponent(s.redisUsername ?? '')}:${encodeURIComponent(s.redisPassword ?? '')}@`
-    : '';
+  const auth =
+    s.redisUsername || s.redisPassword ? `${encodeURIComponent(s.redisUsername ?? '')}:${encodeURIComponent(s.redisPassword ?? '')}@` : '';
   return `redis://${auth}${s.redisHost}:${s.redisPort}`;
 }
 

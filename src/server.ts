@@ -48,11 +48,22 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const policy = createTargetPolicy(config.allowList);
     const sender = createHttpSender({ policy, resolver: overrides.resolver, maxResponseBytes: config.maxContentLength });
     const dispatcher = new Dispatcher({
-      store, sender, cipher, clock, logger, concurrency: config.concurrency, leaseMs: config.leaseMs, maxIdleMs: config.pollMs,
+      store,
+      sender,
+      cipher,
+      clock,
+      logger,
+      concurrency: config.concurrency,
+      leaseMs: config.leaseMs,
+      maxIdleMs: config.pollMs,
     });
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
     const app = await buildApp({
-      store, cipher, clock, policy, logger,
+      store,
+      cipher,
+      clock,
+      policy,
+      logger,
       level: config.level,
       queueLimit: config.queueLimit,
       bodyLimit: config.maxBodyLength,

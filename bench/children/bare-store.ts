@@ -56,7 +56,13 @@ const store = await openStore(config);
 const cipher = createRequestCipher(resolveEncryptionKey(config, silentLogger));
 const policy = createTargetPolicy(config.allowList);
 const projectId = newId(Date.now());
-await store.insertProject({ id: projectId, email: `bare-store-${projectId}@example.com`, tokenHash: hashToken(newToken()), createdAt: Date.now(), as: 'DEV' });
+await store.insertProject({
+  id: projectId,
+  email: `bare-store-${projectId}@example.com`,
+  tokenHash: hashToken(newToken()),
+  createdAt: Date.now(),
+  as: 'DEV',
+});
 
 let served = 0;
 /** The task a subscribe body makes, as the server's route makes it (throws on a refused body). */

@@ -161,7 +161,16 @@ async function load(args: LoadArgs): Promise<LoadResult> {
   stop = true;
   await Promise.all(workers);
   await pool.close();
-  return { requests, answered, errors, statuses, errorSamples, elapsedMs, rps: (requests / elapsedMs) * 1000, latencyMs: summarize(latencies) };
+  return {
+    requests,
+    answered,
+    errors,
+    statuses,
+    errorSamples,
+    elapsedMs,
+    rps: (requests / elapsedMs) * 1000,
+    latencyMs: summarize(latencies),
+  };
 }
 
 /** Runs `n` jobs with `concurrency` loops; `job(i)` answers an error description or null. */
@@ -197,12 +206,18 @@ async function batch(n: number, concurrency: number, job: (i: number) => Promise
 }
 
 /** Runs the probe when the plan calibrates; answers the due time of the batch and the probe's rate. */
-async function planDue(plan: DuePlan, n: number, concurrency: number, probe: (i: number) => Promise<string | null>): Promise<{ dueStart: number; probeRate: number; probed: number }> {
+async function planDue(
+  plan: DuePlan,
+  n: number,
+  concurrency: number,
+  probe: (i: number) => Promise<string | null>,
+): Promise<{ dueStart: number; probeRate: number; probed: number }> {
   if (plan.kind === 'fixed') return { dueStart: plan.dueStart, probeRate: NaN, probed: 0 };
   // The first half warms the path up (a fresh server is several times slower while V8 compiles); the second half is measured.
   const warm = await batch(Math.ceil(plan.probe / 2), concurrency, probe);
   const measured = await batch(Math.floor(plan.probe / 2), concurrency, probe);
-  if (warm.failed + measured.failed > 0) throw new Error(`calibration failed: ${[...warm.errorSamples, ...measured.errorSamples].join('; ')}`);
+  if (warm.failed + measured.failed > 0)
+    throw new Error(`calibration failed: ${[...warm.errorSamples, ...measured.errorSamples].join('; ')}`);
   const lead = Math.max(plan.minLeadMs, (n / measured.rate) * 1000 * 1.1 + 1_000);
   return { dueStart: Date.now() + Math.round(lead), probeRate: measured.rate, probed: warm.ok + measured.ok };
 }
@@ -233,7 +248,12 @@ async function burst(args: BurstArgs): Promise<BurstResult> {
   try {
     // Warm-up requests carry no index: the target records them, the delivery count ignores them.
     const warm = await batch(args.warmup, args.concurrency, async () => {
-      const res = await pool.request({ path: targetPath({ warmup: '1' }), method: 'POST', headers: dispatchHeaders('BENCHWARMUP0000000000000000'), body: PAYLOAD_BYTES });
+      const res = await pool.request({
+        path: targetPath({ warmup: '1' }),
+        method: 'POST',
+        headers: dispatchHeaders('BENCHWARMUP0000000000000000'),
+        body: PAYLOAD_BYTES,
+      });
       await res.body.dump();
       return res.statusCode >= 200 && res.statusCode < 300 ? null : `${res.statusCode}`;
     });

@@ -17,9 +17,7 @@ export const PAYLOAD = JSON.stringify({
       amount_paid: 4900,
       currency: 'eur',
       status: 'paid',
-      lines: [
-        { id: 'il_1', description: 'Pro plan (monthly)', amount: 4900, quantity: 1, period: { start: 1764374400, end: 1767052800 } },
-      ],
+      lines: [{ id: 'il_1', description: 'Pro plan (monthly)', amount: 4900, quantity: 1, period: { start: 1764374400, end: 1767052800 } }],
       metadata: { orderId: 'ord_88231', region: 'eu-west', source: 'checkout' },
     },
   },

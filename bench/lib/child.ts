@@ -30,7 +30,8 @@ export function serve<P extends Protocol>(handlers: Handlers<P>, info: Record<st
       .then(() => handler(msg.args))
       .then(
         (result) => send({ type: 'reply', id: msg.id, ok: true, result }),
-        (error: unknown) => send({ type: 'reply', id: msg.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+        (error: unknown) =>
+          send({ type: 'reply', id: msg.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
       );
   });
   process.on('disconnect', () => process.exit(0));

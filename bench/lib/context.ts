@@ -77,7 +77,11 @@ export interface RedisWindow {
 
 export function redisWindow(before: RedisPersistence, after: RedisPersistence, tasks: number): RedisWindow {
   const forks = after.forks - before.forks;
-  return { forks, childAtStart: before.childRunning, aofBytesPerTask: forks === 0 && tasks > 0 ? (after.aofBytes - before.aofBytes) / tasks : null };
+  return {
+    forks,
+    childAtStart: before.childRunning,
+    aofBytesPerTask: forks === 0 && tasks > 0 ? (after.aofBytes - before.aofBytes) / tasks : null,
+  };
 }
 
 export function describeRedisWindow(w: RedisWindow): string {

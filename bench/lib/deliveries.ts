@@ -51,7 +51,11 @@ export interface WarmUp {
  * load generator, which measures the ceiling, has run thousands of requests before). `add` adds
  * the batch, all due at once; `settled` waits until the dispatcher has finished with it.
  */
-export async function warmUp(ctx: BenchContext, add: (n: number) => Promise<BatchResult>, settled: (batch: BatchResult) => Promise<void>): Promise<WarmUp> {
+export async function warmUp(
+  ctx: BenchContext,
+  add: (n: number) => Promise<BatchResult>,
+  settled: (batch: BatchResult) => Promise<void>,
+): Promise<WarmUp> {
   const n = ctx.options.sizes.dispatchWarmup;
   if (n === 0) return { tasks: 0, rate: NaN, probed: 0 };
   await ctx.target.call('reset', { expected: n });

@@ -115,8 +115,15 @@ export function parseOptions(argv: readonly string[]): Options {
   const sizes: Sizes = { ...(quick ? QUICK : FULL) };
   const runs = int('runs', take('runs'), quick ? 1 : 3);
   const onlyRaw = take('only');
-  const only = onlyRaw === undefined ? [...SCENARIOS] : onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
+  const only =
+    onlyRaw === undefined
+      ? [...SCENARIOS]
+      : onlyRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  for (const s of only)
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
   const storeRaw = take('store') ?? 'both';
   if (!['sqlite', 'redis', 'both'].includes(storeRaw)) throw new Error('--store must be sqlite, redis or both');
   const stores: StoreName[] = storeRaw === 'both' ? ['sqlite', 'redis'] : [storeRaw as StoreName];

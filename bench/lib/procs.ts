@@ -100,7 +100,11 @@ export class ChildRpc<P extends Protocol> {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private exitError: Error | null = null;
 
-  private constructor(readonly name: string, readonly proc: ChildProcess, readonly info: Record<string, unknown>) {
+  private constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+    readonly info: Record<string, unknown>,
+  ) {
     proc.on('message', (raw: unknown) => {
       const msg = raw as Message;
       if (msg.type !== 'reply') return;
@@ -125,7 +129,12 @@ export class ChildRpc<P extends Protocol> {
     return this.proc.pid ?? -1;
   }
 
-  static async fork<P extends Protocol>(name: string, file: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ChildRpc<P>> {
+  static async fork<P extends Protocol>(
+    name: string,
+    file: string,
+    env: Record<string, string> = {},
+    timeoutMs = 30_000,
+  ): Promise<ChildRpc<P>> {
     const proc = track(
       fork(file, [], {
         cwd: REPO,
@@ -188,7 +197,12 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function spawnKuueri(env: Record<string, string>, cwd: string, nodeArgs: string[] = [], timeoutMs = 60_000): Promise<ServerProcess> {
+export async function spawnKuueri(
+  env: Record<string, string>,
+  cwd: string,
+  nodeArgs: string[] = [],
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const spawnedAt = Date.now();
   const proc = track(
     spawn(process.execPath, [...nodeArgs, MAIN], {
@@ -245,7 +259,8 @@ export function distFingerprint(): string {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
-      else if (!name.endsWith('.tsbuildinfo') && !name.endsWith('.map')) hash.update(`${path.slice(root.length)}\0`).update(readFileSync(path));
+      else if (!name.endsWith('.tsbuildinfo') && !name.endsWith('.map'))
+        hash.update(`${path.slice(root.length)}\0`).update(readFileSync(path));
     }
   };
   try {

@@ -38,7 +38,11 @@ export function renderTable(rows: readonly Row[], footer: readonly string[]): st
   const headers = ['scenario', 'store', 'figure (median)', 'ceiling, same run', 'ratio', 'target', ''];
   const cells = rows.map((r) => [r.scenario, r.store, r.figure, r.ceiling, r.ratio, r.target, r.verdict]);
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]): string => c.map((x, i) => x.padEnd(widths[i]!)).join(' │ ').trimEnd();
+  const line = (c: readonly string[]): string =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join(' │ ')
+      .trimEnd();
   const out = [line(headers), widths.map((w) => '─'.repeat(w)).join('─┼─')];
   for (const c of cells) out.push(line(c));
   const notes = rows.flatMap((r) => r.notes.map((n) => `  ${r.scenario}/${r.store}: ${n}`));

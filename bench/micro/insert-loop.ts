@@ -20,7 +20,8 @@ import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
-const arg = (name: string, fallback: string): string => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback);
+const arg = (name: string, fallback: string): string =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback;
 const tasks = Number(arg('--tasks', '30000'));
 const batches = arg('--batches', '1,10,25,100').split(',').map(Number);
 const redisUrl = process.argv.includes('--redis') ? arg('--redis', '') : undefined;
@@ -38,7 +39,10 @@ async function insertAll(projectId: string, batch: number): Promise<void> {
     const now = Date.now();
     await Promise.all(
       Array.from({ length: Math.min(batch, tasks - done) }, () => {
-        const task = createTask({ id: newId(now), projectId, config: { ...DEFAULT_CONFIG, executionDelay: 3_600_000 }, request: SEALED }, now);
+        const task = createTask(
+          { id: newId(now), projectId, config: { ...DEFAULT_CONFIG, executionDelay: 3_600_000 }, request: SEALED },
+          now,
+        );
         return store.insertTask(task, [], 1e9);
       }),
     );
@@ -47,7 +51,13 @@ async function insertAll(projectId: string, batch: number): Promise<void> {
 
 try {
   const projectId = newId(Date.now());
-  await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
+  await store.insertProject({
+    id: projectId,
+    email: `${projectId.toLowerCase()}@loop.test`,
+    tokenHash: Buffer.alloc(32),
+    createdAt: 1,
+    as: 'DEV',
+  });
   for (const batch of batches) {
     const sampling = heap ? await HeapSampling.start() : undefined;
     const redisBefore = info ? await redisMainCpuMs(info) : 0;

@@ -22,7 +22,8 @@ const N = Number(arg('--tasks') ?? 40_000);
 const rounds = Number(arg('--rounds') ?? 3);
 
 const admin = new Redis(url);
-const info = async (section: string, field: string): Promise<string> => new RegExp(`${field}:(\\S+)`).exec(await admin.info(section))?.[1] ?? '';
+const info = async (section: string, field: string): Promise<string> =>
+  new RegExp(`${field}:(\\S+)`).exec(await admin.info(section))?.[1] ?? '';
 const pid = Number(await info('server', 'process_id'));
 /** CPU of redis-server's children that have exited and been reaped (the forked writers), in ms. */
 const childrenCpuMs = (): number => Math.round(childrenCpuSecondsOf(pid) * 1000);
@@ -32,7 +33,17 @@ const childrenCpuMs = (): number => Math.round(childrenCpuSecondsOf(pid) * 1000)
 await admin.flushall();
 execFileSync(
   process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('../fill-store.ts', import.meta.url)), '--db', url, '--count', String(N), '--key', '7'.repeat(64)],
+  [
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('../fill-store.ts', import.meta.url)),
+    '--db',
+    url,
+    '--count',
+    String(N),
+    '--key',
+    '7'.repeat(64),
+  ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 const dir = (await admin.config('GET', 'dir'))[1]!;
@@ -73,7 +84,9 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 await admin.config('SET', 'rdbcompression', 'yes');
-console.log(`${N} pending tasks, ${(Number(await info('memory', 'used_memory')) / 1e6).toFixed(0)} MB in Redis; medians of ${rounds} rounds (each value in brackets)`);
+console.log(
+  `${N} pending tasks, ${(Number(await info('memory', 'used_memory')) / 1e6).toFixed(0)} MB in Redis; medians of ${rounds} rounds (each value in brackets)`,
+);
 for (const [key, v] of Object.entries(results)) {
   console.log(
     `${key.padEnd(26)} child CPU ${String(median(v.cpuMs)).padStart(5)} ms [${v.cpuMs.join(', ')}]` +

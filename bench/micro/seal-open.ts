@@ -33,4 +33,6 @@ for (let r = 0; r < rounds; r++) {
 }
 // The results are used, so no call can be optimised away; and an empty result would mean nothing was measured.
 if (sink === 0) throw new Error('nothing was sealed or opened');
-console.log(`sealed request of ${sealed[0]!.length} characters: seal ${median(seal).toFixed(2)} µs, open ${median(open).toFixed(2)} µs per call (median of ${rounds} rounds of ${N}; seal ${seal.map((x) => x.toFixed(1)).join(' ')}; open ${open.map((x) => x.toFixed(1)).join(' ')})`);
+console.log(
+  `sealed request of ${sealed[0]!.length} characters: seal ${median(seal).toFixed(2)} µs, open ${median(open).toFixed(2)} µs per call (median of ${rounds} rounds of ${N}; seal ${seal.map((x) => x.toFixed(1)).join(' ')}; open ${open.map((x) => x.toFixed(1)).join(' ')})`,
+);

@@ -19,7 +19,8 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
 const redisUrl = process.argv.includes('--redis') ? process.argv[process.argv.indexOf('--redis') + 1] : undefined;
-const arg = (name: string, fallback: number): number => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const arg = (name: string, fallback: number): number =>
+  process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback;
 const N = 20_000;
 const BATCH = arg('--batch', 128);
 const SEALED = arg('--sealed', 1_000);
@@ -29,7 +30,13 @@ const store: TaskStore = redisUrl
   ? await RedisStore.connect({ url: redisUrl, retentionSeconds: 3600, prefix: `loop${process.pid}:` })
   : new SqliteStore({ path: join(dir!, 'tasks.db') });
 const projectId = newId(Date.now());
-await store.insertProject({ id: projectId, email: `${projectId.toLowerCase()}@loop.test`, tokenHash: Buffer.alloc(32), createdAt: 1, as: 'DEV' });
+await store.insertProject({
+  id: projectId,
+  email: `${projectId.toLowerCase()}@loop.test`,
+  tokenHash: Buffer.alloc(32),
+  createdAt: 1,
+  as: 'DEV',
+});
 // On Redis, also redis-server's own CPU per phase (INFO cpu, main thread), since Redis is shared by every node.
 const infoClient = redisUrl ? new Redis(redisUrl) : undefined;
 const redisCpuMs = async (): Promise<number> => (infoClient ? redisMainCpuMs(infoClient) : 0);
@@ -38,7 +45,10 @@ const memoryBefore = await usedMemory();
 const due = Date.now() + 60_000;
 await Promise.all(
   Array.from({ length: N }, () => {
-    const task = createTask({ id: newId(due), projectId, config: { ...DEFAULT_CONFIG, executionAt: due }, request: Buffer.alloc(SEALED, 2) }, due - 60_000);
+    const task = createTask(
+      { id: newId(due), projectId, config: { ...DEFAULT_CONFIG, executionAt: due }, request: Buffer.alloc(SEALED, 2) },
+      due - 60_000,
+    );
     return store.insertTask(task, [], 1e9);
   }),
 );
@@ -61,10 +71,12 @@ while (done < N) {
   claimRedisMs += r1 - r0;
   if (claimed.length === 0) break;
   t = performance.now();
-  await Promise.all(claimed.map((task) => {
-    const next = applyOutcome(task, { ok: true, statusCode: 200 }, due + 5);
-    return store.replaceTask(task, next.task, next.entries);
-  }));
+  await Promise.all(
+    claimed.map((task) => {
+      const next = applyOutcome(task, { ok: true, statusCode: 200 }, due + 5);
+      return store.replaceTask(task, next.task, next.entries);
+    }),
+  );
   recordMs += performance.now() - t;
   recordRedisMs += (await redisCpuMs()) - r1;
   done += claimed.length;
@@ -74,7 +86,9 @@ const heapReport = await sampling?.stop(done, 'task');
 console.log(
   `${redisUrl ? 'redis' : 'sqlite'}: ${done} tasks in ${ms.toFixed(0)} ms = ${Math.round((done / ms) * 1000)} tasks/s; ` +
     `claim ${((claimMs * 1000) / done).toFixed(1)} µs/task, record ${((recordMs * 1000) / done).toFixed(1)} µs/task` +
-    (infoClient ? `; redis-server memory ${bytesPerTask.toFixed(0)} bytes per pending task; CPU: claim ${((claimRedisMs * 1000) / done).toFixed(1)} µs/task, record ${((recordRedisMs * 1000) / done).toFixed(1)} µs/task` : ''),
+    (infoClient
+      ? `; redis-server memory ${bytesPerTask.toFixed(0)} bytes per pending task; CPU: claim ${((claimRedisMs * 1000) / done).toFixed(1)} µs/task, record ${((recordRedisMs * 1000) / done).toFixed(1)} µs/task`
+      : ''),
 );
 if (heapReport) console.log(heapReport);
 if (infoClient) {
@@ -83,7 +97,14 @@ if (infoClient) {
     .map(([, name, calls, usec]) => ({ name: name!, calls: Number(calls), usec: Number(usec) }))
     .filter((s) => s.name !== 'info' && !s.name.startsWith('config'))
     .sort((a, b) => b.usec - a.usec);
-  console.log(stats.map((s) => `  ${s.name.padEnd(16)} ${(s.calls / done).toFixed(2).padStart(6)} calls/task ${(s.usec / done).toFixed(1).padStart(6)} µs/task`).join('\n'));
+  console.log(
+    stats
+      .map(
+        (s) =>
+          `  ${s.name.padEnd(16)} ${(s.calls / done).toFixed(2).padStart(6)} calls/task ${(s.usec / done).toFixed(1).padStart(6)} µs/task`,
+      )
+      .join('\n'),
+  );
   infoClient.disconnect();
 }
 await store.close();

@@ -8,7 +8,15 @@
 import { join } from 'node:path';
 import type { BullWorkerProtocol } from '../children/bullmq-worker.js';
 import type { BatchResult } from '../children/loadgen.js';
-import { type BenchContext, type MachineLoad, type RedisWindow, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
+import {
+  type BenchContext,
+  type MachineLoad,
+  type RedisWindow,
+  describeRedisWindow,
+  log,
+  machineLoad,
+  redisWindow,
+} from '../lib/context.js';
 import { type WarmUp, readDeliveries, undiciCeiling, warmUp } from '../lib/deliveries.js';
 import { ChildRpc, REPO, type Scheduling, cpuMeter, describeScheduling, memoryOf, schedulingMeter, sleep } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio } from '../lib/report.js';
@@ -56,7 +64,11 @@ export async function bullmqRun(ctx: BenchContext, ceiling: 'measure' | 'later' 
     const connection = { host: '127.0.0.1', port: redis.port };
     await worker.call('start', { redis: connection, queue: 'bench', concurrency: ctx.options.concurrency, target: ctx.targetUrl });
     const add = (count: number): Promise<BatchResult> =>
-      ctx.loadgen.call('bullmqEnqueue', { redis: connection, queue: 'bench', n: count, plan: ctx.duePlan(count), concurrency: ctx.options.connections }, 900_000);
+      ctx.loadgen.call(
+        'bullmqEnqueue',
+        { redis: connection, queue: 'bench', n: count, plan: ctx.duePlan(count), concurrency: ctx.options.connections },
+        900_000,
+      );
     // The worker marks a job completed after its request: give the last ones of the warm-up a moment.
     const warm = await warmUp(ctx, add, () => sleep(200));
     await ctx.target.call('reset', { expected: n });

@@ -62,7 +62,15 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
     const subscribe = (count: number): Promise<BatchResult> =>
       ctx.loadgen.call(
         'subscribeBatch',
-        { origin: server.url, headers: authHeaders(creds), target: ctx.targetUrl, n: count, plan: ctx.duePlan(count), spacingMs: 0, concurrency: ctx.options.connections },
+        {
+          origin: server.url,
+          headers: authHeaders(creds),
+          target: ctx.targetUrl,
+          n: count,
+          plan: ctx.duePlan(count),
+          spacingMs: 0,
+          concurrency: ctx.options.connections,
+        },
         900_000,
       );
     // Every calibration probe's tasks stay in the queue (due in an hour): "recorded" is the count back to them.
@@ -81,7 +89,11 @@ export async function dispatchRun(ctx: BenchContext, store: StoreName): Promise<
     if (Date.now() < due) await sleep(due - Date.now());
     const persistenceBefore = store === 'redis' ? await ctx.redisPersistence() : null;
     const meter = cpuMeter({ server: server.pid, redis: store === 'redis' ? ctx.redisPid : -1, target: ctx.target.pid });
-    const sched = schedulingMeter(store === 'redis' ? { server: server.pid, redis: ctx.redisPid, target: ctx.target.pid } : { server: server.pid, target: ctx.target.pid });
+    const sched = schedulingMeter(
+      store === 'redis'
+        ? { server: server.pid, redis: ctx.redisPid, target: ctx.target.pid }
+        : { server: server.pid, target: ctx.target.pid },
+    );
     const count = await ctx.waitForTarget(expected, due + 120_000 + expected);
     const cpuSeconds = meter();
     const scheduling = sched();
@@ -169,7 +181,10 @@ export async function dispatchScenario(
   const overlapped = runs.filter((x) => x.marginMs < 0).length;
   if (overlapped > 0) notes.push(`${overlapped} run(s) became due before subscribing ended (dispatch overlapped subscribing)`);
   const missing = runs.reduce((a, x) => a + (x.tasks - x.delivered), 0);
-  if (missing > 0) notes.push(`${missing} task(s) not delivered within the wait (or not subscribed: ${runs.reduce((a, x) => a + x.subscribeFailed, 0)} failed)`);
+  if (missing > 0)
+    notes.push(
+      `${missing} task(s) not delivered within the wait (or not subscribed: ${runs.reduce((a, x) => a + x.subscribeFailed, 0)} failed)`,
+    );
   const dup = runs.reduce((a, x) => a + x.duplicates, 0);
   if (dup > 0) notes.push(`${dup} duplicate deliveries`);
   const cpuMs = m((x) => ((x.cpuSeconds.server ?? NaN) / x.delivered) * 1000);
@@ -200,7 +215,8 @@ export async function dispatchScenario(
  * per second comes down to CPU per delivery and the share of a core each main thread gets.
  */
 function schedulingNote(runs: readonly DispatchRun[], bullmqRuns: readonly BullmqRun[]): string {
-  const per20k = (s: Scheduling, name: string, delivered: number, key: 'onCpuS' | 'waitS'): number => ((s.main[name]?.[key] ?? NaN) / delivered) * 20_000;
+  const per20k = (s: Scheduling, name: string, delivered: number, key: 'onCpuS' | 'waitS'): number =>
+    ((s.main[name]?.[key] ?? NaN) / delivered) * 20_000;
   const side = (list: readonly { scheduling: Scheduling; delivered: number }[], name: string): string => {
     const onCpu = median(list.map((r) => per20k(r.scheduling, name, r.delivered, 'onCpuS')));
     const wait = median(list.map((r) => per20k(r.scheduling, name, r.delivered, 'waitS')));

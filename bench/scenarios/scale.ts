@@ -47,7 +47,19 @@ async function fill(ctx: BenchContext, db: string, count: number): Promise<Crede
   const proc = track(
     spawn(
       process.execPath,
-      ['--import', 'tsx', join(REPO, 'bench/fill-store.ts'), '--db', db, '--count', String(count), '--key', CRYPTO_KEY, '--target', ctx.targetUrl],
+      [
+        '--import',
+        'tsx',
+        join(REPO, 'bench/fill-store.ts'),
+        '--db',
+        db,
+        '--count',
+        String(count),
+        '--key',
+        CRYPTO_KEY,
+        '--target',
+        ctx.targetUrl,
+      ],
       { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
     ),
   );
@@ -86,7 +98,13 @@ async function bullmqBytesPerJob(ctx: BenchContext, count: number): Promise<numb
   const redis = { host: '127.0.0.1', port: ctx.redis!.port };
   await ctx.loadgen.call(
     'bullmqEnqueue',
-    { redis, queue: 'scale', n: count, plan: { kind: 'fixed', dueStart: Date.now() + 7 * 86_400_000 }, concurrency: ctx.options.connections },
+    {
+      redis,
+      queue: 'scale',
+      n: count,
+      plan: { kind: 'fixed', dueStart: Date.now() + 7 * 86_400_000 },
+      concurrency: ctx.options.connections,
+    },
     900_000,
   );
   const bytes = ((await ctx.redisUsedMemory()) - before) / count;

@@ -5,7 +5,18 @@
  */
 import type { LoadResult } from '../children/loadgen.js';
 import { subscribeBody } from '../lib/bodies.js';
-import { type BenchContext, type Credentials, type MachineLoad, type RedisPersistence, type RedisWindow, authHeaders, describeRedisWindow, log, machineLoad, redisWindow } from '../lib/context.js';
+import {
+  type BenchContext,
+  type Credentials,
+  type MachineLoad,
+  type RedisPersistence,
+  type RedisWindow,
+  authHeaders,
+  describeRedisWindow,
+  log,
+  machineLoad,
+  redisWindow,
+} from '../lib/context.js';
 import type { StoreName } from '../lib/options.js';
 import { type ServerProcess, cpuMeter, memoryOf } from '../lib/procs.js';
 import { type Row, fmt, ms, ratio, verdict } from '../lib/report.js';

@@ -56,7 +56,15 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
     await ctx.target.call('reset', { expected: n });
     const batch = await ctx.loadgen.call(
       'subscribeBatch',
-      { origin: server.url, headers: authHeaders(creds), target: ctx.targetUrl, n, plan: ctx.duePlan(n), spacingMs: spacing, concurrency: ctx.options.connections },
+      {
+        origin: server.url,
+        headers: authHeaders(creds),
+        target: ctx.targetUrl,
+        n,
+        plan: ctx.duePlan(n),
+        spacingMs: spacing,
+        concurrency: ctx.options.connections,
+      },
       900_000,
     );
     const start = batch.dueStart;
@@ -67,14 +75,21 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<TimingRun> {
     const cpuSeconds = meter();
     const persistenceAfter = persistenceBefore ? await ctx.redisPersistence() : null;
     const redisForks =
-      persistenceBefore && persistenceAfter ? { forks: persistenceAfter.forks - persistenceBefore.forks, latestForkUs: persistenceAfter.latestForkUs } : undefined;
+      persistenceBefore && persistenceAfter
+        ? { forks: persistenceAfter.forks - persistenceBefore.forks, latestForkUs: persistenceAfter.latestForkUs }
+        : undefined;
     const got = await readDeliveries(ctx, n);
     const lateBySecond = await lateSeconds(ctx, start);
     let profile: TimingRun['profile'];
     if (server.profileFile) {
       const from = Math.max(0, (start - server.spawnedAt) / 1000);
       const to = (got.lastAt - server.spawnedAt) / 1000;
-      profile = { file: server.profileFile, from, to, command: `npx tsx bench/profile-summary.ts ${server.profileFile} --from ${from.toFixed(1)} --to ${to.toFixed(1)}` };
+      profile = {
+        file: server.profileFile,
+        from,
+        to,
+        command: `npx tsx bench/profile-summary.ts ${server.profileFile} --from ${from.toFixed(1)} --to ${to.toFixed(1)}`,
+      };
     }
     return {
       profile,
@@ -109,7 +124,8 @@ export async function timingScenario(ctx: BenchContext, store: StoreName): Promi
         ` p99 ${ms(run.p99)} max ${ms(run.max)} | subscribed at ${fmt(run.subscribeRate)}/s, margin ${ms(run.marginMs)} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
     );
     log(`  deliveries > 10 ms late, by second of the due window: ${JSON.stringify(run.lateBySecond)}`);
-    if (run.redisForks) log(`  redis-server forks during the window: ${run.redisForks.forks} (the last took ${fmt(run.redisForks.latestForkUs)} µs)`);
+    if (run.redisForks)
+      log(`  redis-server forks during the window: ${run.redisForks.forks} (the last took ${fmt(run.redisForks.latestForkUs)} µs)`);
     if (run.profile) log(`  due window of the profile: ${run.profile.command}`);
   }
   const m = (f: (r: TimingRun) => number): number => median(runs.map(f));

@@ -66,7 +66,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     } catch (error) {
       const message = error instanceof Error ? error.message : '';
       // secure-json-parse's own refusals name a key, never a value: safe to pass on.
-      done(/forbidden prototype property/.test(message) ? new AppError('INVALID_JSON', `The request body is not valid JSON: ${message}`) : invalidJson(error), undefined);
+      done(
+        /forbidden prototype property/.test(message)
+          ? new AppError('INVALID_JSON', `The request body is not valid JSON: ${message}`)
+          : invalidJson(error),
+        undefined,
+      );
     }
   });
 
@@ -141,7 +146,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Not even registered unless someone reads it: at info, the hook would run for nothing.
   if ((pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.debug!) {
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+      request.log.debug(
+        { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
+        'request',
+      );
       done();
     });
   }

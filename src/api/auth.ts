@@ -50,7 +50,10 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
   const cache = new Map<string, Project>();
   const refuse = (client: string): AppError => {
     failures.recordFailure(client);
-    return new AppError('UNAUTHORIZED', 'Missing or invalid credentials: send authorization: Bearer <token> and x-kuueri-tasks-project: <project id>');
+    return new AppError(
+      'UNAUTHORIZED',
+      'Missing or invalid credentials: send authorization: Bearer <token> and x-kuueri-tasks-project: <project id>',
+    );
   };
 
   return {

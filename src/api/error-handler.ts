@@ -28,7 +28,8 @@ export function toAppError(error: unknown, bodyLimit?: number): AppError {
       break;
   }
   if (error instanceof SyntaxError) return invalidJson(error);
-  if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new AppError('BAD_REQUEST', 'The request body does not match its Content-Length');
+  if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+    return new AppError('BAD_REQUEST', 'The request body does not match its Content-Length');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     if (fe.statusCode === 413) return new AppError('BODY_TOO_LARGE');
     if (fe.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
@@ -65,7 +66,11 @@ function describeCause(cause: unknown): Record<string, unknown> {
       break;
     }
     const code = (at as { code?: unknown }).code;
-    chain.push({ type: at.name, ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}), message: at.message });
+    chain.push({
+      type: at.name,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+      message: at.message,
+    });
     stack ??= at.stack;
     at = at.cause;
   }
@@ -84,7 +89,10 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimi
     const appError = toAppError(error, bodyLimit);
     if (appError.status >= 500 && appError.cause !== undefined) {
       // The method and URL only: headers and bodies may hold tokens and secrets.
-      log.error({ code: appError.code, method: request.method, url: request.url, ...describeCause(appError.cause) }, `request failed: ${appError.code}`);
+      log.error(
+        { code: appError.code, method: request.method, url: request.url, ...describeCause(appError.cause) },
+        `request failed: ${appError.code}`,
+      );
     }
     // Answering while the client still uploads a body we refused makes it see a reset, not the
     // 413: read (and drop) what it sends, within bounds, then answer.
@@ -122,9 +130,10 @@ function drain(stream: FastifyRequest['raw'], maxBytes: number, maxMs: number): 
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const onIdRoute = /^\/v1beta\/(queues|pause|resume|unsubscribe)\//.test(request.url);
   const where = onIdRoute ? 'id' : 'path';
-  const appError = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-    ? new AppError(onIdRoute ? 'TASK_NOT_FOUND' : 'NOT_FOUND', `${where}: too long`)
-    : new AppError('BAD_REQUEST', `${where}: is not a valid URL component (bad percent-encoding)`);
+  const appError =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError(onIdRoute ? 'TASK_NOT_FOUND' : 'NOT_FOUND', `${where}: too long`)
+      : new AppError('BAD_REQUEST', `${where}: is not a valid URL component (bad percent-encoding)`);
   void sendError(reply, appError);
 }
 
@@ -135,9 +144,11 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
 export function clientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const appError =
-    error.code === 'HPE_HEADER_OVERFLOW' ? new AppError('HEADERS_TOO_LARGE')
-    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new AppError('REQUEST_TIMEOUT')
-    : new AppError('BAD_REQUEST', 'The request is not valid HTTP');
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('HEADERS_TOO_LARGE')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError('REQUEST_TIMEOUT')
+        : new AppError('BAD_REQUEST', 'The request is not valid HTTP');
   const body = JSON.stringify(errorBody(appError));
   if (socket.writable) {
     socket.write(

@@ -17,8 +17,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export function validPart(body: unknown, issueFields: readonly string[]): PartialSubscribeBody {
-  const clean = (path: string): boolean =>
-    !issueFields.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
+  const clean = (path: string): boolean => !issueFields.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
   const out: PartialSubscribeBody & Record<string, Record<string, unknown>> = {};
   if (!isObject(body) || issueFields.includes('body')) return {};
   for (const [section, fields] of SECTIONS) {

@@ -5,9 +5,7 @@
  * them: a field an answer's schema lacks is not sent.
  */
 import Type from 'typebox';
-import {
-  ActionAnswer, InfoView, QueuedView, RegisterBody, RegisteredView, SubscribeBody, TaskView, TimelineView,
-} from '../core/shapes.js';
+import { ActionAnswer, InfoView, QueuedView, RegisterBody, RegisteredView, SubscribeBody, TaskView, TimelineView } from '../core/shapes.js';
 
 const IdParams = Type.Object({ id: Type.String() });
 

@@ -107,7 +107,7 @@ export function validationIssues(failure: SchemaValidationFailure): FieldIssue[]
             field,
             message: field.startsWith('httpRequest.headers.')
               ? 'must not contain CR, LF, NUL or other control characters, nor characters beyond Latin-1'
-              : PATTERN_MESSAGES[field] ?? PATTERN_MESSAGES[parent] ?? 'has a form that is not allowed',
+              : (PATTERN_MESSAGES[field] ?? PATTERN_MESSAGES[parent] ?? 'has a form that is not allowed'),
           };
           break;
         }

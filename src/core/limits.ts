@@ -25,8 +25,17 @@ export const LIMITS = {
 
 /** Headers a user may not set: they belong to the connection or would lie about the body. */
 export const FORBIDDEN_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
-  'proxy-connection', 'expect', 'http2-settings',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+  'expect',
+  'http2-settings',
 ]);
 
 /** Headers the server sets on every attempt; a user's value would be overwritten, so it is refused. */

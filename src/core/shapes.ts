@@ -28,8 +28,7 @@ const duration = () =>
     description: 'Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d"',
   });
 
-const epochMs = () =>
-  Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description: 'Milliseconds since the Unix epoch (UTC)' });
+const epochMs = () => Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description: 'Milliseconds since the Unix epoch (UTC)' });
 
 /** An object of strings whose names match `namePattern` (and values `valuePattern`), at most 64 entries. */
 const stringMap = (namePattern: string, valuePattern?: string) =>
@@ -171,7 +170,7 @@ export type RegisteredView = Static<typeof RegisteredView>;
 export const InfoView = Type.Object({
   email: Type.String(),
   createdAt: Type.Integer(),
-  taskInQueue: Type.Integer({ description: 'The project\'s RUNNING and PAUSED tasks' }),
+  taskInQueue: Type.Integer({ description: "The project's RUNNING and PAUSED tasks" }),
   taskInQueueLimit: Type.Integer(),
   as: Type.Enum(['DEV', 'GUEST'], { type: 'string' }),
 });

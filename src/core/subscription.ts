@@ -117,11 +117,7 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
   return request;
 }
 
-function resolveConfig(
-  input: SubscribeConfig,
-  now: number,
-  issues: FieldIssue[],
-): { config: TaskConfig; firstExecAt: number } {
+function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]): { config: TaskConfig; firstExecAt: number } {
   const config: TaskConfig = { ...DEFAULT_CONFIG };
   const horizon = now + LIMITS.scheduleAheadMax;
 
@@ -181,4 +177,3 @@ function resolveConfig(
 
   return { config, firstExecAt };
 }
-

@@ -94,9 +94,7 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
 
   const isHostExempt = (hostname: string): boolean => {
     const host = stripDot(hostname.toLowerCase());
-    return allow.hosts.some((entry) =>
-      entry.startsWith('*.') ? host.endsWith(entry.slice(1)) : host === entry,
-    );
+    return allow.hosts.some((entry) => (entry.startsWith('*.') ? host.endsWith(entry.slice(1)) : host === entry));
   };
 
   const refuseLiteralHost = (hostname: string): string | null => {
@@ -105,28 +103,39 @@ export function createTargetPolicy(allow: AllowList): TargetPolicy {
     if (normalise(host)) return refuseAddress(host);
     if (LOOPBACK_NAMES.has(host) || host.endsWith('.localhost')) {
       // Resolves to loopback by definition (RFC 6761): judge it as 127.0.0.1 / ::1 would be.
-      return refuseAddress('127.0.0.1') === null || refuseAddress('::1') === null
-        ? null
-        : `${host} is a loopback address`;
+      return refuseAddress('127.0.0.1') === null || refuseAddress('::1') === null ? null : `${host} is a loopback address`;
     }
     return null;
   };
 
   // The policy never changes while the process runs: remember verdicts by host, as parsing an
   // address (twice, for a literal) showed in profiles of subscribe.
-  return { refuseAddress: remembered(refuseAddress, VERDICTS_KEPT), isHostExempt, refuseLiteralHost: remembered(refuseLiteralHost, VERDICTS_KEPT) };
+  return {
+    refuseAddress: remembered(refuseAddress, VERDICTS_KEPT),
+    isHostExempt,
+    refuseLiteralHost: remembered(refuseLiteralHost, VERDICTS_KEPT),
+  };
 }
 
 function describeRange(range: string): string {
   switch (range) {
-    case 'loopback': return 'loopback';
-    case 'private': return 'private';
-    case 'linkLocal': return 'link-local (cloud metadata)';
-    case 'uniqueLocal': return 'unique-local';
-    case 'unspecified': return 'unspecified';
-    case 'carrierGradeNat': return 'carrier-grade NAT';
-    case 'multicast': return 'multicast';
-    case 'broadcast': return 'broadcast';
-    default: return `non-public (${range})`;
+    case 'loopback':
+      return 'loopback';
+    case 'private':
+      return 'private';
+    case 'linkLocal':
+      return 'link-local (cloud metadata)';
+    case 'uniqueLocal':
+      return 'unique-local';
+    case 'unspecified':
+      return 'unspecified';
+    case 'carrierGradeNat':
+      return 'carrier-grade NAT';
+    case 'multicast':
+      return 'multicast';
+    case 'broadcast':
+      return 'broadcast';
+    default:
+      return `non-public (${range})`;
   }
 }

@@ -134,10 +134,7 @@ export function unsubscribeTask(task: Task, now: number): Transition {
 
 export function assertDeletable(task: Task): void {
   if (task.state === 'RUNNING') {
-    throw new AppError(
-      'TASK_STATE_CONFLICT',
-      'Cannot delete a task that is RUNNING; pause or unsubscribe it first',
-    );
+    throw new AppError('TASK_STATE_CONFLICT', 'Cannot delete a task that is RUNNING; pause or unsubscribe it first');
   }
 }
 
@@ -166,7 +163,8 @@ export function nextRepeatAt(config: TaskConfig, n: number, now: number): number
 }
 
 function describeOutcome(outcome: AttemptOutcome): string {
-  if (outcome.statusCode > 0) return outcome.error ? `status code ${outcome.statusCode}, then ${outcome.error}` : `status code ${outcome.statusCode}`;
+  if (outcome.statusCode > 0)
+    return outcome.error ? `status code ${outcome.statusCode}, then ${outcome.error}` : `status code ${outcome.statusCode}`;
   return outcome.error ?? 'no answer';
 }
 
@@ -193,10 +191,14 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
   // The attempt that just ended: a retry or a repeat says so first.
   if (task.retrying) {
     const metadata: TimelineEntry['metadata'] = config.retryAt > 0 ? { retryAt: config.retryAt } : { retryCount: task.retryCount };
-    entries.push(entry('Retry', `Retry ${task.retryCount} of ${config.retry} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
+    entries.push(
+      entry('Retry', `Retry ${task.retryCount} of ${config.retry} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata),
+    );
   } else if (task.repeating) {
     const metadata: TimelineEntry['metadata'] = config.repeatAt > 0 ? { repeatAt: config.repeatAt } : { repeatCount: task.repeatCount };
-    entries.push(entry('Repeat', `Repeat ${task.repeatCount} of ${config.repeat} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata));
+    entries.push(
+      entry('Repeat', `Repeat ${task.repeatCount} of ${config.repeat} ${outcome.ok ? 'succeeded' : 'failed'} with ${what}`, now, metadata),
+    );
   }
 
   let next: Task;
@@ -246,8 +248,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
  */
 export function recoverMissedRun(task: Task, now: number): Transition & { run: boolean } {
   if (task.state !== 'RUNNING') return { task, entries: [], run: false };
-  const pinned =
-    (task.retrying && task.config.retryAt > 0) || (task.repeating && task.config.repeatAt > 0);
+  const pinned = (task.retrying && task.config.retryAt > 0) || (task.repeating && task.config.repeatAt > 0);
   if (pinned && task.execAt < now) {
     const kind = task.retrying ? 'retryAt' : 'repeatAt';
     return {

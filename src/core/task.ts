@@ -11,7 +11,16 @@ export const HTTP_METHODS = ['POST', 'PATCH', 'PUT', 'DELETE', 'GET'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export const TIMELINE_LABELS = [
-  'Subscribe', 'Pause', 'Resume', 'Unsubscribe', 'Error', 'Retry', 'Complete', 'Repeat', 'Alert', 'Exceeded',
+  'Subscribe',
+  'Pause',
+  'Resume',
+  'Unsubscribe',
+  'Error',
+  'Retry',
+  'Complete',
+  'Repeat',
+  'Alert',
+  'Exceeded',
 ] as const;
 export type TimelineLabel = (typeof TIMELINE_LABELS)[number];
 

@@ -162,11 +162,14 @@ export class Dispatcher {
     const now = this.deps.clock.now();
     const target = Math.min(at, now + this.options.maxIdleMs);
     this.timerAt = target;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.kick();
-    }, Math.max(0, target - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.kick();
+      },
+      Math.max(0, target - now),
+    );
   }
 
   /** Starts claimed tasks while slots are free. */

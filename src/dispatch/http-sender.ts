@@ -42,7 +42,12 @@ export class Cancellation extends EventEmitter {
 }
 
 export interface Sender {
-  send(request: OpenedRequest, extraHeaders: Record<string, string>, timeoutMs: number, cancellation?: Cancellation): Promise<AttemptOutcome>;
+  send(
+    request: OpenedRequest,
+    extraHeaders: Record<string, string>,
+    timeoutMs: number,
+    cancellation?: Cancellation,
+  ): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }
 
@@ -203,7 +208,7 @@ class Attempt {
 
 function failure(error: unknown, timedOut: boolean, timeoutMs: number): AttemptOutcome {
   if (error instanceof TargetRefusedError || (error as { cause?: unknown }).cause instanceof TargetRefusedError) {
-    const refused = error instanceof TargetRefusedError ? error : ((error as { cause: TargetRefusedError }).cause);
+    const refused = error instanceof TargetRefusedError ? error : (error as { cause: TargetRefusedError }).cause;
     return { ok: false, statusCode: 0, error: refused.message, permanent: true };
   }
   if (

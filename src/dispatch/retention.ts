@@ -32,7 +32,7 @@ export class RetentionSweeper {
     this.running = (async () => {
       try {
         let deleted = 0;
-        for (let n = this.batch; n === this.batch; ) {
+        for (let n = this.batch; n === this.batch;) {
           n = await this.store.sweepFinished(this.clock.now() - this.retentionMs, this.batch);
           deleted += n;
           await new Promise((resolve) => setImmediate(resolve));

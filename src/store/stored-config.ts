@@ -37,7 +37,8 @@ export function encodeConfig(config: TaskConfig): string {
 /** A stored record is input too: unknown fields and wrong types are refused. */
 export function decodeConfig(json: string, taskId: string): TaskConfig {
   const stored = JSON.parse(json) as unknown;
-  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new Error(`Stored task ${taskId} has a config that is not an object`);
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored))
+    throw new Error(`Stored task ${taskId} has a config that is not an object`);
   const config: TaskConfig = { ...STORED_CONFIG_BASE };
   for (const [key, value] of Object.entries(stored)) {
     const base = (STORED_CONFIG_BASE as Record<string, unknown>)[key];

@@ -74,7 +74,10 @@ function badCredentials(a: Credentials, b: Credentials): Variant[] {
     { name: 'empty project header', headers: [bearer(a.token), project('')] },
     { name: '"Bearer" and nothing else', headers: [['authorization', 'Bearer'], project(a.id)] },
     { name: 'token without a scheme', headers: [['authorization', a.token], project(a.id)] },
-    { name: 'Basic scheme with id:token', headers: [['authorization', `Basic ${Buffer.from(`${a.id}:${a.token}`).toString('base64')}`], project(a.id)] },
+    {
+      name: 'Basic scheme with id:token',
+      headers: [['authorization', `Basic ${Buffer.from(`${a.id}:${a.token}`).toString('base64')}`], project(a.id)],
+    },
     { name: 'Basic scheme with the token', headers: [['authorization', `Basic ${a.token}`], project(a.id)] },
     { name: 'Token scheme', headers: [['authorization', `Token ${a.token}`], project(a.id)] },
     { name: 'Bearer glued to the token', headers: [['authorization', `Bearer${a.token}`], project(a.id)] },
@@ -91,7 +94,10 @@ function badCredentials(a: Credentials, b: Credentials): Variant[] {
     { name: 'token with the first random character changed', headers: [bearer(flip(a.token, 3)), project(a.id)] },
     { name: 'token with the last character changed', headers: [bearer(flip(a.token, a.token.length - 1)), project(a.id)] },
     { name: 'token without its kt_ prefix', headers: [bearer(a.token.slice(3)), project(a.id)] },
-    { name: 'token upper-cased', headers: [bearer(a.token.toUpperCase() === a.token ? a.token.toLowerCase() : a.token.toUpperCase()), project(a.id)] },
+    {
+      name: 'token upper-cased',
+      headers: [bearer(a.token.toUpperCase() === a.token ? a.token.toLowerCase() : a.token.toUpperCase()), project(a.id)],
+    },
     { name: 'a fresh, well-formed token nobody holds', headers: [bearer(newToken()), project(a.id)] },
     { name: "project B's token with project A's id", headers: [bearer(b.token), project(a.id)] },
     { name: "project A's token with project B's id", headers: [bearer(a.token), project(b.id)] },
@@ -102,7 +108,13 @@ function badCredentials(a: Credentials, b: Credentials): Variant[] {
     { name: "project header twice, A's then B's id", headers: [bearer(a.token), project(a.id), project(b.id)] },
     { name: "project header twice, B's then A's id", headers: [bearer(a.token), project(b.id), project(a.id)] },
     { name: 'project id and token swapped', headers: [bearer(a.id), project(a.token)] },
-    { name: 'credentials in other header names', headers: [['x-authorization', `Bearer ${a.token}`], ['x-kuueri-tasks-projects', a.id]] },
+    {
+      name: 'credentials in other header names',
+      headers: [
+        ['x-authorization', `Bearer ${a.token}`],
+        ['x-kuueri-tasks-projects', a.id],
+      ],
+    },
     { name: 'an 8 KiB authorization header', headers: [['authorization', `Bearer ${a.token}${'A'.repeat(8_000)}`], project(a.id)] },
   ];
 }
@@ -159,7 +171,10 @@ for (const kind of ['sqlite', 'redis'] as const) {
       assert.equal(task.status, 200, JSON.stringify(task.body));
       assert.equal(task.body.state, 'RUNNING', 'the task was neither paused, cancelled nor deleted');
       const timeline = await client.timeline(a, taskId);
-      assert.deepEqual(timeline.body.map((e) => e.label), ['Subscribe']);
+      assert.deepEqual(
+        timeline.body.map((e) => e.label),
+        ['Subscribe'],
+      );
       assert.equal((await client.info(a)).body.taskInQueue, 1, 'no task was subscribed for A');
       assert.equal((await client.info(b)).body.taskInQueue, 0, 'no task was subscribed for B');
     }
@@ -181,7 +196,11 @@ for (const kind of ['sqlite', 'redis'] as const) {
           assert.equal(res.json?.code, 'UNAUTHORIZED', `${where}: ${describeAnswer(res)}`);
           assert.equal(res.json?.statusCode, 401, where);
           assert.equal(res.json?.error, 'Unauthorized', where);
-          assert.deepEqual(Object.keys(res.json ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], `${where}: nothing else in the body`);
+          assert.deepEqual(
+            Object.keys(res.json ?? {}).sort(),
+            ['code', 'error', 'message', 'statusCode'],
+            `${where}: nothing else in the body`,
+          );
           const message = String(res.json?.message);
           messages.set(message, [...(messages.get(message) ?? []), where]);
         }
@@ -193,7 +212,9 @@ for (const kind of ['sqlite', 'redis'] as const) {
           [...messages].map(([m, w]) => `${JSON.stringify(m)} (e.g. ${w[0]})`).join('; '),
       );
       await assertNothingChanged();
-      t.diagnostic(`${sent} refused requests (${variants.length} credential variants x ${routes.length} routes), one message: ${[...messages.keys()][0]}`);
+      t.diagnostic(
+        `${sent} refused requests (${variants.length} credential variants x ${routes.length} routes), one message: ${[...messages.keys()][0]}`,
+      );
     });
 
     test('two authorization headers are ambiguous credentials: 401 whichever of them comes first', async () => {
@@ -213,7 +234,9 @@ for (const kind of ['sqlite', 'redis'] as const) {
       ];
       const answers: string[] = [];
       for (const [name, values, names = ['authorization', 'authorization']] of orders) {
-        for (const route of protectedRoutes(taskId, targetUrl).filter((r) => r.method === 'GET').slice(0, 2)) {
+        for (const route of protectedRoutes(taskId, targetUrl)
+          .filter((r) => r.method === 'GET')
+          .slice(0, 2)) {
           const headers: Array<[string, string]> = [...values.map((v, i): [string, string] => [names[i]!, v]), [PROJECT, a.id]];
           const res = await rawRequest(server.url, { method: route.method, path: route.path, headers });
           answers.push(`${route.name} with ${name}: ${res.status}`);
@@ -231,28 +254,52 @@ for (const kind of ['sqlite', 'redis'] as const) {
       const upperAnswer = await rawRequest(server.url, { method: 'GET', path: '/v1beta/info', headers: upper });
       assert.equal(upperAnswer.status, 200, describeAnswer(upperAnswer));
       assert.equal(res.json?.taskInQueue, 1);
-      const task = await rawRequest(server.url, { method: 'GET', path: `/v1beta/queues/${taskId}`, headers: Object.entries(authHeaders(a)) });
+      const task = await rawRequest(server.url, {
+        method: 'GET',
+        path: `/v1beta/queues/${taskId}`,
+        headers: Object.entries(authHeaders(a)),
+      });
       assert.equal(task.status, 200, describeAnswer(task));
       // Project B's good credentials do not reach A's task: 404, exactly as an unknown id.
-      const other = await rawRequest(server.url, { method: 'GET', path: `/v1beta/queues/${taskId}`, headers: Object.entries(authHeaders(b)) });
+      const other = await rawRequest(server.url, {
+        method: 'GET',
+        path: `/v1beta/queues/${taskId}`,
+        headers: Object.entries(authHeaders(b)),
+      });
       assert.equal(other.status, 404, describeAnswer(other));
       assert.equal(other.json?.code, 'TASK_NOT_FOUND');
     });
 
     test('credentials are checked before the body: bad JSON, another content type, an oversized body all answer 401', async () => {
-      const wrong: Array<[string, string]> = [['authorization', `Bearer ${flip(a.token, 20)}`], [PROJECT, a.id]];
+      const wrong: Array<[string, string]> = [
+        ['authorization', `Bearer ${flip(a.token, 20)}`],
+        [PROJECT, a.id],
+      ];
       const cases: Array<{ name: string; headers: Array<[string, string]>; body: string | Buffer }> = [
         { name: 'malformed JSON', headers: [['content-type', 'application/json']], body: '{"httpRequest": ' },
         { name: 'a __proto__ body', headers: [['content-type', 'application/json']], body: '{"__proto__": {"polluted": true}}' },
         { name: 'text/plain', headers: [['content-type', 'text/plain']], body: 'hello' },
         { name: 'no content type', headers: [], body: '{}' },
         { name: 'a body over the size limit', headers: [['content-type', 'application/json']], body: Buffer.alloc(300_000, 0x41) },
-        { name: 'an invalid task', headers: [['content-type', 'application/json']], body: JSON.stringify({ httpRequest: { url: 'ftp://x', method: 'GET' }, extra: 1 }) },
+        {
+          name: 'an invalid task',
+          headers: [['content-type', 'application/json']],
+          body: JSON.stringify({ httpRequest: { url: 'ftp://x', method: 'GET' }, extra: 1 }),
+        },
       ];
       for (const variant of [wrong, [] as Array<[string, string]>]) {
         for (const c of cases) {
-          const res = await rawRequest(server.url, { method: 'POST', path: '/v1beta/subscribe', headers: [...variant, ...c.headers], body: c.body });
-          assert.equal(res.status, 401, `subscribe with ${c.name} and ${variant.length ? 'a wrong token' : 'no credentials'}: ${describeAnswer(res)}`);
+          const res = await rawRequest(server.url, {
+            method: 'POST',
+            path: '/v1beta/subscribe',
+            headers: [...variant, ...c.headers],
+            body: c.body,
+          });
+          assert.equal(
+            res.status,
+            401,
+            `subscribe with ${c.name} and ${variant.length ? 'a wrong token' : 'no credentials'}: ${describeAnswer(res)}`,
+          );
           assert.equal(res.json?.code, 'UNAUTHORIZED');
         }
       }
@@ -261,12 +308,48 @@ for (const kind of ['sqlite', 'redis'] as const) {
 
     test('hostile bytes in the credential headers are refused (400 or 401), never let through, never a 5xx', async () => {
       const hostile: Variant[] = [
-        { name: 'a NUL in the token', headers: [['authorization', `Bearer ${a.token.slice(0, 10)}\u0000${a.token.slice(11)}`], [PROJECT, a.id]] },
-        { name: 'a DEL in the token', headers: [['authorization', `Bearer ${a.token.slice(0, 10)}\u007f${a.token.slice(11)}`], [PROJECT, a.id]] },
-        { name: 'a control character in the project id', headers: [['authorization', `Bearer ${a.token}`], [PROJECT, `${a.id.slice(0, 5)}\u0001${a.id.slice(6)}`]] },
-        { name: 'a vertical tab after Bearer', headers: [['authorization', `Bearer\u000b${a.token}`], [PROJECT, a.id]] },
-        { name: 'a 20 KiB authorization header', headers: [['authorization', `Bearer ${'A'.repeat(20_000)}`], [PROJECT, a.id]] },
-        { name: 'raw high bytes in the project id', headers: [['authorization', `Bearer ${a.token}`], [PROJECT, '\u00ff'.repeat(26)]] },
+        {
+          name: 'a NUL in the token',
+          headers: [
+            ['authorization', `Bearer ${a.token.slice(0, 10)}\u0000${a.token.slice(11)}`],
+            [PROJECT, a.id],
+          ],
+        },
+        {
+          name: 'a DEL in the token',
+          headers: [
+            ['authorization', `Bearer ${a.token.slice(0, 10)}\u007f${a.token.slice(11)}`],
+            [PROJECT, a.id],
+          ],
+        },
+        {
+          name: 'a control character in the project id',
+          headers: [
+            ['authorization', `Bearer ${a.token}`],
+            [PROJECT, `${a.id.slice(0, 5)}\u0001${a.id.slice(6)}`],
+          ],
+        },
+        {
+          name: 'a vertical tab after Bearer',
+          headers: [
+            ['authorization', `Bearer\u000b${a.token}`],
+            [PROJECT, a.id],
+          ],
+        },
+        {
+          name: 'a 20 KiB authorization header',
+          headers: [
+            ['authorization', `Bearer ${'A'.repeat(20_000)}`],
+            [PROJECT, a.id],
+          ],
+        },
+        {
+          name: 'raw high bytes in the project id',
+          headers: [
+            ['authorization', `Bearer ${a.token}`],
+            [PROJECT, '\u00ff'.repeat(26)],
+          ],
+        },
       ];
       for (const variant of hostile) {
         for (const route of protectedRoutes(taskId, targetUrl).slice(0, 3)) {
@@ -284,14 +367,20 @@ for (const kind of ['sqlite', 'redis'] as const) {
 
     test('repeated failures from one client address block that address (429) even with good credentials; another address is unaffected', async (t) => {
       const dir = newDir();
-      const limited = pool.track(await spawnServer(envFor(kind, dir, redis, { TASKS_AUTH_FAILURE_LIMIT: '5', TASKS_AUTH_FAILURE_TTL: '600', TASKS_TRUST_PROXY: 'true' }), dir));
+      const limited = pool.track(
+        await spawnServer(
+          envFor(kind, dir, redis, { TASKS_AUTH_FAILURE_LIMIT: '5', TASKS_AUTH_FAILURE_TTL: '600', TASKS_TRUST_PROXY: 'true' }),
+          dir,
+        ),
+      );
       const api = new ApiClient(limited.url);
       const creds = await api.register();
       const subscribeBody = { httpRequest: { url: targetUrl, method: 'POST' }, config: { executionDelay: '1h' } };
       const from = (address: string): Record<string, string> => ({ 'x-forwarded-for': address });
       const A = '203.0.113.10';
       const B = '198.51.100.20';
-      const good = (address: string, path = '/v1beta/info'): Promise<ApiResponse> => api.request('GET', path, { creds, headers: from(address) });
+      const good = (address: string, path = '/v1beta/info'): Promise<ApiResponse> =>
+        api.request('GET', path, { creds, headers: from(address) });
       const failures: Array<Record<string, string>> = [
         { authorization: `Bearer ${flip(creds.token, 3)}`, [PROJECT]: creds.id },
         { authorization: `Bearer ${creds.token}` },
@@ -317,7 +406,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
       assert.ok(!JSON.stringify(blocked.body).includes(creds.token), 'the 429 does not echo the token');
 
       // B: good credentials served; four failures are not enough; the fifth blocks B as well.
-      assert.equal((await good(B)).status, 200, 'B is not blocked by A\'s failures');
+      assert.equal((await good(B)).status, 200, "B is not blocked by A's failures");
       for (const headers of failures.slice(0, 4)) assert.equal(await fail(B, headers), 401);
       assert.equal((await good(B)).status, 200, 'four failures (limit 5) do not block B');
       const subscribed = await api.request('POST', '/v1beta/subscribe', { creds, headers: from(B), body: subscribeBody });
@@ -328,12 +417,17 @@ for (const kind of ['sqlite', 'redis'] as const) {
       // The direct address (no X-Forwarded-For) and a third one are untouched; A's blocked subscribe stored nothing.
       const direct = await api.info(creds);
       assert.equal(direct.status, 200, JSON.stringify(direct.body));
-      assert.equal(direct.body.taskInQueue, 1, 'only B\'s subscribe was stored');
+      assert.equal(direct.body.taskInQueue, 1, "only B's subscribe was stored");
       assert.equal((await good('192.0.2.30')).status, 200);
       // Register is public: not blocked for A.
-      const registered = await api.request('POST', '/v1beta/register', { body: { email: `blocked-${Date.now()}@example.com` }, headers: from(A) });
+      const registered = await api.request('POST', '/v1beta/register', {
+        body: { email: `blocked-${Date.now()}@example.com` },
+        headers: from(A),
+      });
       assert.equal(registered.status, 201, JSON.stringify(registered.body));
-      t.diagnostic(`blocked answer: ${JSON.stringify(blocked.body)}; retry-after header: ${blocked.headers.get('retry-after') ?? '(none)'}`);
+      t.diagnostic(
+        `blocked answer: ${JSON.stringify(blocked.body)}; retry-after header: ${blocked.headers.get('retry-after') ?? '(none)'}`,
+      );
       await limited.kill('SIGKILL');
     });
   });
@@ -383,9 +477,15 @@ describe('the token comparison goes through crypto.timingSafeEqual', () => {
   test('the authenticator compares even when the project does not exist (no early answer for unknown ids)', async () => {
     const store = { findProject: async () => null } as unknown as TaskStore;
     const auth = createAuthenticator(store, new FailureThrottle(1_000, 60_000, { now: () => Date.now() }));
-    const request = { ip: '192.0.2.1', headers: { authorization: `Bearer ${newToken()}`, [PROJECT]: newId(Date.now()) } } as unknown as FastifyRequest;
+    const request = {
+      ip: '192.0.2.1',
+      headers: { authorization: `Bearer ${newToken()}`, [PROJECT]: newId(Date.now()) },
+    } as unknown as FastifyRequest;
     calls.length = 0;
-    await assert.rejects(async () => auth.authenticate(request), (error: unknown) => isAppError(error) && error.code === 'UNAUTHORIZED');
+    await assert.rejects(
+      async () => auth.authenticate(request),
+      (error: unknown) => isAppError(error) && error.code === 'UNAUTHORIZED',
+    );
     assert.deepEqual(calls, [{ a: 32, b: 32 }], 'an unknown project costs one constant-time comparison against a dummy hash');
   });
 
@@ -394,7 +494,11 @@ describe('the token comparison goes through crypto.timingSafeEqual', () => {
     assert.match(source, /import\s*\{[^}]*\btimingSafeEqual\b[^}]*\}\s*from\s*'node:crypto'/);
     const body = /export function tokenMatches[\s\S]*?\n\}/.exec(source)?.[0] ?? '';
     assert.ok(body.includes('timingSafeEqual('), `tokenMatches calls timingSafeEqual:\n${body}`);
-    assert.doesNotMatch(body, /\.equals\(|\.compare\(|===\s*(presented|storedHash|token)\b(?!\.length)|\b(presented|storedHash|token)\s*===/, 'no early-exit comparison of the secrets');
+    assert.doesNotMatch(
+      body,
+      /\.equals\(|\.compare\(|===\s*(presented|storedHash|token)\b(?!\.length)|\b(presented|storedHash|token)\s*===/,
+      'no early-exit comparison of the secrets',
+    );
     const auth = readFileSync(new URL('../../src/api/auth.ts', import.meta.url), 'utf8');
     assert.match(auth, /tokenMatches\(/, 'the authenticator compares through tokenMatches');
     assert.doesNotMatch(auth, /tokenHash\s*===|===\s*project\.tokenHash|\.equals\(/, 'the authenticator does not compare hashes itself');

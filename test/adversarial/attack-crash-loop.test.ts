@@ -45,7 +45,10 @@ interface RoundPlan {
   lingerMs: number;
 }
 
-type Fate = { kind: 'acked'; id: string; round: number } | { kind: 'refused'; status: number; code: string; round: number } | { kind: 'unknown'; round: number };
+type Fate =
+  | { kind: 'acked'; id: string; round: number }
+  | { kind: 'refused'; status: number; code: string; round: number }
+  | { kind: 'unknown'; round: number };
 
 interface Delivery {
   n: number;
@@ -89,7 +92,8 @@ function planRound(random: () => number, firstMarker: number): RoundPlan {
 function bodyFor(planned: Planned, target: TargetServer): unknown {
   const httpRequest = { url: target.url(planned.kind === 'flaky' ? '/flaky' : '/hook'), method: 'POST', params: { n: String(planned.n) } };
   if (planned.kind === 'invalid') return { httpRequest, config: { executionDelay: planned.delayMs, retry: -1 } };
-  if (planned.kind === 'flaky') return { httpRequest, config: { executionDelay: planned.delayMs, retry: 1, retryInterval: 1000, retryExponential: false } };
+  if (planned.kind === 'flaky')
+    return { httpRequest, config: { executionDelay: planned.delayMs, retry: 1, retryInterval: 1000, retryExponential: false } };
   return { httpRequest, config: { executionDelay: planned.delayMs } };
 }
 
@@ -245,7 +249,8 @@ for (const kind of ['sqlite', 'redis'] as const) {
       const delivered = (): Set<number> => new Set(deliveries.map((d) => d.n));
       const missing = (): number[] => acked.map(([n]) => n).filter((n) => !delivered().has(n));
       await waitFor(
-        () => `every acknowledged marker to reach the target (seed ${seed}); never delivered: ${missing().length} of ${acked.length}: ${missing().slice(0, 20).join(', ')}`,
+        () =>
+          `every acknowledged marker to reach the target (seed ${seed}); never delivered: ${missing().length} of ${acked.length}: ${missing().slice(0, 20).join(', ')}`,
         () => missing().length === 0,
         { timeoutMs: 30_000, everyMs: 50 },
       );
@@ -263,9 +268,14 @@ for (const kind of ['sqlite', 'redis'] as const) {
       assert.deepEqual(notCompleted, [], `seed ${seed}: acknowledged tasks not COMPLETED`);
 
       // No refused marker was ever delivered.
-      const deliveredRefused = refused.filter(([n]) => delivered().has(n)).map(([n, f]) => `${n} (${f.status} ${f.code}, round ${f.round})`);
+      const deliveredRefused = refused
+        .filter(([n]) => delivered().has(n))
+        .map(([n, f]) => `${n} (${f.status} ${f.code}, round ${f.round})`);
       assert.deepEqual(deliveredRefused, [], `seed ${seed}: markers refused by the API were delivered`);
-      assert.ok(refused.some(([, f]) => f.code === 'VALIDATION_FAILED'), `seed ${seed}: the plan included invalid subscribes`);
+      assert.ok(
+        refused.some(([, f]) => f.code === 'VALIDATION_FAILED'),
+        `seed ${seed}: the plan included invalid subscribes`,
+      );
 
       // Duplicates: an execution (marker + retry/repeat counts) delivered more than once.
       const seen = new Map<string, number[]>();
@@ -287,7 +297,9 @@ for (const kind of ['sqlite', 'redis'] as const) {
         for (let i = 1; i < generations.length; i++) {
           const g = generations[i]!;
           if (generations.slice(0, i).includes(g)) {
-            const copies = deliveries.filter((d) => `${d.n} ${d.execution}` === key).map((d) => `g${d.generation} at +${d.at - startedAt} ms`);
+            const copies = deliveries
+              .filter((d) => `${d.n} ${d.execution}` === key)
+              .map((d) => `g${d.generation} at +${d.at - startedAt} ms`);
             sameProcess.push(`${key} twice from process ${g} (${copies.join(', ')})`);
           }
           if (g < ROUNDS) figures[g]!.duplicates++;
@@ -296,7 +308,10 @@ for (const kind of ['sqlite', 'redis'] as const) {
       }
 
       const unknownDelivered = unknown.filter((n) => delivered().has(n)).length;
-      const totals = figures.reduce((s, f) => ({ acked: s.acked + f.acked, refused: s.refused + f.refused, unknown: s.unknown + f.unknown }), { acked: 0, refused: 0, unknown: 0 });
+      const totals = figures.reduce(
+        (s, f) => ({ acked: s.acked + f.acked, refused: s.refused + f.refused, unknown: s.unknown + f.unknown }),
+        { acked: 0, refused: 0, unknown: 0 },
+      );
       t.diagnostic(`seed ${seed} (replay with KUUERI_ATTACK_SEED=${seed}); ${kind}; ${Date.now() - startedAt} ms in all`);
       for (const f of figures) {
         t.diagnostic(
@@ -319,7 +334,8 @@ for (const kind of ['sqlite', 'redis'] as const) {
       if (sameProcess.length > 0) {
         t.diagnostic(`kills at ${killTimes.map((k) => `+${k - startedAt}`).join(', ')} ms`);
         const culprits = new Set(sameProcess.map((line) => Number(/from process (\d+)/.exec(line)![1])));
-        for (const g of culprits) t.diagnostic(`process ${g} complained:\n${(complaints[g] ?? []).join('\n') || '(nothing at warn or above)'}`);
+        for (const g of culprits)
+          t.diagnostic(`process ${g} complained:\n${(complaints[g] ?? []).join('\n') || '(nothing at warn or above)'}`);
       }
       assert.deepEqual(sameProcess, [], `seed ${seed}: executions sent twice by one process, with no crash in between`);
       await server.kill('SIGTERM');

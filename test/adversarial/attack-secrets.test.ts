@@ -54,7 +54,10 @@ interface Needle {
 
 /** The secret as text, as hex, and base64/base64url at each of the three byte alignments. */
 function formsOf(name: string, secret: string): Needle[] {
-  const out: Needle[] = [{ name, text: secret }, { name: `${name} (hex)`, text: Buffer.from(secret).toString('hex') }];
+  const out: Needle[] = [
+    { name, text: secret },
+    { name: `${name} (hex)`, text: Buffer.from(secret).toString('hex') },
+  ];
   for (let offset = 0; offset < 3; offset++) {
     const aligned = Buffer.concat([Buffer.alloc(offset, 0x20), Buffer.from(secret)]);
     for (const encoding of ['base64', 'base64url'] as const) {
@@ -69,7 +72,8 @@ function formsOf(name: string, secret: string): Needle[] {
 /** Every run of `length` characters of the secret, for answers that might quote part of it. */
 function fragmentsOf(name: string, secret: string, length = 10): Needle[] {
   const out: Needle[] = [];
-  for (let i = 0; i + length <= secret.length; i++) out.push({ name: `${name} (characters ${i}-${i + length - 1})`, text: secret.slice(i, i + length) });
+  for (let i = 0; i + length <= secret.length; i++)
+    out.push({ name: `${name} (characters ${i}-${i + length - 1})`, text: secret.slice(i, i + length) });
   return out;
 }
 
@@ -189,7 +193,10 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       target = await TargetServer.start((request) => {
         const path = request.url.split('?')[0];
         // Answers that carry the secrets back: a server must not copy what a target says into a timeline or a log.
-        const echo = { body: `echo ${request.url} ${JSON.stringify(request.headers)} ${request.body.toString()}`, headers: { 'x-echo': secrets.header } };
+        const echo = {
+          body: `echo ${request.url} ${JSON.stringify(request.headers)} ${request.body.toString()}`,
+          headers: { 'x-echo': secrets.header },
+        };
         if (path === '/fail') return { status: 500, ...echo };
         if (path === '/hang') return { hang: true };
         if (path === '/reset') return { reset: true };
@@ -205,7 +212,11 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       let store: Record<string, string>;
       if (kind === 'redis') {
         const password = secrets.redisPassword;
-        redis = await startRedisServer({ persistence: true, args: ['--requirepass', password], pingUrl: (port) => `redis://:${password}@127.0.0.1:${port}` });
+        redis = await startRedisServer({
+          persistence: true,
+          args: ['--requirepass', password],
+          pingUrl: (port) => `redis://:${password}@127.0.0.1:${port}`,
+        });
         redisUrl = `redis://:${password}@127.0.0.1:${redis.port}`;
         // Everything the server sends to Redis, from before it starts.
         monitor = new Redis(redisUrl, { lazyConnect: true });
@@ -286,30 +297,157 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       // Error paths, each carrying the secrets.
       const withSecrets = httpRequest(local('/ok'));
       const errors: Array<{ name: string; call: () => Promise<ApiResponse>; status: number }> = [
-        { name: 'CR LF in a header value', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': `x\r\n${secrets.header}` } } }), status: 400 },
-        { name: 'a header value too long', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': secrets.header.repeat(60) } } }), status: 400 },
-        { name: 'a header value that is an object', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': { v: secrets.header } } } }), status: 400 },
-        { name: 'a param value that is a number', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, params: { apikey: secrets.param, n: 1 } } }), status: 400 },
-        { name: 'an unknown field holding a secret', call: () => api.subscribe(creds, { httpRequest: withSecrets, secret: secrets.header, token: creds.token }), status: 400 },
-        { name: 'the same header twice', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': secrets.header, 'x-api-key': secrets.targetAuth } } }), status: 400 },
-        { name: 'a reserved header', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { Host: secrets.header, 'X-Kuueri-Tasks-Queue': secrets.targetAuth } } }), status: 400 },
-        { name: 'data that is not base64', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, data: `${secrets.body}!!` } }), status: 400 },
-        { name: 'bad config next to the secrets', call: () => api.subscribe(creds, { httpRequest: withSecrets, config: { retry: -1, timeout: secrets.header } }), status: 400 },
-        { name: 'credentials in the URL', call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, url: `http://user:${secrets.header}@localhost:${target.port}/x` } }), status: 400 },
-        { name: 'a literal loopback target (guard at subscribe)', call: () => api.subscribe(creds, { httpRequest: httpRequest(`http://127.0.0.1:${target.port}/ok`) }), status: 400 },
-        { name: 'a link-local target (guard at subscribe)', call: () => api.subscribe(creds, { httpRequest: httpRequest('http://169.254.169.254/latest') }), status: 400 },
-        { name: 'JSON cut short', call: () => api.request('POST', '/v1beta/subscribe', { creds, rawBody: JSON.stringify({ httpRequest: withSecrets }).slice(0, -3), headers: { 'content-type': 'application/json' } }), status: 400 },
-        { name: 'JSON with a __proto__ key', call: () => api.request('POST', '/v1beta/subscribe', { creds, rawBody: `{"__proto__":{"x":1},"httpRequest":${JSON.stringify(withSecrets)}}`, headers: { 'content-type': 'application/json' } }), status: 400 },
-        { name: 'text/plain body', call: () => api.request('POST', '/v1beta/subscribe', { creds, rawBody: JSON.stringify({ httpRequest: withSecrets }), headers: { 'content-type': 'text/plain' } }), status: 415 },
-        { name: 'a body over the limit', call: () => api.request('POST', '/v1beta/subscribe', { creds, rawBody: JSON.stringify({ httpRequest: withSecrets, pad: secrets.header.repeat(6_000) }), headers: { 'content-type': 'application/json' } }), status: 413 },
-        { name: 'a wrong token (last character changed)', call: () => api.subscribe({ id: creds.id, token: `${creds.token.slice(0, -1)}${creds.token.endsWith('A') ? 'B' : 'A'}` }, { httpRequest: withSecrets }), status: 401 },
-        { name: "the other project's id with this token", call: () => api.subscribe({ id: other.id, token: creds.token }, { httpRequest: withSecrets }), status: 401 },
-        { name: 'the token without the project', call: () => api.request('GET', '/v1beta/info', { headers: { authorization: `Bearer ${creds.token}` } }), status: 401 },
-        { name: 'the token in the query string', call: () => api.request('GET', `/v1beta/info?token=${creds.token}&key=${secrets.header}`), status: 401 },
-        { name: 'an unknown route with secrets in its query', call: () => api.request('GET', `/v1beta/nothing?token=${creds.token}&key=${secrets.header}`, { creds }), status: 404 },
-        { name: 'register with a token for an email', call: () => api.request('POST', '/v1beta/register', { body: { email: creds.token } }), status: 400 },
-        { name: 'register with an unknown field', call: () => api.request('POST', '/v1beta/register', { body: { email: `x${hex(4)}@example.com`, token: creds.token } }), status: 400 },
-        { name: 'a task id that is not one', call: () => api.request('GET', `/v1beta/queues/${ids.ok!.toLowerCase()}?key=${secrets.header}`, { creds }), status: 404 },
+        {
+          name: 'CR LF in a header value',
+          call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': `x\r\n${secrets.header}` } } }),
+          status: 400,
+        },
+        {
+          name: 'a header value too long',
+          call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': secrets.header.repeat(60) } } }),
+          status: 400,
+        },
+        {
+          name: 'a header value that is an object',
+          call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, headers: { 'X-Api-Key': { v: secrets.header } } } }),
+          status: 400,
+        },
+        {
+          name: 'a param value that is a number',
+          call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, params: { apikey: secrets.param, n: 1 } } }),
+          status: 400,
+        },
+        {
+          name: 'an unknown field holding a secret',
+          call: () => api.subscribe(creds, { httpRequest: withSecrets, secret: secrets.header, token: creds.token }),
+          status: 400,
+        },
+        {
+          name: 'the same header twice',
+          call: () =>
+            api.subscribe(creds, {
+              httpRequest: { ...withSecrets, headers: { 'X-Api-Key': secrets.header, 'x-api-key': secrets.targetAuth } },
+            }),
+          status: 400,
+        },
+        {
+          name: 'a reserved header',
+          call: () =>
+            api.subscribe(creds, {
+              httpRequest: { ...withSecrets, headers: { Host: secrets.header, 'X-Kuueri-Tasks-Queue': secrets.targetAuth } },
+            }),
+          status: 400,
+        },
+        {
+          name: 'data that is not base64',
+          call: () => api.subscribe(creds, { httpRequest: { ...withSecrets, data: `${secrets.body}!!` } }),
+          status: 400,
+        },
+        {
+          name: 'bad config next to the secrets',
+          call: () => api.subscribe(creds, { httpRequest: withSecrets, config: { retry: -1, timeout: secrets.header } }),
+          status: 400,
+        },
+        {
+          name: 'credentials in the URL',
+          call: () =>
+            api.subscribe(creds, { httpRequest: { ...withSecrets, url: `http://user:${secrets.header}@localhost:${target.port}/x` } }),
+          status: 400,
+        },
+        {
+          name: 'a literal loopback target (guard at subscribe)',
+          call: () => api.subscribe(creds, { httpRequest: httpRequest(`http://127.0.0.1:${target.port}/ok`) }),
+          status: 400,
+        },
+        {
+          name: 'a link-local target (guard at subscribe)',
+          call: () => api.subscribe(creds, { httpRequest: httpRequest('http://169.254.169.254/latest') }),
+          status: 400,
+        },
+        {
+          name: 'JSON cut short',
+          call: () =>
+            api.request('POST', '/v1beta/subscribe', {
+              creds,
+              rawBody: JSON.stringify({ httpRequest: withSecrets }).slice(0, -3),
+              headers: { 'content-type': 'application/json' },
+            }),
+          status: 400,
+        },
+        {
+          name: 'JSON with a __proto__ key',
+          call: () =>
+            api.request('POST', '/v1beta/subscribe', {
+              creds,
+              rawBody: `{"__proto__":{"x":1},"httpRequest":${JSON.stringify(withSecrets)}}`,
+              headers: { 'content-type': 'application/json' },
+            }),
+          status: 400,
+        },
+        {
+          name: 'text/plain body',
+          call: () =>
+            api.request('POST', '/v1beta/subscribe', {
+              creds,
+              rawBody: JSON.stringify({ httpRequest: withSecrets }),
+              headers: { 'content-type': 'text/plain' },
+            }),
+          status: 415,
+        },
+        {
+          name: 'a body over the limit',
+          call: () =>
+            api.request('POST', '/v1beta/subscribe', {
+              creds,
+              rawBody: JSON.stringify({ httpRequest: withSecrets, pad: secrets.header.repeat(6_000) }),
+              headers: { 'content-type': 'application/json' },
+            }),
+          status: 413,
+        },
+        {
+          name: 'a wrong token (last character changed)',
+          call: () =>
+            api.subscribe(
+              { id: creds.id, token: `${creds.token.slice(0, -1)}${creds.token.endsWith('A') ? 'B' : 'A'}` },
+              { httpRequest: withSecrets },
+            ),
+          status: 401,
+        },
+        {
+          name: "the other project's id with this token",
+          call: () => api.subscribe({ id: other.id, token: creds.token }, { httpRequest: withSecrets }),
+          status: 401,
+        },
+        {
+          name: 'the token without the project',
+          call: () => api.request('GET', '/v1beta/info', { headers: { authorization: `Bearer ${creds.token}` } }),
+          status: 401,
+        },
+        {
+          name: 'the token in the query string',
+          call: () => api.request('GET', `/v1beta/info?token=${creds.token}&key=${secrets.header}`),
+          status: 401,
+        },
+        {
+          name: 'an unknown route with secrets in its query',
+          call: () => api.request('GET', `/v1beta/nothing?token=${creds.token}&key=${secrets.header}`, { creds }),
+          status: 404,
+        },
+        {
+          name: 'register with a token for an email',
+          call: () => api.request('POST', '/v1beta/register', { body: { email: creds.token } }),
+          status: 400,
+        },
+        {
+          name: 'register with an unknown field',
+          call: () => api.request('POST', '/v1beta/register', { body: { email: `x${hex(4)}@example.com`, token: creds.token } }),
+          status: 400,
+        },
+        {
+          name: 'a task id that is not one',
+          call: () => api.request('GET', `/v1beta/queues/${ids.ok!.toLowerCase()}?key=${secrets.header}`, { creds }),
+          status: 404,
+        },
       ];
       for (const e of errors) {
         api.label = e.name;
@@ -319,7 +457,15 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       api.label = '';
 
       // Outcomes: every task that runs reaches its final state.
-      const expected: Record<string, string> = { ok: 'COMPLETED', fail: 'ERROR', flaky: 'COMPLETED', repeat: 'COMPLETED', timeout: 'ERROR', reset: 'ERROR', managed: 'CANCELED' };
+      const expected: Record<string, string> = {
+        ok: 'COMPLETED',
+        fail: 'ERROR',
+        flaky: 'COMPLETED',
+        repeat: 'COMPLETED',
+        timeout: 'ERROR',
+        reset: 'ERROR',
+        managed: 'CANCELED',
+      };
       if (guardHost) expected.guard = 'ERROR';
       for (const [name, state] of Object.entries(expected)) {
         const task = await waitFinal(ids[name]!);
@@ -327,7 +473,10 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
         const timeline = await api.timeline(creds, ids[name]!);
         assert.equal(timeline.status, 200);
         if (name === 'guard') {
-          assert.ok(timeline.body.some((e) => /refused/i.test(e.description)), `the guard refused it at dispatch: ${JSON.stringify(timeline.body)}`);
+          assert.ok(
+            timeline.body.some((e) => /refused/i.test(e.description)),
+            `the guard refused it at dispatch: ${JSON.stringify(timeline.body)}`,
+          );
         }
       }
       assert.equal((await api.info(creds)).status, 200);
@@ -367,15 +516,26 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       const bodies: Array<[string, string]> = [
         ['a token pasted as the body', creds.token],
         ['"Bearer <token>" as the body', `Bearer ${creds.token}`],
-        ['an unquoted header secret', `{"httpRequest":{"url":"${local('/ok')}","method":"POST","headers":{"X-Api-Key":${secrets.header}}}}`],
+        [
+          'an unquoted header secret',
+          `{"httpRequest":{"url":"${local('/ok')}","method":"POST","headers":{"X-Api-Key":${secrets.header}}}}`,
+        ],
         ['an unquoted body secret', `{"httpRequest":{"data":${secrets.body}}}`],
         ['a secret after a stray character', `x${JSON.stringify({ httpRequest: { headers: { 'X-Api-Key': secrets.header } } })}`],
       ];
       const quoted: string[] = [];
-      const fragments = [...fragmentsOf('token', creds.token), ...fragmentsOf('header secret', secrets.header), ...fragmentsOf('body secret', secrets.body)];
+      const fragments = [
+        ...fragmentsOf('token', creds.token),
+        ...fragmentsOf('header secret', secrets.header),
+        ...fragmentsOf('body secret', secrets.body),
+      ];
       for (const [name, body] of bodies) {
         api.label = `malformed body: ${name}`;
-        const res = await api.request('POST', '/v1beta/subscribe', { creds, rawBody: body, headers: { 'content-type': 'application/json' } });
+        const res = await api.request('POST', '/v1beta/subscribe', {
+          creds,
+          rawBody: body,
+          headers: { 'content-type': 'application/json' },
+        });
         assert.equal(res.status, 400, `${name}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.code, 'INVALID_JSON');
         const found = findIn(JSON.stringify(res.body), fragments);
@@ -392,7 +552,10 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       const output = server.output();
       const lines = logLines(output);
       // Control: the log really is verbose and covers the scenario (request lines at debug, 20).
-      assert.ok(lines.some((l) => l.level === 20 && l.msg === 'request'), 'debug request lines are logged at trace');
+      assert.ok(
+        lines.some((l) => l.level === 20 && l.msg === 'request'),
+        'debug request lines are logged at trace',
+      );
       assert.ok(lines.length >= 50, `the scenario was logged (${lines.length} lines)`);
       const found = findIn(output, needles());
       assert.deepEqual(found, [], `the server's output holds: ${found.join(', ')}`);
@@ -415,12 +578,17 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
           // Control: the scan saw the records (tasks still kept: all but the deleted one).
           const keys = values.map((v) => `${v.db}:${v.key}`);
           assert.ok(keys.includes(`0:kt:project:${creds.id}`), 'the project record is scanned');
-          assert.ok(keys.includes(`1:kt:task:${ids.ok!}`) && keys.includes(`2:kt:config:${ids.ok!}`) && keys.includes(`3:kt:timeline:${ids.ok!}`));
+          assert.ok(
+            keys.includes(`1:kt:task:${ids.ok!}`) && keys.includes(`2:kt:config:${ids.ok!}`) && keys.includes(`3:kt:timeline:${ids.ok!}`),
+          );
           assert.ok(sealedRequests >= 7, `sealed requests found: ${sealedRequests}`);
           assert.deepEqual(leaks, [], `stored in plain text:\n${leaks.join('\n')}`);
 
           // Every command the server sent to Redis (MONITOR): no secret travelled in plain text.
-          assert.ok(monitored.some((c) => c.includes(ids.ok!)), 'MONITOR saw the server write the tasks');
+          assert.ok(
+            monitored.some((c) => c.includes(ids.ok!)),
+            'MONITOR saw the server write the tasks',
+          );
           const sent = monitored.flatMap((command) => findIn(command, all).map((name) => `${name} in: ${command.slice(0, 200)}`));
           assert.deepEqual(sent, [], `commands carrying a secret:\n${sent.join('\n')}`);
 
@@ -431,15 +599,22 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
           const files = filesUnder(redisDir).filter((f) => !f.path.endsWith('redis.log'));
           const onDisk = files.flatMap((f) => findIn(f.bytes, all).map((name) => `${name} in ${f.path}`));
           assert.deepEqual(onDisk, [], `on disk:\n${onDisk.join('\n')}`);
-          t.diagnostic(`${values.length} keys scanned in databases 0-3, ${monitored.length} commands monitored, ${files.length} files read in ${redisDir}`);
+          t.diagnostic(
+            `${values.length} keys scanned in databases 0-3, ${monitored.length} commands monitored, ${files.length} files read in ${redisDir}`,
+          );
         } finally {
           client.disconnect();
         }
       });
     } else {
       test('SQLite: the database files hold neither the token nor the encryption key', () => {
-        const files = readdirSync(dir).filter((f) => f.startsWith('tasks.db')).map((f) => ({ path: join(dir, f), bytes: readFileSync(join(dir, f)) }));
-        assert.ok(files.some((f) => f.bytes.includes(creds.id)), 'control: the project id is stored in the clear');
+        const files = readdirSync(dir)
+          .filter((f) => f.startsWith('tasks.db'))
+          .map((f) => ({ path: join(dir, f), bytes: readFileSync(join(dir, f)) }));
+        assert.ok(
+          files.some((f) => f.bytes.includes(creds.id)),
+          'control: the project id is stored in the clear',
+        );
         const found = files.flatMap((f) => findIn(f.bytes, needles()).map((name) => `${name} in ${f.path}`));
         assert.deepEqual(found, [], found.join('\n'));
       });

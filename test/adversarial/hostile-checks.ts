@@ -15,7 +15,9 @@ const REGISTRY = ERROR_REGISTRY as Record<string, { status: number; message: str
 
 function short(text: string | Buffer | undefined, max = 240): string {
   if (text === undefined) return '(no body)';
-  const s = Buffer.isBuffer(text) ? `<${text.length} bytes> ${JSON.stringify(text.subarray(0, max).toString('latin1'))}` : JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+  const s = Buffer.isBuffer(text)
+    ? `<${text.length} bytes> ${JSON.stringify(text.subarray(0, max).toString('latin1'))}`
+    : JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
   return text.length > max ? `${s} (${text.length} bytes in all)` : s;
 }
 
@@ -37,7 +39,8 @@ export function errorShapeProblems(answer: Extract<RawAnswer, { kind: 'answer' }
   const problems: string[] = [];
   if (answer.status >= 500) problems.push(`a ${answer.status}: hostile input must never cause a 5xx`);
   else if (answer.status < 400) problems.push(`status ${answer.status} is not an error`);
-  if (!/^application\/json/.test(answer.headers['content-type'] ?? '')) problems.push(`content-type ${String(answer.headers['content-type'])} is not application/json`);
+  if (!/^application\/json/.test(answer.headers['content-type'] ?? ''))
+    problems.push(`content-type ${String(answer.headers['content-type'])} is not application/json`);
   let body: unknown;
   try {
     body = JSON.parse(answer.body) as unknown;
@@ -51,13 +54,20 @@ export function errorShapeProblems(answer: Extract<RawAnswer, { kind: 'answer' }
   }
   const b = body as Record<string, unknown>;
   const keys = Object.keys(b).sort();
-  const expected = b.code === 'VALIDATION_FAILED' ? ['code', 'error', 'issues', 'message', 'statusCode'] : ['code', 'error', 'message', 'statusCode'];
-  if (JSON.stringify(keys) !== JSON.stringify(expected)) problems.push(`the body's keys are ${JSON.stringify(keys)}, not ${JSON.stringify(expected)}`);
-  if (b.statusCode !== answer.status) problems.push(`statusCode ${JSON.stringify(b.statusCode)} differs from the HTTP status ${answer.status}`);
+  const expected =
+    b.code === 'VALIDATION_FAILED' ? ['code', 'error', 'issues', 'message', 'statusCode'] : ['code', 'error', 'message', 'statusCode'];
+  if (JSON.stringify(keys) !== JSON.stringify(expected))
+    problems.push(`the body's keys are ${JSON.stringify(keys)}, not ${JSON.stringify(expected)}`);
+  if (b.statusCode !== answer.status)
+    problems.push(`statusCode ${JSON.stringify(b.statusCode)} differs from the HTTP status ${answer.status}`);
   const registered = typeof b.code === 'string' ? REGISTRY[b.code] : undefined;
   if (!registered) problems.push(`code ${JSON.stringify(b.code)} is not in the error registry (src/core/errors.ts)`);
-  else if (registered.status !== answer.status) problems.push(`code ${String(b.code)} is registered with status ${registered.status}, answered with ${answer.status}`);
-  if (b.error !== STATUS_CODES[answer.status]) problems.push(`error ${JSON.stringify(b.error)} is not the phrase of ${answer.status} (${JSON.stringify(STATUS_CODES[answer.status])})`);
+  else if (registered.status !== answer.status)
+    problems.push(`code ${String(b.code)} is registered with status ${registered.status}, answered with ${answer.status}`);
+  if (b.error !== STATUS_CODES[answer.status])
+    problems.push(
+      `error ${JSON.stringify(b.error)} is not the phrase of ${answer.status} (${JSON.stringify(STATUS_CODES[answer.status])})`,
+    );
   if (typeof b.message !== 'string' || b.message.trim() === '') problems.push('message is not a non-empty string');
   if (b.code === 'VALIDATION_FAILED') {
     const issues = b.issues;
@@ -65,7 +75,13 @@ export function errorShapeProblems(answer: Extract<RawAnswer, { kind: 'answer' }
     else {
       for (const issue of issues as unknown[]) {
         const i = issue as Record<string, unknown>;
-        if (typeof i !== 'object' || i === null || JSON.stringify(Object.keys(i).sort()) !== '["field","message"]' || typeof i.field !== 'string' || typeof i.message !== 'string') {
+        if (
+          typeof i !== 'object' ||
+          i === null ||
+          JSON.stringify(Object.keys(i).sort()) !== '["field","message"]' ||
+          typeof i.field !== 'string' ||
+          typeof i.message !== 'string'
+        ) {
           problems.push(`issue ${JSON.stringify(issue)} is not {field, message}`);
         } else if (typeof b.message === 'string' && !b.message.includes(i.field)) {
           problems.push(`the message does not name the issue's field ${JSON.stringify(i.field)}`);
@@ -99,7 +115,8 @@ export interface Checked {
 
 /** Every problem with `answer` for case `c`: none means it passed. */
 export function checkAnswer(c: HostileCase, answer: RawAnswer): Checked {
-  if (answer.kind === 'dropped') return { problems: [`the connection was dropped (${answer.error}); expected ${describeExpect(c.expect)}`] };
+  if (answer.kind === 'dropped')
+    return { problems: [`the connection was dropped (${answer.error}); expected ${describeExpect(c.expect)}`] };
   const problems: string[] = [];
   if (c.expect.ok.includes(answer.status)) {
     let body: Record<string, unknown> = {};
@@ -109,7 +126,8 @@ export function checkAnswer(c: HostileCase, answer: RawAnswer): Checked {
       problems.push('a success whose body is not JSON');
     }
     if (answer.status === 201 && c.path.split('?')[0] === '/v1beta/subscribe') {
-      if (typeof body.id !== 'string' || !ID_PATTERN.test(body.id) || body.state !== 'RUNNING') problems.push(`201 without a queued task: ${answer.body.slice(0, 200)}`);
+      if (typeof body.id !== 'string' || !ID_PATTERN.test(body.id) || body.state !== 'RUNNING')
+        problems.push(`201 without a queued task: ${answer.body.slice(0, 200)}`);
       return { problems, taskId: typeof body.id === 'string' ? body.id : undefined };
     }
     return { problems };
@@ -140,5 +158,8 @@ export function checkAnswer(c: HostileCase, answer: RawAnswer): Checked {
 
 /** The server's log lines about failed requests (5xx causes), for failure messages. */
 export function serverErrors(output: string): string[] {
-  return output.split('\n').filter((line) => line.includes('"level":50') || line.includes('"level":60')).map((line) => line.slice(0, 600));
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"level":50') || line.includes('"level":60'))
+    .map((line) => line.slice(0, 600));
 }

@@ -140,7 +140,9 @@ const unsupported = (): Expect => ({ ok: [], refuse: [{ status: 415, code: 'UNSU
 export function describeExpect(expect: Expect): string {
   const parts = [
     ...expect.ok.map((s) => `${s} ${STATUS_CODES[s] ?? ''}`.trim()),
-    ...expect.refuse.map((r) => `${r.status} ${r.code}${r.names && r.names.length > 0 ? ` naming ${r.names.map((n) => JSON.stringify(n)).join(', ')}` : ''}`),
+    ...expect.refuse.map(
+      (r) => `${r.status} ${r.code}${r.names && r.names.length > 0 ? ` naming ${r.names.map((n) => JSON.stringify(n)).join(', ')}` : ''}`,
+    ),
   ];
   return parts.join(' or ');
 }
@@ -150,7 +152,19 @@ export function describeExpect(expect: Expect): string {
 const DAY = 86_400_000;
 const BODY_LIMIT = 131_072;
 export const ONE_MB = 1 << 20;
-const FORBIDDEN = ['Host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'TE', 'Trailer', 'Proxy-Connection', 'Expect', 'HTTP2-Settings'];
+const FORBIDDEN = [
+  'Host',
+  'Content-Length',
+  'Transfer-Encoding',
+  'Connection',
+  'Keep-Alive',
+  'Upgrade',
+  'TE',
+  'Trailer',
+  'Proxy-Connection',
+  'Expect',
+  'HTTP2-Settings',
+];
 const RESERVED_PREFIX = 'x-kuueri-tasks-';
 const METHODS = ['POST', 'PATCH', 'PUT', 'DELETE', 'GET'];
 
@@ -238,34 +252,166 @@ interface Sample {
 const s = (label: string, value: Json): Sample => ({ label, value });
 
 const TYPE_SAMPLES: Sample[] = [
-  s('0', 0), s('1', 1), s('true', true), s('false', false), s('null', null), s('[]', []), s('[1,"a"]', [1, 'a']),
-  s('{}', {}), s('{"a":1}', { a: 1 }), s('"x"', 'x'), s('[[[]]]', [[[]]]), s('{"a":{"b":"c"}}', { a: { b: 'c' } }),
+  s('0', 0),
+  s('1', 1),
+  s('true', true),
+  s('false', false),
+  s('null', null),
+  s('[]', []),
+  s('[1,"a"]', [1, 'a']),
+  s('{}', {}),
+  s('{"a":1}', { a: 1 }),
+  s('"x"', 'x'),
+  s('[[[]]]', [[[]]]),
+  s('{"a":{"b":"c"}}', { a: { b: 'c' } }),
 ];
 
 const NUMBER_SAMPLES: Sample[] = [
-  '1e308', '9007199254740992', '9007199254740993', '-1', '-0', '1.5', '1e400', '-1e400', '1E2', '0.0', '1.0', '100',
-  '999', '1000', '10000', '10001', '16', '17', '600000', '600001', '2592000000', '2592000001', '31536000000', '31536000001',
-  '8640000000000000', '8640000000000001', '-9007199254740992', '0.1', '1e-7', '4294967296',
+  '1e308',
+  '9007199254740992',
+  '9007199254740993',
+  '-1',
+  '-0',
+  '1.5',
+  '1e400',
+  '-1e400',
+  '1E2',
+  '0.0',
+  '1.0',
+  '100',
+  '999',
+  '1000',
+  '10000',
+  '10001',
+  '16',
+  '17',
+  '600000',
+  '600001',
+  '2592000000',
+  '2592000001',
+  '31536000000',
+  '31536000001',
+  '8640000000000000',
+  '8640000000000001',
+  '-9007199254740992',
+  '0.1',
+  '1e-7',
+  '4294967296',
 ].map((t) => s(`number ${t}`, new Raw(t)));
 
 const STRING_SAMPLES: Sample[] = [
-  'NaN', 'Infinity', '-Infinity', '', ' ', '\t\n', '\u{1F4A9}', '\u0000', 'a\u0000b', '\uD800', '\u202E', 'null', 'true', 'false',
-  '0x10', '1e3', '-1', '1.5', 'undefined', '{}', '[]', '\r\n', '\u00A0', '\uFEFF', '１０s',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '',
+  ' ',
+  '\t\n',
+  '\u{1F4A9}',
+  '\u0000',
+  'a\u0000b',
+  '\uD800',
+  '\u202E',
+  'null',
+  'true',
+  'false',
+  '0x10',
+  '1e3',
+  '-1',
+  '1.5',
+  'undefined',
+  '{}',
+  '[]',
+  '\r\n',
+  '\u00A0',
+  '\uFEFF',
+  '１０s',
 ].map((t) => s(`string ${JSON.stringify(t)}`, t));
 
 const GENERIC_SAMPLES: Sample[] = [...TYPE_SAMPLES, ...NUMBER_SAMPLES, ...STRING_SAMPLES];
 
 const DURATION_STRINGS: Sample[] = [
-  '10s', '1.5s', '500ms', '2m', '1h', '2d', '30d', '31d', '365d', '366d', '600000', '600001', '0.5s', '1.5ms', '1.001s',
-  '10 s', ' 10s', '10s ', '10S', '10sec', '-10s', '+10s', '1.0001ms', 'ms', 's', '.5s', '5.s', '10s\u0000', '999999999999999d',
-  '9'.repeat(33), '1000', '0', '00001000', '1_000',
+  '10s',
+  '1.5s',
+  '500ms',
+  '2m',
+  '1h',
+  '2d',
+  '30d',
+  '31d',
+  '365d',
+  '366d',
+  '600000',
+  '600001',
+  '0.5s',
+  '1.5ms',
+  '1.001s',
+  '10 s',
+  ' 10s',
+  '10s ',
+  '10S',
+  '10sec',
+  '-10s',
+  '+10s',
+  '1.0001ms',
+  'ms',
+  's',
+  '.5s',
+  '5.s',
+  '10s\u0000',
+  '999999999999999d',
+  '9'.repeat(33),
+  '1000',
+  '0',
+  '00001000',
+  '1_000',
 ].map((t) => s(`string ${JSON.stringify(t)}`, t));
 
 /** Pieces of hostile strings for the random ones. */
 const HOSTILE_PIECES = [
-  '\u0000', '\r', '\n', '\r\n', '\t', ' ', '\u{1F4A9}', '\uD800', '\uDFFF', '\u202E', '\u200B', '\uFEFF', 'é', 'ÿ', '\u0085',
-  '\u2028', '"', '\\', "'", '/', '..', '%', '%00', '${x}', '{{x}}', '<script>', 'a', 'Z', '0', '7', '-', '_', '=', '+', ':',
-  ';', ',', '?', '#', '&', '*', '\u007F', '\u0001', '\u001B[31m',
+  '\u0000',
+  '\r',
+  '\n',
+  '\r\n',
+  '\t',
+  ' ',
+  '\u{1F4A9}',
+  '\uD800',
+  '\uDFFF',
+  '\u202E',
+  '\u200B',
+  '\uFEFF',
+  'é',
+  'ÿ',
+  '\u0085',
+  '\u2028',
+  '"',
+  '\\',
+  "'",
+  '/',
+  '..',
+  '%',
+  '%00',
+  '${x}',
+  '{{x}}',
+  '<script>',
+  'a',
+  'Z',
+  '0',
+  '7',
+  '-',
+  '_',
+  '=',
+  '+',
+  ':',
+  ';',
+  ',',
+  '?',
+  '#',
+  '&',
+  '*',
+  '\u007F',
+  '\u0001',
+  '\u001B[31m',
 ];
 
 function randomHostile(rng: Rng, pieces = HOSTILE_PIECES, min = 1, max = 10): string {
@@ -330,7 +476,8 @@ function fieldSpecs(ctx: GenContext): FieldSpec[] {
   const url = (label: string, value: string, verdict: Verdict): Sample & { verdict: Verdict } => ({ label, value, verdict });
   const judged = (kind: Kind, samples: Sample[]): Array<Sample & { verdict: Verdict }> =>
     samples.map((x) => ({ ...x, verdict: judge(kind, x.value, ctx.now) }));
-  const durations = (min: number, max: number): Array<Sample & { verdict: Verdict }> => judged({ t: 'duration', min, max }, DURATION_STRINGS);
+  const durations = (min: number, max: number): Array<Sample & { verdict: Verdict }> =>
+    judged({ t: 'duration', min, max }, DURATION_STRINGS);
   const execAt: Kind = { t: 'epoch', after: ctx.now };
   const laterAt: Kind = { t: 'epoch', after: ctx.now + 3_600_000 };
   const laterExec = (body: Body): void => {
@@ -374,8 +521,8 @@ function fieldSpecs(ctx: GenContext): FieldSpec[] {
       kind: { t: 'method' },
       specific: [
         ...METHODS.map((m) => url(m, m, 'ok')),
-        ...['post', 'Post', ' POST', 'POST ', 'POST\u0000', 'CONNECT', 'TRACE', 'HEAD', 'OPTIONS', 'P0ST', 'POST\r\nX: y', 'GET\tPOST'].map((m) =>
-          url(JSON.stringify(m), m, 'bad'),
+        ...['post', 'Post', ' POST', 'POST ', 'POST\u0000', 'CONNECT', 'TRACE', 'HEAD', 'OPTIONS', 'P0ST', 'POST\r\nX: y', 'GET\tPOST'].map(
+          (m) => url(JSON.stringify(m), m, 'bad'),
         ),
       ],
     },
@@ -383,15 +530,27 @@ function fieldSpecs(ctx: GenContext): FieldSpec[] {
       path: ['httpRequest', 'data'],
       kind: { t: 'data' },
       specific: judged({ t: 'data' }, [
-        s('"aGVsbG8="', 'aGVsbG8='), s('URL-safe "-_-_"', '-_-_'), s('"A"', 'A'), s('"AAAAA"', 'AAAAA'), s('"===="', '===='),
-        s('"aGVs bG8="', 'aGVs bG8='), s('trailing newline', 'aGVsbG8=\n'), s('"a\\u0000"', 'a\u0000'), s('"=" alone', '='),
-        s('"A=B="', 'A=B='), s('100000 "A"s (under the body limit)', 'A'.repeat(100_000)),
+        s('"aGVsbG8="', 'aGVsbG8='),
+        s('URL-safe "-_-_"', '-_-_'),
+        s('"A"', 'A'),
+        s('"AAAAA"', 'AAAAA'),
+        s('"===="', '===='),
+        s('"aGVs bG8="', 'aGVs bG8='),
+        s('trailing newline', 'aGVsbG8=\n'),
+        s('"a\\u0000"', 'a\u0000'),
+        s('"=" alone', '='),
+        s('"A=B="', 'A=B='),
+        s('100000 "A"s (under the body limit)', 'A'.repeat(100_000)),
       ]),
     },
     {
       path: ['httpRequest', 'params'],
       kind: { t: 'map', of: 'params' },
-      specific: judged({ t: 'map', of: 'params' }, [s('{"a":"b"}', { a: 'b' }), s('{"a":null}', { a: null }), s('{"a":["b"]}', { a: ['b'] })]),
+      specific: judged({ t: 'map', of: 'params' }, [
+        s('{"a":"b"}', { a: 'b' }),
+        s('{"a":null}', { a: null }),
+        s('{"a":["b"]}', { a: ['b'] }),
+      ]),
     },
     {
       path: ['httpRequest', 'headers'],
@@ -404,7 +563,11 @@ function fieldSpecs(ctx: GenContext): FieldSpec[] {
       specific: durations(1, 365 * DAY),
       prepare: laterExec,
     },
-    { path: ['config', 'executionAt'], kind: execAt, specific: judged(execAt, [s('now - 1 s', ctx.now - 1000), s('now + 366 days', ctx.now + 366 * DAY)]) },
+    {
+      path: ['config', 'executionAt'],
+      kind: execAt,
+      specific: judged(execAt, [s('now - 1 s', ctx.now - 1000), s('now + 366 days', ctx.now + 366 * DAY)]),
+    },
     { path: ['config', 'retry'], kind: { t: 'int', min: 0, max: 10_000 }, specific: [] },
     { path: ['config', 'retryInterval'], kind: { t: 'duration', min: 1000, max: 30 * DAY }, specific: durations(1000, 30 * DAY) },
     { path: ['config', 'retryExponential'], kind: { t: 'bool' }, specific: [] },
@@ -450,7 +613,12 @@ class CaseList {
   }
 }
 
-function subscribeCase(title: string, body: string | Buffer, expect: Expect, headers: Record<string, string> = JSON_HEADERS): Omit<HostileCase, 'id'> {
+function subscribeCase(
+  title: string,
+  body: string | Buffer,
+  expect: Expect,
+  headers: Record<string, string> = JSON_HEADERS,
+): Omit<HostileCase, 'id'> {
   return { title, method: 'POST', path: '/v1beta/subscribe', headers, body, auth: 'A', expect, countsAsTask: true };
 }
 
@@ -479,7 +647,12 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     // Random hostile strings, judged by the oracle (URLs: as a path under the target, either way).
     for (let i = 0; i < 4; i++) {
       const text = randomHostile(rng);
-      const value = spec.kind.t === 'url' ? `${ctx.target('/r')}/${text}` : spec.kind.t === 'duration' && rng.chance(0.5) ? `${rng.between(1, 999)}${text}` : text;
+      const value =
+        spec.kind.t === 'url'
+          ? `${ctx.target('/r')}/${text}`
+          : spec.kind.t === 'duration' && rng.chance(0.5)
+            ? `${rng.between(1, 999)}${text}`
+            : text;
       const verdict = spec.kind.t === 'url' ? 'either' : judge(spec.kind, value, ctx.now);
       list.add(subscribeCase(`${field} ← random ${JSON.stringify(value)}`, mutated(spec, value), expectFor(verdict, field)));
     }
@@ -497,11 +670,20 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     const cfg = validBody(ctx, tag());
     const cfgOk = sample.label === '{}';
     // config {} runs the task at once (1 ms): project B, where tasks may finish during the test.
-    list.add({ ...subscribeCase(`config ← ${sample.label}`, toJson({ ...cfg, config: sample.value }), cfgOk ? accepted() : bad('config')), ...(cfgOk ? { auth: 'B' as const, countsAsTask: false } : {}) });
-    list.add(subscribeCase(`the body ← ${sample.label}`, toJson(sample.value), sample.label.startsWith('{') ? bad('httpRequest') : bad('body')));
+    list.add({
+      ...subscribeCase(`config ← ${sample.label}`, toJson({ ...cfg, config: sample.value }), cfgOk ? accepted() : bad('config')),
+      ...(cfgOk ? { auth: 'B' as const, countsAsTask: false } : {}),
+    });
+    list.add(
+      subscribeCase(`the body ← ${sample.label}`, toJson(sample.value), sample.label.startsWith('{') ? bad('httpRequest') : bad('body')),
+    );
   }
   list.add(subscribeCase('httpRequest left out', toJson({ config: validBody(ctx, tag()).config }), bad('httpRequest')));
-  list.add({ ...subscribeCase('config left out (defaults: runs in 1 ms)', toJson({ httpRequest: validBody(ctx, tag()).httpRequest }), accepted()), auth: 'B', countsAsTask: false });
+  list.add({
+    ...subscribeCase('config left out (defaults: runs in 1 ms)', toJson({ httpRequest: validBody(ctx, tag()).httpRequest }), accepted()),
+    auth: 'B',
+    countsAsTask: false,
+  });
 
   // 3. Header names and values.
   const withHeaders = (headers: Json, extra?: (body: Body) => void): string => {
@@ -512,25 +694,100 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
   };
   for (const name of FORBIDDEN) {
     for (const variant of [name, name.toLowerCase(), name.toUpperCase(), rng.mixCase(name)]) {
-      list.add(subscribeCase(`forbidden header ${JSON.stringify(variant)}`, withHeaders({ [variant]: 'x' }), bad(`httpRequest.headers.${variant}`)));
+      list.add(
+        subscribeCase(
+          `forbidden header ${JSON.stringify(variant)}`,
+          withHeaders({ [variant]: 'x' }),
+          bad(`httpRequest.headers.${variant}`),
+        ),
+      );
     }
   }
-  for (const name of ['X-Kuueri-Tasks-Queue', 'X-Kuueri-Tasks-Retry-Count', 'X-Kuueri-Tasks-Currently-Repeat', 'X-Kuueri-Tasks-', 'X-Kuueri-Tasks-Project', 'X-Kuueri-Tasks-Anything']) {
+  for (const name of [
+    'X-Kuueri-Tasks-Queue',
+    'X-Kuueri-Tasks-Retry-Count',
+    'X-Kuueri-Tasks-Currently-Repeat',
+    'X-Kuueri-Tasks-',
+    'X-Kuueri-Tasks-Project',
+    'X-Kuueri-Tasks-Anything',
+  ]) {
     for (const variant of [name, rng.mixCase(name), name.toUpperCase()]) {
-      list.add(subscribeCase(`reserved header ${JSON.stringify(variant)}`, withHeaders({ [variant]: '1' }), bad(`httpRequest.headers.${variant}`)));
+      list.add(
+        subscribeCase(`reserved header ${JSON.stringify(variant)}`, withHeaders({ [variant]: '1' }), bad(`httpRequest.headers.${variant}`)),
+      );
     }
   }
-  for (const name of ['X-Kuueri-Tasks', 'X-Kuueri-Task-Queue', 'Kuueri-Tasks-Queue', 'Hosts', 'X-Host', 'Content-Lengths', 'Connections', 'TEA', 'Authorization', 'Cookie', 'User-Agent', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'A'.repeat(64)]) {
+  for (const name of [
+    'X-Kuueri-Tasks',
+    'X-Kuueri-Task-Queue',
+    'Kuueri-Tasks-Queue',
+    'Hosts',
+    'X-Host',
+    'Content-Lengths',
+    'Connections',
+    'TEA',
+    'Authorization',
+    'Cookie',
+    'User-Agent',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    'A'.repeat(64),
+  ]) {
     list.add(subscribeCase(`allowed header name ${JSON.stringify(name)}`, withHeaders({ [name]: 'v' }), accepted()));
   }
-  const badNames = ['X-A\r\nB', '\r\n', 'X-A\r', 'X-A\n', 'X A', 'X:A', 'X-A\u0000', '', ' ', 'X_A', 'X.A', 'X/A', '\u{1F4A9}', 'É', 'A'.repeat(65), 'X-A\t', '(X)', '__defineGetter__'];
+  const badNames = [
+    'X-A\r\nB',
+    '\r\n',
+    'X-A\r',
+    'X-A\n',
+    'X A',
+    'X:A',
+    'X-A\u0000',
+    '',
+    ' ',
+    'X_A',
+    'X.A',
+    'X/A',
+    '\u{1F4A9}',
+    'É',
+    'A'.repeat(65),
+    'X-A\t',
+    '(X)',
+    '__defineGetter__',
+  ];
   for (const name of badNames) {
-    list.add(subscribeCase(`header name ${JSON.stringify(name.length > 70 ? `${name.slice(0, 10)}…(${name.length})` : name)}`, withHeaders({ [name]: 'v' }), bad('httpRequest.headers')));
+    list.add(
+      subscribeCase(
+        `header name ${JSON.stringify(name.length > 70 ? `${name.slice(0, 10)}…(${name.length})` : name)}`,
+        withHeaders({ [name]: 'v' }),
+        bad('httpRequest.headers'),
+      ),
+    );
   }
   const valueCases: Array<[string, Verdict]> = [
-    ['a\r\nX-Injected: 1', 'bad'], ['\r\n', 'bad'], ['a\rb', 'bad'], ['a\nb', 'bad'], ['a\u0000', 'bad'], ['\u0001', 'bad'], ['\u001F', 'bad'],
-    ['\u007F', 'bad'], ['\u0100', 'bad'], ['\u2028', 'bad'], ['\uFEFF', 'bad'], ['\u{1F4A9}', 'bad'], ['\uD800', 'bad'], ['x'.repeat(1025), 'bad'],
-    ['\t', 'ok'], ['é ÿ \u0080 \u0085', 'ok'], ['', 'ok'], ['  leading and trailing  ', 'ok'], ['x'.repeat(1024), 'ok'], ['a "quoted" \\ value', 'ok'],
+    ['a\r\nX-Injected: 1', 'bad'],
+    ['\r\n', 'bad'],
+    ['a\rb', 'bad'],
+    ['a\nb', 'bad'],
+    ['a\u0000', 'bad'],
+    ['\u0001', 'bad'],
+    ['\u001F', 'bad'],
+    ['\u007F', 'bad'],
+    ['\u0100', 'bad'],
+    ['\u2028', 'bad'],
+    ['\uFEFF', 'bad'],
+    ['\u{1F4A9}', 'bad'],
+    ['\uD800', 'bad'],
+    ['x'.repeat(1025), 'bad'],
+    ['\t', 'ok'],
+    ['é ÿ \u0080 \u0085', 'ok'],
+    ['', 'ok'],
+    ['  leading and trailing  ', 'ok'],
+    ['x'.repeat(1024), 'ok'],
+    ['a "quoted" \\ value', 'ok'],
   ];
   for (const [value, verdict] of valueCases) {
     const label = value.length > 40 ? `${value.length} × "${value[0]!}"` : JSON.stringify(value);
@@ -544,19 +801,50 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     const forbidden = FORBIDDEN.some((f) => f.toLowerCase() === name.toLowerCase()) || name.toLowerCase().startsWith(RESERVED_PREFIX);
     const ok = /^[A-Za-z0-9-]{1,64}$/.test(name) && !forbidden && name.toLowerCase() !== 'x-case' && name.toLowerCase() !== 'content-type';
     if (name.includes('__proto__')) continue;
-    list.add(subscribeCase(`random header name ${JSON.stringify(name)}`, withHeaders({ [name]: 'v' }), expectFor(ok ? 'ok' : 'bad', 'httpRequest.headers')));
+    list.add(
+      subscribeCase(
+        `random header name ${JSON.stringify(name)}`,
+        withHeaders({ [name]: 'v' }),
+        expectFor(ok ? 'ok' : 'bad', 'httpRequest.headers'),
+      ),
+    );
   }
   for (let i = 0; i < 12; i++) {
     const value = randomHostile(rng);
     const ok = /^[\t\x20-\x7e\x80-\xff]*$/.test(value) && value.length <= 1024;
-    list.add(subscribeCase(`random header value ${JSON.stringify(value)}`, withHeaders({ 'X-Test': value }), expectFor(ok ? 'ok' : 'bad', 'httpRequest.headers')));
+    list.add(
+      subscribeCase(
+        `random header value ${JSON.stringify(value)}`,
+        withHeaders({ 'X-Test': value }),
+        expectFor(ok ? 'ok' : 'bad', 'httpRequest.headers'),
+      ),
+    );
   }
   list.add(subscribeCase('the same header twice in other cases', withHeaders({ Accept: 'a', ACCEPT: 'b' }), bad('httpRequest.headers')));
-  list.add(subscribeCase('Content-Type twice (base + lower case)', withHeaders({ 'Content-Type': 'a', 'content-type': 'b' }), bad('httpRequest.headers')));
-  list.add(subscribeCase('64 headers', withHeaders(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`X-H${i}`, 'v']))), accepted()));
-  list.add(subscribeCase('65 headers', withHeaders(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`X-H${i}`, 'v']))), bad('httpRequest.headers')));
-  list.add(subscribeCase('forbidden and reserved headers together', withHeaders({ Host: 'evil', 'X-Kuueri-Tasks-Queue': 'x', 'transfer-encoding': 'chunked' }),
-    bad('httpRequest.headers.Host', 'httpRequest.headers.X-Kuueri-Tasks-Queue', 'httpRequest.headers.transfer-encoding')));
+  list.add(
+    subscribeCase(
+      'Content-Type twice (base + lower case)',
+      withHeaders({ 'Content-Type': 'a', 'content-type': 'b' }),
+      bad('httpRequest.headers'),
+    ),
+  );
+  list.add(
+    subscribeCase('64 headers', withHeaders(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`X-H${i}`, 'v']))), accepted()),
+  );
+  list.add(
+    subscribeCase(
+      '65 headers',
+      withHeaders(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`X-H${i}`, 'v']))),
+      bad('httpRequest.headers'),
+    ),
+  );
+  list.add(
+    subscribeCase(
+      'forbidden and reserved headers together',
+      withHeaders({ Host: 'evil', 'X-Kuueri-Tasks-Queue': 'x', 'transfer-encoding': 'chunked' }),
+      bad('httpRequest.headers.Host', 'httpRequest.headers.X-Kuueri-Tasks-Queue', 'httpRequest.headers.transfer-encoding'),
+    ),
+  );
 
   // 4. Query parameters.
   const withParams = (params: Json): string => {
@@ -565,28 +853,70 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     return toJson(body);
   };
   for (const name of ['a-b', 'a_b', 'a b', '', '\u{1F4A9}', '\u0000', 'a\r\n', 'é', 'a.b', 'a[]', 'A'.repeat(65)]) {
-    list.add(subscribeCase(`param name ${JSON.stringify(name.length > 70 ? `${name.length} × A` : name)}`, withParams({ [name]: 'v' }), bad('httpRequest.params')));
+    list.add(
+      subscribeCase(
+        `param name ${JSON.stringify(name.length > 70 ? `${name.length} × A` : name)}`,
+        withParams({ [name]: 'v' }),
+        bad('httpRequest.params'),
+      ),
+    );
   }
   for (const name of ['constructor', 'toString', 'prototype', 'hasOwnProperty', 'A'.repeat(64), '0']) {
     list.add(subscribeCase(`param name ${JSON.stringify(name)}`, withParams({ [name]: 'v' }), accepted()));
   }
   for (const value of ['\u0000', '\r\n', '\u{1F4A9}', '\uD800', '', '&a=b', '#frag', '%00', 'x'.repeat(1024)]) {
-    list.add(subscribeCase(`param value ${JSON.stringify(value.length > 40 ? `${value.length} × x` : value)}`, withParams({ p: value }), accepted()));
+    list.add(
+      subscribeCase(
+        `param value ${JSON.stringify(value.length > 40 ? `${value.length} × x` : value)}`,
+        withParams({ p: value }),
+        accepted(),
+      ),
+    );
   }
   list.add(subscribeCase('param value of 1025 characters', withParams({ p: 'x'.repeat(1025) }), bad('httpRequest.params')));
   for (const sample of TYPE_SAMPLES.filter((x) => typeof x.value !== 'string')) {
     list.add(subscribeCase(`param value ← ${sample.label}`, withParams({ p: sample.value }), bad('httpRequest.params.p')));
   }
   list.add(subscribeCase('64 params', withParams(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`p${i}`, 'v']))), accepted()));
-  list.add(subscribeCase('65 params', withParams(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`p${i}`, 'v']))), bad('httpRequest.params')));
+  list.add(
+    subscribeCase(
+      '65 params',
+      withParams(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`p${i}`, 'v']))),
+      bad('httpRequest.params'),
+    ),
+  );
   for (let i = 0; i < 8; i++) {
     const name = randomHostile(rng, [...HOSTILE_PIECES, 'p', 'Q', '9'], 1, 5);
     if (name.includes('__proto__')) continue;
-    list.add(subscribeCase(`random param name ${JSON.stringify(name)}`, withParams({ [name]: 'v' }), expectFor(/^[A-Za-z0-9]{1,64}$/.test(name) ? 'ok' : 'bad', 'httpRequest.params')));
+    list.add(
+      subscribeCase(
+        `random param name ${JSON.stringify(name)}`,
+        withParams({ [name]: 'v' }),
+        expectFor(/^[A-Za-z0-9]{1,64}$/.test(name) ? 'ok' : 'bad', 'httpRequest.params'),
+      ),
+    );
   }
 
   // 5. Unknown fields at every level.
-  const unknownKeys = ['foo', '', ' ', '\u{1F4A9}', '\u0000', 'constructor', 'prototype', 'toString', 'valueOf', '__defineGetter__', 'retry ', 'Url', 'METHOD', 'Retry', 'x'.repeat(3000), 'a.b', '$ref'];
+  const unknownKeys = [
+    'foo',
+    '',
+    ' ',
+    '\u{1F4A9}',
+    '\u0000',
+    'constructor',
+    'prototype',
+    'toString',
+    'valueOf',
+    '__defineGetter__',
+    'retry ',
+    'Url',
+    'METHOD',
+    'Retry',
+    'x'.repeat(3000),
+    'a.b',
+    '$ref',
+  ];
   for (const key of unknownKeys) {
     const value = rng.pick(TYPE_SAMPLES.filter((x) => !isPlainObject(x.value))).value;
     const shown = key.length > 40 ? `${key.length} × x` : JSON.stringify(key);
@@ -603,12 +933,32 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
   // 6. __proto__, constructor.prototype and prototype at every level.
   const levels: Array<{ name: string; at: (body: Body, entry: [string | Raw, Json]) => Json; mapLevel: boolean }> = [
     { name: 'the root', at: (body, e) => new Obj([...Object.entries(body), e]), mapLevel: false },
-    { name: 'httpRequest', at: (body, e) => ({ ...body, httpRequest: new Obj([...Object.entries(body.httpRequest), e]) }), mapLevel: false },
+    {
+      name: 'httpRequest',
+      at: (body, e) => ({ ...body, httpRequest: new Obj([...Object.entries(body.httpRequest), e]) }),
+      mapLevel: false,
+    },
     { name: 'config', at: (body, e) => ({ ...body, config: new Obj([...Object.entries(body.config), e]) }), mapLevel: false },
-    { name: 'httpRequest.params', at: (body, e) => ({ ...body, httpRequest: { ...body.httpRequest, params: new Obj([['q', '1'], e]) } }), mapLevel: true },
-    { name: 'httpRequest.headers', at: (body, e) => ({ ...body, httpRequest: { ...body.httpRequest, headers: new Obj([['X-A', '1'], e]) } }), mapLevel: true },
-    { name: 'an unknown object at the root', at: (body, e) => new Obj([...Object.entries(body), ['extra', new Obj([e])]]), mapLevel: false },
-    { name: 'an array in an unknown field', at: (body, e) => new Obj([...Object.entries(body), ['extra', [1, new Obj([e])]]]), mapLevel: false },
+    {
+      name: 'httpRequest.params',
+      at: (body, e) => ({ ...body, httpRequest: { ...body.httpRequest, params: new Obj([['q', '1'], e]) } }),
+      mapLevel: true,
+    },
+    {
+      name: 'httpRequest.headers',
+      at: (body, e) => ({ ...body, httpRequest: { ...body.httpRequest, headers: new Obj([['X-A', '1'], e]) } }),
+      mapLevel: true,
+    },
+    {
+      name: 'an unknown object at the root',
+      at: (body, e) => new Obj([...Object.entries(body), ['extra', new Obj([e])]]),
+      mapLevel: false,
+    },
+    {
+      name: 'an array in an unknown field',
+      at: (body, e) => new Obj([...Object.entries(body), ['extra', [1, new Obj([e])]]]),
+      mapLevel: false,
+    },
   ];
   const pollution: Array<{ label: string; entry: [string | Raw, Json]; expect: (level: (typeof levels)[number]) => Expect }> = [
     { label: '"__proto__": {"polluted": true}', entry: ['__proto__', { polluted: true }], expect: () => invalidJson() },
@@ -617,19 +967,40 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     {
       label: 'escaped "\\u005f_proto__": {}',
       entry: [new Raw('"\\u005f_proto__"'), { polluted: true }],
-      expect: () => ({ ok: [], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION }] }),
+      expect: () => ({
+        ok: [],
+        refuse: [
+          { status: 400, code: 'INVALID_JSON' },
+          { status: 400, code: VALIDATION },
+        ],
+      }),
     },
-    { label: '"constructor": {"prototype": {"polluted": true}}', entry: ['constructor', { prototype: { polluted: true } }], expect: () => invalidJson() },
+    {
+      label: '"constructor": {"prototype": {"polluted": true}}',
+      entry: ['constructor', { prototype: { polluted: true } }],
+      expect: () => invalidJson(),
+    },
     { label: '"constructor": {"prototype": null}', entry: ['constructor', { prototype: null }], expect: () => invalidJson() },
     {
       label: 'escaped "\\u0063onstructor": {"prototype": {}}',
       entry: [new Raw('"\\u0063onstructor"'), { prototype: {} }],
-      expect: () => ({ ok: [], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION }] }),
+      expect: () => ({
+        ok: [],
+        refuse: [
+          { status: 400, code: 'INVALID_JSON' },
+          { status: 400, code: VALIDATION },
+        ],
+      }),
     },
     {
       label: '"prototype": {"polluted": true}',
       entry: ['prototype', { polluted: true }],
-      expect: (level) => (level.name.includes('unknown') ? bad('extra') : level.mapLevel ? bad(level.name) : bad(level.name === 'the root' ? 'prototype' : `${level.name}.prototype`)),
+      expect: (level) =>
+        level.name.includes('unknown')
+          ? bad('extra')
+          : level.mapLevel
+            ? bad(level.name)
+            : bad(level.name === 'the root' ? 'prototype' : `${level.name}.prototype`),
     },
   ];
   for (const level of levels) {
@@ -681,9 +1052,20 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     ['a lone quote', '"'],
   ];
   for (const [title, text] of malformed) list.add(subscribeCase(`malformed JSON: ${title}`, text, invalidJson()));
-  list.add(subscribeCase('a byte order mark before valid JSON', `\uFEFF${valid()}`, { ok: [201], refuse: [{ status: 400, code: 'INVALID_JSON' }] }));
+  list.add(
+    subscribeCase('a byte order mark before valid JSON', `\uFEFF${valid()}`, {
+      ok: [201],
+      refuse: [{ status: 400, code: 'INVALID_JSON' }],
+    }),
+  );
   list.add(subscribeCase('UTF-16LE body', Buffer.from(valid(), 'utf16le'), invalidJson()));
-  list.add(subscribeCase('invalid UTF-8 outside strings', Buffer.concat([Buffer.from('{'), Buffer.from([0xc3, 0x28]), Buffer.from(valid().slice(1))]), invalidJson()));
+  list.add(
+    subscribeCase(
+      'invalid UTF-8 outside strings',
+      Buffer.concat([Buffer.from('{'), Buffer.from([0xc3, 0x28]), Buffer.from(valid().slice(1))]),
+      invalidJson(),
+    ),
+  );
   const invalidUtf8Header = Buffer.from(withHeaders({ 'X-Test': 'AB' }).replace('"AB"', '"A\u0001B"'), 'utf8');
   const at = invalidUtf8Header.indexOf(0x01);
   invalidUtf8Header[at] = 0xff; // a byte that is never UTF-8
@@ -692,13 +1074,47 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     list.add(subscribeCase(`bare value ${bare}`, bare, bad('body')));
   }
   for (const blank of ['', ' ', '\n\t\r ']) {
-    list.add(subscribeCase(`blank body ${JSON.stringify(blank)}`, blank, { ok: [], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION, names: ['body'] }] }));
+    list.add(
+      subscribeCase(`blank body ${JSON.stringify(blank)}`, blank, {
+        ok: [],
+        refuse: [
+          { status: 400, code: 'INVALID_JSON' },
+          { status: 400, code: VALIDATION, names: ['body'] },
+        ],
+      }),
+    );
   }
   const dupBad = validBody(ctx, tag());
-  list.add(subscribeCase('duplicate key: a bad httpRequest, then a good one', toJson(new Obj([['httpRequest', 1], ...Object.entries(dupBad)])), { ok: [201], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION, names: ['httpRequest'] }] }));
+  list.add(
+    subscribeCase('duplicate key: a bad httpRequest, then a good one', toJson(new Obj([['httpRequest', 1], ...Object.entries(dupBad)])), {
+      ok: [201],
+      refuse: [
+        { status: 400, code: 'INVALID_JSON' },
+        { status: 400, code: VALIDATION, names: ['httpRequest'] },
+      ],
+    }),
+  );
   const dupGood = validBody(ctx, tag());
-  list.add(subscribeCase('duplicate key: a good retry, then a bad one', toJson({ ...dupGood, config: new Obj([...Object.entries(dupGood.config), ['retry', 'x']]) }), { ok: [], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION, names: ['config.retry'] }] }));
-  list.add(subscribeCase('1.0 and 0.0 are integers in JSON', toJson({ ...validBody(ctx, tag()), config: { executionDelay: '1h', retry: new Raw('1.0'), repeat: new Raw('0.0') } }), accepted()));
+  list.add(
+    subscribeCase(
+      'duplicate key: a good retry, then a bad one',
+      toJson({ ...dupGood, config: new Obj([...Object.entries(dupGood.config), ['retry', 'x']]) }),
+      {
+        ok: [],
+        refuse: [
+          { status: 400, code: 'INVALID_JSON' },
+          { status: 400, code: VALIDATION, names: ['config.retry'] },
+        ],
+      },
+    ),
+  );
+  list.add(
+    subscribeCase(
+      '1.0 and 0.0 are integers in JSON',
+      toJson({ ...validBody(ctx, tag()), config: { executionDelay: '1h', retry: new Raw('1.0'), repeat: new Raw('0.0') } }),
+      accepted(),
+    ),
+  );
 
   // 8. Deep nesting, under and past the body limit.
   const fields = ['httpRequest.params', 'httpRequest.headers', 'httpRequest.url', 'config.retry', 'config.timeout', 'config'];
@@ -706,13 +1122,22 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     const field = rng.pick(fields);
     const depth = rng.pick([1_000, 10_000, 30_000, 60_000]);
     const arrays = rng.chance(0.5);
-    const deep = arrays ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(Math.floor(depth / 3))}1${'}'.repeat(Math.floor(depth / 3))}`;
+    const deep = arrays
+      ? `${'['.repeat(depth)}${']'.repeat(depth)}`
+      : `${'{"a":'.repeat(Math.floor(depth / 3))}1${'}'.repeat(Math.floor(depth / 3))}`;
     const body = validBody(ctx, tag());
     const marker = '"__DEEP__"';
     setPath(body, field.split('.'), new Raw(marker));
     const text = toJson(body).replace(marker, deep);
     const shape = arrays ? `${depth} nested arrays` : `${Math.floor(depth / 3)} nested objects`;
-    const name = field === 'config' && !arrays ? 'config.a' : field === 'httpRequest.params' && !arrays ? 'httpRequest.params.a' : field === 'httpRequest.headers' && !arrays ? 'httpRequest.headers' : field;
+    const name =
+      field === 'config' && !arrays
+        ? 'config.a'
+        : field === 'httpRequest.params' && !arrays
+          ? 'httpRequest.params.a'
+          : field === 'httpRequest.headers' && !arrays
+            ? 'httpRequest.headers'
+            : field;
     list.add(subscribeCase(`${field} ← ${shape} (${text.length} bytes)`, text, text.length > BODY_LIMIT ? tooLarge() : bad(name)));
   }
   for (const depth of [70_000, 200_000]) {
@@ -720,29 +1145,84 @@ export function subscribeCases(rng: Rng, ctx: GenContext): HostileCase[] {
     const text = toJson(body).replace('"q":"1"', `"q":${'['.repeat(depth)}${']'.repeat(depth)}`);
     list.add(subscribeCase(`params.q ← ${depth} nested arrays, past the body limit`, text, tooLarge()));
   }
-  list.add(subscribeCase('an unknown key of 1 MB', toJson(new Obj([...Object.entries(validBody(ctx, tag())), ['k'.repeat(ONE_MB), 1]])), tooLarge()));
+  list.add(
+    subscribeCase(
+      'an unknown key of 1 MB',
+      toJson(new Obj([...Object.entries(validBody(ctx, tag())), ['k'.repeat(ONE_MB), 1]])),
+      tooLarge(),
+    ),
+  );
   list.add(subscribeCase('a header name of 1 MB', withHeaders({ ['H'.repeat(ONE_MB)]: 'v' }), tooLarge()));
   list.add(subscribeCase('a header value of 1 MB', withHeaders({ 'X-Big': 'v'.repeat(ONE_MB) }), tooLarge()));
   list.add(subscribeCase('a param value of 1 MB', withParams({ big: 'v'.repeat(ONE_MB) }), tooLarge()));
   list.add(subscribeCase('1 MB of whitespace after valid JSON', `${valid()}${' '.repeat(ONE_MB)}`, tooLarge()));
 
   // 9. Content types.
-  const must415 = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx',
-    'application/json-patch+json', 'text/json', '*/*', 'application/*', ';', 'json', 'application/ json', ''];
-  for (const type of must415) list.add(subscribeCase(`content-type ${JSON.stringify(type)}`, valid(), unsupported(), { 'content-type': type }));
+  const must415 = [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'application/jsonx',
+    'application/json-patch+json',
+    'text/json',
+    '*/*',
+    'application/*',
+    ';',
+    'json',
+    'application/ json',
+    '',
+  ];
+  for (const type of must415)
+    list.add(subscribeCase(`content-type ${JSON.stringify(type)}`, valid(), unsupported(), { 'content-type': type }));
   list.add(subscribeCase('no content-type', valid(), unsupported(), {}));
-  for (const type of ['APPLICATION/JSON', 'Application/Json; charset=UTF-8', 'application/json;charset=utf-8', 'application/json ; charset=utf-8', 'application/json; charset=latin1']) {
-    list.add(subscribeCase(`content-type ${JSON.stringify(type)}`, valid(), { ok: [201], refuse: [{ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' }] }, { 'content-type': type }));
+  for (const type of [
+    'APPLICATION/JSON',
+    'Application/Json; charset=UTF-8',
+    'application/json;charset=utf-8',
+    'application/json ; charset=utf-8',
+    'application/json; charset=latin1',
+  ]) {
+    list.add(
+      subscribeCase(
+        `content-type ${JSON.stringify(type)}`,
+        valid(),
+        { ok: [201], refuse: [{ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' }] },
+        { 'content-type': type },
+      ),
+    );
   }
 
   // 10. Hostile query strings (the route takes none: ignored or refused, never a 5xx).
-  for (const query of ['__proto__[polluted]=1', 'constructor[prototype][polluted]=1', 'a=%00&a=%ZZ&a', `${'q=1&'.repeat(2000)}q=2`, '%', '__proto__.polluted=1']) {
-    list.add({ ...subscribeCase(`query string ${JSON.stringify(query.length > 40 ? `${query.slice(0, 20)}…(${query.length})` : query)}`, valid(), { ok: [201], refuse: [{ status: 400, code: '*' }] }), path: `/v1beta/subscribe?${query}` });
+  for (const query of [
+    '__proto__[polluted]=1',
+    'constructor[prototype][polluted]=1',
+    'a=%00&a=%ZZ&a',
+    `${'q=1&'.repeat(2000)}q=2`,
+    '%',
+    '__proto__.polluted=1',
+  ]) {
+    list.add({
+      ...subscribeCase(`query string ${JSON.stringify(query.length > 40 ? `${query.slice(0, 20)}…(${query.length})` : query)}`, valid(), {
+        ok: [201],
+        refuse: [{ status: 400, code: '*' }],
+      }),
+      path: `/v1beta/subscribe?${query}`,
+    });
   }
 
   // 11. The route with other methods.
   for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
-    list.add({ title: `${method} /v1beta/subscribe`, method, path: '/v1beta/subscribe', headers: JSON_HEADERS, body: method === 'GET' || method === 'DELETE' ? undefined : valid(), auth: 'A', expect: { ok: [], refuse: [{ status: 404, code: 'NOT_FOUND' }] }, countsAsTask: false });
+    list.add({
+      title: `${method} /v1beta/subscribe`,
+      method,
+      path: '/v1beta/subscribe',
+      headers: JSON_HEADERS,
+      body: method === 'GET' || method === 'DELETE' ? undefined : valid(),
+      auth: 'A',
+      expect: { ok: [], refuse: [{ status: 404, code: 'NOT_FOUND' }] },
+      countsAsTask: false,
+    });
   }
   return list.cases;
 }
@@ -792,8 +1272,9 @@ export function multiFieldCases(rng: Rng, ctx: GenContext, count: number): Hosti
         labels.push(`${field} ← {${JSON.stringify(name)}: "x"}`);
         continue;
       }
-      const candidates = [...GENERIC_SAMPLES.map((x) => ({ ...x, verdict: judge(spec.kind, x.value, ctx.now) })), ...spec.specific]
-        .filter((x) => x.verdict === 'bad' && !(typeof x.value === 'string' && x.value.length > 3000));
+      const candidates = [...GENERIC_SAMPLES.map((x) => ({ ...x, verdict: judge(spec.kind, x.value, ctx.now) })), ...spec.specific].filter(
+        (x) => x.verdict === 'bad' && !(typeof x.value === 'string' && x.value.length > 3000),
+      );
       const sample = rng.pick(candidates);
       setPath(body, spec.path, sample.value);
       names.push(field);
@@ -837,7 +1318,11 @@ export function idCases(rng: Rng, ctx: GenContext): HostileCase[] {
     { label: `own id, lower case`, raw: own.toLowerCase(), refuse: [notFound] },
     { label: `own id + "."`, raw: `${own}.`, refuse: [notFound] },
     { label: `own id + ".json"`, raw: `${own}.json`, refuse: [notFound] },
-    { label: `own id, percent-encoded`, raw: [...own].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''), refuse: [] },
+    {
+      label: `own id, percent-encoded`,
+      raw: [...own].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''),
+      refuse: [],
+    },
     { label: '*', raw: '*', refuse: [notFound] },
     { label: '%2A', raw: '%2A', refuse: [notFound] },
     { label: '%25', raw: '%25', refuse: [notFound] },
@@ -852,7 +1337,11 @@ export function idCases(rng: Rng, ctx: GenContext): HostileCase[] {
     { label: '*\\r\\nFLUSHALL', raw: enc('*\r\nFLUSHALL\r\n'), refuse: [notFound] },
     { label: '3000 characters', raw: 'A'.repeat(3000), refuse: [notFound] },
     { label: '3000 percent-encoded characters', raw: '%41'.repeat(3000), refuse: [notFound] },
-    { label: '5000 characters (past the router limit)', raw: 'A'.repeat(5000), refuse: [notFound, badUrl, { status: 414, code: '*', names: ['id'] }] },
+    {
+      label: '5000 characters (past the router limit)',
+      raw: 'A'.repeat(5000),
+      refuse: [notFound, badUrl, { status: 414, code: '*', names: ['id'] }],
+    },
     { label: '\u{1F4A9}', raw: enc('\u{1F4A9}'), refuse: [notFound] },
     { label: 'ééé', raw: enc('ééé'), refuse: [notFound] },
     { label: 'RTL override', raw: enc('\u202E01ABC'), refuse: [notFound] },
@@ -865,27 +1354,50 @@ export function idCases(rng: Rng, ctx: GenContext): HostileCase[] {
     { label: '%ED%A0%80 (UTF-8 surrogate)', raw: '%ED%A0%80', refuse: [notFound, badUrl] },
     { label: '%FF', raw: '%FF', refuse: [notFound, badUrl] },
     { label: 'a valid id that does not exist', raw: '01ARZ3NDEKTSV4RRFFQ69G5FAV', refuse: [notFound] },
-    ...Object.entries(ctx.foreignIds ?? {}).map(([state, id]) => ({ label: `another project's ${state} task`, raw: id, refuse: [notFound] })),
+    ...Object.entries(ctx.foreignIds ?? {}).map(([state, id]) => ({
+      label: `another project's ${state} task`,
+      raw: id,
+      refuse: [notFound],
+    })),
   ];
   for (let i = 0; i < 6; i++) {
-    const text = randomHostile(rng, HOSTILE_PIECES.filter((p) => p !== '/' && p !== '..' && !/[\uD800-\uDFFF]/.test(p)), 1, 8);
+    const text = randomHostile(
+      rng,
+      HOSTILE_PIECES.filter((p) => p !== '/' && p !== '..' && !/[\uD800-\uDFFF]/.test(p)),
+      1,
+      8,
+    );
     segments.push({ label: `random ${JSON.stringify(text)}`, raw: enc(text), refuse: [notFound] });
   }
   for (const seg of segments) {
     for (const route of ID_ROUTES) {
       const isOwn = seg.label === 'own id, percent-encoded';
       // The own task, percent-encoded, is still the own task: GET answers it; the rest act on it or conflict.
-      const expect: Expect = isOwn
-        ? { ok: [200], refuse: [{ status: 409, code: 'TASK_STATE_CONFLICT' }] }
-        : { ok: [], refuse: seg.refuse };
+      const expect: Expect = isOwn ? { ok: [200], refuse: [{ status: 409, code: 'TASK_STATE_CONFLICT' }] } : { ok: [], refuse: seg.refuse };
       if (isOwn && route.method !== 'GET') continue; // do not change the own task's state here
-      list.add({ title: `${route.method} ${route.path(`{${seg.label}}`)}`, method: route.method, path: route.path(seg.raw), headers: {}, auth: 'A', expect, countsAsTask: false });
+      list.add({
+        title: `${route.method} ${route.path(`{${seg.label}}`)}`,
+        method: route.method,
+        path: route.path(seg.raw),
+        headers: {},
+        auth: 'A',
+        expect,
+        countsAsTask: false,
+      });
     }
   }
   // Without credentials, an odd id is still refused (401 before anything is looked up, or a bad URL).
   for (const raw of ['..', '%00', '*', 'A'.repeat(3000), ...Object.values(ctx.foreignIds ?? {})]) {
     for (const route of ID_ROUTES.slice(0, 2)) {
-      list.add({ title: `no credentials: ${route.method} ${route.path(raw.length > 40 ? `{${raw.length} chars}` : raw)}`, method: route.method, path: route.path(raw), headers: {}, auth: 'none', expect: { ok: [], refuse: [{ status: 401, code: 'UNAUTHORIZED' }] }, countsAsTask: false });
+      list.add({
+        title: `no credentials: ${route.method} ${route.path(raw.length > 40 ? `{${raw.length} chars}` : raw)}`,
+        method: route.method,
+        path: route.path(raw),
+        headers: {},
+        auth: 'none',
+        expect: { ok: [], refuse: [{ status: 401, code: 'UNAUTHORIZED' }] },
+        countsAsTask: false,
+      });
     }
   }
   return list.cases;
@@ -893,7 +1405,12 @@ export function idCases(rng: Rng, ctx: GenContext): HostileCase[] {
 
 // ── Register ───────────────────────────────────────────────────────────────────────────────────
 
-function registerCase(title: string, body: string | Buffer | undefined, expect: Expect, headers: Record<string, string> = JSON_HEADERS): Omit<HostileCase, 'id'> {
+function registerCase(
+  title: string,
+  body: string | Buffer | undefined,
+  expect: Expect,
+  headers: Record<string, string> = JSON_HEADERS,
+): Omit<HostileCase, 'id'> {
   return { title, method: 'POST', path: '/v1beta/register', headers, body, auth: 'none', expect, countsAsTask: false };
 }
 
@@ -907,46 +1424,154 @@ export function registerCases(rng: Rng, ctx: GenContext): HostileCase[] {
   for (const sample of [...NUMBER_SAMPLES.slice(0, 8), ...STRING_SAMPLES]) {
     list.add(registerCase(`email ← ${sample.label}`, toJson({ email: sample.value }), badEmail));
   }
-  const long = (n: number): string => `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(n - 64 - 1 - 63 - 1 - 63 - 1 - 4)}.com`;
+  const long = (n: number): string =>
+    `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(n - 64 - 1 - 63 - 1 - 63 - 1 - 4)}.com`;
   const badEmails = [
-    '', ' ', 'a@b', '@example.com', 'a@', 'a@@example.com', 'a b@example.com', 'a\r\n@example.com', 'a@example.com\r\nBcc: x@example.org',
-    'a\u0000@example.com', '\u{1F4A9}@example.com', 'a@\u{1F4A9}.com', 'a@example', '.a@example.com', 'a.@example.com', 'a..b@example.com',
-    'a@-example.com', 'a@example-.com', 'a@example.c', `${'a'.repeat(65)}@example.com`, long(255), '\uD800@example.com', 'a@example.com ',
-    ' a@example.com', 'a@example..com', 'a@[127.0.0.1]', '<a@example.com>', 'a@example.com,b@example.com', 'a;b@example.com', '"a b"@example.com',
-    'a@exa_mple.com', 'a@ex\u0000ample.com', 'a\t@example.com', 'x'.repeat(3000),
+    '',
+    ' ',
+    'a@b',
+    '@example.com',
+    'a@',
+    'a@@example.com',
+    'a b@example.com',
+    'a\r\n@example.com',
+    'a@example.com\r\nBcc: x@example.org',
+    'a\u0000@example.com',
+    '\u{1F4A9}@example.com',
+    'a@\u{1F4A9}.com',
+    'a@example',
+    '.a@example.com',
+    'a.@example.com',
+    'a..b@example.com',
+    'a@-example.com',
+    'a@example-.com',
+    'a@example.c',
+    `${'a'.repeat(65)}@example.com`,
+    long(255),
+    '\uD800@example.com',
+    'a@example.com ',
+    ' a@example.com',
+    'a@example..com',
+    'a@[127.0.0.1]',
+    '<a@example.com>',
+    'a@example.com,b@example.com',
+    'a;b@example.com',
+    '"a b"@example.com',
+    'a@exa_mple.com',
+    'a@ex\u0000ample.com',
+    'a\t@example.com',
+    'x'.repeat(3000),
   ];
   for (const email of badEmails) {
-    list.add(registerCase(`email ${JSON.stringify(email.length > 50 ? `${email.slice(0, 12)}…(${email.length})` : email)}`, toJson({ email }), badEmail));
+    list.add(
+      registerCase(
+        `email ${JSON.stringify(email.length > 50 ? `${email.slice(0, 12)}…(${email.length})` : email)}`,
+        toJson({ email }),
+        badEmail,
+      ),
+    );
   }
   for (let i = 0; i < 10; i++) {
-    const junk = randomHostile(rng, ['\u0000', '\r', '\n', '\t', ' ', '\u{1F4A9}', '\uD800', '<', '>', '@', ',', ';', '[', ']', ':', 'é'], 1, 3);
+    const junk = randomHostile(
+      rng,
+      ['\u0000', '\r', '\n', '\t', ' ', '\u{1F4A9}', '\uD800', '<', '>', '@', ',', ';', '[', ']', ':', 'é'],
+      1,
+      3,
+    );
     const email = rng.chance(0.5) ? `u${i}${junk}x@example.com` : `u${i}@exa${junk}mple.com`;
     list.add(registerCase(`random email ${JSON.stringify(email)}`, toJson({ email }), badEmail));
   }
   const goodEmails = [
-    'hostile.plus+tag@example.com', "o'hara.hostile@example.com", '__proto__@example.com', 'constructor.hostile@example.com',
-    'hostile_x@sub.example.museum', `{hostile}@example.com`, long(254), 'UPPER.Hostile@EXAMPLE.COM',
+    'hostile.plus+tag@example.com',
+    "o'hara.hostile@example.com",
+    '__proto__@example.com',
+    'constructor.hostile@example.com',
+    'hostile_x@sub.example.museum',
+    `{hostile}@example.com`,
+    long(254),
+    'UPPER.Hostile@EXAMPLE.COM',
   ];
-  for (const email of goodEmails) list.add(registerCase(`valid odd email ${JSON.stringify(email.length > 50 ? `${email.slice(0, 12)}…(${email.length})` : email)}`, toJson({ email }), created));
+  for (const email of goodEmails)
+    list.add(
+      registerCase(
+        `valid odd email ${JSON.stringify(email.length > 50 ? `${email.slice(0, 12)}…(${email.length})` : email)}`,
+        toJson({ email }),
+        created,
+      ),
+    );
   if (ctx.takenEmail) {
-    list.add(registerCase('a registered email again, upper case', toJson({ email: ctx.takenEmail.toUpperCase() }), { ok: [], refuse: [{ status: 409, code: 'EMAIL_TAKEN' }] }));
-    list.add(registerCase('a registered email again, mixed case', toJson({ email: rng.mixCase(ctx.takenEmail) }), { ok: [], refuse: [{ status: 409, code: 'EMAIL_TAKEN' }] }));
+    list.add(
+      registerCase('a registered email again, upper case', toJson({ email: ctx.takenEmail.toUpperCase() }), {
+        ok: [],
+        refuse: [{ status: 409, code: 'EMAIL_TAKEN' }],
+      }),
+    );
+    list.add(
+      registerCase('a registered email again, mixed case', toJson({ email: rng.mixCase(ctx.takenEmail) }), {
+        ok: [],
+        refuse: [{ status: 409, code: 'EMAIL_TAKEN' }],
+      }),
+    );
   }
   list.add(registerCase('no email', '{}', badEmail));
   list.add(registerCase('email and an unknown field', toJson({ email: 'unknown.field@example.com', admin: true }), bad('admin')));
   list.add(registerCase('email and "as": "DEV"', toJson({ email: 'as.field@example.com', as: 'DEV' }), bad('as')));
   list.add(registerCase('email and "token"', toJson({ email: 'token.field@example.com', token: 'kt_x' }), bad('token')));
-  list.add(registerCase('__proto__ with admin', toJson(new Obj([['email', 'proto.field@example.com'], ['__proto__', { admin: true }]])), invalidJson()));
-  list.add(registerCase('constructor.prototype', toJson(new Obj([['email', 'ctor.field@example.com'], ['constructor', { prototype: { admin: true } }]])), invalidJson()));
-  for (const bare of ['1', 'null', '"a@example.com"', '["a@example.com"]', 'true']) list.add(registerCase(`bare value ${bare}`, bare, bad('body')));
-  for (const text of ['{"email":', "{'email':'x@example.com'}", '{"email":"x@example.com",}', '{"email":"x@example.com"}x', '{email:"x@example.com"}']) {
+  list.add(
+    registerCase(
+      '__proto__ with admin',
+      toJson(
+        new Obj([
+          ['email', 'proto.field@example.com'],
+          ['__proto__', { admin: true }],
+        ]),
+      ),
+      invalidJson(),
+    ),
+  );
+  list.add(
+    registerCase(
+      'constructor.prototype',
+      toJson(
+        new Obj([
+          ['email', 'ctor.field@example.com'],
+          ['constructor', { prototype: { admin: true } }],
+        ]),
+      ),
+      invalidJson(),
+    ),
+  );
+  for (const bare of ['1', 'null', '"a@example.com"', '["a@example.com"]', 'true'])
+    list.add(registerCase(`bare value ${bare}`, bare, bad('body')));
+  for (const text of [
+    '{"email":',
+    "{'email':'x@example.com'}",
+    '{"email":"x@example.com",}',
+    '{"email":"x@example.com"}x',
+    '{email:"x@example.com"}',
+  ]) {
     list.add(registerCase(`malformed JSON ${JSON.stringify(text)}`, text, invalidJson()));
   }
   list.add(registerCase('email ← 60000 nested arrays', `{"email":${'['.repeat(60_000)}${']'.repeat(60_000)}}`, badEmail));
   list.add(registerCase('an email of 1 MB', toJson({ email: `${'a'.repeat(ONE_MB)}@example.com` }), tooLarge()));
   list.add(registerCase('an unknown field of 1 MB', toJson({ email: 'big.field@example.com', pad: 'p'.repeat(ONE_MB) }), tooLarge()));
   list.add(registerCase('text/plain', toJson({ email: 'text.plain@example.com' }), unsupported(), { 'content-type': 'text/plain' }));
-  list.add(registerCase('form-urlencoded', 'email=form%40example.com', unsupported(), { 'content-type': 'application/x-www-form-urlencoded' }));
-  list.add(registerCase('no body', undefined, { ok: [], refuse: [{ status: 400, code: 'INVALID_JSON' }, { status: 400, code: VALIDATION, names: ['body'] }] }, {}));
+  list.add(
+    registerCase('form-urlencoded', 'email=form%40example.com', unsupported(), { 'content-type': 'application/x-www-form-urlencoded' }),
+  );
+  list.add(
+    registerCase(
+      'no body',
+      undefined,
+      {
+        ok: [],
+        refuse: [
+          { status: 400, code: 'INVALID_JSON' },
+          { status: 400, code: VALIDATION, names: ['body'] },
+        ],
+      },
+      {},
+    ),
+  );
   return list.cases;
 }

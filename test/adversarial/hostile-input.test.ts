@@ -24,7 +24,17 @@ import { type RecordedRequest, TargetServer } from '../helpers/target-server.js'
 import { waitFor } from '../helpers/wait.js';
 import { checkAnswer, describeAnswer, describeRequest, errorShapeProblems, serverErrors } from './hostile-checks.js';
 import {
-  type GenContext, type HostileCase, ONE_MB, Rng, idCases, interleaveControls, multiFieldCases, registerCases, subscribeCases, toJson, validBody,
+  type GenContext,
+  type HostileCase,
+  ONE_MB,
+  Rng,
+  idCases,
+  interleaveControls,
+  multiFieldCases,
+  registerCases,
+  subscribeCases,
+  toJson,
+  validBody,
 } from './hostile-generate.js';
 
 /** Change it to explore; a failure message always names the seed it came from. */
@@ -42,7 +52,10 @@ const HOSTILE_ENV: Record<string, string> = { TASKS_THROTTLE_LIMIT: '100000000',
 const send = (base: URL, request: RawRequestOptions): Promise<RawAnswer> => sendRequest(base, request, { timeoutMs: 20_000 });
 
 function report(title: string, failures: string[], total: number): string {
-  const shown = failures.slice(0, MAX_SHOWN).map((f) => `  - ${f}`).join('\n');
+  const shown = failures
+    .slice(0, MAX_SHOWN)
+    .map((f) => `  - ${f}`)
+    .join('\n');
   const more = failures.length > MAX_SHOWN ? `\n  … and ${failures.length - MAX_SHOWN} more` : '';
   return `${title}: ${failures.length} of ${total} cases failed (${SEED_TEXT}):\n${shown}${more}`;
 }
@@ -98,12 +111,16 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
       const problems: string[] = [];
       if (!hs.alive()) return [`${where}: the server process exited (${String(hs.server.proc.exitCode ?? hs.server.proc.signalCode)})`];
       const health = await send(hs.base, { method: 'GET', path: '/healthz' });
-      if (health.kind !== 'answer' || health.status !== 200 || !health.body.includes('"ok"')) problems.push(`${where}: /healthz answered ${describeAnswer(health)}`);
+      if (health.kind !== 'answer' || health.status !== 200 || !health.body.includes('"ok"'))
+        problems.push(`${where}: /healthz answered ${describeAnswer(health)}`);
       const control = await send(hs.base, {
-        method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeaders(projectA), 'content-type': 'application/json' },
+        method: 'POST',
+        path: '/v1beta/subscribe',
+        headers: { ...authHeaders(projectA), 'content-type': 'application/json' },
         body: toJson(validBody(ctx(), 'health-control')),
       });
-      if (control.kind !== 'answer' || control.status !== 201) problems.push(`${where}: a valid subscribe answered ${describeAnswer(control)}`);
+      if (control.kind !== 'answer' || control.status !== 201)
+        problems.push(`${where}: a valid subscribe answered ${describeAnswer(control)}`);
       else acceptedInA.push(String((JSON.parse(control.body) as { id: string }).id));
       return problems;
     }
@@ -116,12 +133,18 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
         await mapPool(batch, POOL, async (c) => {
           const creds = c.auth === 'A' ? projectA : c.auth === 'B' ? projectB : null;
           const answer: RawAnswer = await send(hs.base, {
-            method: c.method, path: c.path, headers: { ...(creds ? authHeaders(creds) : {}), ...c.headers }, body: c.body, chunked: c.chunked,
+            method: c.method,
+            path: c.path,
+            headers: { ...(creds ? authHeaders(creds) : {}), ...c.headers },
+            body: c.body,
+            chunked: c.chunked,
           });
           const { problems, taskId } = checkAnswer(c, answer);
           if (taskId !== undefined && c.countsAsTask && c.auth === 'A') acceptedInA.push(taskId);
           if (problems.length > 0) {
-            failures.push(`${SEED_TEXT}, case ${c.id}${c.control ? ' (control)' : ''} [${c.title}]: ${describeRequest(c)} → ${describeAnswer(answer)}: ${problems.join('; ')}`);
+            failures.push(
+              `${SEED_TEXT}, case ${c.id}${c.control ? ' (control)' : ''} [${c.title}]: ${describeRequest(c)} → ${describeAnswer(answer)}: ${problems.join('; ')}`,
+            );
           }
         });
         failures.push(...(await healthProblems(`after cases ${start}–${start + batch.length - 1}`)));
@@ -138,7 +161,8 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
       const info = await client.info(projectA);
       assert.equal(info.status, 200, `${SEED_TEXT}: ${where}: GET /v1beta/info answered ${info.status} ${JSON.stringify(info.body)}`);
       assert.equal(
-        info.body.taskInQueue, acceptedInA.length,
+        info.body.taskInQueue,
+        acceptedInA.length,
         `${SEED_TEXT}: ${where}: taskInQueue is ${String(info.body.taskInQueue)} but ${acceptedInA.length} subscribes were answered 201: a refused request stored a task, or an accepted one was lost`,
       );
       const states = await mapPool(acceptedInA, POOL, async (id) => {
@@ -166,20 +190,32 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
       await assertNoHalfTasks('after the several-fields cases');
     });
 
-    test('odd ids on every route with an id, and another project\'s task', async () => {
+    test("odd ids on every route with an id, and another project's task", async () => {
       const rng = new Rng(SEED ^ 0x49);
       const cases = idCases(rng, ctx());
       assert.ok(cases.length >= 200, `only ${cases.length} cases generated`);
       const failures = await runCases(cases);
       assert.equal(failures.length, 0, report(`ids (${backend})`, failures, cases.length));
       // Project A's attempts changed nothing of project C's tasks, nor of its own.
-      const labels: Record<string, string[]> = { RUNNING: ['Subscribe'], PAUSED: ['Subscribe', 'Pause'], CANCELED: ['Subscribe', 'Unsubscribe'] };
+      const labels: Record<string, string[]> = {
+        RUNNING: ['Subscribe'],
+        PAUSED: ['Subscribe', 'Pause'],
+        CANCELED: ['Subscribe', 'Unsubscribe'],
+      };
       for (const [state, id] of Object.entries(foreignIds)) {
         const foreign = await client.task(projectC, id);
         assert.equal(foreign.status, 200, `${SEED_TEXT}: the other project's ${state} task is gone: ${JSON.stringify(foreign.body)}`);
-        assert.equal(foreign.body.state, state, `${SEED_TEXT}: the other project's ${state} task changed state: ${JSON.stringify(foreign.body)}`);
+        assert.equal(
+          foreign.body.state,
+          state,
+          `${SEED_TEXT}: the other project's ${state} task changed state: ${JSON.stringify(foreign.body)}`,
+        );
         const timeline = await client.timeline(projectC, id);
-        assert.deepEqual(timeline.body.map((e) => e.label), labels[state], `${SEED_TEXT}: the other project's ${state} task's timeline changed`);
+        assert.deepEqual(
+          timeline.body.map((e) => e.label),
+          labels[state],
+          `${SEED_TEXT}: the other project's ${state} task's timeline changed`,
+        );
       }
       const own = await client.task(projectA, ownId);
       assert.equal(own.body.state, 'RUNNING');
@@ -197,9 +233,16 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
     test('POST /v1beta/register: one email from 12 clients at once in different cases: one 201, eleven 409', async () => {
       const rng = new Rng(SEED ^ 0x72);
       const email = 'race.hostile@example.com';
-      const answers = await Promise.all(Array.from({ length: 12 }, () => send(hs.base, {
-        method: 'POST', path: '/v1beta/register', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: rng.mixCase(email) }),
-      })));
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          send(hs.base, {
+            method: 'POST',
+            path: '/v1beta/register',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ email: rng.mixCase(email) }),
+          }),
+        ),
+      );
       const statuses = answers.map((a) => (a.kind === 'answer' ? a.status : -1));
       assert.equal(statuses.filter((s) => s === 201).length, 1, `${SEED_TEXT}: answers ${answers.map(describeAnswer).join(' | ')}`);
       assert.equal(statuses.filter((s) => s === 409).length, 11, `${SEED_TEXT}: answers ${answers.map(describeAnswer).join(' | ')}`);
@@ -225,11 +268,21 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
         { title: '1 MB, chunked', size: ONE_MB, chunked: true, status: 413, code: 'BODY_TOO_LARGE' },
         // Ten times: the client is still sending when the 413 is written, and a server that then
         // closes without reading the rest resets the connection, so the 413 is lost (now and then).
-        ...Array.from({ length: 10 }, (_, i) => ({ title: `4 MB, attempt ${i + 1}`, size: 4 * ONE_MB, chunked: false, status: 413, code: 'BODY_TOO_LARGE' })),
+        ...Array.from({ length: 10 }, (_, i) => ({
+          title: `4 MB, attempt ${i + 1}`,
+          size: 4 * ONE_MB,
+          chunked: false,
+          status: 413,
+          code: 'BODY_TOO_LARGE',
+        })),
       ];
       for (const c of cases) {
         const answer = await send(hs.base, {
-          method: 'POST', path: '/v1beta/subscribe', headers: { ...authHeaders(projectA), 'content-type': 'application/json' }, body: padded(c.size), chunked: c.chunked,
+          method: 'POST',
+          path: '/v1beta/subscribe',
+          headers: { ...authHeaders(projectA), 'content-type': 'application/json' },
+          body: padded(c.size),
+          chunked: c.chunked,
         });
         const what = `${SEED_TEXT}, size case [${c.title}] (${c.size} bytes${c.chunked ? ', chunked' : ''}) → ${describeAnswer(answer)}`;
         if (answer.kind !== 'answer' || answer.status !== c.status) {
@@ -251,20 +304,30 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
     test('malformed HTTP framing is answered with a 4xx in the error shape', async () => {
       const auth = `authorization: Bearer ${projectA.token}\r\nx-kuueri-tasks-project: ${projectA.id}\r\n`;
       const body = toJson(validBody(ctx(), 'framing'));
-      const head = (extra: string): string => `POST /v1beta/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}content-type: application/json\r\nconnection: close\r\n${extra}`;
+      const head = (extra: string): string =>
+        `POST /v1beta/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}content-type: application/json\r\nconnection: close\r\n${extra}`;
       const { gzipSync } = await import('node:zlib');
       const gz = gzipSync(Buffer.from(body));
       const cases: Array<{ title: string; bytes: string | Buffer }> = [
         { title: 'Content-Length: abc', bytes: `${head('content-length: abc\r\n')}\r\n${body}` },
-        { title: 'two different Content-Length headers', bytes: `${head(`content-length: ${body.length}\r\ncontent-length: ${body.length + 1}\r\n`)}\r\n${body}` },
-        { title: 'Content-Length and Transfer-Encoding: chunked together', bytes: `${head(`content-length: ${body.length}\r\ntransfer-encoding: chunked\r\n`)}\r\n0\r\n\r\n` },
+        {
+          title: 'two different Content-Length headers',
+          bytes: `${head(`content-length: ${body.length}\r\ncontent-length: ${body.length + 1}\r\n`)}\r\n${body}`,
+        },
+        {
+          title: 'Content-Length and Transfer-Encoding: chunked together',
+          bytes: `${head(`content-length: ${body.length}\r\ntransfer-encoding: chunked\r\n`)}\r\n0\r\n\r\n`,
+        },
         { title: 'Transfer-Encoding: gzip', bytes: `${head('transfer-encoding: gzip\r\n')}\r\n${body}` },
         { title: 'an invalid chunk size', bytes: `${head('transfer-encoding: chunked\r\n')}\r\nzz\r\n${body}\r\n0\r\n\r\n` },
         { title: 'a request line that is not HTTP', bytes: 'HELLO THERE\r\n\r\n' },
         { title: 'an obs-folded header', bytes: `${head(`content-length: ${body.length}\r\nx-folded: a\r\n b\r\n`)}\r\n${body}` },
         { title: 'NUL in a header value', bytes: `${head(`content-length: ${body.length}\r\nx-nul: a\u0000b\r\n`)}\r\n${body}` },
         { title: 'a 20 KB header', bytes: `${head(`content-length: ${body.length}\r\nx-big: ${'a'.repeat(20_000)}\r\n`)}\r\n${body}` },
-        { title: 'a gzipped body with Content-Encoding: gzip', bytes: Buffer.concat([Buffer.from(`${head(`content-encoding: gzip\r\ncontent-length: ${gz.length}\r\n`)}\r\n`, 'latin1'), gz]) },
+        {
+          title: 'a gzipped body with Content-Encoding: gzip',
+          bytes: Buffer.concat([Buffer.from(`${head(`content-encoding: gzip\r\ncontent-length: ${gz.length}\r\n`)}\r\n`, 'latin1'), gz]),
+        },
       ];
       const failures: string[] = [];
       for (const c of cases) {
@@ -289,17 +352,26 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
       const own = (r: RecordedRequest, name: string): string | undefined =>
         Object.prototype.hasOwnProperty.call(r.headers, name) ? String(r.headers[name]) : undefined;
       const odd: Array<{ title: string; body: Record<string, unknown>; check: (r: RecordedRequest) => string[] }> = [
-        { title: 'a plain task', body: plain('plain', { data: 'aGVsbG8=' }), check: (r) => (r.body.toString() === 'hello' ? [] : [`body ${JSON.stringify(r.body.toString())}`]) },
+        {
+          title: 'a plain task',
+          body: plain('plain', { data: 'aGVsbG8=' }),
+          check: (r) => (r.body.toString() === 'hello' ? [] : [`body ${JSON.stringify(r.body.toString())}`]),
+        },
         {
           title: 'headers named like Object.prototype members',
           body: plain('proto-headers', { headers: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v', prototype: 'p' } }),
-          check: (r) => Object.entries({ constructor: 'c', tostring: 't', hasownproperty: 'h', valueof: 'v', prototype: 'p' })
-            .filter(([k, v]) => own(r, k) !== v).map(([k, v]) => `header ${k} is ${JSON.stringify(own(r, k))}, not ${v}`),
+          check: (r) =>
+            Object.entries({ constructor: 'c', tostring: 't', hasownproperty: 'h', valueof: 'v', prototype: 'p' })
+              .filter(([k, v]) => own(r, k) !== v)
+              .map(([k, v]) => `header ${k} is ${JSON.stringify(own(r, k))}, not ${v}`),
         },
         {
           title: 'params named like Object.prototype members, with NUL, CR LF and emoji values',
           body: plain('proto-params', { params: { constructor: '\u0000\r\n', toString: '\u{1F4A9}', valueOf: '', p: '&a=b#frag' } }),
-          check: (r) => ['constructor=%00%0D%0A', 'toString=%F0%9F%92%A9', 'valueOf=', 'p=%26a%3Db%23frag'].filter((q) => !r.url.includes(q)).map((q) => `query lacks ${q}: ${r.url}`),
+          check: (r) =>
+            ['constructor=%00%0D%0A', 'toString=%F0%9F%92%A9', 'valueOf=', 'p=%26a%3Db%23frag']
+              .filter((q) => !r.url.includes(q))
+              .map((q) => `query lacks ${q}: ${r.url}`),
         },
         {
           title: 'a Latin-1 header value with a tab',
@@ -309,12 +381,16 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
         {
           title: 'CR LF in the URL cannot inject a header',
           body: { httpRequest: { url: `${target.url('/odd/crlf')}\r\nX-Injected: 1`, method: 'POST' }, config: { executionDelay: 1 } },
-          check: (r) => [...(own(r, 'x-injected') !== undefined ? ['a header was injected'] : []), ...(/[\r\n]/.test(r.url) ? [`raw CR/LF in ${JSON.stringify(r.url)}`] : [])],
+          check: (r) => [
+            ...(own(r, 'x-injected') !== undefined ? ['a header was injected'] : []),
+            ...(/[\r\n]/.test(r.url) ? [`raw CR/LF in ${JSON.stringify(r.url)}`] : []),
+          ],
         },
         {
           title: 'NUL and emoji in the URL path',
           body: { httpRequest: { url: `${target.url('/odd/nul')}\u0000/\u{1F4A9}`, method: 'POST' }, config: { executionDelay: 1 } },
-          check: (r) => ([...r.url].some((c) => c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e) ? [`raw characters in ${JSON.stringify(r.url)}`] : []),
+          check: (r) =>
+            [...r.url].some((c) => c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e) ? [`raw characters in ${JSON.stringify(r.url)}`] : [],
         },
         {
           title: 'near-miss header names go through; User-Agent is replaced',
@@ -329,7 +405,10 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
         {
           title: 'GET with data sends no body',
           body: { httpRequest: { url: target.url('/odd/get'), method: 'GET', data: 'aGVsbG8=' }, config: { executionDelay: 1 } },
-          check: (r) => [...(r.method === 'GET' ? [] : [`method ${r.method}`]), ...(r.body.length === 0 ? [] : [`a body of ${r.body.length} bytes`])],
+          check: (r) => [
+            ...(r.method === 'GET' ? [] : [`method ${r.method}`]),
+            ...(r.body.length === 0 ? [] : [`a body of ${r.body.length} bytes`]),
+          ],
         },
       ];
       const failures: string[] = [];
@@ -342,11 +421,15 @@ for (const backend of ['sqlite', 'redis'] as const satisfies readonly StoreKind[
         const id = ids[i];
         if (!id) return;
         try {
-          const delivered = await waitFor(`delivery of ${id} [${o.title}]`, () => target.requests.find((r) => r.headers['x-kuueri-tasks-queue'] === id));
+          const delivered = await waitFor(`delivery of ${id} [${o.title}]`, () =>
+            target.requests.find((r) => r.headers['x-kuueri-tasks-queue'] === id),
+          );
           const problems = o.check(delivered);
-          if (problems.length > 0) failures.push(`[${o.title}] delivered ${delivered.method} ${JSON.stringify(delivered.url)}: ${problems.join('; ')}`);
+          if (problems.length > 0)
+            failures.push(`[${o.title}] delivered ${delivered.method} ${JSON.stringify(delivered.url)}: ${problems.join('; ')}`);
           const done = await waitForTask(client, projectB, id, (t) => t.state !== 'RUNNING');
-          if (done.state !== 'COMPLETED' || done.statusCode !== 200) failures.push(`[${o.title}] ended ${String(done.state)} ${String(done.statusCode)}`);
+          if (done.state !== 'COMPLETED' || done.statusCode !== 200)
+            failures.push(`[${o.title}] ended ${String(done.state)} ${String(done.statusCode)}`);
         } catch (error) {
           failures.push(`[${o.title}] ${(error as Error).message}`);
         }

@@ -34,7 +34,13 @@ describe('with nothing exempt, no request reaches 127.0.0.1 however it is writte
     ['mapped.test', [{ address: '::ffff:127.0.0.1', family: 6 }]],
     ['zero.test', [{ address: '0.0.0.0', family: 4 }]],
     ['metadata.test', [{ address: '169.254.169.254', family: 4 }]],
-    ['private.test', [{ address: '10.1.2.3', family: 4 }, { address: '192.168.0.10', family: 4 }]],
+    [
+      'private.test',
+      [
+        { address: '10.1.2.3', family: 4 },
+        { address: '192.168.0.10', family: 4 },
+      ],
+    ],
     ['ula.test', [{ address: 'fd00::1', family: 6 }]],
   ]);
 
@@ -54,9 +60,24 @@ describe('with nothing exempt, no request reaches 127.0.0.1 however it is writte
   test('literal spellings are refused at subscribe with 400 naming httpRequest.url', async () => {
     const port = target.port;
     const hosts = [
-      `localhost:${port}`, `LOCALHOST.:${port}`, `app.localhost:${port}`, `127.1:${port}`, `0x7f000001:${port}`,
-      `2130706433:${port}`, `0177.0.0.1:${port}`, `0.0.0.0:${port}`, `[::1]:${port}`, `[::ffff:127.0.0.1]:${port}`,
-      `[::127.0.0.1]:${port}`, '169.254.169.254', '10.0.0.1', '192.168.1.1', '172.16.0.1', '100.64.0.1', '[fd00::1]', '[fe80::1]',
+      `localhost:${port}`,
+      `LOCALHOST.:${port}`,
+      `app.localhost:${port}`,
+      `127.1:${port}`,
+      `0x7f000001:${port}`,
+      `2130706433:${port}`,
+      `0177.0.0.1:${port}`,
+      `0.0.0.0:${port}`,
+      `[::1]:${port}`,
+      `[::ffff:127.0.0.1]:${port}`,
+      `[::127.0.0.1]:${port}`,
+      '169.254.169.254',
+      '10.0.0.1',
+      '192.168.1.1',
+      '172.16.0.1',
+      '100.64.0.1',
+      '[fd00::1]',
+      '[fe80::1]',
     ];
     for (const host of hosts) {
       const res = await server.client.subscribe(creds, { httpRequest: { url: `http://${host}/steal`, method: 'POST' } });
@@ -108,8 +129,14 @@ describe('the connection goes to the address that was checked', () => {
           lookups++;
           // A rebinding resolver: refused addresses around the allowed one, in changing order.
           return lookups % 2
-            ? [{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }]
-            : [{ address: '127.0.0.2', family: 4 }, { address: '10.0.0.5', family: 4 }];
+            ? [
+                { address: '127.0.0.1', family: 4 },
+                { address: '127.0.0.2', family: 4 },
+              ]
+            : [
+                { address: '127.0.0.2', family: 4 },
+                { address: '10.0.0.5', family: 4 },
+              ];
         },
       },
     });
@@ -124,7 +151,9 @@ describe('the connection goes to the address that was checked', () => {
   test('among resolved addresses only an allowed one is connected to, though the refused one listens on the same port', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await server.client.subscribe(creds, { httpRequest: { url: `http://rebind.test:${allowed.port}/ok${i}`, method: 'POST' } });
+      const res = await server.client.subscribe(creds, {
+        httpRequest: { url: `http://rebind.test:${allowed.port}/ok${i}`, method: 'POST' },
+      });
       assert.equal(res.status, 201);
       ids.push(res.body.id as string);
     }

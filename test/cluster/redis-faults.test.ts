@@ -36,14 +36,18 @@ describe('redis-server stopped and restarted while tasks are pending', () => {
   test('the servers stay up and answer 503 STORE_UNAVAILABLE meanwhile; afterwards every acknowledged task is delivered', async (t) => {
     const [a, b] = nodes!;
     const creds: Credentials = await a!.client.register();
-    const queued = await mapPool(Array.from({ length: 600 }, (_, i) => i), 32, async (i) => {
-      const res = await (i % 2 ? a! : b!).client.subscribe(creds, {
-        httpRequest: { url: target!.url(`/job?n=${i}`), method: 'POST' },
-        config: { executionDelay: 1_500 + ((i * 37) % 2_500) },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      return { id: res.body.id as string, dueAt: res.body.estimateExecAt as number };
-    });
+    const queued = await mapPool(
+      Array.from({ length: 600 }, (_, i) => i),
+      32,
+      async (i) => {
+        const res = await (i % 2 ? a! : b!).client.subscribe(creds, {
+          httpRequest: { url: target!.url(`/job?n=${i}`), method: 'POST' },
+          config: { executionDelay: 1_500 + ((i * 37) % 2_500) },
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        return { id: res.body.id as string, dueAt: res.body.estimateExecAt as number };
+      },
+    );
     const ids = queued.map((q) => q.id);
 
     await redis!.stop(); // SIGTERM: Redis writes its append-only file and exits
@@ -113,8 +117,18 @@ describe('resource/config/redis.conf', () => {
     const tasks = await client('tasks', 'change-me-tasks-password');
     try {
       const forbidden: [string, ...string[]][] = [
-        ['FLUSHALL'], ['FLUSHDB'], ['SHUTDOWN', 'NOSAVE'], ['CONFIG', 'GET', 'dir'], ['BGREWRITEAOF'], ['BGSAVE'],
-        ['RENAME', 'kt:a', 'kt:b'], ['DEBUG', 'SLEEP', '0'], ['KEYS', 'kt:*'], ['MONITOR'], ['ACL', 'SETUSER', 'tasks', '+@all'], ['ACL', 'LIST'],
+        ['FLUSHALL'],
+        ['FLUSHDB'],
+        ['SHUTDOWN', 'NOSAVE'],
+        ['CONFIG', 'GET', 'dir'],
+        ['BGREWRITEAOF'],
+        ['BGSAVE'],
+        ['RENAME', 'kt:a', 'kt:b'],
+        ['DEBUG', 'SLEEP', '0'],
+        ['KEYS', 'kt:*'],
+        ['MONITOR'],
+        ['ACL', 'SETUSER', 'tasks', '+@all'],
+        ['ACL', 'LIST'],
       ];
       // ACL DRYRUN asks the ACL alone, without running anything (DEBUG is also off server-wide).
       for (const command of forbidden) {
@@ -125,7 +139,14 @@ describe('resource/config/redis.conf', () => {
         await assert.rejects(tasks.call(command, ...args), /NOPERM/, `${command} must be refused`);
       }
       // What the service needs is allowed, on its own keys only.
-      for (const command of [['EVALSHA', 'abc', '0'], ['SELECT', '3'], ['ZRANGE', 'kt:due', '0', '0'], ['SUBSCRIBE', 'kt:due'], ['INFO'], ['ACL', 'WHOAMI']]) {
+      for (const command of [
+        ['EVALSHA', 'abc', '0'],
+        ['SELECT', '3'],
+        ['ZRANGE', 'kt:due', '0', '0'],
+        ['SUBSCRIBE', 'kt:due'],
+        ['INFO'],
+        ['ACL', 'WHOAMI'],
+      ]) {
         assert.equal(String(await admin.call('ACL', 'DRYRUN', 'tasks', ...command)), 'OK', `${command[0]} must be allowed`);
       }
       assert.equal(await tasks.call('SET', 'kt:probe', '1'), 'OK', 'its own keys are writable');
@@ -137,7 +158,11 @@ describe('resource/config/redis.conf', () => {
   });
 
   test('the default user is off; a server logged in as the tasks user delivers tasks', async () => {
-    const anonymous = new Redis(`redis://127.0.0.1:${redis!.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const anonymous = new Redis(`redis://127.0.0.1:${redis!.port}`, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     anonymous.on('error', () => undefined);
     await anonymous.connect().catch(() => undefined);
     await assert.rejects(anonymous.call('GET', 'kt:probe'), /NOAUTH|NOPERM|WRONGPASS|closed|disabled/i);

@@ -63,7 +63,9 @@ describe('the shipped redis.conf through a graceful restart and a kill -9 of Red
   /** Every acknowledged task is still queued after the restart, and Redis dropped nothing loading its AOF. */
   const assertAllThere = async (creds: Credentials, ids: readonly string[], after: string): Promise<void> => {
     const [node] = nodes!;
-    await waitFor(`the server to reconnect ${after}`, async () => (await node!.client.request('GET', '/healthz')).status === 200, { timeoutMs: 15_000 });
+    await waitFor(`the server to reconnect ${after}`, async () => (await node!.client.request('GET', '/healthz')).status === 200, {
+      timeoutMs: 15_000,
+    });
     const info = await node!.client.info(creds);
     assert.equal(info.body.taskInQueue, ids.length, `taskInQueue ${after}`);
     const states = await mapPool(ids, 16, async (id) => {
@@ -80,14 +82,18 @@ describe('the shipped redis.conf through a graceful restart and a kill -9 of Red
     const [node] = nodes!;
     const creds = await node!.client.register();
     const dueAt = Date.now() + DELAY_MS;
-    const ids = await mapPool(Array.from({ length: TASK_COUNT }, (_, i) => i), 8, async (i) => {
-      const res = await node!.client.subscribe(creds, {
-        httpRequest: { url: target!.url(`/restart?n=${i}`), method: 'POST', data: Buffer.from(`task ${i}`).toString('base64') },
-        config: { executionAt: dueAt },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      return String(res.body.id);
-    });
+    const ids = await mapPool(
+      Array.from({ length: TASK_COUNT }, (_, i) => i),
+      8,
+      async (i) => {
+        const res = await node!.client.subscribe(creds, {
+          httpRequest: { url: target!.url(`/restart?n=${i}`), method: 'POST', data: Buffer.from(`task ${i}`).toString('base64') },
+          config: { executionAt: dueAt },
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        return String(res.body.id);
+      },
+    );
 
     await redis!.stop(); // SIGTERM: the same graceful stop as SHUTDOWN
     await redis!.start();
@@ -134,7 +140,10 @@ describe('the start-up log names the risks to acknowledged tasks that Redis repo
     const redis = await startRedisServer({ configFile: CONF, pingUrl: (port) => `redis://${ADMIN}@127.0.0.1:${port}` });
     servers.push(redis);
     const node = await startNode(`redis://${TASKS}@127.0.0.1:${redis.port}`);
-    const opened = node.process.output().split('\n').find((line) => line.includes('redis store opened'));
+    const opened = node.process
+      .output()
+      .split('\n')
+      .find((line) => line.includes('redis store opened'));
     assert.ok(opened, node.process.output());
     assert.match(opened, /"user":"tasks"/);
     assert.match(opened, /"aof":true/);
@@ -163,7 +172,10 @@ describe('the start-up log names the risks to acknowledged tasks that Redis repo
     const url = `redis://${TASKS}@127.0.0.1:${redis.port}`;
     const first = await startNode(url);
     const creds = await first.client.register();
-    const res = await first.client.subscribe(creds, { httpRequest: { url: 'http://127.0.0.1:9/never', method: 'POST' }, config: { executionDelay: '1h' } });
+    const res = await first.client.subscribe(creds, {
+      httpRequest: { url: 'http://127.0.0.1:9/never', method: 'POST' },
+      config: { executionDelay: '1h' },
+    });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     await redis.stop();
     await redis.start();

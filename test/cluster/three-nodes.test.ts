@@ -41,24 +41,28 @@ describe('three servers sharing one Redis', () => {
   });
 
   const subscribeAll = async (count: number, path: string, maxDelayMs: number): Promise<string[]> =>
-    mapPool(Array.from({ length: count }, (_, i) => i), 48, async (i) => {
-      // As a client behind a load balancer: a node that dies mid-request is retried on another.
-      // Only tasks answered 201 count as acknowledged.
-      for (let attempt = 0; ; attempt++) {
-        const alive = aliveNodes(nodes!);
-        const node = alive[(i + attempt) % alive.length]!;
-        try {
-          const res = await node.client.subscribe(creds, {
-            httpRequest: { url: target.url(`${path}?n=${i}`), method: 'POST' },
-            config: { executionDelay: 1 + ((i * 7919) % maxDelayMs) },
-          });
-          assert.equal(res.status, 201, JSON.stringify(res.body));
-          return res.body.id as string;
-        } catch (error) {
-          if (attempt >= 3 || error instanceof assert.AssertionError) throw error;
+    mapPool(
+      Array.from({ length: count }, (_, i) => i),
+      48,
+      async (i) => {
+        // As a client behind a load balancer: a node that dies mid-request is retried on another.
+        // Only tasks answered 201 count as acknowledged.
+        for (let attempt = 0; ; attempt++) {
+          const alive = aliveNodes(nodes!);
+          const node = alive[(i + attempt) % alive.length]!;
+          try {
+            const res = await node.client.subscribe(creds, {
+              httpRequest: { url: target.url(`${path}?n=${i}`), method: 'POST' },
+              config: { executionDelay: 1 + ((i * 7919) % maxDelayMs) },
+            });
+            assert.equal(res.status, 201, JSON.stringify(res.body));
+            return res.body.id as string;
+          } catch (error) {
+            if (attempt >= 3 || error instanceof assert.AssertionError) throw error;
+          }
         }
-      }
-    });
+      },
+    );
 
   test('3000 tasks subscribed across the nodes are each delivered exactly once', async () => {
     const ids = await subscribeAll(3000, '/fast', 1500);
@@ -74,7 +78,11 @@ describe('three servers sharing one Redis', () => {
     const before = target.requests.length;
     const pending = subscribeAll(3000, '/slow', 3000);
     // Kill one node once deliveries of this batch are under way, while it has requests in flight.
-    await waitFor(() => `600 deliveries of this batch (${target.requests.length - before} so far)`, () => target.requests.length - before > 600, { timeoutMs: 60_000 });
+    await waitFor(
+      () => `600 deliveries of this batch (${target.requests.length - before} so far)`,
+      () => target.requests.length - before > 600,
+      { timeoutMs: 60_000 },
+    );
     await nodes![1]!.process.kill('SIGKILL');
     const ids = await pending;
     await waitForDeliveries(ids, deliveries, { timeoutMs: 60_000 });
@@ -91,7 +99,10 @@ describe('three servers sharing one Redis', () => {
   });
 
   test('a task subscribed on one node and due in 50 ms is sent at once, although no node polls for a minute', async () => {
-    const res = await nodes![2]!.client.subscribe(creds, { httpRequest: { url: target.url('/wake'), method: 'POST' }, config: { executionDelay: 50 } });
+    const res = await nodes![2]!.client.subscribe(creds, {
+      httpRequest: { url: target.url('/wake'), method: 'POST' },
+      config: { executionDelay: 50 },
+    });
     assert.equal(res.status, 201);
     const id = res.body.id as string;
     // Without a wake-up crossing processes this would wait for the next poll, a minute away.
@@ -129,7 +140,10 @@ describe('three servers sharing one Redis', () => {
     assert.equal((await c!.client.task(creds, id)).status, 404);
 
     // Cancelled while in flight: the late outcome is discarded.
-    const held = await c!.client.subscribe(creds, { httpRequest: { url: target.url('/hold'), method: 'POST' }, config: { executionDelay: 10, retry: 2 } });
+    const held = await c!.client.subscribe(creds, {
+      httpRequest: { url: target.url('/hold'), method: 'POST' },
+      config: { executionDelay: 10, retry: 2 },
+    });
     const heldId = held.body.id as string;
     await waitFor('the held attempt to be sent', () => deliveries.has(heldId), { timeoutMs: 15_000 });
     assert.deepEqual((await a!.client.unsubscribe(creds, heldId)).body, { response: 'UNSUBSCRIBED' });
@@ -139,7 +153,11 @@ describe('three servers sharing one Redis', () => {
     // nodes, then read the task through a fresh one.
     const running = aliveNodes(nodes!);
     const exits = await Promise.all(running.map((n) => n.process.kill('SIGTERM')));
-    assert.deepEqual(exits, running.map(() => ({ code: 0, signal: null })), 'every node stopped gracefully');
+    assert.deepEqual(
+      exits,
+      running.map(() => ({ code: 0, signal: null })),
+      'every node stopped gracefully',
+    );
     for (const n of running) {
       const aborted = logLines(n.process.output()).filter((l) => String(l.msg).startsWith('aborted attempts'));
       assert.deepEqual(aborted, [], 'the attempt ran to its end; it was not aborted by the stop');

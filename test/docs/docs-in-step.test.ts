@@ -16,7 +16,7 @@ const read = (file: string): string => readFileSync(root + file, 'utf8');
  */
 function raisedCodes(): Map<string, string[]> {
   const raised = new Map<string, string[]>();
-  const files = (readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }))
+  const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
     .sort();
   for (const file of files) {

@@ -8,7 +8,14 @@ import type { ErrorBody, FieldIssue, QueuedView } from '../../src/core/shapes.js
 import type { ApiResponse } from './api-client.js';
 
 export const QUEUED_KEYS = [
-  'currentlyRepeat', 'currentlyRetry', 'estimateEndAt', 'estimateExecAt', 'estimateStartAt', 'id', 'state', 'statusCode',
+  'currentlyRepeat',
+  'currentlyRetry',
+  'estimateEndAt',
+  'estimateExecAt',
+  'estimateStartAt',
+  'id',
+  'state',
+  'statusCode',
 ];
 
 /** A task id: a ULID. */
@@ -27,9 +34,8 @@ export function assertError(res: ApiResponse<unknown>, status: number, code: str
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/, context);
   const body = res.body as ErrorBody;
   assert.equal(typeof body, 'object', context);
-  const expectedKeys = code === 'VALIDATION_FAILED'
-    ? ['code', 'error', 'issues', 'message', 'statusCode']
-    : ['code', 'error', 'message', 'statusCode'];
+  const expectedKeys =
+    code === 'VALIDATION_FAILED' ? ['code', 'error', 'issues', 'message', 'statusCode'] : ['code', 'error', 'message', 'statusCode'];
   assert.deepEqual(Object.keys(body).sort(), expectedKeys, `error body keys: ${context}`);
   assert.equal(body.statusCode, status, context);
   assert.equal(body.code, code, context);

@@ -73,7 +73,12 @@ export function waitForState(client: ApiClient, creds: Credentials, id: string, 
 }
 
 /** The task once it is in a final state (20 s unless told). */
-export function waitForFinal(client: ApiClient, creds: Credentials, id: string, options: WaitOptions = { timeoutMs: 20_000 }): Promise<TaskView> {
+export function waitForFinal(
+  client: ApiClient,
+  creds: Credentials,
+  id: string,
+  options: WaitOptions = { timeoutMs: 20_000 },
+): Promise<TaskView> {
   return waitForTask(client, creds, id, (task) => FINAL_STATES.has(task.state), options);
 }
 

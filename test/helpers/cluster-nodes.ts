@@ -47,7 +47,11 @@ export async function killNodes(nodes: readonly Node[] | undefined): Promise<voi
 }
 
 /** Waits until every task of `ids` has reached the target; `deliveries` counts the requests the target received per task id. */
-export async function waitForDeliveries(ids: readonly string[], deliveries: ReadonlyMap<string, number>, options?: WaitOptions): Promise<void> {
+export async function waitForDeliveries(
+  ids: readonly string[],
+  deliveries: ReadonlyMap<string, number>,
+  options?: WaitOptions,
+): Promise<void> {
   await waitFor(
     () => `every task to be delivered (${ids.filter((id) => deliveries.has(id)).length} of ${ids.length} so far)`,
     () => ids.every((id) => deliveries.has(id)),

@@ -61,7 +61,11 @@ export function sendRequest(base: string | URL, options: RawRequestOptions, send
 }
 
 /** One request on its own connection; the answer, or an error when there was none. */
-export async function rawRequest(base: string | URL, options: RawRequestOptions, sendOptions: { timeoutMs?: number } = {}): Promise<RawResponse> {
+export async function rawRequest(
+  base: string | URL,
+  options: RawRequestOptions,
+  sendOptions: { timeoutMs?: number } = {},
+): Promise<RawResponse> {
   const answer = await sendRequest(base, options, sendOptions);
   if (answer.kind === 'dropped') throw new Error(`${options.method} ${options.path.slice(0, 80)}: no answer (${answer.error})`);
   return answer;

@@ -66,7 +66,10 @@ export class RawTarget {
   readonly connections: RawConnection[] = [];
   private readonly events = new EventEmitter();
 
-  private constructor(private readonly server: Server, private behavior: RawBehavior) {
+  private constructor(
+    private readonly server: Server,
+    private behavior: RawBehavior,
+  ) {
     this.events.setMaxListeners(0);
   }
 

@@ -71,7 +71,14 @@ export async function startRedisServer(
     const args = options.configFile
       ? [options.configFile, '--port', String(port), '--dir', dir]
       : [
-          '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
           ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--save', '', '--appendonly', 'no']),
         ];
     const log = openSync(logFile, 'a');

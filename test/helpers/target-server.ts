@@ -38,7 +38,10 @@ export class TargetServer {
   private readonly sockets = new Set<Socket>();
   private handler: TargetHandler;
 
-  private constructor(private readonly server: Server, handler: TargetHandler) {
+  private constructor(
+    private readonly server: Server,
+    handler: TargetHandler,
+  ) {
     this.handler = handler;
     this.events.setMaxListeners(0);
   }
@@ -76,7 +79,11 @@ export class TargetServer {
       const open = [...this.sockets].filter((socket) => !socket.closed);
       await Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
     };
-    await waitFor(() => `every connection to the target to close (${[...this.sockets].filter((s) => !s.closed).length} open)`, allClosed(), options);
+    await waitFor(
+      () => `every connection to the target to close (${[...this.sockets].filter((s) => !s.closed).length} open)`,
+      allClosed(),
+      options,
+    );
   }
 
   /** Resolves once a probe connection made now was accepted here (and closed again). */
@@ -154,7 +161,11 @@ export class TargetServer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.events.off('request', listener);
-        reject(new Error(`target got ${seen().length} requests${path === undefined ? '' : ` on ${path}`}, expected ${count} within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `target got ${seen().length} requests${path === undefined ? '' : ` on ${path}`}, expected ${count} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       const listener = (): void => {
         const requests = seen();

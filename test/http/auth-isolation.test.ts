@@ -10,7 +10,11 @@ import { type TestServer, startTestServer } from '../helpers/test-server.js';
 /** Every /v1beta route but register, with the task id to put in its path. */
 const ROUTES = (taskId: string): Array<{ method: string; path: string; body?: unknown }> => [
   { method: 'GET', path: '/v1beta/info' },
-  { method: 'POST', path: '/v1beta/subscribe', body: { httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' }, config: { executionDelay: '1h' } } },
+  {
+    method: 'POST',
+    path: '/v1beta/subscribe',
+    body: { httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' }, config: { executionDelay: '1h' } },
+  },
   { method: 'GET', path: `/v1beta/queues/${taskId}` },
   { method: 'GET', path: `/v1beta/queues/${taskId}/timeline` },
   { method: 'PATCH', path: `/v1beta/pause/${taskId}` },
@@ -19,8 +23,7 @@ const ROUTES = (taskId: string): Array<{ method: string; path: string; body?: un
   { method: 'DELETE', path: `/v1beta/queues/${taskId}` },
 ];
 
-const TASK_ROUTES = (taskId: string): Array<{ method: string; path: string }> =>
-  ROUTES(taskId).filter((r) => r.path.includes(taskId));
+const TASK_ROUTES = (taskId: string): Array<{ method: string; path: string }> => ROUTES(taskId).filter((r) => r.path.includes(taskId));
 
 describe('authentication and project isolation', () => {
   let server: TestServer;

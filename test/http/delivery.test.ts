@@ -50,7 +50,13 @@ describe('delivery: what the target receives and what the answer means', { concu
     assert.equal(received!.method, 'POST');
     const url = new URL(received!.url, 'http://target');
     assert.equal(url.pathname, '/post');
-    assert.deepEqual([...url.searchParams.entries()], [['key', 'value'], ['other', 'a b&c=d/é']]);
+    assert.deepEqual(
+      [...url.searchParams.entries()],
+      [
+        ['key', 'value'],
+        ['other', 'a b&c=d/é'],
+      ],
+    );
     assert.equal(received!.body.toString('utf8'), '{"hello":"world"}');
     assert.equal(received!.headers['content-type'], 'application/json');
     assert.equal(received!.headers['x-custom'], 'yes');
@@ -72,7 +78,7 @@ describe('delivery: what the target receives and what the answer means', { concu
     assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Complete']);
   });
 
-  test("params are appended to a query string already in the url", async () => {
+  test('params are appended to a query string already in the url', async () => {
     await subscribeOk(server.client, creds, {
       httpRequest: { url: `${target.url('/query')}?fixed=1`, method: 'POST', params: { added: '2' } },
     });
@@ -85,7 +91,12 @@ describe('delivery: what the target receives and what the answer means', { concu
   test('a binary body arrives byte for byte', async () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     await subscribeOk(server.client, creds, {
-      httpRequest: { url: target.url('/binary'), method: 'PUT', data: bytes.toString('base64'), headers: { 'Content-Type': 'application/octet-stream' } },
+      httpRequest: {
+        url: target.url('/binary'),
+        method: 'PUT',
+        data: bytes.toString('base64'),
+        headers: { 'Content-Type': 'application/octet-stream' },
+      },
     });
     const [received] = await target.waitForRequests(1, { path: '/binary' });
     assert.equal(received!.method, 'PUT');
@@ -126,8 +137,12 @@ describe('delivery: what the target receives and what the answer means', { concu
   });
 
   test("the user's User-Agent is replaced by Kuueri-Tasks, whatever its case", async () => {
-    await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/ua1'), method: 'POST', headers: { 'User-Agent': 'mine/1.0' } } });
-    await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/ua2'), method: 'POST', headers: { 'user-agent': 'mine/2.0' } } });
+    await subscribeOk(server.client, creds, {
+      httpRequest: { url: target.url('/ua1'), method: 'POST', headers: { 'User-Agent': 'mine/1.0' } },
+    });
+    await subscribeOk(server.client, creds, {
+      httpRequest: { url: target.url('/ua2'), method: 'POST', headers: { 'user-agent': 'mine/2.0' } },
+    });
     for (const path of ['/ua1', '/ua2']) {
       const [received] = await target.waitForRequests(1, { path });
       assert.equal(received!.headers['user-agent'], 'Kuueri-Tasks', path);
@@ -136,7 +151,9 @@ describe('delivery: what the target receives and what the answer means', { concu
 
   test('every task tells the target its own id', async () => {
     const ids = await Promise.all(
-      [1, 2, 3].map(async (n) => (await subscribeOk(server.client, creds, { httpRequest: { url: target.url(`/own/${n}`), method: 'POST' } })).id),
+      [1, 2, 3].map(
+        async (n) => (await subscribeOk(server.client, creds, { httpRequest: { url: target.url(`/own/${n}`), method: 'POST' } })).id,
+      ),
     );
     for (const [index, id] of ids.entries()) {
       const [received] = await target.waitForRequests(1, { path: `/own/${index + 1}` });

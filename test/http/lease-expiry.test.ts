@@ -47,7 +47,11 @@ describe('a lease that runs out under its own process', () => {
     await waitForState(server.client, creds, next.id, 'COMPLETED');
     await waitForState(server.client, creds, slow.id, 'COMPLETED');
     const paths = target.requests.map((r) => r.url.split('?')[0]);
-    assert.deepEqual(paths.filter((p) => p === '/slow'), ['/slow'], `the target received: ${paths.join(', ')}`);
+    assert.deepEqual(
+      paths.filter((p) => p === '/slow'),
+      ['/slow'],
+      `the target received: ${paths.join(', ')}`,
+    );
     const attempts = (await getTimeline(server.client, creds, slow.id)).filter((e) => ['Complete', 'Retry', 'Error'].includes(e.label));
     assert.equal(attempts.length, 1, `one attempt on the timeline: ${JSON.stringify(attempts)}`);
   });

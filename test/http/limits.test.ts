@@ -55,7 +55,10 @@ describe('queue limit (TASKS_QUEUE_LIMIT=2)', { concurrency: true }, () => {
   test('a completed task frees its slot', async () => {
     const creds = await server.client.register();
     await subscribeOk(server.client, creds, later());
-    const quick = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/quick'), method: 'POST' }, config: { executionDelay: '2s' } });
+    const quick = await subscribeOk(server.client, creds, {
+      httpRequest: { url: target.url('/quick'), method: 'POST' },
+      config: { executionDelay: '2s' },
+    });
     assertError(await server.client.subscribe(creds, later()), 429, 'QUEUE_FULL');
     await waitForState(server.client, creds, quick.id, 'COMPLETED');
     assert.equal(await activeCount(server.client, creds), 1);
@@ -171,7 +174,11 @@ describe('throttling (TASKS_THROTTLE_LIMIT=5)', () => {
     assertError(await server.client.info(creds), 429, 'RATE_LIMITED');
     assertError(await server.client.info(otherCreds), 429, 'RATE_LIMITED');
     assertError(await server.client.pause(creds, id), 429, 'RATE_LIMITED');
-    assertError(await server.client.subscribe(creds, { httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' } }), 429, 'RATE_LIMITED');
+    assertError(
+      await server.client.subscribe(creds, { httpRequest: { url: 'http://127.0.0.1:9/x', method: 'POST' } }),
+      429,
+      'RATE_LIMITED',
+    );
     assert.equal((await server.client.request('GET', '/healthz')).status, 200);
   });
 });
@@ -187,7 +194,12 @@ describe('the throttle shows its figures (TASKS_THROTTLE_LIMIT=3, TASKS_REGISTER
 
   test('x-ratelimit-* on every counted answer, unknown routes counted, retry-after once past the limit', async () => {
     const figures = (r: { status: number; headers: Headers }): string =>
-      [r.status, r.headers.get('x-ratelimit-limit'), r.headers.get('x-ratelimit-remaining'), r.headers.has('retry-after') ? 'retry-after' : ''].join(' ');
+      [
+        r.status,
+        r.headers.get('x-ratelimit-limit'),
+        r.headers.get('x-ratelimit-remaining'),
+        r.headers.has('retry-after') ? 'retry-after' : '',
+      ].join(' ');
     const health = await server.client.request('GET', '/healthz');
     assert.equal(health.headers.get('x-ratelimit-limit'), null, '/healthz is not counted and shows no figures');
     const answers = [

@@ -79,7 +79,11 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.ok(Date.now() > queued.estimateExecAt);
     assert.equal(target.requestsOn('/paused').length, 0, 'a paused task was sent');
     assert.equal((await getTask(server.client, creds, queued.id)).state, 'PAUSED');
-    assert.equal((await getTask(server.client, creds, queued.id)).updates.pausedTimeLeft, left, 'the time left does not run down while paused');
+    assert.equal(
+      (await getTask(server.client, creds, queued.id)).updates.pausedTimeLeft,
+      left,
+      'the time left does not run down while paused',
+    );
     await waitForState(server.client, creds, signal.id, 'COMPLETED');
 
     const before = Date.now();
@@ -161,7 +165,10 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     assert.equal(paused.statusCode, 200);
     assert.equal(paused.currentlyRepeat, true);
     // The clock stopped at the pause, so the whole repeat interval is still ahead.
-    assert.ok(paused.updates.pausedTimeLeft > 500 && paused.updates.pausedTimeLeft <= 1000, `paused with ${JSON.stringify(paused.updates)}`);
+    assert.ok(
+      paused.updates.pausedTimeLeft > 500 && paused.updates.pausedTimeLeft <= 1000,
+      `paused with ${JSON.stringify(paused.updates)}`,
+    );
     assert.equal(paused.estimateExecAt, 0, 'a paused task has no execution scheduled');
     const before = Date.now();
     const resumed = await server.client.resume(creds, queued.id);
@@ -171,11 +178,20 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
     const seen = target.requestsOn('/slow-pause');
     assert.equal(seen.length, 2);
     assert.ok(seen[1]!.at >= before + 500, `the repeat ran ${seen[1]!.at - before} ms after resume`);
-    assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Pause', 'Complete', 'Resume', 'Repeat', 'Complete']);
+    assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), [
+      'Subscribe',
+      'Pause',
+      'Complete',
+      'Resume',
+      'Repeat',
+      'Complete',
+    ]);
   });
 
   test('every disallowed transition answers 409 TASK_STATE_CONFLICT saying the state, and changes nothing', async () => {
-    const cases: Array<[state: 'RUNNING' | 'PAUSED' | 'CANCELED' | 'COMPLETED' | 'ERROR', actions: Array<'pause' | 'resume' | 'unsubscribe' | 'remove'>]> = [
+    const cases: Array<
+      [state: 'RUNNING' | 'PAUSED' | 'CANCELED' | 'COMPLETED' | 'ERROR', actions: Array<'pause' | 'resume' | 'unsubscribe' | 'remove'>]
+    > = [
       ['RUNNING', ['resume', 'remove']],
       ['PAUSED', ['pause']],
       ['CANCELED', ['pause', 'resume', 'unsubscribe']],
@@ -254,9 +270,17 @@ describe('managing a task: pause, resume, unsubscribe, delete', { concurrency: t
 
   test('PATCH routes ignore an empty JSON body and refuse a malformed one', async () => {
     const id = await taskIn('RUNNING');
-    const paused = await server.client.request('PATCH', `/v1beta/pause/${id}`, { creds, rawBody: '', headers: { 'content-type': 'application/json' } });
+    const paused = await server.client.request('PATCH', `/v1beta/pause/${id}`, {
+      creds,
+      rawBody: '',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(paused.status, 200, JSON.stringify(paused.body));
-    const bad = await server.client.request('PATCH', `/v1beta/resume/${id}`, { creds, rawBody: '{', headers: { 'content-type': 'application/json' } });
+    const bad = await server.client.request('PATCH', `/v1beta/resume/${id}`, {
+      creds,
+      rawBody: '{',
+      headers: { 'content-type': 'application/json' },
+    });
     assertError(bad, 400, 'INVALID_JSON');
     assert.equal((await getTask(server.client, creds, id)).state, 'PAUSED');
   });

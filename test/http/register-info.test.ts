@@ -72,10 +72,7 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
   test('a missing email, a wrong type or an unknown field answers 400', async () => {
     assertValidation(await server.client.request('POST', '/v1beta/register', { body: {} }), ['email']);
     assertValidation(await server.client.request('POST', '/v1beta/register', { body: { email: 42 } }), ['email']);
-    assertValidation(
-      await server.client.request('POST', '/v1beta/register', { body: { email: email('extra'), admin: true } }),
-      ['admin'],
-    );
+    assertValidation(await server.client.request('POST', '/v1beta/register', { body: { email: email('extra'), admin: true } }), ['admin']);
   });
 
   test('an email already registered answers 409 EMAIL_TAKEN, compared case-insensitively', async () => {
@@ -104,7 +101,10 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
       'INVALID_JSON',
     );
     assertError(
-      await server.client.request('POST', '/v1beta/register', { rawBody: 'email=a@example.com', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      await server.client.request('POST', '/v1beta/register', {
+        rawBody: 'email=a@example.com',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
       415,
       'UNSUPPORTED_MEDIA_TYPE',
     );

@@ -102,9 +102,10 @@ describe('retry and repeat', { concurrency: true }, () => {
     assert.equal(timeline[0]!.createdAt, queued.estimateStartAt);
     for (const entry of timeline) {
       const keys = Object.keys(entry).sort();
-      const expected = entry.label === 'Retry' || entry.label === 'Repeat'
-        ? ['createdAt', 'description', 'label', 'metadata']
-        : ['createdAt', 'description', 'label'];
+      const expected =
+        entry.label === 'Retry' || entry.label === 'Repeat'
+          ? ['createdAt', 'description', 'label', 'metadata']
+          : ['createdAt', 'description', 'label'];
       assert.deepEqual(keys, expected, JSON.stringify(entry));
       assert.ok(entry.description.length > 0);
     }
@@ -254,6 +255,13 @@ describe('retry and repeat', { concurrency: true }, () => {
     const done = await waitForState(server.client, creds, queued.id, 'COMPLETED');
     assert.equal(done.statusCode, 200);
     assert.deepEqual(headersOn(target, '/pause-retry'), [h(0, false, 0, false), h(1, false, 0, false)]);
-    assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), ['Subscribe', 'Error', 'Pause', 'Resume', 'Retry', 'Complete']);
+    assert.deepEqual(labelsOf(await getTimeline(server.client, creds, queued.id)), [
+      'Subscribe',
+      'Error',
+      'Pause',
+      'Resume',
+      'Retry',
+      'Complete',
+    ]);
   });
 });

@@ -73,7 +73,16 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     const res = await server.client.task(creds, queued.id);
     assert.equal(res.status, 200);
     assert.deepEqual(Object.keys(res.body).sort(), [
-      'config', 'currentlyRepeat', 'currentlyRetry', 'estimateEndAt', 'estimateExecAt', 'estimateStartAt', 'id', 'state', 'statusCode', 'updates',
+      'config',
+      'currentlyRepeat',
+      'currentlyRetry',
+      'estimateEndAt',
+      'estimateExecAt',
+      'estimateStartAt',
+      'id',
+      'state',
+      'statusCode',
+      'updates',
     ]);
     const task = res.body as unknown as { updates: Json };
     assert.deepEqual(task.updates, {
@@ -90,9 +99,21 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
   });
 
   test('duration strings and integers become milliseconds in config', async () => {
-    const queued = await subscribeOk(server.client, creds, body({}, {
-      executionDelay: '10s', retry: 2, retryInterval: '1m', repeat: 1, repeatInterval: '2d', timeout: '500ms',
-    }));
+    const queued = await subscribeOk(
+      server.client,
+      creds,
+      body(
+        {},
+        {
+          executionDelay: '10s',
+          retry: 2,
+          retryInterval: '1m',
+          repeat: 1,
+          repeatInterval: '2d',
+          timeout: '500ms',
+        },
+      ),
+    );
     assert.equal(queued.estimateExecAt, queued.estimateStartAt + 10_000);
     const task = await getTask(server.client, creds, queued.id);
     assert.equal(task.config.executionDelay, 10_000);
@@ -102,7 +123,11 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     assert.equal(task.config.retry, 2);
     assert.equal(task.config.repeat, 1);
 
-    const more = await subscribeOk(server.client, creds, body({}, { executionDelay: '1h', retryInterval: '1.5s', repeatInterval: 2500, timeout: '2000' }));
+    const more = await subscribeOk(
+      server.client,
+      creds,
+      body({}, { executionDelay: '1h', retryInterval: '1.5s', repeatInterval: 2500, timeout: '2000' }),
+    );
     const task2 = await getTask(server.client, creds, more.id);
     assert.equal(task2.config.executionDelay, 3_600_000);
     assert.equal(task2.config.retryInterval, 1500);
@@ -122,7 +147,11 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
 
   test('retryAt implies retry = 1 and repeatAt implies repeat = 1', async () => {
     const first = Date.now() + 3_600_000;
-    const queued = await subscribeOk(server.client, creds, body({}, { executionAt: first, retryAt: first + 60_000, repeatAt: first + 120_000 }));
+    const queued = await subscribeOk(
+      server.client,
+      creds,
+      body({}, { executionAt: first, retryAt: first + 60_000, repeatAt: first + 120_000 }),
+    );
     const task = await getTask(server.client, creds, queued.id);
     assert.equal(task.config.retryAt, first + 60_000);
     assert.equal(task.config.retry, 1);
@@ -253,7 +282,11 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     ['Upgrade header', body({ headers: { Upgrade: 'websocket' } }), ['httpRequest.headers.Upgrade']],
     ['Expect header', body({ headers: { Expect: '100-continue' } }), ['httpRequest.headers.Expect']],
     ['X-Kuueri-Tasks-Queue header', body({ headers: { 'X-Kuueri-Tasks-Queue': 'forged' } }), ['httpRequest.headers.X-Kuueri-Tasks-Queue']],
-    ['x-kuueri-tasks-retry-count header', body({ headers: { 'x-kuueri-tasks-retry-count': '9' } }), ['httpRequest.headers.x-kuueri-tasks-retry-count']],
+    [
+      'x-kuueri-tasks-retry-count header',
+      body({ headers: { 'x-kuueri-tasks-retry-count': '9' } }),
+      ['httpRequest.headers.x-kuueri-tasks-retry-count'],
+    ],
     ['the same header twice in two cases', body({ headers: { 'X-Dup': 'a', 'x-dup': 'b' } }), ['httpRequest.headers.x-dup']],
     // params
     ['param name with a dash', body({ params: { 'a-b': 'v' } }), ['httpRequest.params']],
@@ -285,31 +318,51 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
       httpRequest: { url: target.url(), method: 'HEAD', unknown: true },
       config: { retry: -1, repeat: 99, retryExponential: 'yes' },
     });
-    const issues = assertValidation(res, ['httpRequest.method', 'httpRequest.unknown', 'config.retry', 'config.repeat', 'config.retryExponential']);
+    const issues = assertValidation(res, [
+      'httpRequest.method',
+      'httpRequest.unknown',
+      'config.retry',
+      'config.repeat',
+      'config.retryExponential',
+    ]);
     for (const issue of issues) assert.ok(issue.message.length > 0);
   });
 
   test('semantic problems are reported together too', async () => {
-    const res = await subscribe(body({ url: 'ftp://example.com/', headers: { Host: 'x' } }, { timeout: 0, retryInterval: 5, executionAt: 1 }));
+    const res = await subscribe(
+      body({ url: 'ftp://example.com/', headers: { Host: 'x' } }, { timeout: 0, retryInterval: 5, executionAt: 1 }),
+    );
     assertValidation(res, ['httpRequest.url', 'httpRequest.headers.Host', 'config.timeout', 'config.retryInterval', 'config.executionAt']);
   });
 
   test('malformed JSON answers 400 INVALID_JSON', async () => {
     for (const raw of ['{"httpRequest":', '{httpRequest: {}}', "{'a': 1}", '{"a": 1,}', 'nul']) {
-      const res = await server.client.request('POST', '/v1beta/subscribe', { creds, rawBody: raw, headers: { 'content-type': 'application/json' } });
+      const res = await server.client.request('POST', '/v1beta/subscribe', {
+        creds,
+        rawBody: raw,
+        headers: { 'content-type': 'application/json' },
+      });
       assertError(res, 400, 'INVALID_JSON');
     }
   });
 
   test('a body that sets __proto__ is refused, not parsed', async () => {
     const raw = `{"httpRequest": {"url": "${target.url()}", "method": "POST"}, "__proto__": {"polluted": true}}`;
-    const res = await server.client.request('POST', '/v1beta/subscribe', { creds, rawBody: raw, headers: { 'content-type': 'application/json' } });
+    const res = await server.client.request('POST', '/v1beta/subscribe', {
+      creds,
+      rawBody: raw,
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.equal(({} as Json).polluted, undefined);
   });
 
   test('an empty body answers 400', async () => {
-    const res = await server.client.request('POST', '/v1beta/subscribe', { creds, rawBody: '', headers: { 'content-type': 'application/json' } });
+    const res = await server.client.request('POST', '/v1beta/subscribe', {
+      creds,
+      rawBody: '',
+      headers: { 'content-type': 'application/json' },
+    });
     const body = res.body as unknown as { code: string };
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.ok(['VALIDATION_FAILED', 'INVALID_JSON'].includes(body.code), JSON.stringify(res.body));
@@ -341,8 +394,16 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     await subscribeOk(server.client, own, body());
     assert.equal(await activeCount(server.client, own), 1);
     for (const [, payload] of refusals()) await server.client.subscribe(own, payload);
-    await server.client.request('POST', '/v1beta/subscribe', { creds: own, rawBody: '{"x":', headers: { 'content-type': 'application/json' } });
-    await server.client.request('POST', '/v1beta/subscribe', { creds: own, rawBody: JSON.stringify(body()), headers: { 'content-type': 'text/plain' } });
+    await server.client.request('POST', '/v1beta/subscribe', {
+      creds: own,
+      rawBody: '{"x":',
+      headers: { 'content-type': 'application/json' },
+    });
+    await server.client.request('POST', '/v1beta/subscribe', {
+      creds: own,
+      rawBody: JSON.stringify(body()),
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(await activeCount(server.client, own), 1);
   });
 });

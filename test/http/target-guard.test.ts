@@ -29,7 +29,10 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
       overrides: {
         resolver: resolverFor({
           'evil.test': LOOPBACK,
-          'both.test': [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }],
+          'both.test': [
+            { address: '127.0.0.1', family: 4 },
+            { address: '::1', family: 6 },
+          ],
           'private.test': [{ address: '10.0.0.1', family: 4 }],
           'metadata.test': [{ address: '169.254.169.254', family: 4 }],
         }),
@@ -45,9 +48,28 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
 
   test('a literal loopback, private or link-local target is refused at subscribe with 400 naming httpRequest.url', async () => {
     const hosts = [
-      '127.0.0.1', 'localhost', '127.1', '[::1]', '10.0.0.1', '169.254.169.254',
-      '127.0.0.2', 'LOCALHOST', 'localhost.', 'api.localhost', '0.0.0.0', '192.168.1.1', '172.16.0.1', '100.64.0.1',
-      '[::ffff:127.0.0.1]', '2130706433', '0x7f000001', '[fe80::1]', '[fc00::1]', '[::]', '224.0.0.1', '255.255.255.255',
+      '127.0.0.1',
+      'localhost',
+      '127.1',
+      '[::1]',
+      '10.0.0.1',
+      '169.254.169.254',
+      '127.0.0.2',
+      'LOCALHOST',
+      'localhost.',
+      'api.localhost',
+      '0.0.0.0',
+      '192.168.1.1',
+      '172.16.0.1',
+      '100.64.0.1',
+      '[::ffff:127.0.0.1]',
+      '2130706433',
+      '0x7f000001',
+      '[fe80::1]',
+      '[fc00::1]',
+      '[::]',
+      '224.0.0.1',
+      '255.255.255.255',
     ];
     // A project of its own: tests running beside this one add and finish tasks in theirs.
     const own = await server.client.register();
@@ -88,8 +110,14 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
   });
 
   test('names resolving to several refused addresses, private or cloud-metadata addresses are refused at dispatch too', async () => {
-    for (const [name, why] of [['both.test', /loopback/], ['private.test', /private/], ['metadata.test', /link-local|metadata/]] as const) {
-      const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://${name}:${target.port}/${name}`, method: 'POST' } });
+    for (const [name, why] of [
+      ['both.test', /loopback/],
+      ['private.test', /private/],
+      ['metadata.test', /link-local|metadata/],
+    ] as const) {
+      const queued = await subscribeOk(server.client, creds, {
+        httpRequest: { url: `http://${name}:${target.port}/${name}`, method: 'POST' },
+      });
       await waitForState(server.client, creds, queued.id, 'ERROR');
       const timeline = await getTimeline(server.client, creds, queued.id);
       assert.match(timeline.at(-1)!.description, why, name);
@@ -133,7 +161,9 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
   });
 
   test('the exempt name is delivered even though it resolves to loopback', async () => {
-    const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://target.test:${target.port}/allowed`, method: 'POST' } });
+    const queued = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://target.test:${target.port}/allowed`, method: 'POST' },
+    });
     const [received] = await target.waitForRequests(1, { path: '/allowed' });
     assert.equal(received!.headers.host, `target.test:${target.port}`);
     assert.equal(received!.headers['x-kuueri-tasks-queue'], queued.id);
@@ -145,13 +175,17 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
       await server.client.subscribe(creds, { httpRequest: { url: `http://127.0.0.1:${target.port}/literal`, method: 'POST' } }),
       ['httpRequest.url'],
     );
-    const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://sub.target.test:${target.port}/sub`, method: 'POST' } });
+    const queued = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://sub.target.test:${target.port}/sub`, method: 'POST' },
+    });
     await waitForState(server.client, creds, queued.id, 'ERROR');
     assert.equal(target.requestsOn('/sub').length, 0);
   });
 
   test('a 302 redirect is not followed: the task fails with statusCode 302 and the second target receives nothing', async () => {
-    const queued = await subscribeOk(server.client, creds, { httpRequest: { url: `http://target.test:${target.port}/redirect`, method: 'POST' } });
+    const queued = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://target.test:${target.port}/redirect`, method: 'POST' },
+    });
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
     assert.equal(target.requestsOn('/redirect').length, 1);
     assert.equal(done.statusCode, 302);

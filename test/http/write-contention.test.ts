@@ -47,7 +47,9 @@ describe('writes that keep losing the race', () => {
   }
 
   const subscribe = (): Promise<string> =>
-    subscribeOk(server.client, creds, { httpRequest: { url: target.url('/busy'), method: 'POST' }, config: { executionDelay: '1h' } }).then((q) => q.id);
+    subscribeOk(server.client, creds, { httpRequest: { url: target.url('/busy'), method: 'POST' }, config: { executionDelay: '1h' } }).then(
+      (q) => q.id,
+    );
 
   test('pause, resume and unsubscribe answer 409 TASK_BUSY and leave the task as it was', async () => {
     const running = await subscribe();

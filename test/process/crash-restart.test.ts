@@ -135,7 +135,8 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       return [...ackedIds].filter((id) => !seen.has(id));
     };
     await waitFor(
-      () => `every acknowledged task to reach the target; never delivered: ${missing().length} of ${ackedIds.size}: ${missing().slice(0, 10).join(', ')}`,
+      () =>
+        `every acknowledged task to reach the target; never delivered: ${missing().length} of ${ackedIds.size}: ${missing().slice(0, 10).join(', ')}`,
       () => missing().length === 0,
       { timeoutMs: FAR_DELAY_MS + 15_000 },
     );
@@ -208,7 +209,9 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       `acknowledged ${acked.length} (${ids('racing').length} while racing the kill; ${racingFailed} subscribes cut off), ` +
         `delivered before the kill ${deliveredBeforeKill} requests, after ${target.requests.length - deliveredBeforeKill}`,
     );
-    t.diagnostic(`executions delivered twice: ${duplicates}; tasks with an Alert: ${alerted}; far tasks checked for no Alert: ${farChecked}`);
+    t.diagnostic(
+      `executions delivered twice: ${duplicates}; tasks with an Alert: ${alerted}; far tasks checked for no Alert: ${farChecked}`,
+    );
     t.diagnostic(`leases released at the restart: ${released}`);
     t.diagnostic(
       `restart to listening ${listeningAt - restartAt} ms; to every task delivered ${overdueDeliveredAt - restartAt} ms ` +
@@ -224,7 +227,10 @@ describe('SIGKILL with tasks pending, then a restart on the same database', () =
       let client = new ApiClient(server.url);
       const creds = await client.register();
       const subscribe = async (path: string, delay: string): Promise<string> => {
-        const res = await client.subscribe(creds, { httpRequest: { url: target.url(path), method: 'POST' }, config: { executionDelay: delay } });
+        const res = await client.subscribe(creds, {
+          httpRequest: { url: target.url(path), method: 'POST' },
+          config: { executionDelay: delay },
+        });
         assert.equal(res.status, 201, JSON.stringify(res.body));
         return res.body.id as string;
       };

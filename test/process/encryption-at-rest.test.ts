@@ -22,7 +22,12 @@ const BODY_BASE64 = Buffer.from(BODY).toString('base64');
 /** Every form a secret could take in the files: as sent, base64, base64url, and UTF-16 text. */
 function needles(): Array<{ name: string; bytes: Buffer }> {
   const out: Array<{ name: string; bytes: Buffer }> = [];
-  const plain: Array<[string, string]> = [['header value', HEADER_SECRET], ['query parameter', PARAM_SECRET], ['body', BODY], ['body (base64)', BODY_BASE64]];
+  const plain: Array<[string, string]> = [
+    ['header value', HEADER_SECRET],
+    ['query parameter', PARAM_SECRET],
+    ['body', BODY],
+    ['body (base64)', BODY_BASE64],
+  ];
   for (const [name, value] of plain) {
     out.push({ name, bytes: Buffer.from(value, 'utf8') });
     out.push({ name: `${name} (utf-16)`, bytes: Buffer.from(value, 'utf16le') });

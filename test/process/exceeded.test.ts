@@ -72,7 +72,10 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
     const killed = await server.kill('SIGKILL');
     assert.equal(killed.signal, 'SIGKILL');
     const killedAt = Date.now();
-    assert.ok(killedAt < pinnedAt && killedAt < relative.estimateExecAt, 'the process was killed before the next runs fell due (setup was too slow)');
+    assert.ok(
+      killedAt < pinnedAt && killedAt < relative.estimateExecAt,
+      'the process was killed before the next runs fell due (setup was too slow)',
+    );
     for (const id of [retryAtId, repeatAtId, relativeId]) assert.equal(sentFor(id).length, 1, `task ${id} sent once before the kill`);
 
     // Waiting on the clock is the point: every next run must fall due while nothing runs.
@@ -90,14 +93,20 @@ describe('retryAt / repeatAt / retryInterval that passed while the server was do
     assert.equal(relativeSent.length, 2);
     assert.equal(relativeSent[1]!.headers['x-kuueri-tasks-retry-count'], '1');
     const relativeTimeline = await getTimeline(client, creds, relativeId);
-    assert.ok(relativeTimeline.some((e) => e.label === 'Alert'), `Alert on the relative retry: ${relativeTimeline.map((e) => e.label).join(' > ')}`);
+    assert.ok(
+      relativeTimeline.some((e) => e.label === 'Alert'),
+      `Alert on the relative retry: ${relativeTimeline.map((e) => e.label).join(' > ')}`,
+    );
     assert.ok(!relativeTimeline.some((e) => e.label === 'Exceeded'));
 
     // Canary: a task subscribed now is sent and recorded, so the dispatcher has run past the others.
     const canaryId = await subscribe('/ok', { executionDelay: 1 });
     assert.equal((await waitForFinal(client, creds, canaryId)).state, 'COMPLETED');
 
-    for (const [name, id, done] of [['retryAt', retryAtId, retryAtDone], ['repeatAt', repeatAtId, repeatAtDone]] as const) {
+    for (const [name, id, done] of [
+      ['retryAt', retryAtId, retryAtDone],
+      ['repeatAt', repeatAtId, repeatAtDone],
+    ] as const) {
       assert.equal(done.state, 'EXCEEDED', `${name} task ended ${done.state}`);
       assert.equal(done.updates.attempts, 1, `${name} task: no attempt after the restart`);
       assert.equal(sentFor(id).length, 1, `${name} task: the target was not called again`);

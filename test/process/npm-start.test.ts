@@ -42,7 +42,9 @@ describe('npm start', () => {
     // Resolved with an object: npm may end by the signal itself, with no exit code.
     const exited = new Promise<{ code: number | null }>((resolve) => npm!.once('exit', (code) => resolve({ code })));
 
-    const url = await waitFor('the server to listen', () => /"url":"(http:\/\/[^"]+)"[^\n]*Kuueri Tasks listening/.exec(output)?.[1], { timeoutMs: 30_000 });
+    const url = await waitFor('the server to listen', () => /"url":"(http:\/\/[^"]+)"[^\n]*Kuueri Tasks listening/.exec(output)?.[1], {
+      timeoutMs: 30_000,
+    });
     assert.equal(await probeConnect(url), 'connected');
 
     npm.kill('SIGTERM');

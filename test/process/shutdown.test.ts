@@ -69,7 +69,9 @@ describe('SIGTERM with a request in flight', () => {
       },
       { timeoutMs: 5_000 },
     );
-    await waitFor('the server to log that it is shutting down', () => logLines(server.output()).some((l) => String(l.msg).startsWith('shutting down')));
+    await waitFor('the server to log that it is shutting down', () =>
+      logLines(server.output()).some((l) => String(l.msg).startsWith('shutting down')),
+    );
     assert.equal(server.proc.exitCode, null, 'the process waits for the attempt in flight');
     assert.equal(server.proc.signalCode, null, 'not killed by a signal');
 
@@ -95,7 +97,10 @@ describe('SIGTERM with a request in flight', () => {
     assert.equal(task.statusCode, 200, JSON.stringify(task));
     assert.equal(task.updates.attempts, 1, JSON.stringify(task));
     const timeline = await getTimeline(client, creds, id);
-    assert.deepEqual(timeline.map((e) => e.label), ['Subscribe', 'Complete']);
+    assert.deepEqual(
+      timeline.map((e) => e.label),
+      ['Subscribe', 'Complete'],
+    );
     assert.equal(target.requests.filter((r) => r.headers['x-kuueri-tasks-queue'] === id).length, 1, 'sent once');
     await server.kill('SIGTERM');
   });
@@ -123,7 +128,9 @@ describe('SIGTERM with a request in flight', () => {
           `Connection: close\r\n\r\n${body.slice(0, 20)}`,
       );
       server.proc.kill('SIGTERM');
-      await waitFor('the listener to close after SIGTERM', async () => (await probeConnect(server.url)) === 'ECONNREFUSED', { timeoutMs: 5_000 });
+      await waitFor('the listener to close after SIGTERM', async () => (await probeConnect(server.url)) === 'ECONNREFUSED', {
+        timeoutMs: 5_000,
+      });
       socket.end(body.slice(20));
       await waitFor(() => `the connection to be answered and closed; got so far: ${answer}`, closed, { timeoutMs: 10_000 });
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
@@ -135,7 +142,10 @@ describe('SIGTERM with a request in flight', () => {
         server = pool.track(await spawnServer(env, dir));
         client = new ApiClient(server.url);
         assert.equal((await waitForFinal(client, creds, id)).state, 'COMPLETED');
-        assert.ok(target.requests.some((r) => r.headers['x-kuueri-tasks-queue'] === id), 'the acknowledged task reached the target');
+        assert.ok(
+          target.requests.some((r) => r.headers['x-kuueri-tasks-queue'] === id),
+          'the acknowledged task reached the target',
+        );
         await server.kill('SIGTERM');
       } else {
         assert.equal(status, 503, `refused as unavailable, not failed: ${answer}`);
@@ -152,7 +162,10 @@ describe('SIGTERM with a request in flight', () => {
     let server = pool.track(await spawnServer(env, dir));
     let client = new ApiClient(server.url);
     const creds = await client.register();
-    const res = await client.subscribe(creds, { httpRequest: { url: target.url('/never'), method: 'POST' }, config: { executionDelay: 1 } });
+    const res = await client.subscribe(creds, {
+      httpRequest: { url: target.url('/never'), method: 'POST' },
+      config: { executionDelay: 1 },
+    });
     assert.equal(res.status, 201);
     const id = res.body.id as string;
     const sentFor = (): number => target.requests.filter((r) => r.headers['x-kuueri-tasks-queue'] === id).length;
@@ -160,7 +173,10 @@ describe('SIGTERM with a request in flight', () => {
 
     const exit = await server.kill('SIGTERM');
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, server.output());
-    assert.ok(logLines(server.output()).some((l) => String(l.msg).startsWith('aborted attempts')), 'the attempt was aborted');
+    assert.ok(
+      logLines(server.output()).some((l) => String(l.msg).startsWith('aborted attempts')),
+      'the attempt was aborted',
+    );
 
     target.respond(answerAt200);
     try {

@@ -29,7 +29,10 @@ function assertRefused(exit: RefusedStart, expected: RegExp[]): void {
   const lines = exit.stderr.trimEnd().split('\n');
   assert.equal(lines[0], 'Invalid configuration:', `one message, headed once:\n${exit.stderr}`);
   const bullets = lines.slice(1);
-  assert.ok(bullets.every((l) => l.startsWith('  - ')), `every further line is one problem:\n${exit.stderr}`);
+  assert.ok(
+    bullets.every((l) => l.startsWith('  - ')),
+    `every further line is one problem:\n${exit.stderr}`,
+  );
   for (const pattern of expected) {
     assert.equal(bullets.filter((l) => pattern.test(l)).length, 1, `one line matching ${String(pattern)}:\n${exit.stderr}`);
   }
@@ -84,13 +87,22 @@ describe('starting the server process', () => {
     let client = new ApiClient(second.url);
     const creds = await client.register();
     const res = await client.subscribe(creds, {
-      httpRequest: { url: target.url('/kept'), method: 'POST', data: Buffer.from('sealed before the restart').toString('base64'), headers: { 'X-Token': 'kept-1' } },
+      httpRequest: {
+        url: target.url('/kept'),
+        method: 'POST',
+        data: Buffer.from('sealed before the restart').toString('base64'),
+        headers: { 'X-Token': 'kept-1' },
+      },
       config: { executionDelay: '3s' },
     });
     assert.equal(res.status, 201);
     const id = res.body.id as string;
     assert.deepEqual(await second.kill('SIGTERM'), { code: 0, signal: null });
-    assert.equal(target.requests.filter((r) => r.url === '/kept').length, 0, 'the task had not run before the restart (setup was too slow)');
+    assert.equal(
+      target.requests.filter((r) => r.url === '/kept').length,
+      0,
+      'the task had not run before the restart (setup was too slow)',
+    );
 
     // ...is delivered, intact, by a third start that opens it with the same key.
     const third = pool.track(await spawnServer(env, dir));
@@ -121,7 +133,12 @@ describe('starting the server process', () => {
       JSON.stringify({ LEVEL: 5, UNKNOWN_KEY: true, MODULE: { THROTTLER: { LIMTI: 5 } }, SERVICE: { QUEUE: { LIMIT: 'many' } } }),
     );
     const exit = await runToExit({ PORT: '0', HOST: '127.0.0.1' }, dir);
-    assertRefused(exit, [/\bLEVEL\b.*one of/, /UNKNOWN_KEY.*unknown/, /MODULE\.THROTTLER\.LIMTI.*unknown/, /SERVICE\.QUEUE\.LIMIT.*integer/]);
+    assertRefused(exit, [
+      /\bLEVEL\b.*one of/,
+      /UNKNOWN_KEY.*unknown/,
+      /MODULE\.THROTTLER\.LIMTI.*unknown/,
+      /SERVICE\.QUEUE\.LIMIT.*integer/,
+    ]);
     assert.deepEqual(readdirSync(dir), ['resource'], 'nothing was created');
   });
 
@@ -162,7 +179,7 @@ describe('starting the server process', () => {
 
     // Once it has stopped, the next start takes the database.
     assert.deepEqual(await first.kill('SIGTERM'), { code: 0, signal: null });
-    assert.equal(existsSync(join(dir, 'data', 'tasks.db.lock.pid')), false, 'the holder\'s pid is removed on a clean stop');
+    assert.equal(existsSync(join(dir, 'data', 'tasks.db.lock.pid')), false, "the holder's pid is removed on a clean stop");
     const next = pool.track(await spawnServer(PROCESS_ENV, dir));
     assert.equal((await fetch(`${next.url}/healthz`)).status, 200);
     await next.kill('SIGTERM');
@@ -172,11 +189,14 @@ describe('starting the server process', () => {
     const dir = tempDir('stale-lock');
     const crashed = pool.track(await spawnServer(PROCESS_ENV, dir));
     const creds = await new ApiClient(crashed.url).register();
-    const res = await new ApiClient(crashed.url).subscribe(creds, { httpRequest: { url: target.url('/after-crash'), method: 'POST' }, config: { executionDelay: '1s' } });
+    const res = await new ApiClient(crashed.url).subscribe(creds, {
+      httpRequest: { url: target.url('/after-crash'), method: 'POST' },
+      config: { executionDelay: '1s' },
+    });
     assert.equal(res.status, 201);
     assert.equal((await crashed.kill('SIGKILL')).signal, 'SIGKILL');
     const lock = join(dir, 'data', 'tasks.db.lock.pid');
-    assert.equal(readFileSync(lock, 'utf8'), String(crashed.proc.pid), 'SIGKILL left the holder\'s pid behind');
+    assert.equal(readFileSync(lock, 'utf8'), String(crashed.proc.pid), "SIGKILL left the holder's pid behind");
 
     // Pids start over after a reboot or a container restart: the recorded one now names a live
     // process that is no Kuueri Tasks server and holds nothing.

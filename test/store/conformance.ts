@@ -101,7 +101,20 @@ export function describeTaskStoreContract(
       });
 
       test('tokenHash round-trips as the same bytes, including zero and non-UTF-8 bytes', async () => {
-        const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x00, 0x0a, 0x0d, 0x22, 0x5c, ...Array.from({ length: 21 }, (_, i) => i * 12)]);
+        const bytes = Buffer.from([
+          0x00,
+          0xff,
+          0xfe,
+          0x80,
+          0xc3,
+          0x28,
+          0x00,
+          0x0a,
+          0x0d,
+          0x22,
+          0x5c,
+          ...Array.from({ length: 21 }, (_, i) => i * 12),
+        ]);
         const p = newProject({ tokenHash: bytes });
         await store.insertProject(p);
         const found = must(await store.findProject(p.id), 'project');
@@ -110,7 +123,7 @@ export function describeTaskStoreContract(
         assert.ok(found.tokenHash.equals(bytes), `tokenHash came back as ${found.tokenHash.toString('hex')}`);
       });
 
-      test('countActive is 0 for a new or unknown project and counts only that project\'s tasks', async () => {
+      test("countActive is 0 for a new or unknown project and counts only that project's tasks", async () => {
         const a = await project();
         const b = await project();
         assert.equal(await store.countActive(a), 0);
@@ -157,7 +170,11 @@ export function describeTaskStoreContract(
           // The due time follows the config: keep it due at T0 + 1_000 whatever the sample.
           if (field.kind === 'config') task = { ...task, config: { ...task.config, executionAt: base.execAt } };
           await store.insertTask(task, [], 10);
-          assert.deepEqual(withoutVersion(must(await store.findTask(task.projectId, task.id), field.name)), task, `findTask: ${field.name}`);
+          assert.deepEqual(
+            withoutVersion(must(await store.findTask(task.projectId, task.id), field.name)),
+            task,
+            `findTask: ${field.name}`,
+          );
           const [claimed] = await store.claimDue(T0 + 1_000, 10, 1_000);
           assert.deepEqual(claimed?.[field.name], task[field.name], `claimDue: ${field.name}`);
           await store.releaseLeases([{ id: task.id, token: must(claimed?.leaseToken, 'token') }]);
@@ -219,7 +236,10 @@ export function describeTaskStoreContract(
 
         const expected = plainEntries([...first.entries, alert, ...failed.entries, ...retried.entries]);
         assert.deepEqual(await timelineOf(task), expected);
-        assert.deepEqual(expected.map((e) => e.label), ['Alert', 'Error', 'Retry', 'Complete']);
+        assert.deepEqual(
+          expected.map((e) => e.label),
+          ['Alert', 'Error', 'Retry', 'Complete'],
+        );
         assert.deepEqual(expected[2]?.metadata, { retryCount: 1 });
       });
 
@@ -356,7 +376,11 @@ export function describeTaskStoreContract(
         const claim = async (now: number, what: string): Promise<void> => {
           const [claimed] = await store.claimDue(now, 10, 30_000);
           task = must(claimed, `a claim for ${what}`);
-          assert.deepEqual(withoutVersion(must(await store.findTask(p, task.id), 'task')), withoutVersion(task), `after the claim for ${what}`);
+          assert.deepEqual(
+            withoutVersion(must(await store.findTask(p, task.id), 'task')),
+            withoutVersion(task),
+            `after the claim for ${what}`,
+          );
         };
         await claim(T0 + 1_000, 'the first attempt');
         await write(applyOutcome(task, { ok: false, statusCode: 503 }, T0 + 1_100), 'a failed attempt (a retry)');
@@ -456,7 +480,10 @@ export function describeTaskStoreContract(
         const current = await cancel(store, stale, T0 + 200);
         assert.equal(await store.deleteTask(stale), false);
         assert.deepEqual(await store.findTask(p, stale.id), current);
-        assert.deepEqual((await timelineOf(current)).map((e) => e.label), ['Pause', 'Unsubscribe']);
+        assert.deepEqual(
+          (await timelineOf(current)).map((e) => e.label),
+          ['Pause', 'Unsubscribe'],
+        );
         assert.equal(await store.countActive(p), 0, 'the refused delete did not decrement again');
       });
     });
@@ -505,7 +532,7 @@ export function describeTaskStoreContract(
         assert.equal(lease.until, T0 + 31_200);
         assert.deepEqual({ ...withoutVersion(claimed!), leaseToken: null, leaseUntil: 0 }, withoutVersion(before));
         assert.deepEqual(await store.findTask(p, before.id), claimed, 'the answer is the task as now stored');
-        assert.deepEqual((await timelineOf(claimed!)), [], 'a claim adds no entry');
+        assert.deepEqual(await timelineOf(claimed!), [], 'a claim adds no entry');
       });
 
       test('a claimed task is not claimed again before its lease ends, and then again with a new token', async () => {
@@ -532,7 +559,10 @@ export function describeTaskStoreContract(
         }
         const running = await insertAt(store, p, T0 + 1_000);
         const claimed = await store.claimDue(Number.MAX_SAFE_INTEGER - 1_000_000, 100, 1_000);
-        assert.deepEqual(claimed.map((t) => t.id), [running.id]);
+        assert.deepEqual(
+          claimed.map((t) => t.id),
+          [running.id],
+        );
         assert.deepEqual(await store.claimDue(Number.MAX_SAFE_INTEGER - 1_000_000, 100, 1_000), []);
       });
 
@@ -584,7 +614,7 @@ export function describeTaskStoreContract(
         assert.equal(must(again, 'claim after renewal').id, task.id);
       });
 
-      test('renewing until now gives the task back: it is due at once (the dispatcher\'s stop relies on this)', async () => {
+      test("renewing until now gives the task back: it is due at once (the dispatcher's stop relies on this)", async () => {
         const p = await project();
         const task = await insertAt(store, p, T0 + 1_000);
         const [claimed] = await store.claimDue(T0 + 1_000, 10, 60_000);
@@ -633,11 +663,14 @@ export function describeTaskStoreContract(
         ]);
         assert.equal(released, 1);
         assert.equal(await heard, T0 + 100);
-        assert.equal(leaseOf((await store.findTask(p, a.id))), null);
-        assert.notEqual(leaseOf((await store.findTask(p, b.id))), null, 'a lease held by another token stays');
+        assert.equal(leaseOf(await store.findTask(p, a.id)), null);
+        assert.notEqual(leaseOf(await store.findTask(p, b.id)), null, 'a lease held by another token stays');
         assert.equal(await store.nextDueAt(), T0 + 100);
         const again = await store.claimDue(T0 + 1_001, 10, 60_000);
-        assert.deepEqual(again.map((t) => t.id), [a.id]);
+        assert.deepEqual(
+          again.map((t) => t.id),
+          [a.id],
+        );
       });
     });
 
@@ -707,7 +740,7 @@ export function describeTaskStoreContract(
     });
 
     describe('onDue', () => {
-      test('an insert reports the new task\'s due time', async () => {
+      test("an insert reports the new task's due time", async () => {
         const p = await project();
         const heard = nextDueEvent(store, (at) => at === T0 + 4_321);
         await insertAt(store, p, T0 + 4_321);

@@ -71,7 +71,8 @@ export async function step(store: TaskStore, prev: StoredTask, transition: Trans
 }
 
 export const pause = (store: TaskStore, prev: StoredTask, now: number): Promise<StoredTask> => step(store, prev, pauseTask(prev, now));
-export const cancel = (store: TaskStore, prev: StoredTask, now: number): Promise<StoredTask> => step(store, prev, unsubscribeTask(prev, now));
+export const cancel = (store: TaskStore, prev: StoredTask, now: number): Promise<StoredTask> =>
+  step(store, prev, unsubscribeTask(prev, now));
 /** A successful attempt; with no repeat left the task ends COMPLETED. */
 export const succeed = (store: TaskStore, prev: StoredTask, now: number): Promise<StoredTask> =>
   step(store, prev, applyOutcome(prev, { ok: true, statusCode: 200 }, now));
@@ -80,12 +81,7 @@ export const fail = (store: TaskStore, prev: StoredTask, now: number): Promise<S
   step(store, prev, applyOutcome(prev, { ok: false, statusCode: 503 }, now));
 
 /** Inserts a task and drives it to `state`, finishing (when it finishes) at `endAt`. */
-export async function insertInState(
-  store: TaskStore,
-  projectId: string,
-  state: Task['state'],
-  endAt: number,
-): Promise<StoredTask> {
+export async function insertInState(store: TaskStore, projectId: string, state: Task['state'], endAt: number): Promise<StoredTask> {
   switch (state) {
     case 'RUNNING':
       return insertAt(store, projectId, endAt);

@@ -126,10 +126,14 @@ test('TurnBatch: a full batch leaves at the end of the tick that filled it; what
   const stream = client.stream;
   const sent: number[][] = [];
   // Each batch is one MGET of its items' keys, so what Redis answers shows which call carried which item.
-  const batch = new TurnBatch<number, string | null>(writes, (items) => {
-    sent.push(items);
-    return client.mget(items.map((i) => `tb:${i}`));
-  }, 3);
+  const batch = new TurnBatch<number, string | null>(
+    writes,
+    (items) => {
+      sent.push(items);
+      return client.mget(items.map((i) => `tb:${i}`));
+    },
+    3,
+  );
   await client.mset('tb:1', 'one', 'tb:4', 'four');
   type Seen = { sentInTick: number; corkedAfterTick: number; sentLater: number; corkedLater: number; answers: Promise<(string | null)[]> };
   const seen = await new Promise<Seen>((resolve) => {
@@ -141,7 +145,13 @@ test('TurnBatch: a full batch leaves at the end of the tick that filled it; what
       writes.hold(); // the turn's next request
       const fourth = batch.add(4);
       process.nextTick(() =>
-        resolve({ sentInTick, corkedAfterTick, sentLater: sent.length, corkedLater: stream.writableCorked, answers: Promise.all([...first, fourth]) }),
+        resolve({
+          sentInTick,
+          corkedAfterTick,
+          sentLater: sent.length,
+          corkedLater: stream.writableCorked,
+          answers: Promise.all([...first, fourth]),
+        }),
       );
     });
   });

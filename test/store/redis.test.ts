@@ -77,7 +77,11 @@ describe('redis specifics', () => {
       assert.equal(await where(1, `${prefix}task:${task.id}`), 1);
       assert.equal(await where(1, `${prefix}due`), 1);
       assert.equal(await where(2, `${prefix}config:${task.id}`), 1);
-      assert.equal(await where(3, `${prefix}timeline:${task.id}`), 0, 'a new task has no stored entry yet (its Subscribe entry is derived)');
+      assert.equal(
+        await where(3, `${prefix}timeline:${task.id}`),
+        0,
+        'a new task has no stored entry yet (its Subscribe entry is derived)',
+      );
       await pause(store, task, T0 + 1);
       assert.equal(await where(3, `${prefix}timeline:${task.id}`), 1);
       // Nothing of the task lives in db 0, and no project key in db 1.
@@ -99,7 +103,14 @@ describe('redis specifics', () => {
       await store.insertProject(project);
       const running = await insertAt(store, project.id, T0 + 60_000);
       const other = await insertAt(store, project.id, T0 + 5);
-      const completed = await succeed(store, must((await store.claimDue(T0 + 10, 10, 1000)).find((t) => t.id === other.id), 'claimed'), T0 + 20);
+      const completed = await succeed(
+        store,
+        must(
+          (await store.claimDue(T0 + 10, 10, 1000)).find((t) => t.id === other.id),
+          'claimed',
+        ),
+        T0 + 20,
+      );
       const third = await insertAt(store, project.id, T0 + 50_000);
       const canceled = await cancel(store, third, T0 + 30);
       const ttl = async (db: number, key: string): Promise<number> => {
@@ -108,12 +119,19 @@ describe('redis specifics', () => {
       };
       for (const finished of [completed, canceled]) {
         assert.notEqual(finished.state, 'RUNNING');
-        for (const [db, key] of [[1, `task:${finished.id}`], [2, `config:${finished.id}`], [3, `timeline:${finished.id}`]] as const) {
+        for (const [db, key] of [
+          [1, `task:${finished.id}`],
+          [2, `config:${finished.id}`],
+          [3, `timeline:${finished.id}`],
+        ] as const) {
           const left = await ttl(db, prefix + key);
           assert.ok(left > RETENTION_SECONDS - 60 && left <= RETENTION_SECONDS, `${key} in db ${db}: ttl ${left}`);
         }
       }
-      for (const [db, key] of [[1, `task:${running.id}`], [2, `config:${running.id}`]] as const) {
+      for (const [db, key] of [
+        [1, `task:${running.id}`],
+        [2, `config:${running.id}`],
+      ] as const) {
         assert.equal(await ttl(db, prefix + key), -1, `${key} of a RUNNING task must not expire`);
       }
       assert.equal(await ttl(3, `${prefix}timeline:${running.id}`), -2, 'a task with no stored entry has no timeline key');
@@ -219,7 +237,11 @@ describe('redis specifics', () => {
         await raw.select(db);
         return raw.ttl(key);
       };
-      for (const [db, key] of [[1, 'task'], [2, 'config'], [3, 'timeline']] as const) {
+      for (const [db, key] of [
+        [1, 'task'],
+        [2, 'config'],
+        [3, 'timeline'],
+      ] as const) {
         assert.ok((await ttl(db, `${prefix}${key}:${done.id}`)) > 0, `the finished task's ${key} expires`);
         assert.equal(await ttl(db, `${prefix}${key}:${paused.id}`), -1, `a paused task's ${key} does not`);
       }
@@ -237,9 +259,23 @@ describe('redis specifics', () => {
       // The layout the previous version wrote (insert-tasks-1.lua before this change).
       await raw.select(1);
       await raw.hset(`${prefix}task:${id}`, {
-        id, projectId: project.id, startAt: String(T0), request: sealed.toString('base64url'), state: 'RUNNING', statusCode: '0',
-        execAt: String(T0 + 1_000), endAt: '0', retrying: '0', repeating: '0', retryCount: '0', repeatCount: '0', attempts: '0',
-        pausedLeft: '0', leaseToken: '', leaseUntil: '', version: '1',
+        id,
+        projectId: project.id,
+        startAt: String(T0),
+        request: sealed.toString('base64url'),
+        state: 'RUNNING',
+        statusCode: '0',
+        execAt: String(T0 + 1_000),
+        endAt: '0',
+        retrying: '0',
+        repeating: '0',
+        retryCount: '0',
+        repeatCount: '0',
+        attempts: '0',
+        pausedLeft: '0',
+        leaseToken: '',
+        leaseUntil: '',
+        version: '1',
       });
       await raw.zadd(`${prefix}due`, T0 + 1_000, id);
       await raw.select(2);
@@ -250,8 +286,24 @@ describe('redis specifics', () => {
       await raw.hincrby(`${prefix}project:${project.id}`, 'active', 1);
 
       const expected = {
-        id, projectId: project.id, startAt: T0, config, request: sealed, state: 'RUNNING', statusCode: 0, execAt: T0 + 1_000, endAt: 0,
-        retrying: false, repeating: false, retryCount: 0, repeatCount: 0, attempts: 0, pausedLeft: 0, leaseToken: null, leaseUntil: 0, version: 1,
+        id,
+        projectId: project.id,
+        startAt: T0,
+        config,
+        request: sealed,
+        state: 'RUNNING',
+        statusCode: 0,
+        execAt: T0 + 1_000,
+        endAt: 0,
+        retrying: false,
+        repeating: false,
+        retryCount: 0,
+        repeatCount: 0,
+        attempts: 0,
+        pausedLeft: 0,
+        leaseToken: null,
+        leaseUntil: 0,
+        version: 1,
       };
       assert.deepEqual(await store.findTask(project.id, id), expected);
       const [claimed] = await store.claimDue(T0 + 1_000, 10, 30_000);
@@ -261,7 +313,11 @@ describe('redis specifics', () => {
       const after = must(await store.findTask(project.id, id), 'task');
       assert.deepEqual({ ...after, version: 0 }, { ...failed.task, version: 0 });
       const timeline = must(await store.readTimeline(project.id, id), 'timeline');
-      assert.deepEqual(timelineOf(after, timeline).map((e) => e.label), ['Subscribe', 'Error'], 'the stored Subscribe entry, not a second one');
+      assert.deepEqual(
+        timelineOf(after, timeline).map((e) => e.label),
+        ['Subscribe', 'Error'],
+        'the stored Subscribe entry, not a second one',
+      );
       assert.equal(timelineOf(after, timeline)[0]!.description, subscribed.description);
     }));
 
@@ -326,9 +382,14 @@ describe('redis specifics', () => {
       // Two inserts of one turn: the batch fails as a whole, and each caller hears it.
       const lost = [subscribeAt(project.id, T0 + 1_000), subscribeAt(project.id, T0 + 2_000)];
       const inserts = await Promise.allSettled(lost.map(({ task, entries }) => store.insertTask(task, entries, 10)));
-      assert.deepEqual(inserts.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored')), ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
+      assert.deepEqual(
+        inserts.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored')),
+        ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE'],
+      );
       await server.start();
-      const found = await waitFor('the store to read the project again', () => store.findProject(project.id).catch(() => null), { everyMs: 50 });
+      const found = await waitFor('the store to read the project again', () => store.findProject(project.id).catch(() => null), {
+        everyMs: 50,
+      });
       assert.equal(found.email, project.email, 'the project written before Redis stopped is there after it is back');
       assert.equal(await store.findTask(project.id, lost[0]!.task.id), null, 'an insert answered STORE_UNAVAILABLE was not stored');
       await store.insertTask(lost[0]!.task, lost[0]!.entries, 10);

@@ -29,12 +29,19 @@ after(() => {
 
 const insert = (k: string, v: number): void => void db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v);
 const rows = (): Record<string, number> =>
-  Object.fromEntries(db.prepare<[], { k: string; v: number }>('SELECT k, v FROM t ORDER BY k').all().map((r) => [r.k, r.v]));
+  Object.fromEntries(
+    db
+      .prepare<[], { k: string; v: number }>('SELECT k, v FROM t ORDER BY k')
+      .all()
+      .map((r) => [r.k, r.v]),
+  );
 
 test('the writes of one turn commit together and each caller gets its own value', async () => {
   let commits = 0;
   db.function('count_commit', () => ++commits);
-  db.exec('CREATE TABLE commits (n INTEGER); CREATE TRIGGER on_insert AFTER INSERT ON t BEGIN INSERT INTO commits VALUES (count_commit()); END');
+  db.exec(
+    'CREATE TABLE commits (n INTEGER); CREATE TRIGGER on_insert AFTER INSERT ON t BEGIN INSERT INTO commits VALUES (count_commit()); END',
+  );
   const values = await Promise.all([1, 2, 3].map((v) => batcher.run(() => (insert(`k${v}`, v), v * 10))));
   assert.deepEqual(values, [10, 20, 30]);
   assert.deepEqual(rows(), { k1: 1, k2: 2, k3: 3 });
@@ -52,7 +59,10 @@ test('a write that throws after changing rows is undone alone; the writes before
     }),
     batcher.run(() => insert('c', 4)),
   ]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   const failure = results[1] as PromiseRejectedResult;
   assert.equal((failure.reason as { code?: string }).code, 'SQLITE_CONSTRAINT_PRIMARYKEY', 'the failing write gets its own error');
   assert.deepEqual(rows(), { a: 1, c: 4, taken: 0 });

@@ -122,7 +122,10 @@ describe('SqliteStore specifics', () => {
       try {
         assert.equal(raw.pragma('user_version', { simple: true }), LATEST_SCHEMA);
         const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
-        assert.deepEqual(tables.map((t) => t.name), ['meta', 'projects', 'requests', 'tasks', 'timeline']);
+        assert.deepEqual(
+          tables.map((t) => t.name),
+          ['meta', 'projects', 'requests', 'tasks', 'timeline'],
+        );
         assert.equal(migrate(raw), 0, 'nothing left to apply');
       } finally {
         raw.close();
@@ -149,8 +152,15 @@ describe('SqliteStore specifics', () => {
     test('a database written at schema 2 (request in the tasks row) opens at the latest with its tasks whole', async () => {
       mkdirSync(join(dir, 'data'));
       const raw = new Database(path);
-      migrate(raw, loadMigrations().filter((m) => m.version <= 2));
-      raw.prepare("INSERT INTO projects (id, email, token_hash, created_at, role, active_tasks) VALUES ('P1', 'p@x.test', x'00', 1, 'DEV', 1)").run();
+      migrate(
+        raw,
+        loadMigrations().filter((m) => m.version <= 2),
+      );
+      raw
+        .prepare(
+          "INSERT INTO projects (id, email, token_hash, created_at, role, active_tasks) VALUES ('P1', 'p@x.test', x'00', 1, 'DEV', 1)",
+        )
+        .run();
       raw
         .prepare(
           `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, currently_retry, currently_repeat,
@@ -298,11 +308,15 @@ describe('SqliteStore specifics', () => {
       child.kill('SIGKILL');
       const ended = await exit;
       assert.equal(ended.signal, 'SIGKILL');
-      assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(child.pid), 'the dead holder left its pid behind, but the kernel let its lock go');
+      assert.equal(
+        readFileSync(`${path}.lock.pid`, 'utf8'),
+        String(child.pid),
+        'the dead holder left its pid behind, but the kernel let its lock go',
+      );
 
       const store = openStore();
       assert.equal(readFileSync(`${path}.lock.pid`, 'utf8'), String(process.pid));
-      assert.equal(must(await store.findProject(projectId), 'the child\'s project').email, `${projectId.toLowerCase()}@child.example`);
+      assert.equal(must(await store.findProject(projectId), "the child's project").email, `${projectId.toLowerCase()}@child.example`);
     });
   });
 
@@ -331,7 +345,12 @@ describe('SqliteStore specifics', () => {
     const raw = new Database(path, { readonly: true });
     try {
       const stored = must(raw.prepare<[string], { n: number }>('SELECT active AS n FROM projects WHERE id = ?').get(project.id), 'project');
-      const running = must(raw.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND state IN ('RUNNING', 'PAUSED')").get(project.id), 'tasks');
+      const running = must(
+        raw
+          .prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND state IN ('RUNNING', 'PAUSED')")
+          .get(project.id),
+        'tasks',
+      );
       assert.equal(stored.n, running.n, 'the stored count is the tasks that are active');
     } finally {
       raw.close();
@@ -375,13 +394,18 @@ describe('SqliteStore specifics', () => {
     const sealed = cipher.seal(request, sealedId);
     const opaqueId = newId(T0);
     const opaque = Buffer.from('v9:"any" opaque\nstring ü \u0000 end \xff\xfe');
-    for (const [id, request] of [[sealedId, sealed], [opaqueId, opaque]] as const) {
+    for (const [id, request] of [
+      [sealedId, sealed],
+      [opaqueId, opaque],
+    ] as const) {
       await store.insertTask(createTask({ id, projectId: project.id, config: DEFAULT_CONFIG, request }, T0), [], 10);
     }
 
     const raw = new Database(path, { readonly: true });
     try {
-      const column = raw.prepare<[string], { request: Buffer }>('SELECT r.request FROM requests r JOIN tasks t ON t.rid = r.rid WHERE t.id = ?');
+      const column = raw.prepare<[string], { request: Buffer }>(
+        'SELECT r.request FROM requests r JOIN tasks t ON t.rid = r.rid WHERE t.id = ?',
+      );
       assert.deepEqual(must(column.get(sealedId), 'row').request, sealed);
       assert.deepEqual(must(column.get(opaqueId), 'row').request, opaque);
       const row = JSON.stringify(raw.prepare('SELECT * FROM tasks WHERE id = ?').get(sealedId));

@@ -39,7 +39,10 @@ function problemsOf(env: NodeJS.ProcessEnv, cwd: string): string[] {
 }
 
 function hasProblem(problems: string[], pattern: RegExp): void {
-  assert.ok(problems.some((p) => pattern.test(p)), `no problem matches ${pattern}: ${JSON.stringify(problems)}`);
+  assert.ok(
+    problems.some((p) => pattern.test(p)),
+    `no problem matches ${pattern}: ${JSON.stringify(problems)}`,
+  );
 }
 
 describe('loadConfig: defaults', () => {
@@ -128,7 +131,10 @@ describe('loadConfig: the configuration file', () => {
   });
 
   test('unknown keys are reported with their dotted path', () => {
-    const problems = problemsOf({}, workdir({ PORTT: 1, MODULE: { HTTP: { MAX_BODY: 1 }, CACHE: {} }, DATABASE: { REDIS: { DB: 0 } }, port: 8202 }));
+    const problems = problemsOf(
+      {},
+      workdir({ PORTT: 1, MODULE: { HTTP: { MAX_BODY: 1 }, CACHE: {} }, DATABASE: { REDIS: { DB: 0 } }, port: 8202 }),
+    );
     assert.deepEqual([...problems].sort(), [
       'DATABASE.REDIS.DB: unknown key in the configuration file',
       'MODULE.CACHE: unknown key in the configuration file',
@@ -170,27 +176,30 @@ describe('loadConfig: environment', () => {
   });
 
   test('each variable reaches its setting', () => {
-    const config = loadConfig({
-      PORT: '8080',
-      HOST: '127.0.0.1',
-      TASKS_LEVEL: 'PRODUCTION',
-      TASKS_LOG_LEVEL: 'debug',
-      TASKS_TRUST_PROXY: 'true',
-      TASKS_MAX_BODY_LENGTH: '2048',
-      TASKS_MAX_CONTENT_LENGTH: '0',
-      TASKS_THROTTLE_TTL: '60',
-      TASKS_THROTTLE_LIMIT: '10',
-      TASKS_REGISTER_TTL: '120',
-      TASKS_REGISTER_LIMIT: '3',
-      TASKS_QUEUE_LIMIT: '5',
-      TASKS_CRYPTO_KEY: 'p'.repeat(40),
-      TASKS_ALLOW_TARGETS: '127.0.0.0/8, localhost',
-      TASKS_CONCURRENCY: '4',
-      TASKS_LEASE_MS: '2000',
-      TASKS_SHUTDOWN_GRACE_MS: '0',
-      TASKS_SQLITE_SYNCHRONOUS: 'FULL',
-      TASKS_RETENTION: '60',
-    }, workdir());
+    const config = loadConfig(
+      {
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        TASKS_LEVEL: 'PRODUCTION',
+        TASKS_LOG_LEVEL: 'debug',
+        TASKS_TRUST_PROXY: 'true',
+        TASKS_MAX_BODY_LENGTH: '2048',
+        TASKS_MAX_CONTENT_LENGTH: '0',
+        TASKS_THROTTLE_TTL: '60',
+        TASKS_THROTTLE_LIMIT: '10',
+        TASKS_REGISTER_TTL: '120',
+        TASKS_REGISTER_LIMIT: '3',
+        TASKS_QUEUE_LIMIT: '5',
+        TASKS_CRYPTO_KEY: 'p'.repeat(40),
+        TASKS_ALLOW_TARGETS: '127.0.0.0/8, localhost',
+        TASKS_CONCURRENCY: '4',
+        TASKS_LEASE_MS: '2000',
+        TASKS_SHUTDOWN_GRACE_MS: '0',
+        TASKS_SQLITE_SYNCHRONOUS: 'FULL',
+        TASKS_RETENTION: '60',
+      },
+      workdir(),
+    );
     assert.equal(config.port, 8080);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.level, 'PRODUCTION');
@@ -217,7 +226,15 @@ describe('loadConfig: environment', () => {
     assert.equal(loadConfig({ PORT: ' 8080 ' }, workdir()).port, 8080);
     assert.equal(loadConfig({ PORT: '0' }, workdir()).port, 0);
     assert.equal(loadConfig({ PORT: '65535' }, workdir()).port, 65535);
-    for (const [value, message] of [['abc', /must be an integer/], ['80.5', /must be an integer/], ['1e3', /must be an integer/], ['0x50', /must be an integer/], ['65536', /between 0 and 65535/], ['-1', /between 0 and 65535/], ['99999999999999999999', /must be an integer/]] as const) {
+    for (const [value, message] of [
+      ['abc', /must be an integer/],
+      ['80.5', /must be an integer/],
+      ['1e3', /must be an integer/],
+      ['0x50', /must be an integer/],
+      ['65536', /between 0 and 65535/],
+      ['-1', /between 0 and 65535/],
+      ['99999999999999999999', /must be an integer/],
+    ] as const) {
       const problems = problemsOf({ PORT: value }, workdir());
       assert.equal(problems.length, 1, value);
       assert.match(problems[0]!, /^PORT \(environment\): /, value);
@@ -226,7 +243,15 @@ describe('loadConfig: environment', () => {
   });
 
   test('flags accept true/false/1/0 in any case', () => {
-    for (const [value, expected] of [['true', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['0', false], [' true ', true]] as const) {
+    for (const [value, expected] of [
+      ['true', true],
+      ['TRUE', true],
+      ['1', true],
+      ['false', false],
+      ['False', false],
+      ['0', false],
+      [' true ', true],
+    ] as const) {
       assert.equal(loadConfig({ TASKS_TRUST_PROXY: value }, workdir()).trustProxy, expected, value);
     }
     for (const value of ['yes', 'no', 'on', '2']) {
@@ -241,7 +266,10 @@ describe('loadConfig: environment', () => {
   });
 
   test('a crypto key shorter than 32 characters is refused', () => {
-    hasProblem(problemsOf({ TASKS_CRYPTO_KEY: 'short' }, workdir()), /^TASKS_CRYPTO_KEY \(environment\): must be a string of at least 32 characters/);
+    hasProblem(
+      problemsOf({ TASKS_CRYPTO_KEY: 'short' }, workdir()),
+      /^TASKS_CRYPTO_KEY \(environment\): must be a string of at least 32 characters/,
+    );
     assert.equal(loadConfig({ TASKS_CRYPTO_KEY: 'x'.repeat(32) }, workdir()).cryptoKey, 'x'.repeat(32));
   });
 
@@ -254,7 +282,10 @@ describe('loadConfig: environment', () => {
   });
 
   test('the file allow list must be strings', () => {
-    hasProblem(problemsOf({}, workdir({ SERVICE: { TARGETS: { ALLOW: [1, 2] } } })), /^SERVICE\.TARGETS\.ALLOW \(in .*\): must be a comma-separated string or an array of strings/);
+    hasProblem(
+      problemsOf({}, workdir({ SERVICE: { TARGETS: { ALLOW: [1, 2] } } })),
+      /^SERVICE\.TARGETS\.ALLOW \(in .*\): must be a comma-separated string or an array of strings/,
+    );
     assert.deepEqual(loadConfig({}, workdir({ SERVICE: { TARGETS: { ALLOW: '10.0.0.0/8, ::1' } } })).allowTargets, ['10.0.0.0/8', '::1']);
   });
 
@@ -308,7 +339,11 @@ describe('loadConfig: the store', () => {
   });
 
   test('redis:// and rediss:// URLs are kept as given', () => {
-    for (const url of ['redis://localhost:6379', 'redis://user:pass@redis.internal:6380/2', 'rediss://default:secret@cache.example.com:6380']) {
+    for (const url of [
+      'redis://localhost:6379',
+      'redis://user:pass@redis.internal:6380/2',
+      'rediss://default:secret@cache.example.com:6380',
+    ]) {
       assert.deepEqual(loadConfig({ TASKS_DB: url }, workdir()).store, { kind: 'redis', url }, url);
     }
   });
@@ -320,15 +355,24 @@ describe('loadConfig: the store', () => {
   });
 
   test('a Redis URL is built from DATABASE.REDIS.* when no URL is set', () => {
-    const full = loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'redis.internal', PORT: 6380, USERNAME: 'tasks', PASSWORD: 'p@ss:w/rd' } } }));
+    const full = loadConfig(
+      {},
+      workdir({ DATABASE: { REDIS: { HOST: 'redis.internal', PORT: 6380, USERNAME: 'tasks', PASSWORD: 'p@ss:w/rd' } } }),
+    );
     assert.deepEqual(full.store, { kind: 'redis', url: 'redis://tasks:p%40ss%3Aw%2Frd@redis.internal:6380' });
     const url = new URL(full.store.kind === 'redis' ? full.store.url : '');
     assert.equal(decodeURIComponent(url.password), 'p@ss:w/rd');
     assert.equal(url.username, 'tasks');
 
     assert.deepEqual(loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'r' } } })).store, { kind: 'redis', url: 'redis://r:6379' });
-    assert.deepEqual(loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'r', PASSWORD: 'pw' } } })).store, { kind: 'redis', url: 'redis://:pw@r:6379' });
-    assert.deepEqual(loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'r', USERNAME: 'u' } } })).store, { kind: 'redis', url: 'redis://u:@r:6379' });
+    assert.deepEqual(loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'r', PASSWORD: 'pw' } } })).store, {
+      kind: 'redis',
+      url: 'redis://:pw@r:6379',
+    });
+    assert.deepEqual(loadConfig({}, workdir({ DATABASE: { REDIS: { HOST: 'r', USERNAME: 'u' } } })).store, {
+      kind: 'redis',
+      url: 'redis://u:@r:6379',
+    });
   });
 
   test('DATABASE.REDIS.* without HOST leaves the default sqlite store; a URL wins over HOST', () => {

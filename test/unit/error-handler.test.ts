@@ -41,12 +41,22 @@ const inject = (app: FastifyInstance) =>
 
 describe('error handler: causes of 5xx answers', () => {
   test('a STORE_UNAVAILABLE with a cause logs the cause chain with method and URL, never headers or body', async () => {
-    const readonly = Object.assign(new Error("READONLY You can't write against a read only replica."), { name: 'ReplyError', command: { name: 'evalsha', args: [SECRET] } });
-    const { app, lines } = appThrowing(new AppError('STORE_UNAVAILABLE', undefined, [], { cause: new Error('write failed', { cause: readonly }) }));
+    const readonly = Object.assign(new Error("READONLY You can't write against a read only replica."), {
+      name: 'ReplyError',
+      command: { name: 'evalsha', args: [SECRET] },
+    });
+    const { app, lines } = appThrowing(
+      new AppError('STORE_UNAVAILABLE', undefined, [], { cause: new Error('write failed', { cause: readonly }) }),
+    );
     const res = await inject(app);
 
     assert.equal(res.statusCode, 503);
-    assert.deepEqual(res.json(), { statusCode: 503, code: 'STORE_UNAVAILABLE', error: 'Service Unavailable', message: 'The task store is unavailable; try again shortly' });
+    assert.deepEqual(res.json(), {
+      statusCode: 503,
+      code: 'STORE_UNAVAILABLE',
+      error: 'Service Unavailable',
+      message: 'The task store is unavailable; try again shortly',
+    });
     assert.ok(!res.body.includes('READONLY'), 'the client is told nothing of the cause');
 
     const failed = lines.filter((l) => l.code === 'STORE_UNAVAILABLE');
@@ -84,10 +94,17 @@ describe('error handler: causes of 5xx answers', () => {
   });
 
   test('nothing is logged for a 5xx without a cause, nor for a 4xx with one', async () => {
-    for (const error of [new AppError('STORE_UNAVAILABLE'), new AppError('TASK_BUSY', undefined, [], { cause: new Error('lost the race') })]) {
+    for (const error of [
+      new AppError('STORE_UNAVAILABLE'),
+      new AppError('TASK_BUSY', undefined, [], { cause: new Error('lost the race') }),
+    ]) {
       const { app, lines } = appThrowing(error);
       assert.equal((await inject(app)).statusCode, error.status);
-      assert.deepEqual(lines.filter((l) => l.level === 50), [], error.code);
+      assert.deepEqual(
+        lines.filter((l) => l.level === 50),
+        [],
+        error.code,
+      );
     }
   });
 });

@@ -42,12 +42,24 @@ describe('encode (RESP of a command)', () => {
   test('a Buffer argument is sent as its bytes, counted as bytes', () => {
     const bytes = Buffer.from([0, 0xff, 0x0d, 0x0a, 0x24, 0xc3]);
     const wire = encode('hset', [['k', 'request'], [bytes]]);
-    assert.deepEqual(wire, Buffer.concat([Buffer.from('*4\r\n$4\r\nhset\r\n$1\r\nk\r\n$7\r\nrequest\r\n$6\r\n'), bytes, Buffer.from('\r\n')]));
+    assert.deepEqual(
+      wire,
+      Buffer.concat([Buffer.from('*4\r\n$4\r\nhset\r\n$1\r\nk\r\n$7\r\nrequest\r\n$6\r\n'), bytes, Buffer.from('\r\n')]),
+    );
   });
 
   test('an EncodedCommand writes what encode made, and keeps its first chunk as its arguments', () => {
-    const command = new EncodedCommand('evalsha', [['sha', '1', 'key'], ['a', 'b']]);
-    assert.deepEqual(command.toWritable(), encode('evalsha', [['sha', '1', 'key'], ['a', 'b']]));
+    const command = new EncodedCommand('evalsha', [
+      ['sha', '1', 'key'],
+      ['a', 'b'],
+    ]);
+    assert.deepEqual(
+      command.toWritable(),
+      encode('evalsha', [
+        ['sha', '1', 'key'],
+        ['a', 'b'],
+      ]),
+    );
     assert.deepEqual(command.args, ['sha', '1', 'key']);
   });
 });
@@ -92,13 +104,28 @@ describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
   const LINE = Number(must(/local LINE = (\d+)/.exec(generated)?.[1], 'LINE'));
   const ID = '01KB2ABCDEFGHJKMNPQRSTVWXY';
   const values: Record<string, string> = {
-    projectId: '01KB2ABCDEFGHJKMNPQRSTVWXZ', startAt: '1000', state: 'RUNNING', statusCode: '0', execAt: '2000', endAt: '',
-    retrying: '', repeating: '1', retryCount: '', repeatCount: '2', attempts: '3', pausedLeft: '', leaseToken: 'tok.7',
-    leaseUntil: '17000', version: '5',
+    projectId: '01KB2ABCDEFGHJKMNPQRSTVWXZ',
+    startAt: '1000',
+    state: 'RUNNING',
+    statusCode: '0',
+    execAt: '2000',
+    endAt: '',
+    retrying: '',
+    repeating: '1',
+    retryCount: '',
+    repeatCount: '2',
+    attempts: '3',
+    pausedLeft: '',
+    leaseToken: 'tok.7',
+    leaseUntil: '17000',
+    version: '5',
   };
   const sealed = Buffer.from([2, 0, 1, 2, 0xff]);
   const config = '{"retry":1,"timeout":30000}';
-  const line = (v: Record<string, string>): string => FIELDS.slice(0, LINE).map((f) => v[f] ?? '').join('\n');
+  const line = (v: Record<string, string>): string =>
+    FIELDS.slice(0, LINE)
+      .map((f) => v[f] ?? '')
+      .join('\n');
 
   test('reads each value under its field, a missing one as its zero, the sealed request and the config beside them', () => {
     const task = taskFromLine(ID, line(values), sealed, config);
@@ -128,7 +155,10 @@ describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
 
   test('a line with a value too many or too few is refused, not read shifted', () => {
     assert.throws(() => taskFromLine(ID, `${line(values)}\nextra`, sealed, config), new RegExp(`${LINE + 1} values, not ${LINE}`));
-    assert.throws(() => taskFromLine(ID, line(values).replace('\n1000\n', '\n'), sealed, config), new RegExp(`${LINE - 1} values, not ${LINE}`));
+    assert.throws(
+      () => taskFromLine(ID, line(values).replace('\n1000\n', '\n'), sealed, config),
+      new RegExp(`${LINE - 1} values, not ${LINE}`),
+    );
   });
 
   test('what cannot be a task is refused: no version, a bad number, an unknown state, no project, no request', () => {

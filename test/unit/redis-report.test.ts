@@ -4,9 +4,22 @@ import { parseInfo, redisReport } from '../../src/store/redis/redis-report.js';
 
 /** INFO as Redis 7.0 answers it, trimmed to the fields the report reads. */
 const HEALTHY = [
-  '# Server', 'redis_version:7.0.15', '', '# Memory', 'maxmemory_policy:noeviction', '',
-  '# Persistence', 'loading:0', 'rdb_last_bgsave_status:ok', 'aof_enabled:1', 'aof_last_bgrewrite_status:ok', 'aof_last_write_status:ok', '',
-  '# Stats', 'unexpected_error_replies:0', '',
+  '# Server',
+  'redis_version:7.0.15',
+  '',
+  '# Memory',
+  'maxmemory_policy:noeviction',
+  '',
+  '# Persistence',
+  'loading:0',
+  'rdb_last_bgsave_status:ok',
+  'aof_enabled:1',
+  'aof_last_bgrewrite_status:ok',
+  'aof_last_write_status:ok',
+  '',
+  '# Stats',
+  'unexpected_error_replies:0',
+  '',
 ].join('\r\n');
 
 const report = (changes: Record<string, string>, user: string | null = 'tasks') => {

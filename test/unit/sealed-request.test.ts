@@ -61,12 +61,23 @@ describe('seal and open', () => {
     const unicode: HttpRequestSpec = { url: 'https://a.example/ü', method: 'PUT', headers: { 'X-Name': 'Zoë 🚀' } };
     assert.deepEqual(cipher.open(cipher.seal(unicode, TASK_ID), TASK_ID), unicode);
     const binary = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0a, 0x0d]);
-    const withBody: HttpRequestSpec = { url: 'https://a.example/', method: 'POST', params: {}, headers: {}, data: binary.toString('base64') };
+    const withBody: HttpRequestSpec = {
+      url: 'https://a.example/',
+      method: 'POST',
+      params: {},
+      headers: {},
+      data: binary.toString('base64'),
+    };
     assert.deepEqual(cipher.open(cipher.seal(withBody, TASK_ID), TASK_ID), { url: withBody.url, method: 'POST', body: binary });
   });
 
   test('long values round trip (lengths of several bytes)', () => {
-    const long: HttpRequestSpec = { url: `https://a.example/${'p'.repeat(20_000)}`, method: 'POST', headers: { 'X-Long': 'v'.repeat(300) }, data: randomBytes(70_000).toString('base64') };
+    const long: HttpRequestSpec = {
+      url: `https://a.example/${'p'.repeat(20_000)}`,
+      method: 'POST',
+      headers: { 'X-Long': 'v'.repeat(300) },
+      data: randomBytes(70_000).toString('base64'),
+    };
     const opened = cipher.open(cipher.seal(long, TASK_ID), TASK_ID);
     assert.equal(opened.url, long.url);
     assert.deepEqual(opened.headers, long.headers);
@@ -99,7 +110,10 @@ describe('seal and open', () => {
     for (const secret of secrets) {
       assert.ok(!sealed.includes(Buffer.from(secret, 'utf8')), `sealed bytes contain ${secret}`);
       for (const encoding of ['base64', 'base64url', 'hex'] as const) {
-        assert.ok(!sealed.includes(Buffer.from(Buffer.from(secret).toString(encoding).slice(0, 16))), `sealed bytes contain ${secret} as ${encoding}`);
+        assert.ok(
+          !sealed.includes(Buffer.from(Buffer.from(secret).toString(encoding).slice(0, 16))),
+          `sealed bytes contain ${secret} as ${encoding}`,
+        );
       }
     }
   });

@@ -79,16 +79,21 @@ describe('resolveSubscription: defaults', () => {
   });
 
   test('every given field lands in the effective config', () => {
-    const r = resolve(body({}, {
-      executionDelay: '10s',
-      retry: 3,
-      retryInterval: '2s',
-      retryExponential: false,
-      repeat: 2,
-      repeatInterval: '1m',
-      repeatExponential: false,
-      timeout: '30s',
-    }));
+    const r = resolve(
+      body(
+        {},
+        {
+          executionDelay: '10s',
+          retry: 3,
+          retryInterval: '2s',
+          retryExponential: false,
+          repeat: 2,
+          repeatInterval: '1m',
+          repeatExponential: false,
+          timeout: '30s',
+        },
+      ),
+    );
     assert.deepEqual(r.config, {
       executionDelay: 10_000,
       executionAt: 0,
@@ -108,7 +113,15 @@ describe('resolveSubscription: defaults', () => {
 
 describe('resolveSubscription: executionDelay and executionAt', () => {
   test('executionDelay sets firstExecAt = now + delay, in ms or as a duration string', () => {
-    for (const [delay, ms] of [[1, 1], [500, 500], ['500ms', 500], ['10s', 10_000], ['5m', 300_000], ['1h', 3_600_000], ['2d', 2 * DAY]] as const) {
+    for (const [delay, ms] of [
+      [1, 1],
+      [500, 500],
+      ['500ms', 500],
+      ['10s', 10_000],
+      ['5m', 300_000],
+      ['1h', 3_600_000],
+      ['2d', 2 * DAY],
+    ] as const) {
       const r = resolve(body({}, { executionDelay: delay }));
       assert.equal(r.firstExecAt, NOW + ms, `executionDelay ${delay}`);
       assert.equal(r.config.executionDelay, ms, `executionDelay ${delay}`);
@@ -133,7 +146,11 @@ describe('resolveSubscription: executionDelay and executionAt', () => {
   test('executionAt must be in the future', () => {
     for (const at of [NOW, NOW - 1, 0, 1]) {
       const issues = issuesOf(() => resolve(body({}, { executionAt: at })));
-      assert.deepEqual(issues.map((i) => i.field), ['config.executionAt'], `executionAt ${at}`);
+      assert.deepEqual(
+        issues.map((i) => i.field),
+        ['config.executionAt'],
+        `executionAt ${at}`,
+      );
       assert.match(issues[0]!.message, /future/);
     }
     assert.equal(resolve(body({}, { executionAt: NOW + 1 })).firstExecAt, NOW + 1);
@@ -146,7 +163,10 @@ describe('resolveSubscription: executionDelay and executionAt', () => {
 });
 
 describe('resolveSubscription: retryAt and repeatAt', () => {
-  for (const [at, count] of [['retryAt', 'retry'], ['repeatAt', 'repeat']] as const) {
+  for (const [at, count] of [
+    ['retryAt', 'retry'],
+    ['repeatAt', 'repeat'],
+  ] as const) {
     test(`${at} implies ${count} = 1`, () => {
       const r = resolve(body({}, { [at]: NOW + 60_000 }));
       assert.equal(r.config[at], NOW + 60_000);
@@ -162,7 +182,11 @@ describe('resolveSubscription: retryAt and repeatAt', () => {
     test(`${at} with a different explicit ${count} is refused on config.${count}`, () => {
       for (const n of [0, 2, 5]) {
         const issues = issuesOf(() => resolve(body({}, { [at]: NOW + 60_000, [count]: n })));
-        assert.deepEqual(issues.map((i) => i.field), [`config.${count}`], `${count} ${n}`);
+        assert.deepEqual(
+          issues.map((i) => i.field),
+          [`config.${count}`],
+          `${count} ${n}`,
+        );
         assert.match(issues[0]!.message, new RegExp(at));
       }
     });
@@ -229,7 +253,11 @@ describe('resolveSubscription: duration ranges', () => {
         assert.equal(typeof r.config[field], 'number', `${field} ${String(value)}`);
       } else {
         const issues = issuesOf(() => resolve(b));
-        assert.deepEqual(issues.map((i) => i.field), [`config.${field}`], `${field} ${String(value)}`);
+        assert.deepEqual(
+          issues.map((i) => i.field),
+          [`config.${field}`],
+          `${field} ${String(value)}`,
+        );
       }
     });
   }
@@ -306,7 +334,11 @@ describe('resolveSubscription: URL', () => {
   for (const [url, label, allow] of privateTargets) {
     test(`refuses ${label} (${url}) unless the allow list exempts it`, () => {
       const issues = issuesOf(() => resolve(body({ url })));
-      assert.deepEqual(issues.map((i) => i.field), ['httpRequest.url'], url);
+      assert.deepEqual(
+        issues.map((i) => i.field),
+        ['httpRequest.url'],
+        url,
+      );
       assert.match(issues[0]!.message, /target refused/, url);
       assert.match(issues[0]!.message, /TASKS_ALLOW_TARGETS/, url);
 
@@ -348,7 +380,19 @@ describe('resolveSubscription: URL', () => {
 });
 
 describe('resolveSubscription: headers', () => {
-  const forbidden = ['Host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'TE', 'Trailer', 'Proxy-Connection', 'Expect', 'HTTP2-Settings'];
+  const forbidden = [
+    'Host',
+    'Content-Length',
+    'Transfer-Encoding',
+    'Connection',
+    'Keep-Alive',
+    'Upgrade',
+    'TE',
+    'Trailer',
+    'Proxy-Connection',
+    'Expect',
+    'HTTP2-Settings',
+  ];
 
   test('every forbidden header is in FORBIDDEN_HEADERS', () => {
     for (const name of forbidden) assert.ok(FORBIDDEN_HEADERS.has(name.toLowerCase()), name);
@@ -357,14 +401,20 @@ describe('resolveSubscription: headers', () => {
   for (const name of [...forbidden, 'host', 'CONTENT-LENGTH', 'transfer-encoding']) {
     test(`refuses the connection header ${name}`, () => {
       const issues = issuesOf(() => resolve(body({ headers: { [name]: 'x' } })));
-      assert.deepEqual(issues.map((i) => i.field), [`httpRequest.headers.${name}`]);
+      assert.deepEqual(
+        issues.map((i) => i.field),
+        [`httpRequest.headers.${name}`],
+      );
     });
   }
 
   for (const name of ['X-Kuueri-Tasks-Queue', 'x-kuueri-tasks-retry-count', 'X-KUUERI-TASKS-CURRENTLY-REPEAT', 'X-Kuueri-Tasks-Anything']) {
     test(`refuses the reserved header ${name}`, () => {
       const issues = issuesOf(() => resolve(body({ headers: { [name]: 'x' } })));
-      assert.deepEqual(issues.map((i) => i.field), [`httpRequest.headers.${name}`]);
+      assert.deepEqual(
+        issues.map((i) => i.field),
+        [`httpRequest.headers.${name}`],
+      );
       assert.match(issues[0]!.message, /x-kuueri-tasks-/);
     });
   }
@@ -376,7 +426,10 @@ describe('resolveSubscription: headers', () => {
 
   test('a header name given twice in different cases is refused on the second spelling', () => {
     const issues = issuesOf(() => resolve(body({ headers: { 'X-Token': 'a', 'x-token': 'b' } })));
-    assert.deepEqual(issues.map((i) => i.field), ['httpRequest.headers.x-token']);
+    assert.deepEqual(
+      issues.map((i) => i.field),
+      ['httpRequest.headers.x-token'],
+    );
     assert.match(issues[0]!.message, /twice/);
   });
 
@@ -424,7 +477,10 @@ describe('resolveSubscription: data', () => {
   });
 
   test('empty data is refused as empty (the schema leaves emptiness to this check)', () => {
-    assert.deepEqual(issuesOf(() => resolve(body({ data: '' }))), [{ field: 'httpRequest.data', message: 'must not be empty' }]);
+    assert.deepEqual(
+      issuesOf(() => resolve(body({ data: '' }))),
+      [{ field: 'httpRequest.data', message: 'must not be empty' }],
+    );
   });
 
   test('base64 whose length cannot be valid is refused', () => {

@@ -41,9 +41,27 @@ describe('parseAllowList', () => {
   });
 
   const invalid = [
-    '10.0.0.0/33', '::/129', '1.2.3.4/abc', '1.2.3.4/', 'foo/24', '/8', '300.1.1.1/8',
-    '*', '*.', '*.*.example', 'a.*.example', 'example*', 'host_name', '-leading.example', 'trailing-.example',
-    'has space.example', 'http://example.com', 'example.com:8080', '[::1]', 'exa..mple', 'ünicode.example',
+    '10.0.0.0/33',
+    '::/129',
+    '1.2.3.4/abc',
+    '1.2.3.4/',
+    'foo/24',
+    '/8',
+    '300.1.1.1/8',
+    '*',
+    '*.',
+    '*.*.example',
+    'a.*.example',
+    'example*',
+    'host_name',
+    '-leading.example',
+    'trailing-.example',
+    'has space.example',
+    'http://example.com',
+    'example.com:8080',
+    '[::1]',
+    'exa..mple',
+    'ünicode.example',
   ];
   for (const entry of invalid) {
     test(`"${entry}" is invalid and kept as written`, () => {
@@ -136,7 +154,21 @@ describe('refuseAddress: refused ranges', () => {
 });
 
 describe('refuseAddress: public unicast is allowed', () => {
-  for (const address of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '172.15.255.255', '172.32.0.1', '100.63.255.255', '100.128.0.1', '169.253.0.1', '11.0.0.1', '2606:4700:4700::1111', '[2001:4860:4860::8888]', '2a00:1450:4001::1', '::ffff:8.8.8.8']) {
+  for (const address of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '172.15.255.255',
+    '172.32.0.1',
+    '100.63.255.255',
+    '100.128.0.1',
+    '169.253.0.1',
+    '11.0.0.1',
+    '2606:4700:4700::1111',
+    '[2001:4860:4860::8888]',
+    '2a00:1450:4001::1',
+    '::ffff:8.8.8.8',
+  ]) {
     test(`${address} is allowed`, () => {
       assert.equal(strict.refuseAddress(address), null, address);
     });
@@ -147,7 +179,18 @@ describe('refuseAddress with an allow list', () => {
   const policy = createTargetPolicy(parseAllowList(['127.0.0.0/8', '10.1.0.0/16', '::1', 'fd00::/8', '169.254.169.254']));
 
   test('addresses inside an allowed CIDR or equal to an allowed address are allowed', () => {
-    for (const address of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '::1', '[::1]', 'fd00::1', 'fd12::1', '169.254.169.254', '::ffff:127.0.0.1', '::ffff:10.1.0.9']) {
+    for (const address of [
+      '127.0.0.1',
+      '127.9.9.9',
+      '10.1.2.3',
+      '::1',
+      '[::1]',
+      'fd00::1',
+      'fd12::1',
+      '169.254.169.254',
+      '::ffff:127.0.0.1',
+      '::ffff:10.1.0.9',
+    ]) {
       assert.equal(policy.refuseAddress(address), null, address);
     }
   });
@@ -205,7 +248,17 @@ describe('refuseLiteralHost', () => {
   });
 
   test('loopback names are refused as loopback', () => {
-    for (const host of ['localhost', 'LOCALHOST', 'localhost.', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback', 'foo.localhost', 'a.b.localhost', 'Foo.LocalHost.']) {
+    for (const host of [
+      'localhost',
+      'LOCALHOST',
+      'localhost.',
+      'localhost.localdomain',
+      'ip6-localhost',
+      'ip6-loopback',
+      'foo.localhost',
+      'a.b.localhost',
+      'Foo.LocalHost.',
+    ]) {
       assert.match(strict.refuseLiteralHost(host) ?? '', /loopback/, host);
     }
   });

@@ -42,7 +42,15 @@ function cfg(overrides: Partial<TaskConfig> = {}): TaskConfig {
 }
 
 function subscribe(clock: TestClock, overrides: Partial<TaskConfig> = {}, delay = 1_000): Task {
-  return createTask({ id: TASK_ID, projectId: PROJECT_ID, config: cfg({ executionDelay: delay, ...overrides }), request: Uint8Array.from(Buffer.from('sealed')) }, clock.now());
+  return createTask(
+    {
+      id: TASK_ID,
+      projectId: PROJECT_ID,
+      config: cfg({ executionDelay: delay, ...overrides }),
+      request: Uint8Array.from(Buffer.from('sealed')),
+    },
+    clock.now(),
+  );
 }
 
 interface Step extends Transition {
@@ -69,11 +77,16 @@ function labels(entries: readonly TimelineEntry[]): string[] {
 function taskIn(state: TaskState, clock = new TestClock(T0)): Task {
   const running = subscribe(clock, { retry: 1, repeat: 1 });
   switch (state) {
-    case 'RUNNING': return running;
-    case 'PAUSED': return pauseTask(running, clock.now()).task;
-    case 'CANCELED': return unsubscribeTask(running, clock.now()).task;
-    case 'COMPLETED': return attempt(clock, attempt(clock, running, OK).task, OK).task;
-    case 'ERROR': return attempt(clock, attempt(clock, running, FAIL).task, FAIL).task;
+    case 'RUNNING':
+      return running;
+    case 'PAUSED':
+      return pauseTask(running, clock.now()).task;
+    case 'CANCELED':
+      return unsubscribeTask(running, clock.now()).task;
+    case 'COMPLETED':
+      return attempt(clock, attempt(clock, running, OK).task, OK).task;
+    case 'ERROR':
+      return attempt(clock, attempt(clock, running, FAIL).task, FAIL).task;
     case 'EXCEEDED': {
       const pinned = subscribe(clock, { retry: 1, retryAt: clock.now() + 2_000 });
       return attempt(clock, pinned, FAIL, 5_000).task;
@@ -779,14 +792,25 @@ describe('recoverMissedRun', () => {
 });
 
 describe('attemptHeaders', () => {
-  function expectHeaders(headers: Record<string, string>, retryCount: number, retrying: boolean, repeatCount: number, repeating: boolean, label: string): void {
-    assert.deepEqual(headers, {
-      'X-Kuueri-Tasks-Queue': TASK_ID,
-      'X-Kuueri-Tasks-Retry-Count': String(retryCount),
-      'X-Kuueri-Tasks-Currently-Retry': String(retrying),
-      'X-Kuueri-Tasks-Repeat-Count': String(repeatCount),
-      'X-Kuueri-Tasks-Currently-Repeat': String(repeating),
-    }, label);
+  function expectHeaders(
+    headers: Record<string, string>,
+    retryCount: number,
+    retrying: boolean,
+    repeatCount: number,
+    repeating: boolean,
+    label: string,
+  ): void {
+    assert.deepEqual(
+      headers,
+      {
+        'X-Kuueri-Tasks-Queue': TASK_ID,
+        'X-Kuueri-Tasks-Retry-Count': String(retryCount),
+        'X-Kuueri-Tasks-Currently-Retry': String(retrying),
+        'X-Kuueri-Tasks-Repeat-Count': String(repeatCount),
+        'X-Kuueri-Tasks-Currently-Repeat': String(repeating),
+      },
+      label,
+    );
   }
 
   test('a plain task', () => {

@@ -51,7 +51,17 @@ describe('tokens', () => {
 
   test('TOKEN_PATTERN refuses malformed tokens', () => {
     const good = newToken();
-    for (const bad of ['', 'kt_', good.slice(3), `kt-${good.slice(3)}`, `${good}A`, good.slice(0, -1), `kt_${'a'.repeat(42)}=`, `kt_${'a'.repeat(42)}+`, `KT_${good.slice(3)}`]) {
+    for (const bad of [
+      '',
+      'kt_',
+      good.slice(3),
+      `kt-${good.slice(3)}`,
+      `${good}A`,
+      good.slice(0, -1),
+      `kt_${'a'.repeat(42)}=`,
+      `kt_${'a'.repeat(42)}+`,
+      `KT_${good.slice(3)}`,
+    ]) {
       assert.doesNotMatch(bad, TOKEN_PATTERN, bad);
     }
   });

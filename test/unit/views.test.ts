@@ -11,7 +11,12 @@ const T0 = Date.UTC(2026, 0, 1);
 
 function newTask(clock: TestClock, config: Partial<TaskConfig> = {}): Task {
   return createTask(
-    { id: '01KDXQ0000ABCDEFGHJKMNPQRS', projectId: '01KDXQ0000ZZZZZZZZZZZZZZZZ', config: { ...DEFAULT_CONFIG, executionDelay: 10_000, ...config }, request: Buffer.from('SEALED-SECRET') },
+    {
+      id: '01KDXQ0000ABCDEFGHJKMNPQRS',
+      projectId: '01KDXQ0000ZZZZZZZZZZZZZZZZ',
+      config: { ...DEFAULT_CONFIG, executionDelay: 10_000, ...config },
+      request: Buffer.from('SEALED-SECRET'),
+    },
     clock.now(),
   );
 }

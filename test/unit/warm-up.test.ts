@@ -11,7 +11,8 @@ test('warming up the HTTP client makes its request and leaves no server or socke
   await warmUpHttpClient();
   // Handles go away once their close callbacks have run: look again for up to a second.
   await waitFor(
-    () => `the warm-up's handles to close (${count('TCPServerWrap') - servers} server and ${count('TCPSocketWrap') - sockets} socket handles left)`,
+    () =>
+      `the warm-up's handles to close (${count('TCPServerWrap') - servers} server and ${count('TCPSocketWrap') - sockets} socket handles left)`,
     () => count('TCPServerWrap') <= servers && count('TCPSocketWrap') <= sockets,
     { timeoutMs: 1_000, everyMs: 10 },
   );

@@ -4,7 +4,15 @@ import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
 import { resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
-import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, timelineOf, unsubscribeTask } from '../../core/task-machine.js';
+import {
+  type Transition,
+  assertDeletable,
+  createTask,
+  pauseTask,
+  resumeTask,
+  timelineOf,
+  unsubscribeTask,
+} from '../../core/task-machine.js';
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
@@ -47,7 +55,14 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     if (request.validationError) {
       // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
       const shape = validationIssues(request.validationError);
-      const semantic = subscriptionIssues(validPart(request.body, shape.map((i) => i.field)), now, ctx.policy);
+      const semantic = subscriptionIssues(
+        validPart(
+          request.body,
+          shape.map((i) => i.field),
+        ),
+        now,
+        ctx.policy,
+      );
       throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
     }
     const resolved = resolveSubscription(request.body, now, ctx.policy);

@@ -204,7 +204,8 @@ const LINE_AT = TASK_FIELDS.map((f) => LINE_NAMES.indexOf(f.name));
  */
 export function taskFromLine(id: string, line: RedisValue, request: RedisValue, configJson: RedisValue): StoredTask {
   const values = text(line).split('\n');
-  if (values.length !== LINE_NAMES.length) throw new Error(`A claimed task came back with ${values.length} values, not ${LINE_NAMES.length}`);
+  if (values.length !== LINE_NAMES.length)
+    throw new Error(`A claimed task came back with ${values.length} values, not ${LINE_NAMES.length}`);
   return decodeTask(id, (i) => (i < 0 ? values[LINE_NAMES.length - 1] : LINE_AT[i]! < 0 ? request : values[LINE_AT[i]!]), configJson);
 }
 
@@ -218,12 +219,18 @@ export function taskFromHash(id: string, flat: readonly RedisValue[], configJson
 /** The project hash: a field per Project field under its own name, and the store's `active` count. */
 export function projectFields(project: Project): string[] {
   return [
-    'id', project.id,
-    'email', project.email,
-    'tokenHash', project.tokenHash.toString('hex'),
-    'createdAt', String(project.createdAt),
-    'as', project.as,
-    'active', '0',
+    'id',
+    project.id,
+    'email',
+    project.email,
+    'tokenHash',
+    project.tokenHash.toString('hex'),
+    'createdAt',
+    String(project.createdAt),
+    'as',
+    project.as,
+    'active',
+    '0',
   ];
 }
 

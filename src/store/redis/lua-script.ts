@@ -24,7 +24,11 @@ const PRELUDE = luaFieldTable() + luaResultTable() + readFileSync(`${SCRIPTS_DIR
 export class LuaScript {
   readonly sha: string;
 
-  private constructor(readonly name: string, readonly keyCount: number, readonly source: string) {
+  private constructor(
+    readonly name: string,
+    readonly keyCount: number,
+    readonly source: string,
+  ) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
@@ -47,7 +51,10 @@ export class LuaScript {
     options: { buffers?: boolean } = {},
   ): Promise<LuaReply> {
     if (keys.length !== this.keyCount) throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
-    const chunks: (readonly Argument[])[] = [[this.sha, String(this.keyCount), ...keys], args.map((a) => (typeof a === 'number' ? String(a) : a))];
+    const chunks: (readonly Argument[])[] = [
+      [this.sha, String(this.keyCount), ...keys],
+      args.map((a) => (typeof a === 'number' ? String(a) : a)),
+    ];
     for (const chunk of more) chunks.push(chunk);
     const replyEncoding = options.buffers ? null : 'utf8';
     try {

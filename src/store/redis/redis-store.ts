@@ -5,7 +5,17 @@ import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
-import { changedTaskFields, configValue, entryFromJson, entryToJson, projectFields, projectFromHash, pushNewTaskFields, taskFromHash, taskFromLine } from './codec.js';
+import {
+  changedTaskFields,
+  configValue,
+  entryFromJson,
+  entryToJson,
+  projectFields,
+  projectFromHash,
+  pushNewTaskFields,
+  taskFromHash,
+  taskFromLine,
+} from './codec.js';
 import type { Argument } from './encoded-command.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { parseInfo, redisReport } from './redis-report.js';
@@ -96,7 +106,12 @@ export class RedisStore implements TaskStore {
     const main = new Redis(options.url, { ...base, db: 1, connectionName: 'kuueri-tasks' });
     const projects = new Redis(options.url, { ...base, db: 0, connectionName: 'kuueri-tasks-projects' });
     // The subscriber keeps its subscription across reconnects; it needs the offline queue for that.
-    const subscriber = new Redis(options.url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'kuueri-tasks-wakeups' });
+    const subscriber = new Redis(options.url, {
+      ...base,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      connectionName: 'kuueri-tasks-wakeups',
+    });
     const clients = [main, projects, subscriber];
     // Errors also arrive as events while reconnecting; commands report them to their callers.
     for (const client of clients) client.on('error', () => undefined);
@@ -144,7 +159,11 @@ export class RedisStore implements TaskStore {
 
   async insertProject(project: Project): Promise<void> {
     const inserted = await this.call(() =>
-      SCRIPTS.insertProject.run(this.main, [this.keys.email(project.email), this.keys.project(project.id)], [project.id, ...projectFields(project)]),
+      SCRIPTS.insertProject.run(
+        this.main,
+        [this.keys.email(project.email), this.keys.project(project.id)],
+        [project.id, ...projectFields(project)],
+      ),
     );
     if (!written(inserted)) throw new AppError('EMAIL_TAKEN');
   }
@@ -162,7 +181,14 @@ export class RedisStore implements TaskStore {
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
     const due = dueAtOf(task);
     // In the order insert-tasks-1.lua reads them.
-    const args: Argument[] = [task.projectId, task.id, String(activeLimit), isActive(task.state) ? '1' : '0', due === null ? '' : String(due), configValue(task)];
+    const args: Argument[] = [
+      task.projectId,
+      task.id,
+      String(activeLimit),
+      isActive(task.state) ? '1' : '0',
+      due === null ? '' : String(due),
+      configValue(task),
+    ];
     args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
     const fields: Argument[] = [];
@@ -202,9 +228,17 @@ export class RedisStore implements TaskStore {
     const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
     const fields = changedTaskFields(prev, next);
     const args: Argument[] = [
-      prev.id, prev.projectId, String(prev.version), String(delta), due === null ? '' : String(due), next.leaseToken !== null ? '1' : '0',
+      prev.id,
+      prev.projectId,
+      String(prev.version),
+      String(delta),
+      due === null ? '' : String(due),
+      next.leaseToken !== null ? '1' : '0',
       isFinished(next.state) ? String(this.options.retentionSeconds) : '',
-      String(entries.length), ...entries.map(entryToJson), String(fields.length), ...fields,
+      String(entries.length),
+      ...entries.map(entryToJson),
+      String(fields.length),
+      ...fields,
     ];
     return written(await this.call(() => this.replaces.add(args)));
   }
@@ -214,8 +248,12 @@ export class RedisStore implements TaskStore {
       SCRIPTS.deleteTask.run(
         this.main,
         [
-          this.keys.project(prev.projectId), this.keys.task(prev.id), this.keys.due, this.keys.leased,
-          this.keys.config(prev.id), this.keys.timeline(prev.id),
+          this.keys.project(prev.projectId),
+          this.keys.task(prev.id),
+          this.keys.due,
+          this.keys.leased,
+          this.keys.config(prev.id),
+          this.keys.timeline(prev.id),
         ],
         [prev.version, isActive(prev.state) ? -1 : 0, prev.id],
       ),
@@ -227,7 +265,9 @@ export class RedisStore implements TaskStore {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
     const reply = await this.call(() => {
-      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix], [], { buffers: true });
+      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix], [], {
+        buffers: true,
+      });
       // Claims start from the dispatcher's setImmediate: sent at the end of the turn they would wait a whole turn.
       this.turnWrites.sendSoon();
       return sent;
@@ -250,12 +290,16 @@ export class RedisStore implements TaskStore {
   async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
     if (leases.length === 0) return 0;
     const args = leases.flatMap((l) => [l.id, l.token]);
-    const result = await this.call(() => SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel, ...args]));
+    const result = await this.call(() =>
+      SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel, ...args]),
+    );
     return Number(result);
   }
 
   async releaseAllLeases(): Promise<number> {
-    const result = await this.call(() => SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel]));
+    const result = await this.call(() =>
+      SCRIPTS.releaseLeases.run(this.main, [this.keys.due, this.keys.leased], [this.prefix, this.channel]),
+    );
     return Number(result);
   }
 

@@ -23,7 +23,9 @@ export type ScriptResult = (typeof RESULT)[keyof typeof RESULT];
 
 /** Lua that declares RESULT, for the header of every script. */
 export function luaResultTable(): string {
-  return `local RESULT = { ${Object.entries(RESULT).map(([name, code]) => `${name} = ${code}`).join(', ')} }\n`;
+  return `local RESULT = { ${Object.entries(RESULT)
+    .map(([name, code]) => `${name} = ${code}`)
+    .join(', ')} }\n`;
 }
 
 /** What an insert's code means for its caller: nothing when stored, else the error to throw. */

@@ -121,7 +121,12 @@ const AT = {
 };
 
 /** The select list of a TaskRow, for `tasks t JOIN requests r ON r.rid = t.rid`. */
-export const TASK_SELECT = ['t.rid', ...ROW_FIELDS.map((f) => `t.${columnOf(f.name)}`), 't.version', `r.${columnOf(REQUEST_FIELD.name)}`].join(', ');
+export const TASK_SELECT = [
+  't.rid',
+  ...ROW_FIELDS.map((f) => `t.${columnOf(f.name)}`),
+  't.version',
+  `r.${columnOf(REQUEST_FIELD.name)}`,
+].join(', ');
 
 export const REQUEST_COLUMN = columnOf(REQUEST_FIELD.name);
 

@@ -106,14 +106,14 @@ export class SqliteStore implements TaskStore {
       updateTask: db.prepare(UPDATE_TASK),
       insertRequest: db.prepare(INSERT_REQUEST),
       findTask: db
-        .prepare<[string, string], TaskRow>(`SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?`)
+        .prepare<[string, string], TaskRow>(
+          `SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.id = ? AND t.project_id = ?`,
+        )
         .raw(true),
       findRid: db.prepare<[string, string], { rid: number }>('SELECT rid FROM tasks WHERE id = ? AND project_id = ?'),
       deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
-      insertEntry: db.prepare(
-        'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
+      insertEntry: db.prepare('INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
       insertEntryById: db.prepare(
         'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES ((SELECT rid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?)',
       ),
@@ -325,14 +325,16 @@ export class SqliteStore implements TaskStore {
   async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
     if (leases.length === 0) return 0;
     const due = this.guard(() =>
-      this.db.transaction((): number[] => {
-        const released: number[] = [];
-        for (const lease of leases) {
-          const row = this.stmt.releaseOne.get(lease.id, lease.token);
-          if (row) released.push(row.due_at ?? Infinity);
-        }
-        return released;
-      }).immediate(),
+      this.db
+        .transaction((): number[] => {
+          const released: number[] = [];
+          for (const lease of leases) {
+            const row = this.stmt.releaseOne.get(lease.id, lease.token);
+            if (row) released.push(row.due_at ?? Infinity);
+          }
+          return released;
+        })
+        .immediate(),
     );
     const earliest = Math.min(...due);
     if (Number.isFinite(earliest)) this.notifyDue(earliest);
@@ -341,11 +343,15 @@ export class SqliteStore implements TaskStore {
 
   async renewLeases(leases: readonly LeaseRef[], until: number): Promise<number> {
     if (leases.length === 0) return 0;
-    return this.guard(() => this.db.transaction((): number => {
-      let renewed = 0;
-      for (const lease of leases) renewed += this.stmt.renewLease.run({ id: lease.id, token: lease.token, until }).changes;
-      return renewed;
-    }).immediate());
+    return this.guard(() =>
+      this.db
+        .transaction((): number => {
+          let renewed = 0;
+          for (const lease of leases) renewed += this.stmt.renewLease.run({ id: lease.id, token: lease.token, until }).changes;
+          return renewed;
+        })
+        .immediate(),
+    );
   }
 
   async releaseAllLeases(): Promise<number> {
@@ -364,32 +370,43 @@ export class SqliteStore implements TaskStore {
   }
 
   async bindKeyId(keyId: string): Promise<string> {
-    return this.guard(() => this.db.transaction((): string => {
-      const bound = this.stmt.getMeta.get('key_id');
-      if (bound) return bound.value;
-      this.stmt.setMeta.run('key_id', keyId);
-      return keyId;
-    }).immediate());
+    return this.guard(() =>
+      this.db
+        .transaction((): string => {
+          const bound = this.stmt.getMeta.get('key_id');
+          if (bound) return bound.value;
+          this.stmt.setMeta.run('key_id', keyId);
+          return keyId;
+        })
+        .immediate(),
+    );
   }
 
   async heartbeat(now: number): Promise<number | null> {
-    return this.guard(() => this.db.transaction((): number | null => {
-      const previous = this.stmt.getMeta.get('heartbeat');
-      this.stmt.setMeta.run('heartbeat', String(now));
-      return previous ? Number(previous.value) : null;
-    }).immediate());
+    return this.guard(() =>
+      this.db
+        .transaction((): number | null => {
+          const previous = this.stmt.getMeta.get('heartbeat');
+          this.stmt.setMeta.run('heartbeat', String(now));
+          return previous ? Number(previous.value) : null;
+        })
+        .immediate(),
+    );
   }
 
   async sweepFinished(before: number, limit: number): Promise<number> {
-    return this.guard(() => this.db.transaction((): number => {
-      const rows = this.stmt.finishedBefore.all(before, limit);
-      for (const row of rows) {
-        this.stmt.deleteTimeline.run(row.rid);
-        this.stmt.deleteRequest.run(row.rid);
-        this.stmt.deleteByRid.run(row.rid);
-      }
-      return rows.length;
-    }).immediate());
+    return this.guard(() =>
+      this.db
+        .transaction((): number => {
+          const rows = this.stmt.finishedBefore.all(before, limit);
+          for (const row of rows) {
+            this.stmt.deleteTimeline.run(row.rid);
+            this.stmt.deleteRequest.run(row.rid);
+            this.stmt.deleteByRid.run(row.rid);
+          }
+          return rows.length;
+        })
+        .immediate(),
+    );
   }
 }
-
