@@ -26,7 +26,7 @@ for _, id in ipairs(ids) do
     values[AT.leaseToken], values[AT.leaseUntil], values[AT.version] = ARGV[3], ARGV[4], version
     redis.call('ZADD', KEYS[1], tonumber(ARGV[4]), id)
     redis.call('SADD', KEYS[2], id)
-    claimed[#claimed + 1] = { id, values }
+    claimed[#claimed + 1] = { id = id, values = values }
   else
     -- The record expired or was deleted without leaving the index: drop the stale entry.
     redis.call('ZREM', KEYS[1], id)
@@ -35,7 +35,7 @@ end
 redis.call('SELECT', 2)
 local result = {}
 for _, task in ipairs(claimed) do
-  local id, values = task[1], task[2]
+  local id, values = task.id, task.values
   local line = {}
   for f = 1, LINE do line[f] = values[f] or '' end
   result[#result + 1] = id
