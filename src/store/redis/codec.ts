@@ -150,14 +150,19 @@ function encode(field: TaskField, task: Task): string | Buffer {
   return (CODECS[field.kind] as TextCodec<unknown>).encode(task[field.name]);
 }
 
-/** A new task's hash as field, value pairs (zeros left out), appended to `out`. */
+/**
+ * A new task's hash as field, value pairs (zeros left out), appended to `out` as a script's list:
+ * the number of values first (prelude.lua's `list()`).
+ */
 export function pushNewTaskFields(out: (string | Buffer)[], task: Task, version: number): void {
+  const countAt = out.push('') - 1;
   for (const field of HASH_FIELDS) {
     const value = task[field.name];
     if ((CODECS[field.kind] as TextCodec<unknown>).omit(value)) continue;
     out.push(field.name, encode(field, task));
   }
   out.push(VERSION_FIELD, String(version));
+  out[countAt] = String(out.length - countAt - 1);
 }
 
 export function configValue(task: Task): string {

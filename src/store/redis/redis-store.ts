@@ -191,9 +191,7 @@ export class RedisStore implements TaskStore {
     ];
     args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
-    const fields: Argument[] = [];
-    pushNewTaskFields(fields, task, 1);
-    args.push(String(fields.length), ...fields);
+    pushNewTaskFields(args, task, 1);
     const result = await this.call(() => this.inserts.add(args));
     const failure = insertFailure(result, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
     if (failure) throw failure;
