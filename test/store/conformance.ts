@@ -13,7 +13,6 @@ import {
   insertAt,
   insertInState,
   leaseOf,
-  must,
   newProject,
   nextDueEvent,
   pause,
@@ -23,6 +22,7 @@ import {
   succeed,
   withoutVersion,
 } from './fixtures.js';
+import { must } from '../helpers/must.js';
 
 /**
  * The TaskStore contract (src/store/task-store.ts), as one suite every adapter runs unchanged.

@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import type { Project, Task, TaskConfig, TimelineEntry } from '../../src/core/task.js';
 import { type Transition, applyOutcome, createTask, pauseTask, unsubscribeTask } from '../../src/core/task-machine.js';
 import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
+import { must } from '../helpers/must.js';
 
 /**
  * Realistic task and project values for the store tests, built with the real state machine. Time is
@@ -45,11 +46,6 @@ export function subscribeAt(
 /** The lease a task holds, as one value (null when none), for comparisons. */
 export function leaseOf(task: StoredTask | Task | null | undefined): { token: string; until: number } | null {
   return task && task.leaseToken !== null ? { token: task.leaseToken, until: task.leaseUntil } : null;
-}
-
-export function must<T>(value: T | null | undefined, what: string): T {
-  assert.ok(value !== null && value !== undefined, `${what} is missing`);
-  return value;
 }
 
 /** Inserts a freshly subscribed task and answers it as stored. */

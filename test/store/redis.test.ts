@@ -8,7 +8,8 @@ import { applyOutcome, pauseTask, timelineOf, unsubscribeTask } from '../../src/
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, cancel, insertAt, must, newProject, pause, step, subscribeAt, succeed } from './fixtures.js';
+import { T0, cancel, insertAt, newProject, pause, step, subscribeAt, succeed } from './fixtures.js';
+import { must } from '../helpers/must.js';
 
 /**
  * The same contract on a real redis-server started here on a free loopback port. Each test gets

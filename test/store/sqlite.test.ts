@@ -16,7 +16,8 @@ import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, insertAt, insertInState, leaseOf, must, newProject, pause, subscribeAt } from './fixtures.js';
+import { T0, insertAt, insertInState, leaseOf, newProject, pause, subscribeAt } from './fixtures.js';
+import { must } from '../helpers/must.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
   const dir = makeTempDir('store');

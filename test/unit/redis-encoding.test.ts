@@ -6,12 +6,8 @@ import { Command } from 'ioredis';
 import { TASK_FIELDS } from '../../src/core/task.js';
 import { HASH_FIELD_NAMES, luaFieldTable, taskFromLine } from '../../src/store/redis/codec.js';
 import { STORED_CONFIG_BASE } from '../../src/store/stored-config.js';
+import { must } from '../helpers/must.js';
 import { EncodedCommand, encode } from '../../src/store/redis/encoded-command.js';
-
-function must<T>(value: T | null | undefined, what: string): T {
-  assert.ok(value !== null && value !== undefined, `${what} is missing`);
-  return value;
-}
 
 /** What ioredis's own Command sends for the same arguments: the reference encoding. */
 const reference = (name: string, args: string[]): Buffer => {
