@@ -171,6 +171,20 @@ export const SETTINGS = {
     default: 128,
     doc: 'Requests to targets in flight at once, per server process.',
   }),
+  projectShare: setting({
+    key: 'SERVICE.DISPATCH.PROJECT_SHARE',
+    env: 'TASKS_PROJECT_SHARE',
+    parse: int(1, 100),
+    default: 75,
+    doc: "Percent of a server's dispatch slots one project may fill; its tasks beyond that wait in the store (they neither fail nor use up attempts), so a project whose target hangs leaves slots for the others. 100 turns it off.",
+  }),
+  hostShare: setting({
+    key: 'SERVICE.DISPATCH.HOST_SHARE',
+    env: 'TASKS_HOST_SHARE',
+    parse: int(1, 100),
+    default: 75,
+    doc: "Percent of a server's dispatch slots the tasks for one target host may fill, across projects. 100 turns it off.",
+  }),
   leaseMs: setting({
     key: 'SERVICE.DISPATCH.LEASE_MS',
     env: 'TASKS_LEASE_MS',

@@ -54,6 +54,8 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       clock,
       logger,
       concurrency: config.concurrency,
+      projectShare: config.projectShare / 100,
+      hostShare: config.hostShare / 100,
       leaseMs: config.leaseMs,
       maxIdleMs: config.pollMs,
     });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
 import { pooledRandomBytes } from './random-pool.js';
 import { type OpenedRequest, decodeRequest, encodeRequest } from './request-codec.js';
 import type { HttpRequestSpec } from './task.js';
@@ -22,7 +22,14 @@ export interface RequestCipher {
   readonly keyId: string;
   seal(request: HttpRequestSpec, taskId: string): Buffer;
   open(sealed: Uint8Array, taskId: string): OpenedRequest;
+  /**
+   * A short keyed digest of a target host name (case-insensitive): equal hosts give equal tags
+   * under one key, and the tag does not tell the host to whoever reads the store without the key.
+   */
+  hostTag(hostname: string): string;
 }
+
+const HOST_TAG_BYTES = 12;
 
 /**
  * A 32-byte key from configuration: 64 hex characters or base64 of 32 bytes are used as they are;
@@ -38,6 +45,8 @@ export function deriveKey(secret: string): Buffer {
 export function createRequestCipher(key: Buffer): RequestCipher {
   if (key.length !== 32) throw new Error('The request encryption key must be 32 bytes');
   const keyId = createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES);
+  // A key of its own for tags: the encryption key is used for nothing but encryption.
+  const tagKey = Buffer.from(hkdfSync('sha256', key, 'kuueri-tasks', 'host-tag', 32));
 
   return {
     keyId: keyId.toString('hex'),
@@ -73,6 +82,9 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
       const bytes = rest.length === 0 ? plain : Buffer.concat([plain, rest]);
       return format === FORMAT ? decodeRequest(bytes) : openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
+    },
+    hostTag(hostname) {
+      return createHmac('sha256', tagKey).update(hostname.toLowerCase()).digest().subarray(0, HOST_TAG_BYTES).toString('base64url');
     },
   };
 }

@@ -48,6 +48,8 @@ export interface NewTaskInput {
   projectId: string;
   config: TaskConfig;
   request: Uint8Array;
+  /** RequestCipher.hostTag of the target; without it the task counts against no host's share. */
+  hostTag?: string;
 }
 
 /** When a task subscribed at `startAt` with `config` first runs. */
@@ -66,6 +68,7 @@ export function createTask(input: NewTaskInput, now: number): Task {
     startAt: now,
     config: input.config,
     request: input.request,
+    hostTag: input.hostTag ?? '',
     state: 'RUNNING',
     statusCode: 0,
     execAt: firstExecAtOf(input.config, now),

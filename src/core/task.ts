@@ -52,6 +52,8 @@ export interface FieldKinds {
   state: TaskState;
   /** An opaque server-made token; null when the store holds nothing for it. */
   token: string | null;
+  /** A short opaque text (base64url); '' when the store holds nothing for it. */
+  tag: string;
   /** The effective configuration, stored as the fields that differ from STORED_CONFIG_BASE. */
   config: TaskConfig;
   /**
@@ -85,6 +87,12 @@ export const TASK_FIELDS = [
   { name: 'config', kind: 'config', mutable: false },
   /** The `HttpRequestSpec`, sealed with AES-256-GCM (sealed-request.ts); opaque to stores. */
   { name: 'request', kind: 'sealed', mutable: false },
+  /**
+   * A keyed digest of the target's host name (RequestCipher.hostTag): the dispatcher shares its
+   * slots per target host with it, while the host itself stays sealed in `request`. '' for tasks
+   * stored before it existed.
+   */
+  { name: 'hostTag', kind: 'tag', mutable: false },
   { name: 'state', kind: 'state', mutable: true },
   /** The last HTTP status the target answered, 0 when it never answered. */
   { name: 'statusCode', kind: 'int', mutable: true },

@@ -2,12 +2,16 @@
  * The dispatcher: claim -> send -> record, for as many tasks at once as `concurrency` allows.
  *
  *   idle ──(timer at the earliest due time | wake-up from a write | poll)──> claiming
- *   claiming ──claimDue(now, free slots)──> one attempt per claimed task, each:
+ *   claiming ──claimDue(now, free slots, shares)──> one attempt per claimed task, each:
  *       missed while no server ran?  recoverMissedRun: EXCEEDED (recorded, not sent) or Alert + send
  *       open the sealed request -> send (timeout, target guard) -> applyOutcome
  *       -> replaceTask if the version still matches; else re-read: record again while the lease is
  *          still ours (paused meanwhile), drop the outcome when it is not (cancelled, deleted,
  *          reclaimed after the lease ran out)
+ *   shares: a project (or target host) holds at most its share of the slots, and of the slots plus
+ *       the tasks claimed ahead; the store parks its due tasks beyond that, and a ready task whose
+ *       group has its share of slots waits while later ones start, so a hanging target leaves the
+ *       rest of the slots to everyone else
  *   every leaseMs/3: renew the leases of attempts in flight, so a slow target is not sent twice
  *   stop: no more claims; attempts in flight get `graceMs` to finish, then are aborted and their
  *         leases given back so another start (or node) sends them again.
@@ -20,7 +24,7 @@ import type { RequestCipher } from '../core/sealed-request.js';
 import type { TimelineEntry } from '../core/task.js';
 import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
-import type { StoredTask, TaskStore } from '../store/task-store.js';
+import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../store/task-store.js';
 import { Cancellation, type Sender } from './http-sender.js';
 
 export interface DispatcherOptions {
@@ -43,6 +47,13 @@ export interface DispatcherOptions {
   prefetch?: number;
   /** Longest sleep without looking at the store, in case a wake-up was missed. */
   maxIdleMs?: number;
+  /**
+   * The most of this dispatcher's slots one project may fill, and one target host (0 < share <= 1;
+   * default 1, no limit). A project's or host's tasks beyond its share wait in the store (parked),
+   * so a target that hangs cannot take the slots everyone else needs.
+   */
+  projectShare?: number;
+  hostShare?: number;
   /** Multi-node stores: how often this node says it is alive, and when silence means all were down. */
   heartbeatMs?: number;
   staleAfterMs?: number;
@@ -63,6 +74,11 @@ export class Dispatcher {
   private readonly store: TaskStore;
   private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger'>>;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Attempts in flight per share group (projectGroup, hostGroup). */
+  private readonly slotsByGroup = new Map<string, number>();
+  /** Most attempts in flight per project and per host; most tasks held (in flight or ready) per each. */
+  private readonly slotCap: { project: number; host: number };
+  private readonly holdCap: { project: number; host: number };
   private running = false;
   private pumping = false;
   /** Claimed, waiting for a free slot (at most `prefetch` beyond the slots). */
@@ -89,7 +105,13 @@ export class Dispatcher {
       maxIdleMs: deps.maxIdleMs ?? 1_000,
       heartbeatMs: deps.heartbeatMs ?? 1_000,
       staleAfterMs: deps.staleAfterMs ?? 5_000,
+      projectShare: deps.projectShare ?? 1,
+      hostShare: deps.hostShare ?? 1,
     };
+    const { concurrency, prefetch, projectShare, hostShare } = this.options;
+    const cap = (share: number, slots: number): number => Math.max(1, Math.ceil(share * slots));
+    this.slotCap = { project: cap(projectShare, concurrency), host: cap(hostShare, concurrency) };
+    this.holdCap = { project: cap(projectShare, concurrency + prefetch), host: cap(hostShare, concurrency + prefetch) };
   }
 
   /** Attempts in flight now. */
@@ -172,9 +194,45 @@ export class Dispatcher {
     );
   }
 
-  /** Starts claimed tasks while slots are free. */
+  /** Starts claimed tasks while slots are free, earliest claimed first, skipping those whose project or host has its share of slots. */
   private startReady(): void {
-    while (this.inFlight.size < this.options.concurrency && this.ready.length > 0) this.launch(this.ready.shift()!);
+    let i = 0;
+    while (this.inFlight.size < this.options.concurrency && i < this.ready.length) {
+      const task = this.ready[i]!;
+      if (this.hasSlotFor(task)) {
+        this.ready.splice(i, 1);
+        this.launch(task);
+      } else i++;
+    }
+  }
+
+  private hasSlotFor(task: StoredTask): boolean {
+    if ((this.slotsByGroup.get(projectGroup(task.projectId)) ?? 0) >= this.slotCap.project) return false;
+    const host = hostGroup(task.hostTag);
+    return host === null || (this.slotsByGroup.get(host) ?? 0) < this.slotCap.host;
+  }
+
+  private countSlot(task: StoredTask, delta: 1 | -1): void {
+    for (const group of [projectGroup(task.projectId), hostGroup(task.hostTag)]) {
+      if (group === null) continue;
+      const n = (this.slotsByGroup.get(group) ?? 0) + delta;
+      if (n === 0) this.slotsByGroup.delete(group);
+      else this.slotsByGroup.set(group, n);
+    }
+  }
+
+  /** What the next claim may take per group: the caps, less what this dispatcher holds (in flight and ready). */
+  private shares(): ClaimShares | undefined {
+    if (this.options.projectShare >= 1 && this.options.hostShare >= 1) return undefined;
+    const held = new Map<string, number>();
+    const add = (task: StoredTask): void => {
+      for (const group of [projectGroup(task.projectId), hostGroup(task.hostTag)]) {
+        if (group !== null) held.set(group, (held.get(group) ?? 0) + 1);
+      }
+    };
+    for (const slot of this.inFlight.values()) add(slot.claim);
+    for (const task of this.ready) add(task);
+    return { perProject: this.holdCap.project, perHost: this.holdCap.host, held };
   }
 
   private async pump(): Promise<void> {
@@ -189,9 +247,10 @@ export class Dispatcher {
         // While claimed tasks still wait for slots, let freed slots add up: a claim has a fixed
         // cost (a statement and a commit on SQLite, a round trip on Redis) that a few tasks at a
         // time would pay over and over.
-        if (this.ready.length > 0 && free < this.options.prefetch / 2) break;
+        // (Ready tasks while slots are free wait for their group's share, not for a slot.)
+        if (this.ready.length > 0 && this.inFlight.size >= this.options.concurrency && free < this.options.prefetch / 2) break;
         const limit = Math.min(free, this.options.batchSize);
-        const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs);
+        const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs, this.shares());
         for (const task of claimed) this.accept(task);
         this.startReady();
         if (claimed.length === limit) {
@@ -232,10 +291,12 @@ export class Dispatcher {
     if (!isClaimed(task)) return;
     const slot: InFlight = { claim: task, cancellation: new Cancellation(), done: Promise.resolve() };
     this.inFlight.set(task.id, slot);
+    this.countSlot(task, 1);
     slot.done = this.attempt(slot)
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
+        this.countSlot(task, -1);
         if (this.running) {
           this.startReady();
           this.kick();

@@ -6,6 +6,51 @@ export interface StoredTask extends Task {
 }
 
 /**
+ * What one claimer (a dispatcher) may hold per group of tasks: a project (`p:<project id>`) or a
+ * target host (`h:<host tag>`). A task whose group is full waits in the store.
+ */
+export interface ClaimShares {
+  /** Most tasks of one project the claimer may hold (claimed, in flight or waiting for a slot). */
+  perProject: number;
+  /** Most tasks for one target host the claimer may hold. */
+  perHost: number;
+  /** Tasks the claimer holds now, per group key; groups it holds none of may be left out. */
+  held: ReadonlyMap<string, number>;
+}
+
+/**
+ * Due tasks a claim under shares may read beyond those it takes, parking the ones whose group is
+ * full: bounds one claim's work when a backlog of one group falls due at once (the next claims read on).
+ */
+export const PARK_WINDOW = 1024;
+
+/** The keys of ClaimShares.held. A task stored without a host tag belongs to no host group. */
+export const projectGroup = (projectId: string): string => `p:${projectId}`;
+export const hostGroup = (hostTag: string): string | null => (hostTag === '' ? null : `h:${hostTag}`);
+
+/**
+ * Counts a claim against the shares, for a store's claim loop: the group that is full, or null
+ * when the task may be claimed (and then counts it in `held`, this claim's running count).
+ */
+export function takeShare(shares: ClaimShares, held: Map<string, number>, projectId: string, hostTag: string): string | null {
+  const project = projectGroup(projectId);
+  const host = hostGroup(hostTag);
+  const projectHeld = held.get(project) ?? shares.held.get(project) ?? 0;
+  if (projectHeld >= shares.perProject) return project;
+  const hostHeld = host === null ? 0 : (held.get(host) ?? shares.held.get(host) ?? 0);
+  if (host !== null && hostHeld >= shares.perHost) return host;
+  held.set(project, projectHeld + 1);
+  if (host !== null) held.set(host, hostHeld + 1);
+  return null;
+}
+
+/** Room a claimer has in a group: how many of its parked tasks a claim may put back. */
+export function roomIn(shares: ClaimShares, group: string): number {
+  const cap = group.startsWith('p:') ? shares.perProject : shares.perHost;
+  return Math.max(0, cap - (shares.held.get(group) ?? 0));
+}
+
+/**
  * A write refused because the caller broke an invariant (the project does not exist, the task id is
  * taken): a bug, not the client's doing, so the API answers it as INTERNAL. Both stores throw it.
  */
@@ -81,8 +126,12 @@ export interface TaskStore {
   /**
    * Claims up to `limit` tasks due at `now`, earliest first: each gets a fresh lease until
    * `now + leaseMs` (and is due again then, should its holder vanish). Atomic across processes.
+   * With `shares`, a due task whose project or host the claimer holds its share of is not claimed
+   * but parked: it leaves the due index, unchanged, until a claim whose claimer has room for its
+   * group puts it back (any claim, on any node). Parked tasks neither fail nor use up attempts. A
+   * task due because its lease ran out is claimed whatever the shares (its holder is presumed gone).
    */
-  claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]>;
+  claimDue(now: number, limit: number, leaseMs: number, shares?: ClaimShares): Promise<StoredTask[]>;
   /** Extends the leases still held; returns how many were. */
   renewLeases(leases: readonly LeaseRef[], until: number): Promise<number>;
   /**

@@ -4,7 +4,7 @@ import { newId } from '../../src/core/ids.js';
 import { TASK_FIELDS, type Task, type TaskField, type TimelineEntry } from '../../src/core/task.js';
 import { STORED_CONFIG_BASE } from '../../src/store/stored-config.js';
 import { type Transition, applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
-import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
+import { type ClaimShares, PARK_WINDOW, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../../src/store/task-store.js';
 import {
   T0,
   appError,
@@ -150,6 +150,8 @@ export function describeTaskStoreContract(
             return 'PAUSED';
           case 'token':
             return `token.${field.name}.${index}`;
+          case 'tag':
+            return `tag-${field.name}-${index}`;
           case 'config':
             return Object.fromEntries(
               Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [key, typeof base === 'boolean' ? !base : base + 1 + i]),
@@ -578,6 +580,101 @@ export function describeTaskStoreContract(
           const stored = must(await store.findTask(task.projectId, task.id), 'task');
           assert.deepEqual(leaseOf(stored), leaseOf(task), `${task.id} holds the lease of the claim that answered it`);
         }
+      });
+    });
+
+    describe('claimDue with shares (fair dispatch)', () => {
+      const shares = (perProject: number, perHost: number, held: Record<string, number> = {}): ClaimShares => ({
+        perProject,
+        perHost,
+        held: new Map(Object.entries(held)),
+      });
+      const ids = (tasks: readonly StoredTask[]): string[] => tasks.map((t) => t.id);
+
+      test('a project at its share waits in the store while other projects are claimed', async () => {
+        const a = await project();
+        const b = await project();
+        const aTasks: StoredTask[] = [];
+        for (let i = 1; i <= 5; i++) aTasks.push(await insertAt(store, a, T0 + i));
+        const b1 = await insertAt(store, b, T0 + 10);
+        const b2 = await insertAt(store, b, T0 + 11);
+        const first = await store.claimDue(T0 + 100, 10, 30_000, shares(2, 100));
+        assert.deepEqual(ids(first), [aTasks[0]!.id, aTasks[1]!.id, b1.id, b2.id], 'two of A (its share), then B');
+        for (const parked of aTasks.slice(2)) {
+          assert.deepEqual(await store.findTask(a, parked.id), parked, 'a parked task is stored unchanged');
+        }
+        assert.equal(await store.nextDueAt(), T0 + 30_100, 'parked tasks are not due: only the leases are');
+        assert.deepEqual(await store.claimDue(T0 + 200, 10, 30_000, shares(2, 100, { [projectGroup(a)]: 2 })), [], 'A still full');
+        const one = await store.claimDue(T0 + 300, 10, 30_000, shares(2, 100, { [projectGroup(a)]: 1 }));
+        assert.deepEqual(ids(one), [aTasks[2]!.id], 'room for one: the earliest parked task comes back');
+        const rest = await store.claimDue(T0 + 400, 10, 30_000, shares(2, 100));
+        assert.deepEqual(ids(rest), [aTasks[3]!.id, aTasks[4]!.id]);
+        assert.deepEqual(await store.claimDue(T0 + 500, 10, 30_000, shares(2, 100)), []);
+      });
+
+      test('what the claimer holds counts against the share', async () => {
+        const a = await project();
+        const b = await project();
+        await insertAt(store, a, T0 + 1);
+        const b1 = await insertAt(store, b, T0 + 2);
+        const claimed = await store.claimDue(T0 + 100, 10, 30_000, shares(3, 100, { [projectGroup(a)]: 3 }));
+        assert.deepEqual(ids(claimed), [b1.id]);
+      });
+
+      test('a host at its share waits, whichever projects its tasks belong to; tasks without a host tag do not count', async () => {
+        const a = await project();
+        const b = await project();
+        const onX = [
+          await insertAt(store, a, T0 + 1, { hostTag: 'x' }),
+          await insertAt(store, b, T0 + 2, { hostTag: 'x' }),
+          await insertAt(store, a, T0 + 3, { hostTag: 'x' }),
+        ];
+        const onY = await insertAt(store, b, T0 + 4, { hostTag: 'y' });
+        const untagged = await insertAt(store, a, T0 + 5);
+        const first = await store.claimDue(T0 + 100, 10, 30_000, shares(100, 2));
+        assert.deepEqual(ids(first), [onX[0]!.id, onX[1]!.id, onY.id, untagged.id]);
+        assert.deepEqual(await store.claimDue(T0 + 200, 10, 30_000, shares(100, 2, { [must(hostGroup('x'), 'x')]: 2 })), []);
+        assert.deepEqual(ids(await store.claimDue(T0 + 300, 10, 30_000, shares(100, 2))), [onX[2]!.id]);
+      });
+
+      test('a parked task that is paused, deleted or claimed meanwhile does not come back as it was', async () => {
+        const a = await project();
+        const kept = await insertAt(store, a, T0 + 1);
+        const paused = await insertAt(store, a, T0 + 2);
+        const deleted = await insertAt(store, a, T0 + 3);
+        const reclaimed = await insertAt(store, a, T0 + 4);
+        assert.deepEqual(ids(await store.claimDue(T0 + 100, 10, 30_000, shares(1, 100))), [kept.id]);
+        const pause = pauseTask(paused, T0 + 150);
+        assert.ok(await store.replaceTask(paused, pause.task, pause.entries));
+        assert.ok(await store.deleteTask(deleted));
+        // Without shares a claim takes what is due; the parked tasks are not due until put back.
+        assert.deepEqual(await store.claimDue(T0 + 160, 10, 30_000), []);
+        const back = await store.claimDue(T0 + 200, 10, 30_000, shares(10, 100));
+        assert.deepEqual(ids(back), [reclaimed.id], 'only the task still waiting comes back');
+        assert.deepEqual(await store.claimDue(T0 + 300, 10, 30_000, shares(10, 100)), []);
+        assert.equal(must(await store.findTask(a, paused.id), 'paused').state, 'PAUSED');
+      });
+
+      test('a task whose lease ran out is claimed whatever the shares: its holder is presumed gone', async () => {
+        const a = await project();
+        const task = await insertAt(store, a, T0 + 1);
+        const [first] = await store.claimDue(T0 + 100, 10, 1_000);
+        assert.equal(must(first, 'first claim').id, task.id);
+        const again = await store.claimDue(T0 + 1_100, 10, 30_000, shares(1, 1, { [projectGroup(a)]: 1 }));
+        assert.deepEqual(ids(again), [task.id], 'claimed again under a new lease, not parked');
+      });
+
+      test("a backlog beyond one claim's reading is parked over several claims, and the others are still reached", async () => {
+        const a = await project();
+        const b = await project();
+        for (let i = 0; i < PARK_WINDOW + 40; i++) await insertAt(store, a, T0 + i, { limit: 10 * PARK_WINDOW });
+        const victim = await insertAt(store, b, T0 + PARK_WINDOW + 100);
+        const found: StoredTask[] = [];
+        for (let claim = 0; claim < 3 && found.length === 0; claim++) {
+          const claimed = await store.claimDue(T0 + 10 * PARK_WINDOW, 4, 30_000, shares(2, 100, { [projectGroup(a)]: 2 }));
+          found.push(...claimed);
+        }
+        assert.deepEqual(ids(found), [victim.id]);
       });
     });
 

@@ -27,7 +27,7 @@ export function newProject(overrides: Partial<Project> = {}): Project {
 export function subscribeAt(
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string } = {},
 ): Transition {
   const id = newId(T0);
   const task = createTask(
@@ -37,6 +37,7 @@ export function subscribeAt(
       config: { ...DEFAULT_CONFIG, executionAt: execAt, ...options.config },
       // A format byte first, as every sealed request has (FieldKinds.sealed), then any bytes.
       request: options.request ?? Buffer.concat([Buffer.of(2, 0, 0xff, 0x0a), Buffer.from(`sealed.${id}.opaque`)]),
+      hostTag: options.hostTag ?? '',
     },
     options.now ?? T0,
   );
@@ -53,7 +54,7 @@ export async function insertAt(
   store: TaskStore,
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; limit?: number } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string } = {},
 ): Promise<StoredTask> {
   const { task, entries } = subscribeAt(projectId, execAt, options);
   await store.insertTask(task, entries, options.limit ?? 1000);

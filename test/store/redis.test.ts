@@ -292,6 +292,7 @@ describe('redis specifics', () => {
         startAt: T0,
         config,
         request: sealed,
+        hostTag: '', // written before tasks had one: no host's share counts it
         state: 'RUNNING',
         statusCode: 0,
         execAt: T0 + 1_000,

@@ -94,7 +94,7 @@ describe('the task hash’s fields, derived from TASK_FIELDS', () => {
   });
 });
 
-describe('taskFromLine (a claimed task as claim-due-2.lua answers it)', () => {
+describe('taskFromLine (a claimed task as claim-due-3.lua answers it)', () => {
   const generated = luaFieldTable();
   const FIELDS = [...must(/local FIELDS = (.*)/.exec(generated)?.[1], 'FIELDS').matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   const LINE = Number(must(/local LINE = (\d+)/.exec(generated)?.[1], 'LINE'));

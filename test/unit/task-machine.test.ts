@@ -120,13 +120,14 @@ describe('createTask', () => {
     const clock = new TestClock(T0);
     const config = cfg({ retry: 2, timeout: 5_000, executionDelay: 10_000 });
     const request = Buffer.from('opaque');
-    const task = createTask({ id: TASK_ID, projectId: PROJECT_ID, config, request }, clock.now());
+    const task = createTask({ id: TASK_ID, projectId: PROJECT_ID, config, request, hostTag: 'tag' }, clock.now());
     assert.deepEqual(task, {
       id: TASK_ID,
       projectId: PROJECT_ID,
       startAt: T0,
       config,
       request,
+      hostTag: 'tag',
       state: 'RUNNING',
       statusCode: 0,
       execAt: T0 + 10_000,

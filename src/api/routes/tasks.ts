@@ -67,7 +67,16 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     }
     const resolved = resolveSubscription(request.body, now, ctx.policy);
     const id = newId(now);
-    const task = createTask({ id, projectId: project.id, config: resolved.config, request: ctx.cipher.seal(resolved.request, id) }, now);
+    const task = createTask(
+      {
+        id,
+        projectId: project.id,
+        config: resolved.config,
+        request: ctx.cipher.seal(resolved.request, id),
+        hostTag: ctx.cipher.hostTag(new URL(resolved.request.url).hostname),
+      },
+      now,
+    );
     await ctx.store.insertTask(task, [], ctx.queueLimit);
     return reply.code(201).send(queuedView(task));
   });

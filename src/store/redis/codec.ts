@@ -7,6 +7,7 @@ import {
   type Project,
   type Task,
   type TaskField,
+  type TaskFieldName,
   type TimelineEntry,
 } from '../../core/task.js';
 import type { StoredTask } from '../task-store.js';
@@ -89,6 +90,11 @@ const CODECS: { [K in FieldKind]: TextCodec<FieldKinds[K]> } = {
       return s === '' ? null : s;
     },
   },
+  tag: {
+    omit: (value) => value === '',
+    encode: (value) => value,
+    decode: (value) => text(value),
+  },
   config: {
     omit: () => false,
     encode: (value) => encodeConfig(value),
@@ -132,12 +138,18 @@ const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
  * them a claim joins into one line), put before every script (lua-script.ts): no script keeps a
  * field list or a field's position by hand.
  */
+/** What a claim under shares reads before it decides: whether the record exists, its groups, its lease. */
+const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken'];
+
 export function luaFieldTable(): string {
   const quote = (name: string): string => `'${name}'`;
   return [
-    '-- Generated from TASK_FIELDS (src/store/redis/codec.ts): the task hash fields a claim reads.',
+    '-- Generated from TASK_FIELDS (src/store/redis/codec.ts): the task hash fields a claim reads,',
+    '-- and the few it decides shares by (SHARE_FIELDS, at SHARE_AT).',
     `local FIELDS = { ${CLAIM_FIELDS.map(quote).join(', ')} }`,
     `local AT = { ${CLAIM_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
+    `local SHARE_FIELDS = { ${SHARE_FIELDS.map(quote).join(', ')} }`,
+    `local SHARE_AT = { ${SHARE_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
     `local LINE = ${LINE_NAMES.length}`,
     '',
   ].join('\n');
@@ -202,7 +214,7 @@ function decodeTask(id: string, get: (index: number, name: string) => RedisValue
 const LINE_AT = TASK_FIELDS.map((f) => LINE_NAMES.indexOf(f.name));
 
 /**
- * A claimed task as claim-due-2.lua answers it: `line` holds the values of the line's fields and
+ * A claimed task as claim-due-3.lua answers it: `line` holds the values of the line's fields and
  * the version (the first LINE of FIELDS), joined by newlines (none of them holds one: ids, numbers,
  * states and lease tokens are the server's own; a missing field is ''); the sealed request and the
  * config come on their own.

@@ -76,7 +76,7 @@ export const SCRIPTS = {
   insertTasks: LuaScript.load('insert-tasks-1.lua'),
   replaceTasks: LuaScript.load('replace-tasks-1.lua'),
   deleteTask: LuaScript.load('delete-task-6.lua'),
-  claimDue: LuaScript.load('claim-due-2.lua'),
+  claimDue: LuaScript.load('claim-due-3.lua'),
   renewLeases: LuaScript.load('renew-leases-1.lua'),
   releaseLeases: LuaScript.load('release-leases-2.lua'),
   findTask: LuaScript.load('find-task-2.lua'),

@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
-import type { LeaseRef, StoreReport, StoredTask, TaskStore } from '../task-store.js';
+import { type ClaimShares, type LeaseRef, PARK_WINDOW, type StoreReport, type StoredTask, type TaskStore } from '../task-store.js';
 import {
   changedTaskFields,
   configValue,
@@ -78,6 +78,7 @@ export class RedisStore implements TaskStore {
     this.keys = {
       due: `${this.prefix}due`,
       leased: `${this.prefix}leased`,
+      parked: `${this.prefix}parked`,
       heartbeat: `${this.prefix}heartbeat`,
       project: (id: string) => `${this.prefix}project:${id}`,
       email: (email: string) => `${this.prefix}email:${email}`,
@@ -259,13 +260,24 @@ export class RedisStore implements TaskStore {
     return written(result);
   }
 
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
+  async claimDue(now: number, limit: number, leaseMs: number, shares?: ClaimShares): Promise<StoredTask[]> {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
+    const held = shares ? [...shares.held].flat() : [];
+    const args = [
+      now,
+      limit,
+      token,
+      now + leaseMs,
+      this.prefix,
+      PARK_WINDOW,
+      shares?.perProject ?? 0,
+      shares?.perHost ?? 0,
+      held.length,
+      ...held,
+    ];
     const reply = await this.call(() => {
-      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased], [now, limit, token, now + leaseMs, this.prefix], [], {
-        buffers: true,
-      });
+      const sent = SCRIPTS.claimDue.run(this.main, [this.keys.due, this.keys.leased, this.keys.parked], args, [], { buffers: true });
       // Claims start from the dispatcher's setImmediate: sent at the end of the turn they would wait a whole turn.
       this.turnWrites.sendSoon();
       return sent;

@@ -72,6 +72,14 @@ const CODECS: { [K in FieldKind]: SqlCodec<FieldKinds[K]> } = {
       return value;
     },
   },
+  tag: {
+    encode: (value) => value,
+    decode: (value, field, id) => {
+      if (value === null) return '';
+      if (typeof value !== 'string') throw bad(id, field);
+      return value;
+    },
+  },
   config: {
     encode: (value) => encodeConfig(value),
     decode: (value, field, id) => {
@@ -177,7 +185,7 @@ export function requestValue(task: Task): SqlValue {
  * Compare-and-set UPDATE of what a task's life changes (its mutable fields, with the index columns
  * derived from them), bound by position with updateValues: the task's id and expected version last.
  */
-export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'version = version + 1'].join(', ')}
+export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'parked = NULL', 'version = version + 1'].join(', ')}
   WHERE id = ? AND version = ?`;
 
 export function updateValues(task: Task, prevVersion: number): SqlValue[] {

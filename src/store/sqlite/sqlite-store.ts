@@ -6,7 +6,17 @@ import Database from 'better-sqlite3';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
-import { type LeaseRef, type StoreReport, StoreInvariantError, type StoredTask, type TaskStore } from '../task-store.js';
+import {
+  type ClaimShares,
+  type LeaseRef,
+  type StoreReport,
+  StoreInvariantError,
+  type StoredTask,
+  type TaskStore,
+  PARK_WINDOW,
+  roomIn,
+  takeShare,
+} from '../task-store.js';
 import { acquireLockFile, type LockFile } from './lock-file.js';
 import { migrate } from './migrate.js';
 import {
@@ -63,6 +73,8 @@ export class SqliteStore implements TaskStore {
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
+  /** Groups that may have parked tasks (claimDue); a group found empty leaves it. */
+  private readonly parkedGroups = new Set<string>();
   /** Timeline order; this process is the database's only writer (the lock file sees to it). */
   private seq: number;
 
@@ -127,6 +139,23 @@ export class SqliteStore implements TaskStore {
           `SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`,
         )
         .raw(true),
+      dueShares: db
+        .prepare<[number, number], [rid: number, projectId: string, hostTag: string, leased: 0 | 1]>(
+          'SELECT rid, project_id, host_tag, lease_token IS NOT NULL FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?',
+        )
+        .raw(true),
+      tasksByRid: db
+        .prepare<[string], TaskRow>(
+          `SELECT ${TASK_SELECT} FROM tasks t JOIN requests r ON r.rid = t.rid
+           WHERE t.rid IN (SELECT value FROM json_each(?)) ORDER BY t.due_at`,
+        )
+        .raw(true),
+      park: db.prepare<[string, string]>('UPDATE tasks SET due_at = NULL, parked = ? WHERE rid IN (SELECT value FROM json_each(?))'),
+      unpark: db.prepare<[string, number]>(
+        `UPDATE tasks SET due_at = exec_at, parked = NULL
+         WHERE rid IN (SELECT rid FROM tasks WHERE parked = ? ORDER BY exec_at LIMIT ?)`,
+      ),
+      parkedGroups: db.prepare<[], { parked: string }>('SELECT DISTINCT parked FROM tasks WHERE parked IS NOT NULL'),
       // One statement for the whole batch: the rids arrive as a JSON array.
       claimRids: db.prepare<[string, number, number, string]>(
         `UPDATE tasks SET lease_token = ?, lease_until = ?, due_at = ?, version = version + 1
@@ -158,6 +187,7 @@ export class SqliteStore implements TaskStore {
       ping: db.prepare('SELECT 1'),
     };
     this.seq = this.stmt.lastSeq.get()?.seq ?? 0;
+    for (const { parked } of this.stmt.parkedGroups.all()) this.parkedGroups.add(parked);
     const stmt = this.stmt;
     this.active = new ActiveCounts(
       (projectId) => stmt.countActive.get(projectId)?.active,
@@ -306,13 +336,13 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<StoredTask[]> {
+  async claimDue(now: number, limit: number, leaseMs: number, shares?: ClaimShares): Promise<StoredTask[]> {
     if (limit <= 0) return [];
     const token = `${this.tokenPrefix}${++this.claims}`;
     const until = now + leaseMs;
     // In the write batch: the claim shares its commit with the outcomes recorded in the same turn.
     const rows = await this.writes.run((): TaskRow[] => {
-      const due = this.stmt.dueTasks.all(now, limit);
+      const due = shares ? this.dueWithin(now, limit, shares) : this.stmt.dueTasks.all(now, limit);
       if (due.length === 0) return [];
       this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map(ridOf)));
       // The rows as the UPDATE left them (this process is the database's only writer), earliest first.
@@ -320,6 +350,40 @@ export class SqliteStore implements TaskStore {
       return due;
     });
     return rows.map(taskFromRow);
+  }
+
+  /**
+   * The due tasks a claim under `shares` takes: parked tasks of groups with room go back to the due
+   * index first; then due tasks earliest first, parking those whose group is full. A parked task
+   * leaves the due index, so the next claim does not read it again: each claim reads at most what
+   * it takes and what it parks.
+   */
+  private dueWithin(now: number, limit: number, shares: ClaimShares): TaskRow[] {
+    for (const group of this.parkedGroups) {
+      const room = roomIn(shares, group);
+      if (room > 0 && this.stmt.unpark.run(group, room).changes < room) this.parkedGroups.delete(group);
+    }
+    const taken: number[] = [];
+    const parked = new Map<string, number[]>();
+    const held = new Map<string, number>();
+    // Decided on the index and three short columns: a task that is parked is never read whole.
+    // Statements cannot run while the read is open; the tasks to park are written after it.
+    for (const [rid, projectId, hostTag, leased] of this.stmt.dueShares.iterate(now, limit + PARK_WINDOW)) {
+      const full = takeShare(shares, held, projectId, hostTag);
+      // A task whose lease ran out is taken whatever the shares: its holder is presumed gone.
+      if (full === null || leased === 1) taken.push(rid);
+      else {
+        const rids = parked.get(full);
+        if (rids) rids.push(rid);
+        else parked.set(full, [rid]);
+      }
+      if (taken.length === limit) break;
+    }
+    for (const [group, rids] of parked) {
+      this.stmt.park.run(group, JSON.stringify(rids));
+      this.parkedGroups.add(group);
+    }
+    return taken.length === 0 ? [] : this.stmt.tasksByRid.all(JSON.stringify(taken));
   }
 
   async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
