@@ -8,12 +8,13 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { arch, cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchContext, log, machineLoad } from './lib/context.js';
-import { type Options, type ScenarioName, type StoreName, parseOptions } from './lib/options.js';
+import { type Options, SCENARIOS, type ScenarioName, type StoreName, parseOptions } from './lib/options.js';
 import { createHash } from 'node:crypto';
 import { MAIN, REPO, distFingerprint, installExitHandlers, killAllSync, liveChildren } from './lib/procs.js';
 import { type Row, renderTable } from './lib/report.js';
 import { bullmqRows, bullmqScenario } from './scenarios/bullmq.js';
 import { dispatchScenario } from './scenarios/dispatch.js';
+import { noisyScenario } from './scenarios/noisy.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { subscribeScenario } from './scenarios/subscribe.js';
 import { timingScenario } from './scenarios/timing.js';
@@ -52,7 +53,7 @@ function machine(): Record<string, unknown> {
 
 function resultPath(options: Options, date: string): string {
   if (options.out) return options.out;
-  const parts = [...(options.quick ? ['quick'] : []), ...(options.only.length < 5 ? [options.only.join('+')] : [])];
+  const parts = [...(options.quick ? ['quick'] : []), ...(options.only.length < SCENARIOS.length ? [options.only.join('+')] : [])];
   const suffix = parts.map((p) => `-${p}`).join('');
   return join(REPO, 'bench', 'results', `${date}${suffix}.json`);
 }
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
       });
     }
     for (const store of options.stores) if (wants('timing')) await runScenario('timing', store, () => timingScenario(ctx, store));
+    for (const store of options.stores) if (wants('noisy')) await runScenario('noisy', store, () => noisyScenario(ctx, store));
     for (const store of options.stores) if (wants('scale')) await runScenario('scale', store, () => scaleScenario(ctx, store));
     if (wants('bullmq') && !bullmqDone) await runScenario('bullmq', null, () => bullmqScenario(ctx));
     rows.push(...bullmqRowsLater);

@@ -56,6 +56,8 @@ export interface BatchArgs {
   plan: DuePlan;
   spacingMs: number;
   concurrency: number;
+  /** The tasks' timeout (subscribeBody's default when absent). */
+  timeout?: string;
 }
 
 export interface BatchResult {
@@ -235,7 +237,9 @@ async function subscribeBatch(args: BatchArgs): Promise<BatchResult> {
     const { dueStart, probeRate, probed } = await planDue(args.plan, args.n, args.concurrency, () => subscribe(far));
     const result = await batch(args.n, args.concurrency, async (i) => {
       const due = dueStart + i * args.spacingMs;
-      return subscribe(subscribeBody({ target: args.target, executionAt: due, params: { due: String(due), i: String(i) } }));
+      return subscribe(
+        subscribeBody({ target: args.target, executionAt: due, params: { due: String(due), i: String(i) }, timeout: args.timeout }),
+      );
     });
     return { ...result, dueStart, probeRate, probed };
   } finally {

@@ -40,10 +40,12 @@ export interface SubscribeOptions {
   executionDelay?: string;
   /** Query params the target receives (the due time, the task's index). */
   params?: Record<string, string>;
+  /** The task's timeout (default 30s). */
+  timeout?: string;
 }
 
 export function subscribeBody(options: SubscribeOptions): string {
-  const config: Record<string, unknown> = { retry: 3, retryInterval: '10s', timeout: '30s' };
+  const config: Record<string, unknown> = { retry: 3, retryInterval: '10s', timeout: options.timeout ?? '30s' };
   if (options.executionAt !== undefined) config.executionAt = options.executionAt;
   else config.executionDelay = options.executionDelay ?? '1h';
   return JSON.stringify({

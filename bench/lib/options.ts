@@ -1,6 +1,6 @@
 /* Command-line options of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['subscribe', 'dispatch', 'timing', 'scale', 'bullmq'] as const;
+export const SCENARIOS = ['subscribe', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type StoreName = 'sqlite' | 'redis';
 
@@ -31,6 +31,10 @@ export interface Sizes {
   dispatchWarmup: number;
   timingRate: number;
   timingSeconds: number;
+  /** Noisy neighbour: the neighbour's tasks on a target that never answers; the victim's rate and seconds. */
+  noisyHanging: number;
+  noisyRate: number;
+  noisySeconds: number;
   scaleSqlite: number;
   scaleRedis: number;
   scaleSettleMs: number;
@@ -44,6 +48,9 @@ const FULL: Sizes = {
   dispatchWarmup: 4_000,
   timingRate: 1_000,
   timingSeconds: 30,
+  noisyHanging: 1_000,
+  noisyRate: 100,
+  noisySeconds: 20,
   scaleSqlite: 1_000_000,
   scaleRedis: 200_000,
   scaleSettleMs: 10_000,
@@ -57,6 +64,9 @@ const QUICK: Sizes = {
   dispatchWarmup: 1_000,
   timingRate: 1_000,
   timingSeconds: 5,
+  noisyHanging: 1_000,
+  noisyRate: 100,
+  noisySeconds: 5,
   scaleSqlite: 100_000,
   scaleRedis: 20_000,
   scaleSettleMs: 3_000,
