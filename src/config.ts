@@ -94,6 +94,34 @@ export const SETTINGS = {
     default: 131072,
     doc: 'Largest request body accepted, in bytes; larger answers 413.',
   }),
+  headersTimeoutMs: setting({
+    key: 'MODULE.HTTP.HEADERS_TIMEOUT_MS',
+    env: 'TASKS_HEADERS_TIMEOUT_MS',
+    parse: int(100, 600_000),
+    default: 10_000,
+    doc: "How long a client may take to send a request's headers, from its first byte (or from connecting); past it the request answers 408 and the connection is closed. At most REQUEST_TIMEOUT_MS.",
+  }),
+  requestTimeoutMs: setting({
+    key: 'MODULE.HTTP.REQUEST_TIMEOUT_MS',
+    env: 'TASKS_REQUEST_TIMEOUT_MS',
+    parse: int(100, 3_600_000),
+    default: 30_000,
+    doc: 'How long a client may take to send a whole request, headers and body; past it the request answers 408 and the connection is closed. Raise it with MAX_BODY_LENGTH for slow clients.',
+  }),
+  keepAliveTimeoutMs: setting({
+    key: 'MODULE.HTTP.KEEP_ALIVE_TIMEOUT_MS',
+    env: 'TASKS_KEEP_ALIVE_TIMEOUT_MS',
+    parse: int(100, 600_000),
+    default: 72_000,
+    doc: "How long a connection is kept open, idle, for the client's next request. Keep it longer than the idle timeout of a load balancer in front (60 s on AWS), or the balancer may send a request on a connection as it closes.",
+  }),
+  maxConnections: setting({
+    key: 'MODULE.HTTP.MAX_CONNECTIONS',
+    env: 'TASKS_MAX_CONNECTIONS',
+    parse: int(1, 1_000_000),
+    default: 4096,
+    doc: 'Open API connections per server process; one more is closed as it arrives, unanswered. Bounds the sockets and memory that clients can hold.',
+  }),
   maxContentLength: setting({
     key: 'MODULE.HTTP.MAX_CONTENT_LENGTH',
     env: 'TASKS_MAX_CONTENT_LENGTH',
@@ -330,6 +358,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     values[name] = value;
   }
   const settings = values as SettingValues;
+
+  // Node refuses a server whose headers may take longer than the whole request.
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
+    problems.push(
+      `MODULE.HTTP.HEADERS_TIMEOUT_MS / TASKS_HEADERS_TIMEOUT_MS: ${settings.headersTimeoutMs} must not exceed the request timeout (${settings.requestTimeoutMs})`,
+    );
+  }
 
   const allowList = parseAllowList(settings.allowTargets);
   for (const entry of allowList.invalid) {

@@ -70,6 +70,12 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       queueLimit: config.queueLimit,
       bodyLimit: config.maxBodyLength,
       trustProxy: config.trustProxy,
+      connections: {
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        maxConnections: config.maxConnections,
+      },
       throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
       register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
       authFailures: { max: config.authFailureLimit, timeWindowMs: config.authFailureTtl * 1000 },

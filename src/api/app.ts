@@ -27,9 +27,19 @@ export interface AppDeps {
   queueLimit: number;
   bodyLimit: number;
   trustProxy: boolean;
+  connections: ConnectionLimits;
   throttle: { max: number; timeWindowMs: number };
   register: { max: number; timeWindowMs: number };
   authFailures: { max: number; timeWindowMs: number };
+}
+
+/** How long a client may take over each part of a request, and how many connections may be open at once. */
+export interface ConnectionLimits {
+  headersTimeoutMs: number;
+  /** At least `headersTimeoutMs` (Node refuses a server otherwise). */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 /** Builds the HTTP API from its dependencies, without listening (tests can `inject`). */
@@ -40,6 +50,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy,
+    // A client that stalls mid-request, or never sends one, is answered 408 and cut off; an idle
+    // connection is closed after the keep-alive timeout. Fastify's own defaults wait forever.
+    requestTimeout: deps.connections.requestTimeoutMs,
+    keepAliveTimeout: deps.connections.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: deps.connections.headersTimeoutMs,
+      requestTimeout: deps.connections.requestTimeoutMs,
+      connectionsCheckingInterval: checkingInterval(deps.connections),
+    },
     // Longer than any request line Node accepts, so an id is never refused by length before we see it.
     routerOptions: { maxParamLength: 16_384 },
     frameworkErrors: frameworkError,
@@ -52,6 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, allowUnionTypes: true },
     },
   });
+  // Past the limit Node closes a new connection as soon as it is accepted, before reading from it.
+  app.server.maxConnections = deps.connections.maxConnections;
   app.decorateRequest('project', null);
   installErrorHandling(app, deps.logger, deps.bodyLimit);
 
@@ -158,4 +179,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   return app;
+}
+
+/**
+ * How often Node looks for connections past the header or request timeout: by default only every
+ * 30 s, which would let a stalled client hold on that much longer than its timeout. Often enough
+ * that a cut-off comes within an eighth of the shorter timeout, and at least every second.
+ */
+function checkingInterval(limits: ConnectionLimits): number {
+  return Math.max(10, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 8)));
 }

@@ -4,7 +4,7 @@
  * not HTTP at all. Each request goes on its own connection; the answer is parsed from the bytes the
  * server wrote, and a connection that ends without a whole answer is reported as `dropped`.
  */
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -55,8 +55,17 @@ export function requestBytes(base: string | URL, options: RawRequestOptions): Bu
   return Buffer.concat(parts);
 }
 
+/** How a connection is made: `localAddress` picks the address it comes from (on Linux, any of 127.0.0.0/8 reaches a loopback server). */
+export interface ConnectOptions {
+  localAddress?: string;
+}
+
 /** One request on its own connection; the answer, or `dropped` with the reason. */
-export function sendRequest(base: string | URL, options: RawRequestOptions, sendOptions: { timeoutMs?: number } = {}): Promise<RawAnswer> {
+export function sendRequest(
+  base: string | URL,
+  options: RawRequestOptions,
+  sendOptions: { timeoutMs?: number } & ConnectOptions = {},
+): Promise<RawAnswer> {
   return sendBytes(base, requestBytes(base, options), sendOptions);
 }
 
@@ -77,11 +86,14 @@ export async function rawRequest(
  * as EPIPE after an early 413, is no drop when the answer arrived). Gives up after `timeoutMs`
  * (default 10 s). Not for HEAD: its answer has a length and no body.
  */
-export function sendBytes(base: string | URL, bytes: string | Buffer, options: { timeoutMs?: number } = {}): Promise<RawAnswer> {
-  const { hostname, port } = new URL(base);
+export function sendBytes(
+  base: string | URL,
+  bytes: string | Buffer,
+  options: { timeoutMs?: number } & ConnectOptions = {},
+): Promise<RawAnswer> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
+    const socket = connectTo(base, options);
     const chunks: Buffer[] = [];
     let settled = false;
     const finish = (why: string, closed: boolean): void => {
@@ -108,6 +120,70 @@ export function sendBytes(base: string | URL, bytes: string | Buffer, options: {
     socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message, true));
     socket.write(bytes);
   });
+}
+
+function connectTo(base: string | URL, options: ConnectOptions): Socket {
+  const { hostname, port } = new URL(base);
+  // URL keeps an IPv6 host in brackets; net.connect wants it bare.
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  return connect({ host, port: Number(port), localAddress: options.localAddress });
+}
+
+/**
+ * A connection the test holds open and writes to when it chooses (a client that stalls, or keeps
+ * its connection): everything the server sends is kept, and its close can be awaited.
+ */
+export class RawConnection {
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
+  /** Resolves once the connection is closed, by either side. */
+  readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.chunks.push(chunk));
+    socket.on('error', () => {}); // a reset is a close like any other here
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.ended = true;
+        resolve();
+      }),
+    );
+  }
+
+  /** Connects to `base`; resolves once connected. */
+  static async open(base: string | URL, options: ConnectOptions = {}): Promise<RawConnection> {
+    const socket = connectTo(base, options);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawConnection(socket);
+  }
+
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  /** Everything received so far, as text. */
+  get received(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
+  }
+
+  /** The whole answers received so far, in order. */
+  answers(): RawResponse[] {
+    return parseResponses(Buffer.concat(this.chunks), this.ended);
+  }
+
+  /** Writes `bytes` unless the connection is closed; answers whether it wrote. */
+  write(bytes: string | Buffer): boolean {
+    if (this.ended || !this.socket.writable) return false;
+    this.socket.write(bytes);
+    return true;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 /**

@@ -60,6 +60,10 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.maxBodyLength, 131072);
     assert.equal(config.maxContentLength, 131072);
     assert.equal(config.trustProxy, false);
+    assert.equal(config.headersTimeoutMs, 10_000);
+    assert.equal(config.requestTimeoutMs, 30_000);
+    assert.equal(config.keepAliveTimeoutMs, 72_000);
+    assert.equal(config.maxConnections, 4096);
     assert.equal(config.cryptoKey, null);
     assert.equal(config.databaseUrl, null);
     assert.deepEqual(config.allowTargets, []);
@@ -184,6 +188,10 @@ describe('loadConfig: environment', () => {
         TASKS_LOG_LEVEL: 'debug',
         TASKS_TRUST_PROXY: 'true',
         TASKS_MAX_BODY_LENGTH: '2048',
+        TASKS_HEADERS_TIMEOUT_MS: '2000',
+        TASKS_REQUEST_TIMEOUT_MS: '4000',
+        TASKS_KEEP_ALIVE_TIMEOUT_MS: '3000',
+        TASKS_MAX_CONNECTIONS: '50',
         TASKS_MAX_CONTENT_LENGTH: '0',
         TASKS_THROTTLE_TTL: '60',
         TASKS_THROTTLE_LIMIT: '10',
@@ -206,6 +214,10 @@ describe('loadConfig: environment', () => {
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.trustProxy, true);
     assert.equal(config.maxBodyLength, 2048);
+    assert.equal(config.headersTimeoutMs, 2000);
+    assert.equal(config.requestTimeoutMs, 4000);
+    assert.equal(config.keepAliveTimeoutMs, 3000);
+    assert.equal(config.maxConnections, 50);
     assert.equal(config.maxContentLength, 0);
     assert.equal(config.throttleTtl, 60);
     assert.equal(config.throttleLimit, 10);
@@ -293,6 +305,43 @@ describe('loadConfig: environment', () => {
     // PORT in this object, not in process.env, decides.
     assert.equal(loadConfig({ PORT: '4321' }, workdir()).port, 4321);
     assert.equal(loadConfig({}, workdir()).port, 8202);
+  });
+});
+
+describe('loadConfig: API connections', () => {
+  test('timeouts and the connection limit are range-checked', () => {
+    for (const [name, value] of [
+      ['TASKS_HEADERS_TIMEOUT_MS', '0'],
+      ['TASKS_REQUEST_TIMEOUT_MS', '99'],
+      ['TASKS_KEEP_ALIVE_TIMEOUT_MS', '0'],
+      ['TASKS_KEEP_ALIVE_TIMEOUT_MS', '600001'],
+      ['TASKS_MAX_CONNECTIONS', '0'],
+      ['TASKS_MAX_CONNECTIONS', 'many'],
+    ] as const) {
+      const problems = problemsOf({ [name]: value }, workdir());
+      assert.equal(problems.length, 1, `${name}=${value}: ${JSON.stringify(problems)}`);
+      assert.match(problems[0]!, new RegExp(`^${name} \\(environment\\): must be`), `${name}=${value}`);
+    }
+  });
+
+  test('the file sets them under MODULE.HTTP', () => {
+    const config = loadConfig(
+      {},
+      workdir({ MODULE: { HTTP: { HEADERS_TIMEOUT_MS: 500, REQUEST_TIMEOUT_MS: 900, KEEP_ALIVE_TIMEOUT_MS: 700, MAX_CONNECTIONS: 3 } } }),
+    );
+    assert.deepEqual(
+      [config.headersTimeoutMs, config.requestTimeoutMs, config.keepAliveTimeoutMs, config.maxConnections],
+      [500, 900, 700, 3],
+    );
+  });
+
+  test('the headers may not take longer than the whole request', () => {
+    assert.deepEqual(problemsOf({ TASKS_HEADERS_TIMEOUT_MS: '5000', TASKS_REQUEST_TIMEOUT_MS: '4000' }, workdir()), [
+      'MODULE.HTTP.HEADERS_TIMEOUT_MS / TASKS_HEADERS_TIMEOUT_MS: 5000 must not exceed the request timeout (4000)',
+    ]);
+    // Against the default header timeout, too.
+    hasProblem(problemsOf({ TASKS_REQUEST_TIMEOUT_MS: '5000' }, workdir()), /10000 must not exceed the request timeout \(5000\)/);
+    assert.equal(loadConfig({ TASKS_HEADERS_TIMEOUT_MS: '4000', TASKS_REQUEST_TIMEOUT_MS: '4000' }, workdir()).requestTimeoutMs, 4000);
   });
 });
 
