@@ -1,7 +1,18 @@
-// Lint: typescript-eslint's type-aware recommended rules, plus two house rules: time is read only
-// through core/clock.ts, and the environment only in src/config.ts.
+// Lint: typescript-eslint's type-aware recommended rules, plus three house rules: time is read only
+// through core/clock.ts, the environment only in src/config.ts, and the client's address only in
+// src/api/client-address.ts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+const onlyConfigReadsEnv = {
+  selector: "MemberExpression[object.name='process'][property.name='env']",
+  message: 'Only src/config.ts reads the environment.',
+};
+// One derivation of who is calling, so a throttle cannot count by an address a client chose.
+const onlyClientAddressReadsSockets = ['ip', 'ips', 'remoteAddress'].map((name) => ({
+  selector: `MemberExpression[property.name='${name}']`,
+  message: 'Read the client address as request.clientAddress (src/api/client-address.ts).',
+}));
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'bench/results/', 'coverage/'] },
@@ -35,13 +46,9 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/config.ts'],
-    rules: {
-      'no-restricted-syntax': [
-        'error',
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Only src/config.ts reads the environment.' },
-      ],
-    },
+    rules: { 'no-restricted-syntax': ['error', onlyConfigReadsEnv, ...onlyClientAddressReadsSockets] },
   },
+  { files: ['src/api/client-address.ts'], rules: { 'no-restricted-syntax': ['error', onlyConfigReadsEnv] } },
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseRange } from './core/ip-address.js';
 import { type AllowList, parseAllowList } from './core/target-policy.js';
 
 /*
@@ -32,13 +33,6 @@ const text =
     typeof raw === 'string' && raw.length >= minLength
       ? { ok: true, value: raw }
       : { ok: false, message: minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string' };
-const flag: Parser<boolean> = (raw, fromEnv) => {
-  if (typeof raw === 'boolean') return { ok: true, value: raw };
-  if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/i.test(raw.trim())) {
-    return { ok: true, value: /^(true|1)$/i.test(raw.trim()) };
-  }
-  return { ok: false, message: 'must be true or false' };
-};
 const list: Parser<string[]> = (raw) => {
   if (typeof raw === 'string')
     return {
@@ -50,6 +44,28 @@ const list: Parser<string[]> = (raw) => {
     };
   if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return { ok: true, value: raw };
   return { ok: false, message: 'must be a comma-separated string or an array of strings' };
+};
+
+/**
+ * The proxies whose X-Forwarded-For is believed: addresses or CIDRs. `false` (the seed's flag) is
+ * none; `true` is refused, as it would believe every hop and let any client choose its address.
+ */
+const proxies: Parser<string[]> = (raw, fromEnv) => {
+  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  if (word === false || word === 'false' || word === '0') return { ok: true, value: [] };
+  const example = fromEnv ? 'TASKS_TRUST_PROXY=10.0.0.2,10.1.0.0/16' : '"TRUST_PROXY": ["10.0.0.2", "10.1.0.0/16"]';
+  const everyHop = `would trust every hop, so any client could choose its own address with X-Forwarded-For; list the addresses or CIDRs of your proxies instead, e.g. ${example}`;
+  if (word === true || word === 'true' || word === '1') return { ok: false, message: `true ${everyHop}` };
+  const entries = list(raw, fromEnv);
+  if (!entries.ok) return entries;
+  const value = entries.value.map((entry) => entry.trim()).filter(Boolean);
+  const invalid = value.filter((entry) => parseRange(entry) === null);
+  if (invalid.length > 0) {
+    return { ok: false, message: `${invalid.map((entry) => JSON.stringify(entry)).join(', ')}: not an IP address or a CIDR` };
+  }
+  const everything = value.find((entry) => parseRange(entry)![1] === 0);
+  if (everything !== undefined) return { ok: false, message: `${everything} ${everyHop}` };
+  return { ok: true, value };
 };
 
 interface Setting<T> {
@@ -83,9 +99,9 @@ export const SETTINGS = {
   trustProxy: setting({
     key: 'TRUST_PROXY',
     env: 'TASKS_TRUST_PROXY',
-    parse: flag,
-    default: false,
-    doc: 'Take the client address from X-Forwarded-For (only behind a proxy you run).',
+    parse: proxies,
+    default: [] as string[],
+    doc: 'Addresses or CIDRs of your proxies: from a request they pass on, the client address is read from X-Forwarded-For (the nearest hop that is not one of them). `true` is refused: it would let any client choose its address.',
   }),
   maxBodyLength: setting({
     key: 'MODULE.HTTP.MAX_BODY_LENGTH',

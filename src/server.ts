@@ -69,7 +69,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       level: config.level,
       queueLimit: config.queueLimit,
       bodyLimit: config.maxBodyLength,
-      trustProxy: config.trustProxy,
+      trustedProxies: config.trustProxy,
       connections: {
         headersTimeoutMs: config.headersTimeoutMs,
         requestTimeoutMs: config.requestTimeoutMs,

@@ -9,6 +9,7 @@ import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
+import { clientAddressOf } from './client-address.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { RequestThrottle } from './request-throttle.js';
 import type { RouteContext } from './context.js';
@@ -26,7 +27,8 @@ export interface AppDeps {
   level: 'DEVELOPMENT' | 'PRODUCTION';
   queueLimit: number;
   bodyLimit: number;
-  trustProxy: boolean;
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client (api/client-address.ts). */
+  trustedProxies: readonly string[];
   connections: ConnectionLimits;
   throttle: { max: number; timeWindowMs: number };
   register: { max: number; timeWindowMs: number };
@@ -49,7 +51,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // One debug line per request (onResponse below) instead of two info lines.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
-    trustProxy: deps.trustProxy,
     // A client that stalls mid-request, or never sends one, is answered 408 and cut off; an idle
     // connection is closed after the keep-alive timeout. Fastify's own defaults wait forever.
     requestTimeout: deps.connections.requestTimeoutMs,
@@ -74,6 +75,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Past the limit Node closes a new connection as soon as it is accepted, before reading from it.
   app.server.maxConnections = deps.connections.maxConnections;
   app.decorateRequest('project', null);
+  app.decorateRequest('clientAddress', '');
+  const clientAddress = clientAddressOf(deps.trustedProxies);
   installErrorHandling(app, deps.logger, deps.bodyLimit);
 
   // JSON only; an empty body is "no body" (PATCH routes carry none), and a body that tries to set
@@ -131,9 +134,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     if (closing) return done(new AppError('SHUTTING_DOWN'));
+    request.clientAddress = clientAddress(request);
     const throttle = request.routeOptions.config.throttle;
     if (throttle === false) return done();
-    const answer = throttles[throttle ?? 'all'].take(request.ip);
+    const answer = throttles[throttle ?? 'all'].take(request.clientAddress);
     reply.header('x-ratelimit-limit', answer.limit);
     reply.header('x-ratelimit-remaining', answer.remaining);
     reply.header('x-ratelimit-reset', answer.resetSeconds);

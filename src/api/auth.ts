@@ -58,7 +58,7 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
 
   return {
     authenticate(request) {
-      const blockedFor = failures.blockedFor(request.ip);
+      const blockedFor = failures.blockedFor(request.clientAddress);
       if (blockedFor > 0) {
         const seconds = Math.ceil(blockedFor / 1000);
         const error = new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${seconds} s`);
@@ -69,14 +69,14 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
       // proxy reading the last one would disagree with this server about who is calling.
       const authorization = onlyValue(request, 'authorization');
       const projectId = onlyValue(request, PROJECT_HEADER);
-      if (authorization === undefined || projectId === undefined) throw refuse(request.ip);
+      if (authorization === undefined || projectId === undefined) throw refuse(request.clientAddress);
       const match = /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
-      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.ip);
+      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.clientAddress);
 
       const check = (project: Project | null): Project => {
         const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
-        if (!project || !ok) throw refuse(request.ip);
+        if (!project || !ok) throw refuse(request.clientAddress);
         return project;
       };
       const cached = cache.get(projectId);

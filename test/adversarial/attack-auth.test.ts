@@ -369,7 +369,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
       const dir = newDir();
       const limited = pool.track(
         await spawnServer(
-          envFor(kind, dir, redis, { TASKS_AUTH_FAILURE_LIMIT: '5', TASKS_AUTH_FAILURE_TTL: '600', TASKS_TRUST_PROXY: 'true' }),
+          envFor(kind, dir, redis, { TASKS_AUTH_FAILURE_LIMIT: '5', TASKS_AUTH_FAILURE_TTL: '600', TASKS_TRUST_PROXY: '127.0.0.1' }),
           dir,
         ),
       );
@@ -478,7 +478,7 @@ describe('the token comparison goes through crypto.timingSafeEqual', () => {
     const store = { findProject: async () => null } as unknown as TaskStore;
     const auth = createAuthenticator(store, new FailureThrottle(1_000, 60_000, { now: () => Date.now() }));
     const request = {
-      ip: '192.0.2.1',
+      clientAddress: '192.0.2.1',
       headers: { authorization: `Bearer ${newToken()}`, [PROJECT]: newId(Date.now()) },
     } as unknown as FastifyRequest;
     calls.length = 0;

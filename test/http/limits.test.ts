@@ -240,7 +240,7 @@ describe('repeated failed authentications block the client (TASKS_AUTH_FAILURE_L
   let server: TestServer;
   let creds: Credentials;
   before(async () => {
-    server = await startTestServer({ env: { TASKS_AUTH_FAILURE_LIMIT: '3', TASKS_TRUST_PROXY: 'true' } });
+    server = await startTestServer({ env: { TASKS_AUTH_FAILURE_LIMIT: '3', TASKS_TRUST_PROXY: '127.0.0.1' } });
     creds = await server.client.register();
   });
   after(async () => {
@@ -260,11 +260,11 @@ describe('repeated failed authentications block the client (TASKS_AUTH_FAILURE_L
   });
 });
 
-describe('throttling is per client address (TASKS_TRUST_PROXY=true, TASKS_THROTTLE_LIMIT=2)', () => {
+describe('throttling is per client address (TASKS_TRUST_PROXY=127.0.0.1, TASKS_THROTTLE_LIMIT=2)', () => {
   let server: TestServer;
   let creds: Credentials;
   before(async () => {
-    server = await startTestServer({ env: { TASKS_THROTTLE_LIMIT: '2', TASKS_TRUST_PROXY: 'true' } });
+    server = await startTestServer({ env: { TASKS_THROTTLE_LIMIT: '2', TASKS_TRUST_PROXY: '127.0.0.1' } });
     creds = await server.client.register();
   });
   after(async () => {

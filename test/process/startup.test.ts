@@ -120,8 +120,17 @@ describe('starting the server process', () => {
 
   test('invalid environment: exits non-zero before listening, with one message listing every problem', async () => {
     const dir = tempDir('bad-env');
-    const exit = await runToExit({ PORT: '99999', HOST: '127.0.0.1', TASKS_THROTTLE_LIMIT: 'abc', TASKS_DB: 'mysql://x' }, dir);
-    assertRefused(exit, [/\bPORT\b.*65535/, /TASKS_THROTTLE_LIMIT.*integer/, /TASKS_DB.*mysql:\/\/x/]);
+    const exit = await runToExit(
+      { PORT: '99999', HOST: '127.0.0.1', TASKS_THROTTLE_LIMIT: 'abc', TASKS_DB: 'mysql://x', TASKS_TRUST_PROXY: 'true' },
+      dir,
+    );
+    assertRefused(exit, [
+      /\bPORT\b.*65535/,
+      /TASKS_THROTTLE_LIMIT.*integer/,
+      /TASKS_DB.*mysql:\/\/x/,
+      /TASKS_TRUST_PROXY \(environment\): true would trust every hop.* e\.g\. TASKS_TRUST_PROXY=10\.0\.0\.2,10\.1\.0\.0\/16$/,
+    ]);
+    assert.equal(exit.code, 78, 'EX_CONFIG');
     assert.deepEqual(readdirSync(dir), [], 'nothing was created');
   });
 

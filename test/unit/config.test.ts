@@ -59,7 +59,7 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.retentionSeconds, 259200);
     assert.equal(config.maxBodyLength, 131072);
     assert.equal(config.maxContentLength, 131072);
-    assert.equal(config.trustProxy, false);
+    assert.deepEqual(config.trustProxy, []);
     assert.equal(config.headersTimeoutMs, 10_000);
     assert.equal(config.requestTimeoutMs, 30_000);
     assert.equal(config.keepAliveTimeoutMs, 72_000);
@@ -161,9 +161,9 @@ describe('loadConfig: the configuration file', () => {
   });
 
   test('wrong types in the file are refused (no string-to-number coercion there)', () => {
-    const problems = problemsOf({}, workdir({ PORT: '9000', TRUST_PROXY: 'true', SERVICE: { QUEUE: { LIMIT: 1.5 } } }));
+    const problems = problemsOf({}, workdir({ PORT: '9000', TRUST_PROXY: 5, SERVICE: { QUEUE: { LIMIT: 1.5 } } }));
     hasProblem(problems, /^PORT \(in .*config\.json\): must be an integer/);
-    hasProblem(problems, /^TRUST_PROXY \(in .*\): must be true or false/);
+    hasProblem(problems, /^TRUST_PROXY \(in .*\): must be a comma-separated string or an array of strings/);
     hasProblem(problems, /^SERVICE\.QUEUE\.LIMIT \(in .*\): must be an integer/);
     assert.equal(problems.length, 3);
   });
@@ -186,7 +186,7 @@ describe('loadConfig: environment', () => {
         HOST: '127.0.0.1',
         TASKS_LEVEL: 'PRODUCTION',
         TASKS_LOG_LEVEL: 'debug',
-        TASKS_TRUST_PROXY: 'true',
+        TASKS_TRUST_PROXY: '10.0.0.2, 10.1.0.0/16',
         TASKS_MAX_BODY_LENGTH: '2048',
         TASKS_HEADERS_TIMEOUT_MS: '2000',
         TASKS_REQUEST_TIMEOUT_MS: '4000',
@@ -212,7 +212,7 @@ describe('loadConfig: environment', () => {
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.level, 'PRODUCTION');
     assert.equal(config.logLevel, 'debug');
-    assert.equal(config.trustProxy, true);
+    assert.deepEqual(config.trustProxy, ['10.0.0.2', '10.1.0.0/16']);
     assert.equal(config.maxBodyLength, 2048);
     assert.equal(config.headersTimeoutMs, 2000);
     assert.equal(config.requestTimeoutMs, 4000);
@@ -254,23 +254,6 @@ describe('loadConfig: environment', () => {
     }
   });
 
-  test('flags accept true/false/1/0 in any case', () => {
-    for (const [value, expected] of [
-      ['true', true],
-      ['TRUE', true],
-      ['1', true],
-      ['false', false],
-      ['False', false],
-      ['0', false],
-      [' true ', true],
-    ] as const) {
-      assert.equal(loadConfig({ TASKS_TRUST_PROXY: value }, workdir()).trustProxy, expected, value);
-    }
-    for (const value of ['yes', 'no', 'on', '2']) {
-      hasProblem(problemsOf({ TASKS_TRUST_PROXY: value }, workdir()), /^TASKS_TRUST_PROXY \(environment\): must be true or false/);
-    }
-  });
-
   test('enumerations are checked', () => {
     hasProblem(problemsOf({ TASKS_LEVEL: 'STAGING' }, workdir()), /^TASKS_LEVEL \(environment\): must be one of DEVELOPMENT, PRODUCTION/);
     hasProblem(problemsOf({ TASKS_LOG_LEVEL: 'verbose' }, workdir()), /^TASKS_LOG_LEVEL/);
@@ -305,6 +288,65 @@ describe('loadConfig: environment', () => {
     // PORT in this object, not in process.env, decides.
     assert.equal(loadConfig({ PORT: '4321' }, workdir()).port, 4321);
     assert.equal(loadConfig({}, workdir()).port, 8202);
+  });
+});
+
+describe('loadConfig: TRUST_PROXY', () => {
+  const EVERY_HOP =
+    /would trust every hop, so any client could choose its own address with X-Forwarded-For; list the addresses or CIDRs of your proxies instead/;
+
+  test('takes addresses and CIDRs, IPv4 and IPv6, as a list in the environment or an array in the file', () => {
+    assert.deepEqual(loadConfig({ TASKS_TRUST_PROXY: ' 10.0.0.2 ,10.1.0.0/16,,fd00::/8, ::1 ' }, workdir()).trustProxy, [
+      '10.0.0.2',
+      '10.1.0.0/16',
+      'fd00::/8',
+      '::1',
+    ]);
+    assert.deepEqual(loadConfig({}, workdir({ TRUST_PROXY: ['192.0.2.1', '::ffff:10.0.0.0/104'] })).trustProxy, [
+      '192.0.2.1',
+      '::ffff:10.0.0.0/104',
+    ]);
+    assert.deepEqual(loadConfig({}, workdir({ TRUST_PROXY: '192.0.2.1, 192.0.2.2' })).trustProxy, ['192.0.2.1', '192.0.2.2']);
+  });
+
+  test('false (the seed flag) means no proxy', () => {
+    for (const value of ['false', 'FALSE', '0', ' false ']) {
+      assert.deepEqual(loadConfig({ TASKS_TRUST_PROXY: value }, workdir()).trustProxy, [], value);
+    }
+    assert.deepEqual(loadConfig({}, workdir({ TRUST_PROXY: false })).trustProxy, []);
+  });
+
+  test('true is refused, with what to write instead, in the environment and in the file', () => {
+    for (const value of ['true', 'TRUE', '1', ' true ']) {
+      const problems = problemsOf({ TASKS_TRUST_PROXY: value }, workdir());
+      assert.equal(problems.length, 1, value);
+      assert.match(problems[0]!, /^TASKS_TRUST_PROXY \(environment\): true /, value);
+      assert.match(problems[0]!, EVERY_HOP, value);
+      assert.match(problems[0]!, /e\.g\. TASKS_TRUST_PROXY=10\.0\.0\.2,10\.1\.0\.0\/16$/, value);
+    }
+    const file = problemsOf({}, workdir({ TRUST_PROXY: true }));
+    assert.equal(file.length, 1);
+    assert.match(file[0]!, /^TRUST_PROXY \(in .*config\.json\): true /);
+    assert.match(file[0]!, EVERY_HOP);
+    assert.match(file[0]!, /e\.g\. "TRUST_PROXY": \["10\.0\.0\.2", "10\.1\.0\.0\/16"\]$/);
+  });
+
+  test('a range of every address is refused like true', () => {
+    for (const value of ['0.0.0.0/0', '10.0.0.2,::/0', '::ffff:0.0.0.0/96']) {
+      const problems = problemsOf({ TASKS_TRUST_PROXY: value }, workdir());
+      assert.equal(problems.length, 1, value);
+      assert.match(problems[0]!, EVERY_HOP, value);
+    }
+  });
+
+  test('entries that are not an address or a CIDR are all named', () => {
+    const problems = problemsOf(
+      { TASKS_TRUST_PROXY: '10.0.0.2,proxy.internal,10.0.0.0/33,127.1,10.0.0.1:80,010.0.0.1,fd00::/129' },
+      workdir(),
+    );
+    assert.deepEqual(problems, [
+      'TASKS_TRUST_PROXY (environment): "proxy.internal", "10.0.0.0/33", "127.1", "10.0.0.1:80", "010.0.0.1", "fd00::/129": not an IP address or a CIDR',
+    ]);
   });
 });
 
