@@ -40,7 +40,11 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/core/clock.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Read time through a Clock (src/core/clock.ts).' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Read time through a Clock (src/core/clock.ts).' },
+        { object: 'performance', property: 'now', message: 'Read time through a Clock or `monotonic` (src/core/clock.ts).' },
+      ],
     },
   },
   {
