@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { buildApp } from './api/app.js';
 import type { AppConfig } from './config.js';
-import { type Clock, systemClock } from './core/clock.js';
+import type { Clock } from './core/clock.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -14,6 +14,7 @@ import { openStore } from './store/open-store.js';
 import type { TaskStore } from './store/task-store.js';
 
 export interface ServerOverrides {
+  /** The server's time as it is (a test clock); by default the store's (on Redis, Redis's time). */
   clock?: Clock;
   resolver?: Resolver;
   store?: TaskStore;
@@ -31,8 +32,8 @@ export interface RunningServer {
 
 /** Wires configuration to store, API and dispatcher, and starts listening. */
 export async function startServer(config: AppConfig, logger: pino.Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
-  const clock = overrides.clock ?? systemClock;
-  const store = overrides.store ?? (await openStore(config));
+  const store = overrides.store ?? (await openStore(config, overrides.clock));
+  const clock = overrides.clock ?? store.clock;
   try {
     const cipher = createRequestCipher(resolveEncryptionKey(config, logger));
     const boundKey = await store.bindKeyId(cipher.keyId);

@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import type { Project, Task, TimelineEntry } from '../core/task.js';
 
 /** A task as read from a store: `version` changes with every write, for compare-and-set. */
@@ -93,6 +94,11 @@ export interface TaskStore {
    * then every start follows a time when no server ran, and every lease left behind is dead.
    */
   readonly singleNode: boolean;
+  /**
+   * The time of this store's records: due times, leases, heartbeats and every timestamp the server
+   * writes are read from it. Every server sharing the store reads the same time (on Redis, Redis's).
+   */
+  readonly clock: Clock;
 
   close(): Promise<void>;
   /** Cheap round trip, for /healthz. */

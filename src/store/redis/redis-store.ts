@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
+import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
@@ -18,6 +19,7 @@ import {
 } from './codec.js';
 import type { Argument } from './encoded-command.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
+import { RedisClock } from './redis-clock.js';
 import { parseInfo, redisReport } from './redis-report.js';
 import { insertFailure, written } from './script-results.js';
 import { TurnBatch } from './turn-batch.js';
@@ -37,6 +39,10 @@ export interface RedisStoreOptions {
   retentionSeconds: number;
   /** Key prefix, so one Redis can hold several independent services. */
   prefix?: string;
+  /** This process's clock, which the store's clock corrects to Redis's time (default: the system's). */
+  clock?: Clock;
+  /** How often the offset to Redis's clock is measured again (default CLOCK_SYNC_MS). */
+  clockSyncMs?: number;
 }
 
 /**
@@ -68,6 +74,8 @@ export class RedisStore implements TaskStore {
     private readonly main: Redis,
     private readonly projects: Redis,
     private readonly subscriber: Redis,
+    /** Redis's time, read without a round trip (redis-clock.ts): every server on this store agrees on it. */
+    readonly clock: RedisClock,
     private readonly options: RedisStoreOptions,
   ) {
     this.turnWrites = new TurnWrites(main);
@@ -116,13 +124,18 @@ export class RedisStore implements TaskStore {
     const clients = [main, projects, subscriber];
     // Errors also arrive as events while reconnecting; commands report them to their callers.
     for (const client of clients) client.on('error', () => undefined);
+    let clock: RedisClock | null = null;
     try {
       await Promise.all(clients.map((c) => c.connect()));
       await loadScripts(main);
-      const store = new RedisStore(main, projects, subscriber, options);
+      // On the projects client: the main one carries the claims and writes, whose queue would
+      // lengthen the round trips the offset is measured over.
+      clock = await RedisClock.start(projects, options.clock ?? systemClock, options.clockSyncMs);
+      const store = new RedisStore(main, projects, subscriber, clock, options);
       await subscriber.subscribe(store.channel);
       return store;
     } catch (error) {
+      clock?.stop();
       clients.forEach((c) => c.disconnect());
       throw new Error(`Cannot connect to Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
     }
@@ -140,6 +153,7 @@ export class RedisStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    this.clock.stop();
     this.events.removeAllListeners();
     await Promise.allSettled([this.main.quit(), this.projects.quit(), this.subscriber.quit()]);
     this.main.disconnect();
@@ -155,7 +169,10 @@ export class RedisStore implements TaskStore {
     const info = await this.call(() => this.projects.info());
     // Refused to a user without it, and unknown before Redis 6: the report says "unknown" then.
     const user = await this.projects.call('ACL', 'WHOAMI').then(String, () => null);
-    return redisReport(parseInfo(info), user);
+    const report = redisReport(parseInfo(info), user);
+    // Not a risk (the servers use Redis's time), but a machine whose clock is off shows here.
+    report.facts.clockOffsetMs = this.clock.offsetMs;
+    return report;
   }
 
   async insertProject(project: Project): Promise<void> {

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
@@ -52,6 +53,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost in write rate. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** The server's clock (default: the system's); one process per database, so its own clock is the store's. */
+  clock?: Clock;
 }
 
 /**
@@ -62,6 +65,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements TaskStore {
   readonly kind = 'sqlite';
   readonly singleNode = true;
+  readonly clock: Clock;
   private readonly db: Database.Database;
   private readonly lock: LockFile | null;
   private readonly events = new EventEmitter();
@@ -80,6 +84,7 @@ export class SqliteStore implements TaskStore {
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
+    this.clock = options.clock ?? systemClock;
     // The folder and the files hold token hashes and sealed requests: owner only.
     if (!memory) mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
     this.lock = memory ? null : acquireLockFile(`${options.path}.lock`);
