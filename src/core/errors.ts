@@ -1,5 +1,12 @@
 import type { FieldIssue } from './shapes.js';
 
+interface ErrorEntry {
+  status: number;
+  message: string;
+  /** Sent as Retry-After with every answer of this code (unless the error sets its own). */
+  retryAfterSeconds?: number;
+}
+
 /**
  * The one registry of coded errors. Every failure the service reports to a client is an `AppError`
  * with a stable `code` from this table; `api/error-handler.ts` turns it into
@@ -24,9 +31,10 @@ export const ERROR_REGISTRY = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   INTERNAL: { status: 500, message: 'Internal server error' },
-  STORE_UNAVAILABLE: { status: 503, message: 'The task store is unavailable; try again shortly' },
+  // Retry-After: Redis reconnects within 2 s, and one at maxmemory needs someone to free memory.
+  STORE_UNAVAILABLE: { status: 503, message: 'The task store is unavailable; try again shortly', retryAfterSeconds: 5 },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
 
@@ -61,6 +69,8 @@ export class AppError extends Error {
     this.code = code;
     this.status = ERROR_REGISTRY[code].status;
     this.issues = issues;
+    const entry: ErrorEntry = ERROR_REGISTRY[code];
+    if (entry.retryAfterSeconds !== undefined) this.retryAfterSeconds = entry.retryAfterSeconds;
   }
 }
 

@@ -8,6 +8,7 @@ const HEALTHY = [
   'redis_version:7.0.15',
   '',
   '# Memory',
+  'maxmemory:1073741824',
   'maxmemory_policy:noeviction',
   '',
   '# Persistence',
@@ -31,7 +32,7 @@ const report = (changes: Record<string, string>, user: string | null = 'tasks') 
 describe('what a server reports about Redis at start', () => {
   test('a healthy Redis: facts, no warning', () => {
     assert.deepEqual(report({}), {
-      facts: { redisVersion: '7.0.15', user: 'tasks', aof: true, maxmemoryPolicy: 'noeviction' },
+      facts: { redisVersion: '7.0.15', user: 'tasks', aof: true, maxmemoryPolicy: 'noeviction', maxmemory: 1073741824 },
       warnings: [],
     });
   });
@@ -44,6 +45,7 @@ describe('what a server reports about Redis at start', () => {
       [{ rdb_last_bgsave_status: 'err' }, /rdb_last_bgsave_status:err/],
       [{ unexpected_error_replies: '402' }, /answered 402 command\(s\).*unexpected_error_replies/],
       [{ maxmemory_policy: 'allkeys-lru' }, /maxmemory-policy allkeys-lru/],
+      [{ maxmemory: '0' }, /no memory limit \(maxmemory 0\)/],
       [{ loading: '1' }, /still loading/],
     ];
     for (const [changes, expected] of cases) {

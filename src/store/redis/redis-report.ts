@@ -25,6 +25,8 @@ export function redisReport(info: ReadonlyMap<string, string>, user: string | nu
   };
   const policy = info.get('maxmemory_policy');
   if (policy !== undefined) facts.maxmemoryPolicy = policy;
+  const maxmemory = info.get('maxmemory');
+  if (maxmemory !== undefined) facts.maxmemory = Number(maxmemory);
   const warnings: string[] = [];
 
   if (info.get('aof_enabled') !== '1') {
@@ -54,6 +56,13 @@ export function redisReport(info: ReadonlyMap<string, string>, user: string | nu
   if (policy !== undefined && policy !== 'noeviction') {
     warnings.push(
       `Redis may evict keys when it is full (maxmemory-policy ${policy}): tasks would vanish. Set maxmemory-policy noeviction.`,
+    );
+  }
+  if (maxmemory === '0') {
+    warnings.push(
+      'Redis has no memory limit (maxmemory 0): when the machine runs out of memory the kernel kills Redis, losing the ' +
+        'writes of its last second, instead of Redis refusing new tasks (503) while the ones it holds run. Set maxmemory ' +
+        '(resource/config/redis.conf).',
     );
   }
   if (info.get('loading') === '1') warnings.push('Redis is still loading its data: routes answer STORE_UNAVAILABLE until it is done.');
