@@ -7,7 +7,8 @@
  *       open the sealed request -> send (timeout, target guard) -> applyOutcome
  *       -> replaceTask if the version still matches; else re-read: record again while the lease is
  *          still ours (paused meanwhile), drop the outcome when it is not (cancelled, deleted,
- *          reclaimed after the lease ran out)
+ *          reclaimed after the lease ran out); the store refusing the write (away, full): try again,
+ *          with backoff, while the lease is renewed
  *   shares: a project (or target host) holds at most its share of the slots, and of the slots plus
  *       the tasks claimed ahead; the store parks its due tasks beyond that, and a ready task whose
  *       group has its share of slots waits while later ones start, so a hanging target leaves the
@@ -57,6 +58,22 @@ export interface DispatcherOptions {
   /** Multi-node stores: how often this node says it is alive, and when silence means all were down. */
   heartbeatMs?: number;
   staleAfterMs?: number;
+}
+
+/** The first wait before writing an outcome the store refused again; doubled each time, up to 2 s. */
+const FIRST_PAUSE_MS = 100;
+
+/** Waits `ms`, or less if the attempt is aborted meanwhile (a stopping server). */
+function pauseUnlessCancelled(ms: number, cancellation: Cancellation): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      cancellation.off('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    cancellation.once('abort', done);
+  });
 }
 
 /** A claimed task: it holds a lease. */
@@ -336,15 +353,17 @@ export class Dispatcher {
 
   /**
    * Compare-and-set the step while the lease is still ours; re-read after a concurrent write. While
-   * the store is unavailable, keep trying for up to one lease: after that another process may
-   * already be sending the task again, and the outcome is dropped (at-least-once).
+   * the store refuses the write (away, read-only, Redis at maxmemory), keep trying with backoff: the
+   * attempt keeps its slot, so its lease is still renewed and no one sends the task again. Ends
+   * when the outcome is recorded, when the task is no longer ours (a write after the store came
+   * back took it: cancelled, deleted, reclaimed after the lease ran out), or when a stopping server
+   * aborts the attempt (its lease is given back and the task runs again: at-least-once).
    */
   private async record(slot: InFlight, step: (current: StoredTask) => Transition): Promise<void> {
     const claimed = slot.claim;
-    const giveUpAt = this.deps.clock.now() + this.options.leaseMs;
     let current: StoredTask | null = claimed;
     let conflicts = 0;
-    let pause = 100;
+    let pause = FIRST_PAUSE_MS;
     while (current && conflicts < 8) {
       // The latest claim's token: a later claim of this process may have taken the task over.
       const stillOurs = current.leaseToken === slot.claim.leaseToken && (current.state === 'RUNNING' || current.state === 'PAUSED');
@@ -355,8 +374,14 @@ export class Dispatcher {
         conflicts++;
         current = await this.store.findTask(claimed.projectId, claimed.id);
       } catch (error) {
-        if (!isAppError(error) || error.code !== 'STORE_UNAVAILABLE' || this.deps.clock.now() + pause > giveUpAt) throw error;
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (!isAppError(error) || error.code !== 'STORE_UNAVAILABLE') throw error;
+        if (slot.cancellation.aborted) {
+          this.deps.logger.warn({ taskId: claimed.id }, 'stopping before the store took the outcome; the task runs again');
+          return;
+        }
+        if (pause === FIRST_PAUSE_MS)
+          this.deps.logger.warn({ err: error, taskId: claimed.id }, 'the store refused an outcome; trying again');
+        await pauseUnlessCancelled(pause, slot.cancellation);
         pause = Math.min(pause * 2, 2_000);
       }
     }

@@ -17,7 +17,8 @@ const PRELUDE = luaFieldTable() + luaResultTable() + readFileSync(`${SCRIPTS_DIR
  * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
  * convention) with a header that lists KEYS, ARGV and return values. Each runs after the prelude:
  * two generated tables, the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the
- * result codes (script-results.ts: RESULT), then scripts/prelude.lua (an ARGV reader). Run with
+ * result codes (script-results.ts: RESULT), then scripts/prelude.lua (an ARGV reader); a script's
+ * shebang line (`#!lua flags=allow-oom`) stays first. Run with
  * EVALSHA; loaded with SCRIPT LOAD the first time a server does not know it (after a restart, or on
  * a new server).
  */
@@ -35,7 +36,10 @@ export class LuaScript {
   static load(file: string): LuaScript {
     const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
     if (!match) throw new Error(`Lua script file name must be <name>-<keys>.lua: ${file}`);
-    return new LuaScript(match[1]!, Number(match[2]), PRELUDE + readFileSync(SCRIPTS_DIR + file, 'utf8'));
+    const text = readFileSync(SCRIPTS_DIR + file, 'utf8');
+    // A shebang line (`#!lua flags=...`, Redis 7) must stay the script's first line.
+    const shebang = /^#!.*\n/.exec(text)?.[0] ?? '';
+    return new LuaScript(match[1]!, Number(match[2]), shebang + PRELUDE + text.slice(shebang.length));
   }
 
   /**
