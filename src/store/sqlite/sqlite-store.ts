@@ -18,7 +18,7 @@ import {
   roomIn,
   takeShare,
 } from '../task-store.js';
-import { acquireLockFile, type LockFile } from './lock-file.js';
+import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
 import {
   INSERT_REQUEST,
@@ -87,8 +87,9 @@ export class SqliteStore implements TaskStore {
     this.clock = options.clock ?? systemClock;
     // The folder and the files hold token hashes and sealed requests: owner only.
     if (!memory) mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
-    this.lock = memory ? null : acquireLockFile(`${options.path}.lock`);
+    this.lock = memory ? null : acquireLockFile(lockPathFor(options.path));
     try {
+      if (!memory) refuseHardLinks(options.path);
       this.db = new Database(options.path);
       if (!memory) restrictToOwner(options.path);
       // Set before the first table exists, so it shapes new files only; an older file keeps its 4 KiB
@@ -100,7 +101,8 @@ export class SqliteStore implements TaskStore {
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('temp_store = MEMORY');
       migrate(this.db);
-      if (!memory) for (const suffix of ['-wal', '-shm', '.lock']) restrictToOwner(options.path + suffix);
+      // Beside the real file: SQLite names them after the path with its symbolic links resolved.
+      if (!memory) for (const suffix of ['-wal', '-shm', '.lock']) restrictToOwner(realPath(options.path) + suffix);
       if (!memory) {
         // Checkpoints happen in a worker (checkpointer.ts); this threshold is only a safety net.
         this.db.pragma('wal_autocheckpoint = 20000');
