@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { createRequestCipher, deriveKey } from '../src/core/sealed-request.js';
 import { resolveSubscription, type SubscribeBody } from '../src/core/subscription.js';
-import { createTargetPolicy, parseAllowList } from '../src/core/target-policy.js';
+import { createTargetPolicy, parseTargetList } from '../src/core/target-policy.js';
 import { createTask } from '../src/core/task-machine.js';
 import { newId } from '../src/core/ids.js';
 import { hashToken, newToken } from '../src/core/tokens.js';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     ? new SqliteStore({ path: db.slice('sqlite:'.length) })
     : await RedisStore.connect({ url: db, retentionSeconds: 259_200 });
   const cipher = createRequestCipher(deriveKey(key));
-  const policy = createTargetPolicy(parseAllowList(['127.0.0.0/8']));
+  const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8']));
   try {
     const bound = await store.bindKeyId(cipher.keyId);
     if (bound !== cipher.keyId) throw new Error('the store is bound to another key');

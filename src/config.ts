@@ -1,7 +1,8 @@
+import { Resolver } from 'node:dns';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseRange } from './core/ip-address.js';
-import { type AllowList, parseAllowList } from './core/target-policy.js';
+import { type TargetList, parseTargetList } from './core/target-policy.js';
 
 /*
  * Configuration: defaults that run with nothing set, then `resource/config/config.json` (the
@@ -206,7 +207,28 @@ export const SETTINGS = {
     env: 'TASKS_ALLOW_TARGETS',
     parse: list,
     default: [] as string[],
-    doc: 'CIDRs, addresses or host names (`*.example.internal`) exempt from the private-address guard, e.g. `127.0.0.0/8`.',
+    doc: 'Targets exempt from the private-address guard: CIDRs, addresses or host names (`*.example.internal`), each with an optional port, e.g. `127.0.0.1:8203`, `[::1]:8203`, `10.0.0.0/8:443`.',
+  }),
+  denyTargets: setting({
+    key: 'SERVICE.TARGETS.DENY',
+    env: 'TASKS_DENY_TARGETS',
+    parse: list,
+    default: [] as string[],
+    doc: "Targets refused even when allowed, in the same form, e.g. the server's public address behind NAT. The server's own listening endpoints and cloud platform addresses (`168.63.129.16`, `169.254.169.254`, …) are always refused.",
+  }),
+  dnsServers: setting({
+    key: 'SERVICE.DNS.SERVERS',
+    env: 'TASKS_DNS_SERVERS',
+    parse: list,
+    default: [] as string[],
+    doc: "DNS servers that resolve targets' host names (`1.1.1.1`, `127.0.0.1:5353`, `[::1]:53`); unset: the system's. The hosts file and `localhost` are answered first.",
+  }),
+  dnsTimeoutMs: setting({
+    key: 'SERVICE.DNS.TIMEOUT_MS',
+    env: 'TASKS_DNS_TIMEOUT_MS',
+    parse: int(100, 60_000),
+    default: 5_000,
+    doc: "Longest time a target's host name lookup may take; then the attempt fails (and is retried per the task's policy).",
   }),
   concurrency: setting({
     key: 'SERVICE.DISPATCH.CONCURRENCY',
@@ -288,7 +310,8 @@ export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'redis'; ur
 
 export interface AppConfig extends SettingValues {
   store: StoreTarget;
-  allowList: AllowList;
+  allowList: TargetList;
+  denyList: TargetList;
   /** Where the configuration file was read from, or null when none was. */
   configFile: string | null;
 }
@@ -382,9 +405,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
 
-  const allowList = parseAllowList(settings.allowTargets);
+  const allowList = parseTargetList(settings.allowTargets);
   for (const entry of allowList.invalid) {
-    problems.push(`TASKS_ALLOW_TARGETS: "${entry}" is not a CIDR, an IP address or a host name`);
+    problems.push(`TASKS_ALLOW_TARGETS: "${entry}" is not a CIDR, an IP address or a host name (with an optional :port)`);
+  }
+  const denyList = parseTargetList(settings.denyTargets);
+  for (const entry of denyList.invalid) {
+    problems.push(`TASKS_DENY_TARGETS: "${entry}" is not a CIDR, an IP address or a host name (with an optional :port)`);
+  }
+  for (const server of settings.dnsServers) {
+    try {
+      new Resolver().setServers([server]);
+    } catch {
+      problems.push(`TASKS_DNS_SERVERS: "${server}" is not an IP address with an optional port (e.g. 1.1.1.1, 127.0.0.1:5353, [::1]:53)`);
+    }
   }
 
   let store: StoreTarget = { kind: 'sqlite', path: resolve(cwd, 'data/tasks.db') };
@@ -396,7 +430,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...settings, store, allowList, configFile };
+  return { ...settings, store, allowList, denyList, configFile };
 }
 
 function redisUrlFrom(s: SettingValues): string {

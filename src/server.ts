@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { buildApp } from './api/app.js';
@@ -7,8 +8,9 @@ import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
+import { type AddressSource, NameLookups, systemAddresses } from './dispatch/name-resolver.js';
 import { RetentionSweeper } from './dispatch/retention.js';
-import type { Resolver } from './dispatch/target-guard.js';
+import { ownEndpoints } from './dispatch/target-guard.js';
 import { resolveEncryptionKey } from './key-file.js';
 import { openStore } from './store/open-store.js';
 import type { TaskStore } from './store/task-store.js';
@@ -16,7 +18,8 @@ import type { TaskStore } from './store/task-store.js';
 export interface ServerOverrides {
   /** The server's time as it is (a test clock); by default the store's (on Redis, Redis's time). */
   clock?: Clock;
-  resolver?: Resolver;
+  /** Stands in for DNS (and the hosts file) when resolving targets' host names. */
+  resolver?: AddressSource;
   store?: TaskStore;
 }
 
@@ -46,8 +49,9 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const report = await store.inspect();
     logger.info({ store: store.kind, ...report.facts }, `${store.kind} store opened`);
     for (const warning of report.warnings) logger.warn({ store: store.kind }, warning);
-    const policy = createTargetPolicy(config.allowList);
-    const sender = createHttpSender({ policy, resolver: overrides.resolver, maxResponseBytes: config.maxContentLength });
+    const policy = createTargetPolicy(config.allowList, config.denyList);
+    const names = new NameLookups(overrides.resolver ?? systemAddresses({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs }));
+    const sender = createHttpSender({ policy, names, maxResponseBytes: config.maxContentLength });
     const dispatcher = new Dispatcher({
       store,
       sender,
@@ -86,6 +90,8 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     await dispatcher.prepare();
     await warmUpHttpClient();
     const url = await app.listen({ port: config.port, host: config.host });
+    const listening = app.addresses().filter((a) => typeof a !== 'string');
+    policy.denyOwnEndpoints(ownEndpoints(listening, networkInterfaces()));
     await dispatcher.start();
     retention.start();
 

@@ -3,7 +3,7 @@
 // Run: npx tsx bench/micro/sender-vs-undici.ts
 import { spawn } from 'node:child_process';
 import { Pool } from 'undici';
-import { createTargetPolicy, parseAllowList } from '../../src/core/target-policy.js';
+import { createTargetPolicy, parseTargetList } from '../../src/core/target-policy.js';
 import { createHttpSender } from '../../src/dispatch/http-sender.js';
 
 const target = spawn(
@@ -51,7 +51,7 @@ const plain = async (): Promise<void> => {
   const res = await pool.request({ path: '/hook?a=1', method: 'POST', headers, body });
   await res.body.dump();
 };
-const sender = createHttpSender({ policy: createTargetPolicy(parseAllowList(['127.0.0.1'])), maxResponseBytes: 131_072 });
+const sender = createHttpSender({ policy: createTargetPolicy(parseTargetList(['127.0.0.1'])), maxResponseBytes: 131_072 });
 const request = {
   url: `${origin}/hook`,
   method: 'POST' as const,

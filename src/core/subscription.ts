@@ -7,7 +7,7 @@ import { type FieldIssue, validationError } from './errors.js';
 import { parseDuration } from './durations.js';
 import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
 import type { HttpRequestBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
-import type { TargetPolicy } from './target-policy.js';
+import { portOf, type TargetPolicy } from './target-policy.js';
 import { firstExecAtOf } from './task-machine.js';
 import type { HttpRequestSpec } from './task.js';
 
@@ -76,13 +76,8 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
     } else if (url.hostname === '') {
       issues.push({ field: 'httpRequest.url', message: 'must name a host' });
     } else {
-      const refused = policy.refuseLiteralHost(url.hostname);
-      if (refused) {
-        issues.push({
-          field: 'httpRequest.url',
-          message: `target refused: ${refused} (an operator may allow it with TASKS_ALLOW_TARGETS)`,
-        });
-      }
+      const refused = policy.refuseLiteralHost(url.hostname, portOf(url));
+      if (refused) issues.push({ field: 'httpRequest.url', message: `target refused: ${refused}` });
     }
   }
 

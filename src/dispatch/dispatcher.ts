@@ -338,7 +338,8 @@ export class Dispatcher {
     let outcome: AttemptOutcome;
     try {
       const request = this.deps.cipher.open(claimed.request, claimed.id);
-      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation);
+      const on = { projectId: claimed.projectId };
+      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation, on);
     } catch (error) {
       this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
       outcome = { ok: false, statusCode: 0, error: 'the stored request cannot be decrypted (was the key changed?)', permanent: true };

@@ -3,15 +3,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, Client, errors as undiciErrors } from 'undici';
 import { LIMITS } from '../core/limits.js';
-import type { TargetPolicy } from '../core/target-policy.js';
 import type { OpenedRequest } from '../core/request-codec.js';
+import { isIpLiteral, portOf, type TargetPolicy } from '../core/target-policy.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
-import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } from './target-guard.js';
+import { LOOKUPS_BUSY, NameLookups, systemAddresses } from './name-resolver.js';
+import { allowedAddresses, guardedConnector, TargetRefusedError } from './target-guard.js';
 
 /*
  * Sends one attempt: a pooled keep-alive client (undici Agent, dispatched with a handler of our
  * own: several times faster here than fetch, and cheaper than `request()`), no redirects followed,
- * the task's timeout over the whole exchange, and at most `maxResponseBytes` of the answer read.
+ * the task's timeout over the whole exchange (name lookup included), and at most `maxResponseBytes`
+ * of the answer read. A host name is looked up first on behalf of the task's project, so that one
+ * project's slow names wait in that project's turns (name-resolver.ts); the connection then finds
+ * the answer in the lookups' memory and judges it again (target-guard.ts).
  *
  * undici is pinned to an exact version in package.json: `Attempt` below implements its dispatch
  * handler interface (onConnect, onHeaders, onData, onComplete, onError), which undici has reshaped
@@ -20,9 +24,16 @@ import { guardedConnector, type Resolver, systemResolver, TargetRefusedError } f
 
 export interface SenderOptions {
   policy: TargetPolicy;
-  resolver?: Resolver;
+  /** Host name lookups; by default the system's DNS servers, with a 5 s deadline. */
+  names?: NameLookups;
   maxResponseBytes: number;
   userAgent?: string;
+}
+
+/** What a send is on behalf of. */
+export interface SendOptions {
+  /** The task's project: its host name lookups wait in that project's turns. */
+  projectId?: string;
 }
 
 /**
@@ -47,6 +58,7 @@ export interface Sender {
     extraHeaders: Record<string, string>,
     timeoutMs: number,
     cancellation?: Cancellation,
+    options?: SendOptions,
   ): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }
@@ -54,8 +66,10 @@ export interface Sender {
 export const USER_AGENT = 'Kuueri-Tasks';
 
 export function createHttpSender(options: SenderOptions): Sender {
+  const { policy } = options;
+  const names = options.names ?? new NameLookups(systemAddresses({ servers: [], timeoutMs: 5_000 }));
   const agent = new Agent({
-    connect: guardedConnector(options.policy, options.resolver ?? systemResolver),
+    connect: guardedConnector(policy, names),
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
     // The attempt's own timer (below) bounds every exchange; undici's must never cut one shorter
@@ -66,7 +80,7 @@ export function createHttpSender(options: SenderOptions): Sender {
   const userAgent = options.userAgent ?? USER_AGENT;
 
   return {
-    async send(request, extraHeaders, timeoutMs, cancellation) {
+    async send(request, extraHeaders, timeoutMs, cancellation, sendOptions = {}) {
       const url = new URL(request.url);
       for (const [key, value] of Object.entries(request.params ?? {})) url.searchParams.append(key, value);
       const headers: Record<string, string> = {};
@@ -84,14 +98,25 @@ export function createHttpSender(options: SenderOptions): Sender {
 
       return new Promise<AttemptOutcome>((resolve) => {
         const attempt = new Attempt(resolve, timeoutMs, options.maxResponseBytes, cancellation);
-        try {
-          agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: request.method, headers, body }, attempt);
-        } catch (error) {
-          attempt.onError(error instanceof Error ? error : new Error(String(error)));
+        const dispatch = (): void =>
+          attempt.begin(() =>
+            agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: request.method, headers, body }, attempt),
+          );
+        if (isIpLiteral(url.hostname)) {
+          dispatch();
+          return;
         }
+        names
+          .lookup(url.hostname, sendOptions.projectId)
+          .then((addresses) => {
+            allowedAddresses(policy, url.hostname, portOf(url), addresses);
+            dispatch();
+          })
+          .catch((error: unknown) => attempt.onError(error instanceof Error ? error : new Error(String(error))));
       });
     },
     async close() {
+      names.close();
       await agent.close();
     },
   };
@@ -135,6 +160,8 @@ const ENOUGH_READ = new Error('answer longer than the bytes read of it');
  */
 class Attempt {
   private abort: ((reason: Error) => void) | null = null;
+  /** Whether the request was handed to undici (before, the name is being looked up). */
+  private begun = false;
   /** Why this side stopped the exchange (timeout, cancellation, enough read); null while it runs. */
   private stoppedBy: Error | null = null;
   private statusCode = 0;
@@ -159,10 +186,23 @@ class Attempt {
     else cancellation?.once('abort', this.onCancel);
   }
 
+  /** Hands the request to undici, unless the attempt already ended (timeout or cancellation during the lookup). */
+  begin(dispatch: () => void): void {
+    if (this.done) return;
+    this.begun = true;
+    try {
+      dispatch();
+    } catch (error) {
+      this.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   private stop(reason: Error): void {
     if (this.stoppedBy || this.done) return;
     this.stoppedBy = reason;
-    this.abort?.(reason); // before the connection is made, onConnect aborts instead
+    // Still looking the name up: nothing to abort yet. Before the connection is made, onConnect aborts.
+    if (this.begun) this.abort?.(reason);
+    else this.onError(reason);
   }
 
   private finish(outcome: AttemptOutcome): void {
@@ -233,7 +273,12 @@ function failure(error: unknown, timedOut: boolean, timeoutMs: number): AttemptO
     ECONNRESET: 'connection reset by the target',
     UND_ERR_SOCKET: 'connection closed by the target',
     ENOTFOUND: 'host name not found',
+    ENODATA: 'host name not found',
     EAI_AGAIN: 'host name lookup failed',
+    ETIMEOUT: 'host name lookup timed out',
+    ESERVFAIL: 'host name lookup failed',
+    EREFUSED: 'host name lookup refused by the DNS server',
+    [LOOKUPS_BUSY]: 'too many host name lookups of this project at once',
     EHOSTUNREACH: 'host unreachable',
     ENETUNREACH: 'network unreachable',
     UND_ERR_ABORTED: 'attempt aborted',

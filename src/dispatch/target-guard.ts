@@ -1,14 +1,17 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { buildConnector } from 'undici';
 import { isIpLiteral, type TargetPolicy } from '../core/target-policy.js';
+import type { NameLookups, ResolvedAddress } from './name-resolver.js';
 
 /*
  * The target guard at dispatch. A host name is resolved here, every address it resolves to is
- * judged by the policy, and the socket connects to an address that passed: the check and the
- * connection use the same resolution, so there is no window for DNS rebinding. A literal address
- * in the URL is judged before connecting (the URL was also judged at subscribe, but the policy may
- * have changed since).
+ * judged by the policy with the port, and the socket connects to an address that passed: the check
+ * and the connection use the same resolution, so there is no window for DNS rebinding. A literal
+ * address in the URL is judged before connecting (the URL was also judged at subscribe, but the
+ * policy may have changed since, and the server's own endpoints are known only once it listens).
+ *
+ * A refusal of a name never says what the name resolved to: the timeline would let users read the
+ * internal DNS (which names exist, and where). A refusal of a literal names the address the user wrote.
  */
 
 export class TargetRefusedError extends Error {
@@ -19,49 +22,99 @@ export class TargetRefusedError extends Error {
   }
 }
 
-/** Resolves a host name to all its addresses; tests may stand in for DNS with their own. */
-export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
-
-export const systemResolver: Resolver = (hostname) =>
-  new Promise((resolve, reject) => {
-    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
-  });
-
-export function guardedLookup(policy: TargetPolicy, resolver: Resolver): LookupFunction {
-  return (hostname, options, callback) => {
-    resolver(hostname).then(
-      (addresses) => {
-        const exempt = policy.isHostExempt(hostname);
-        const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
-        const allowed = addresses.filter(
-          (a) => (wanted === 0 || a.family === wanted) && (exempt || policy.refuseAddress(a.address) === null),
-        );
-        if (allowed.length === 0) {
-          const reason = addresses.length > 0 ? policy.refuseAddress(addresses[0]!.address) : null;
-          callback(new TargetRefusedError(`${hostname} resolves to a refused address${reason ? `: ${reason}` : ''}`), '', 0);
-          return;
-        }
-        if (options.all) {
-          (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
-        } else {
-          callback(null, allowed[0]!.address, allowed[0]!.family);
-        }
-      },
-      (error: unknown) => callback(error as NodeJS.ErrnoException, '', 0),
-    );
-  };
+/** The addresses of `hostname` that may be reached on `port`; throws TargetRefusedError when none may. */
+export function allowedAddresses(
+  policy: TargetPolicy,
+  hostname: string,
+  port: number,
+  addresses: readonly ResolvedAddress[],
+): ResolvedAddress[] {
+  const allowed = addresses.filter((a) => policy.allowsResolved(hostname, a.address, port));
+  if (allowed.length === 0) {
+    throw new TargetRefusedError(`target refused by the target policy: ${hostname} resolves to no address it allows on port ${port}`);
+  }
+  return allowed;
 }
 
-export function guardedConnector(policy: TargetPolicy, resolver: Resolver = systemResolver): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup(policy, resolver) });
+/** The port undici connects to: the origin's, or its scheme's. */
+function connectPort(options: buildConnector.Options): number {
+  const port = Number(options.port);
+  return Number.isInteger(port) && port > 0 ? port : options.protocol === 'https:' ? 443 : 80;
+}
+
+/** Addresses tried at most for one connection, in the order DNS gave them. */
+const ADDRESSES_TRIED = 4;
+
+/**
+ * An undici connector that connects only to endpoints the policy allows. A name is connected to by
+ * the address that passed (TLS still checks the certificate against the name: undici derives the
+ * server name from the origin's host, which is left as it was).
+ */
+export function guardedConnector(policy: TargetPolicy, names: NameLookups): buildConnector.connector {
+  const connect = buildConnector({});
   return (options, callback) => {
-    if (isIpLiteral(options.hostname) && !policy.isHostExempt(options.hostname)) {
-      const refused = policy.refuseAddress(options.hostname);
+    const port = connectPort(options);
+    if (isIpLiteral(options.hostname)) {
+      const refused = policy.refuseAddress(options.hostname, port);
       if (refused) {
         callback(new TargetRefusedError(`target refused: ${refused}`), null);
         return;
       }
+      return connect(options, callback);
     }
-    return connect(options, callback);
+    names.lookup(options.hostname).then(
+      (addresses) => {
+        let allowed: ResolvedAddress[];
+        try {
+          allowed = allowedAddresses(policy, options.hostname, port, addresses).slice(0, ADDRESSES_TRIED);
+        } catch (error) {
+          callback(error as Error, null);
+          return;
+        }
+        const tryFrom = (index: number): void => {
+          connect({ ...options, hostname: allowed[index]!.address }, (error, socket) => {
+            if (error && index + 1 < allowed.length) tryFrom(index + 1);
+            else if (error) callback(error, null);
+            else callback(null, socket);
+          });
+        };
+        tryFrom(0);
+      },
+      (error: Error) => callback(error, null),
+    );
   };
+}
+
+/** A socket address the server listens on. */
+export interface ListeningAddress {
+  address: string;
+  port: number;
+}
+
+/**
+ * The endpoints that reach this server, as deny entries: each listening address with its port, and
+ * for an unspecified one (0.0.0.0, ::) every interface's address (the whole loopback range for the
+ * loopback interface, since the kernel delivers all of 127.0.0.0/8 to it). `::` also takes IPv4.
+ */
+export function ownEndpoints(listening: readonly ListeningAddress[], interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
+  const entries = new Set<string>();
+  const add = (address: string, port: number): void => {
+    const bare = address.replace(/%.*/, '');
+    entries.add(bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`);
+  };
+  for (const { address, port } of listening) {
+    const everywhere = address === '0.0.0.0' || address === '::';
+    if (!everywhere) {
+      add(address, port);
+      continue;
+    }
+    add('0.0.0.0', port);
+    if (address === '::') add('::', port);
+    for (const info of Object.values(interfaces).flat()) {
+      if (!info || (address === '0.0.0.0' && info.family !== 'IPv4')) continue;
+      if (info.internal && info.family === 'IPv4' && info.cidr) entries.add(`${info.cidr}:${port}`);
+      else add(info.address, port);
+    }
+  }
+  return [...entries];
 }

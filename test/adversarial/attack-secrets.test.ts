@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createTargetPolicy, parseAllowList } from '../../src/core/target-policy.js';
+import { createTargetPolicy, parseTargetList } from '../../src/core/target-policy.js';
 import type { TaskView } from '../../src/core/shapes.js';
 import { ApiClient, type ApiResponse, type Credentials } from '../helpers/api-client.js';
 import { waitForFinal } from '../helpers/api-tasks.js';
@@ -137,8 +137,8 @@ async function refusedHostName(): Promise<string | null> {
   if (!name || name === 'localhost') return null;
   try {
     const addresses = await lookup(name, { all: true });
-    const policy = createTargetPolicy(parseAllowList(['localhost']));
-    return addresses.length > 0 && addresses.every((a) => policy.refuseAddress(a.address) !== null) ? name : null;
+    const policy = createTargetPolicy(parseTargetList(['localhost']));
+    return addresses.length > 0 && addresses.every((a) => policy.refuseAddress(a.address, 80) !== null) ? name : null;
   } catch {
     return null;
   }

@@ -4,7 +4,8 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Credentials } from '../helpers/api-client.js';
-import { waitForFinal } from '../helpers/api-tasks.js';
+import { b64, waitForFinal } from '../helpers/api-tasks.js';
+import { DnsServer } from '../helpers/dns-server.js';
 import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
 
@@ -23,6 +24,24 @@ async function listenOn(host: string, port = 0): Promise<{ server: Server; port:
     server.listen(port, host, resolve);
   });
   return { server, port: (server.address() as AddressInfo).port, hits };
+}
+
+/**
+ * Waits for each task to end ERROR after a single attempt (a refused target is not retried), with a
+ * timeline saying the target policy refused it; answers those last timeline descriptions.
+ */
+async function refusedAtDispatch(server: TestServer, creds: Credentials, ids: readonly string[]): Promise<string[]> {
+  const descriptions: string[] = [];
+  for (const id of ids) {
+    const task = await waitForFinal(server.client, creds, id);
+    assert.equal(task.state, 'ERROR', JSON.stringify(task));
+    assert.equal(task.statusCode, 0);
+    assert.equal(task.updates.attempts, 1, 'a refused target is not retried');
+    const description = (await server.client.timeline(creds, id)).body.at(-1)!.description;
+    assert.match(description, /refused by the target policy/);
+    descriptions.push(description);
+  }
+  return descriptions;
 }
 
 describe('with nothing exempt, no request reaches 127.0.0.1 however it is written', () => {
@@ -97,13 +116,9 @@ describe('with nothing exempt, no request reaches 127.0.0.1 however it is writte
       assert.equal(res.status, 201, JSON.stringify(res.body));
       ids.push(res.body.id as string);
     }
-    for (const id of ids) {
-      const task = await waitForFinal(server.client, creds, id);
-      assert.equal(task.state, 'ERROR', JSON.stringify(task));
-      assert.equal(task.statusCode, 0);
-      assert.equal(task.updates.attempts, 1, 'a refused target is not retried');
-      const timeline = (await server.client.timeline(creds, id)).body;
-      assert.match(timeline.at(-1)!.description, /refused/);
+    for (const description of await refusedAtDispatch(server, creds, ids)) {
+      // What a name resolves to stays out of the timeline: it would map the internal DNS.
+      assert.doesNotMatch(description, /127\.0\.0\.1|0\.0\.0\.0|169\.254|10\.1\.2\.3|192\.168|fd00|loopback|private address/);
     }
     assert.equal(target.requests.length, 0, 'no request reached the target');
   });
@@ -182,6 +197,73 @@ describe('the connection goes to the address that was checked', () => {
       assert.equal(forbidden.hits.length, 0, 'the redirect was followed');
     } finally {
       await new Promise((resolve) => redirecting.close(resolve));
+    }
+  });
+});
+
+describe('with loopback and cloud ranges allowed, the server itself and cloud platform addresses stay out of reach', () => {
+  let dns: DnsServer;
+  let server: TestServer;
+  let creds: Credentials;
+  let ownPort: string;
+
+  before(async () => {
+    // Names resolved by the server's own resolver, through a real DNS server on 127.0.0.1.
+    const answers: Record<string, string[]> = {
+      'self.test': ['127.0.0.1'],
+      'wire.test': ['168.63.129.16'],
+      'imds.test': ['169.254.169.254'],
+      'imds6.test': ['fd00:ec2::254'],
+    };
+    dns = await DnsServer.start((name) => (answers[name] ? { addresses: answers[name] } : 'nxdomain'));
+    server = await startTestServer({
+      env: { TASKS_ALLOW_TARGETS: '127.0.0.0/8, ::1, 168.63.0.0/16, 169.254.0.0/16, fd00::/8', TASKS_DNS_SERVERS: dns.address },
+    });
+    ownPort = new URL(server.url).port;
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+    await dns.close();
+  });
+
+  test('literal spellings of the server itself and of platform addresses are refused at subscribe', async () => {
+    for (const host of [
+      `127.0.0.1:${ownPort}`,
+      `0x7f000001:${ownPort}`,
+      `[::ffff:127.0.0.1]:${ownPort}`,
+      '168.63.129.16',
+      '169.254.169.254',
+      '[::ffff:a9fe:a9fe]',
+      '[fd00:ec2::254]',
+    ]) {
+      const res = await server.client.subscribe(creds, { httpRequest: { url: `http://${host}/v1beta/register`, method: 'POST' } });
+      assert.equal(res.status, 400, `${host}: ${JSON.stringify(res.body)}`);
+      assert.match(String(res.body.message), /own address|cloud platform/, host);
+    }
+  });
+
+  test('names resolving to them are refused at dispatch, and the timeline does not say where they point', async () => {
+    // Delivered to the server itself, this would register a project and complete with 201.
+    const register = {
+      url: `http://self.test:${ownPort}/v1beta/register`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      data: b64('{"email":"a@example.com"}'),
+    };
+    const ids: string[] = [];
+    for (const httpRequest of [
+      register,
+      { url: 'http://wire.test/machine', method: 'GET' },
+      { url: 'http://imds.test/latest/meta-data/', method: 'GET' },
+      { url: 'http://imds6.test/latest/meta-data/', method: 'GET' },
+    ]) {
+      const res = await server.client.subscribe(creds, { httpRequest, config: { retry: 2 } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      ids.push(res.body.id as string);
+    }
+    for (const description of await refusedAtDispatch(server, creds, ids)) {
+      assert.doesNotMatch(description, /127\.0\.0\.1|168\.63|169\.254|fd00|cloud|own address/);
     }
   });
 });

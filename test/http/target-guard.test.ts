@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { after, before, describe, test } from 'node:test';
 import { assertValidation } from '../helpers/api-assertions.js';
+import { DnsServer } from '../helpers/dns-server.js';
+import { freePort } from '../helpers/ports.js';
 import type { Credentials } from '../helpers/api-client.js';
 import { activeCount, getTimeline, labelsOf, subscribeOk, waitForState } from '../helpers/api-tasks.js';
 import { TargetServer } from '../helpers/target-server.js';
@@ -105,22 +107,24 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
     const timeline = await getTimeline(server.client, creds, queued.id);
     assert.deepEqual(labelsOf(timeline), ['Subscribe', 'Error'], 'a refused target is not retried');
     assert.match(timeline[1]!.description, /evil\.test/);
-    assert.match(timeline[1]!.description, /refused|loopback/i);
+    assert.match(timeline[1]!.description, /refused by the target policy/);
+    assert.doesNotMatch(timeline[1]!.description, /127\.0\.0\.1|loopback/, 'the refusal names what the name resolved to');
     assert.equal(target.requestsOn('/evil').length, 0, 'the target received the request');
   });
 
-  test('names resolving to several refused addresses, private or cloud-metadata addresses are refused at dispatch too', async () => {
-    for (const [name, why] of [
-      ['both.test', /loopback/],
-      ['private.test', /private/],
-      ['metadata.test', /link-local|metadata/],
+  test('names resolving to several refused addresses, private or cloud-metadata addresses are refused at dispatch too, without saying where they point', async () => {
+    for (const [name, addresses] of [
+      ['both.test', /127\.0\.0\.1|::1|loopback/],
+      ['private.test', /10\.0\.0\.1|private address/],
+      ['metadata.test', /169\.254|link-local|cloud platform/],
     ] as const) {
       const queued = await subscribeOk(server.client, creds, {
         httpRequest: { url: `http://${name}:${target.port}/${name}`, method: 'POST' },
       });
       await waitForState(server.client, creds, queued.id, 'ERROR');
       const timeline = await getTimeline(server.client, creds, queued.id);
-      assert.match(timeline.at(-1)!.description, why, name);
+      assert.match(timeline.at(-1)!.description, /refused by the target policy/, name);
+      assert.doesNotMatch(timeline.at(-1)!.description, addresses, name);
       assert.equal(target.requestsOn(`/${name}`).length, 0);
     }
   });
@@ -205,5 +209,158 @@ describe('target guard with a host name exempt (TASKS_ALLOW_TARGETS=target.test)
     const timeline = await getTimeline(server.client, creds, queued.id);
     assert.deepEqual(labelsOf(timeline), ['Subscribe', 'Error']);
     assert.match(timeline[1]!.description, /time(d)? ?out/i);
+  });
+});
+
+/**
+ * Targets named with ports, and the deny list, with host names resolved by the server's own
+ * resolver against a real DNS server on 127.0.0.1: `*.loop.test` resolves to 127.0.0.1,
+ * `internal.test` to a private address.
+ */
+async function loopbackDns(): Promise<DnsServer> {
+  return DnsServer.start((name) => {
+    if (name.endsWith('.loop.test')) return { addresses: ['127.0.0.1'] };
+    if (name === 'internal.test') return { addresses: ['10.20.30.40'] };
+    return 'nxdomain';
+  });
+}
+
+describe('an allow entry with a port (TASKS_ALLOW_TARGETS=127.0.0.1:PORT) allows that port only', { concurrency: true }, () => {
+  let dns: DnsServer;
+  let target: TargetServer;
+  let other: TargetServer;
+  let server: TestServer;
+  let creds: Credentials;
+
+  before(async () => {
+    dns = await loopbackDns();
+    target = await TargetServer.start();
+    // Another service on the same address, as Redis on 6379 would be.
+    other = await TargetServer.start();
+    server = await startTestServer({ env: { TASKS_ALLOW_TARGETS: `127.0.0.1:${target.port}`, TASKS_DNS_SERVERS: dns.address } });
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+    await target.close();
+    await other.close();
+    await dns.close();
+  });
+
+  test('the allowed port is reached, by address and by a name resolved through DNS', async () => {
+    const literal = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/literal'), method: 'POST' } });
+    const named = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://hooks.loop.test:${target.port}/named`, method: 'POST' },
+    });
+    await waitForState(server.client, creds, literal.id, 'COMPLETED');
+    await waitForState(server.client, creds, named.id, 'COMPLETED');
+    assert.equal(target.requestsOn('/named')[0]!.headers.host, `hooks.loop.test:${target.port}`);
+    assert.ok(dns.namesAsked().includes('hooks.loop.test'), 'the name was resolved by the DNS server');
+  });
+
+  test('localhost is answered from the hosts file, not asked of DNS (c-ares does not read it)', async () => {
+    const queued = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://localhost:${target.port}/localhost`, method: 'POST' },
+    });
+    await waitForState(server.client, creds, queued.id, 'COMPLETED');
+    assert.equal(target.requestsOn('/localhost').length, 1);
+    assert.ok(!dns.namesAsked().includes('localhost'), 'localhost was asked of DNS');
+  });
+
+  test('another port on the same address is refused: at subscribe by address, at dispatch by name', async () => {
+    assertValidation(await server.client.subscribe(creds, { httpRequest: { url: other.url('/literal'), method: 'POST' } }), [
+      'httpRequest.url',
+    ]);
+    const named = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://redis.loop.test:${other.port}/named`, method: 'POST' },
+    });
+    const done = await waitForState(server.client, creds, named.id, 'ERROR');
+    assert.equal(done.statusCode, 0);
+    const description = (await getTimeline(server.client, creds, named.id)).at(-1)!.description;
+    assert.match(description, /refused by the target policy: redis\.loop\.test/);
+    assert.doesNotMatch(description, /127\.0\.0\.1/, 'the refusal names the resolved address');
+    assert.equal(other.requests.length, 0);
+  });
+});
+
+describe('the deny list beats the allow list, and holds the server itself (loopback allowed)', { concurrency: true }, () => {
+  let dns: DnsServer;
+  let target: TargetServer;
+  let denied: TargetServer;
+  let ownPort: number;
+  let server: TestServer;
+  let creds: Credentials;
+
+  before(async () => {
+    dns = await loopbackDns();
+    target = await TargetServer.start();
+    denied = await TargetServer.start();
+    ownPort = await freePort();
+    server = await startTestServer({
+      env: {
+        PORT: String(ownPort),
+        // Every port of loopback, the server's own named explicitly: neither opens the server to its tasks.
+        TASKS_ALLOW_TARGETS: `127.0.0.0/8, 127.0.0.1:${ownPort}, hooks.loop.test`,
+        TASKS_DENY_TARGETS: `127.0.0.1:${denied.port}`,
+        TASKS_DNS_SERVERS: dns.address,
+      },
+    });
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server.close();
+    await target.close();
+    await denied.close();
+    await dns.close();
+  });
+
+  test("the server's own port is refused by default, while another port on the same address is allowed", async () => {
+    for (const host of [`127.0.0.1:${ownPort}`, `localhost:${ownPort}`, `[::ffff:127.0.0.1]:${ownPort}`]) {
+      const issues = assertValidation(
+        await server.client.subscribe(creds, { httpRequest: { url: `http://${host}/v1beta/register`, method: 'POST' } }),
+        ['httpRequest.url'],
+      );
+      assert.match(issues[0]!.message, /own address/, host);
+    }
+    // By name, the refusal comes at dispatch: had it been sent, the server would have answered 404.
+    const named = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://self.loop.test:${ownPort}/nothing`, method: 'GET' },
+    });
+    const done = await waitForState(server.client, creds, named.id, 'ERROR');
+    assert.equal(done.statusCode, 0, 'the request reached the server itself');
+    assert.match((await getTimeline(server.client, creds, named.id)).at(-1)!.description, /refused by the target policy/);
+
+    const other = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/other-port'), method: 'POST' } });
+    await waitForState(server.client, creds, other.id, 'COMPLETED');
+  });
+
+  test('a deny entry beats an allow entry: by address at subscribe, and for a name exempted by the allow list', async () => {
+    const issues = assertValidation(
+      await server.client.subscribe(creds, { httpRequest: { url: denied.url('/literal'), method: 'POST' } }),
+      ['httpRequest.url'],
+    );
+    assert.match(issues[0]!.message, new RegExp(`127\\.0\\.0\\.1:${denied.port} is refused by TASKS_DENY_TARGETS`));
+    const named = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://hooks.loop.test:${denied.port}/named`, method: 'POST' },
+    });
+    await waitForState(server.client, creds, named.id, 'ERROR');
+    const description = (await getTimeline(server.client, creds, named.id)).at(-1)!.description;
+    assert.match(description, /refused by the target policy: hooks\.loop\.test/);
+    assert.doesNotMatch(description, /127\.0\.0\.1/);
+    assert.equal(denied.requests.length, 0);
+
+    const allowed = await subscribeOk(server.client, creds, {
+      httpRequest: { url: `http://hooks.loop.test:${target.port}/named`, method: 'POST' },
+    });
+    await waitForState(server.client, creds, allowed.id, 'COMPLETED');
+  });
+
+  test("a refusal's timeline text holds no resolved address", async () => {
+    const queued = await subscribeOk(server.client, creds, { httpRequest: { url: 'http://internal.test/probe', method: 'GET' } });
+    await waitForState(server.client, creds, queued.id, 'ERROR');
+    const timeline = await getTimeline(server.client, creds, queued.id);
+    const text = JSON.stringify(timeline);
+    assert.match(timeline.at(-1)!.description, /refused by the target policy: internal\.test/);
+    assert.doesNotMatch(text, /10\.20\.30\.40|private/, 'the timeline says where internal.test points');
   });
 });

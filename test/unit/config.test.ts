@@ -68,6 +68,9 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.databaseUrl, null);
     assert.deepEqual(config.allowTargets, []);
     assert.deepEqual(config.allowList, { cidrs: [], hosts: [], invalid: [] });
+    assert.deepEqual(config.denyList, { cidrs: [], hosts: [], invalid: [] });
+    assert.deepEqual(config.dnsServers, [], "the system's DNS servers");
+    assert.equal(config.dnsTimeoutMs, 5_000);
     assert.equal(config.configFile, null);
   });
 
@@ -105,7 +108,7 @@ describe('loadConfig: the configuration file', () => {
     assert.equal(config.queueLimit, 50);
     assert.equal(config.cryptoKey, 'k'.repeat(32));
     assert.equal(config.retentionSeconds, 3600);
-    assert.deepEqual(config.allowList.hosts, ['dev.internal']);
+    assert.deepEqual(config.allowList.hosts, [{ name: 'dev.internal', port: null }]);
     assert.equal(config.allowList.cidrs.length, 1);
   });
 
@@ -200,6 +203,9 @@ describe('loadConfig: environment', () => {
         TASKS_QUEUE_LIMIT: '5',
         TASKS_CRYPTO_KEY: 'p'.repeat(40),
         TASKS_ALLOW_TARGETS: '127.0.0.0/8, localhost',
+        TASKS_DENY_TARGETS: '127.0.0.1:6379, [::1]:6379',
+        TASKS_DNS_SERVERS: '127.0.0.1:5353, [::1]:53, 1.1.1.1',
+        TASKS_DNS_TIMEOUT_MS: '1500',
         TASKS_CONCURRENCY: '4',
         TASKS_LEASE_MS: '2000',
         TASKS_SHUTDOWN_GRACE_MS: '0',
@@ -226,7 +232,14 @@ describe('loadConfig: environment', () => {
     assert.equal(config.queueLimit, 5);
     assert.equal(config.cryptoKey, 'p'.repeat(40));
     assert.deepEqual(config.allowTargets, ['127.0.0.0/8', 'localhost']);
-    assert.deepEqual(config.allowList.hosts, ['localhost']);
+    assert.deepEqual(config.allowList.hosts, [{ name: 'localhost', port: null }]);
+    assert.deepEqual(config.denyTargets, ['127.0.0.1:6379', '[::1]:6379']);
+    assert.deepEqual(
+      config.denyList.cidrs.map((entry) => entry.port),
+      [6379, 6379],
+    );
+    assert.deepEqual(config.dnsServers, ['127.0.0.1:5353', '[::1]:53', '1.1.1.1']);
+    assert.equal(config.dnsTimeoutMs, 1500);
     assert.equal(config.concurrency, 4);
     assert.equal(config.leaseMs, 2000);
     assert.equal(config.shutdownGraceMs, 0);
@@ -271,8 +284,19 @@ describe('loadConfig: environment', () => {
   test('invalid TASKS_ALLOW_TARGETS entries are each reported', () => {
     const problems = problemsOf({ TASKS_ALLOW_TARGETS: '127.0.0.0/8,not a host!,10.0.0.0/99,,localhost' }, workdir());
     assert.deepEqual(problems, [
-      'TASKS_ALLOW_TARGETS: "not a host!" is not a CIDR, an IP address or a host name',
-      'TASKS_ALLOW_TARGETS: "10.0.0.0/99" is not a CIDR, an IP address or a host name',
+      'TASKS_ALLOW_TARGETS: "not a host!" is not a CIDR, an IP address or a host name (with an optional :port)',
+      'TASKS_ALLOW_TARGETS: "10.0.0.0/99" is not a CIDR, an IP address or a host name (with an optional :port)',
+    ]);
+  });
+
+  test('invalid TASKS_DENY_TARGETS entries and DNS servers are each reported', () => {
+    const problems = problemsOf(
+      { TASKS_DENY_TARGETS: '127.0.0.1:6379,127.0.0.1:99999', TASKS_DNS_SERVERS: '1.1.1.1,dns.example,[::1]:53' },
+      workdir(),
+    );
+    assert.deepEqual(problems, [
+      'TASKS_DENY_TARGETS: "127.0.0.1:99999" is not a CIDR, an IP address or a host name (with an optional :port)',
+      'TASKS_DNS_SERVERS: "dns.example" is not an IP address with an optional port (e.g. 1.1.1.1, 127.0.0.1:5353, [::1]:53)',
     ]);
   });
 

@@ -3,11 +3,11 @@ import { describe, test } from 'node:test';
 import { AppError, type FieldIssue } from '../../src/core/errors.js';
 import { FORBIDDEN_HEADERS, LIMITS } from '../../src/core/limits.js';
 import { DEFAULT_CONFIG, type ResolvedSubscription, type SubscribeBody, resolveSubscription } from '../../src/core/subscription.js';
-import { type TargetPolicy, createTargetPolicy, parseAllowList } from '../../src/core/target-policy.js';
+import { type TargetPolicy, createTargetPolicy, parseTargetList } from '../../src/core/target-policy.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DAY = 86_400_000;
-const strict = createTargetPolicy(parseAllowList([]));
+const strict = createTargetPolicy(parseTargetList([]));
 
 type Config = NonNullable<SubscribeBody['config']>;
 type HttpRequest = SubscribeBody['httpRequest'];
@@ -312,7 +312,7 @@ describe('resolveSubscription: URL', () => {
     ['http://[::127.0.0.1]/', 'IPv4-compatible loopback (deprecated ::/96 form)', ['127.0.0.0/8', '::/96']],
     ['http://0.0.0.0/', 'unspecified', ['0.0.0.0']],
     ['http://[::]/', 'IPv6 unspecified', ['::/128']],
-    ['http://169.254.169.254/latest/meta-data/', 'cloud metadata', ['169.254.169.254/32']],
+    ['http://169.254.1.1/', 'link-local', ['169.254.1.1/32']],
     ['http://10.0.0.1/', 'private 10/8', ['10.0.0.0/8']],
     ['http://172.16.5.4/', 'private 172.16/12', ['172.16.0.0/12']],
     ['http://192.168.1.1/', 'private 192.168/16', ['192.168.1.1']],
@@ -320,7 +320,7 @@ describe('resolveSubscription: URL', () => {
     ['http://[fd00::1]/', 'unique-local', ['fd00::/8']],
     ['http://[fe80::1]/', 'IPv6 link-local', ['fe80::/10']],
     ['http://[::ffff:10.0.0.1]/', 'IPv4-mapped private', ['10.0.0.0/8']],
-    ['http://[::ffff:169.254.169.254]/', 'IPv4-mapped metadata', ['169.254.0.0/16']],
+    ['http://[::ffff:169.254.1.1]/', 'IPv4-mapped link-local', ['169.254.0.0/16']],
     ['http://224.0.0.1/', 'multicast', ['224.0.0.0/4']],
     ['http://255.255.255.255/', 'broadcast', ['255.255.255.255']],
     ['http://localhost/', 'localhost', ['localhost']],
@@ -342,21 +342,35 @@ describe('resolveSubscription: URL', () => {
       assert.match(issues[0]!.message, /target refused/, url);
       assert.match(issues[0]!.message, /TASKS_ALLOW_TARGETS/, url);
 
-      const list = parseAllowList(allow);
+      const list = parseTargetList(allow);
       assert.deepEqual(list.invalid, [], `allow entries ${allow.join(',')}`);
       const r = resolve(body({ url }), createTargetPolicy(list));
       assert.equal(r.request.url, url, `${url} allowed by ${allow.join(',')}`);
     });
   }
 
+  test('cloud metadata is refused even when its range is allowed, and the refusal does not offer the allow list', () => {
+    const policy = createTargetPolicy(parseTargetList(['169.254.0.0/16', '168.63.0.0/16']));
+    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[::ffff:169.254.169.254]/', 'http://168.63.129.16/']) {
+      const issues = issuesOf(() => resolve(body({ url }), policy));
+      assert.deepEqual(
+        issues.map((i) => i.field),
+        ['httpRequest.url'],
+        url,
+      );
+      assert.match(issues[0]!.message, /target refused: .* cloud platform/, url);
+      assert.doesNotMatch(issues[0]!.message, /TASKS_ALLOW_TARGETS/, url);
+    }
+  });
+
   test('localhost is also allowed when the loopback range is allowed by address', () => {
-    const policy = createTargetPolicy(parseAllowList(['127.0.0.0/8']));
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8']));
     assert.equal(resolve(body({ url: 'http://localhost:3000/' }), policy).request.url, 'http://localhost:3000/');
     assert.equal(resolve(body({ url: 'http://api.localhost/' }), policy).request.url, 'http://api.localhost/');
   });
 
   test('an allow list entry exempts only what it names', () => {
-    const policy = createTargetPolicy(parseAllowList(['127.0.0.1', 'dev.internal']));
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.1', 'dev.internal']));
     assert.deepEqual(fieldsOf(body({ url: 'http://10.0.0.1/' }), policy), ['httpRequest.url']);
     assert.deepEqual(fieldsOf(body({ url: 'http://[::1]/' }), policy), ['httpRequest.url']);
     assert.deepEqual(fieldsOf(body({ url: 'http://127.0.0.2/' }), policy), ['httpRequest.url']);

@@ -1,42 +1,77 @@
 import assert from 'node:assert/strict';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, test } from 'node:test';
-import { createTargetPolicy, isIpLiteral, parseAllowList } from '../../src/core/target-policy.js';
+import { PLATFORM_ADDRESSES, createTargetPolicy, isIpLiteral, parseTargetList } from '../../src/core/target-policy.js';
+import { ownEndpoints } from '../../src/dispatch/target-guard.js';
 
-const strict = createTargetPolicy(parseAllowList([]));
+const strict = createTargetPolicy(parseTargetList([]));
 
-function cidrText(list: ReturnType<typeof parseAllowList>): string[] {
-  return list.cidrs.map(([address, bits]) => `${address.toString()}/${bits}`);
+function cidrText(list: ReturnType<typeof parseTargetList>): string[] {
+  return list.cidrs.map(({ range: [address, bits], port }) => `${address.toString()}/${bits}${port === null ? '' : ` port ${port}`}`);
 }
 
-describe('parseAllowList', () => {
+function hostText(list: ReturnType<typeof parseTargetList>): string[] {
+  return list.hosts.map(({ name, port }) => (port === null ? name : `${name} port ${port}`));
+}
+
+describe('parseTargetList', () => {
   test('an empty list', () => {
-    assert.deepEqual(parseAllowList([]), { cidrs: [], hosts: [], invalid: [] });
+    assert.deepEqual(parseTargetList([]), { cidrs: [], hosts: [], invalid: [] });
   });
 
   test('CIDRs in both families', () => {
-    const list = parseAllowList(['10.0.0.0/8', '127.0.0.0/8', '192.168.0.0/16', 'fd00::/8', '::1/128']);
+    const list = parseTargetList(['10.0.0.0/8', '127.0.0.0/8', '192.168.0.0/16', 'fd00::/8', '::1/128']);
     assert.deepEqual(cidrText(list), ['10.0.0.0/8', '127.0.0.0/8', '192.168.0.0/16', 'fd00::/8', '::1/128']);
     assert.deepEqual(list.hosts, []);
     assert.deepEqual(list.invalid, []);
   });
 
   test('a single address is a /32 or a /128', () => {
-    const list = parseAllowList(['127.0.0.1', '::1', 'fd12:3456::7']);
+    const list = parseTargetList(['127.0.0.1', '::1', 'fd12:3456::7']);
     assert.deepEqual(cidrText(list), ['127.0.0.1/32', '::1/128', 'fd12:3456::7/128']);
     assert.deepEqual(list.invalid, []);
   });
 
   test('host names, wildcards, case and trailing dots', () => {
-    const list = parseAllowList(['localhost', 'Dev.Internal', '*.example.internal', 'svc.local.', '*.LOCALHOST', 'my-host', 'a1.b2.c3']);
-    assert.deepEqual(list.hosts, ['localhost', 'dev.internal', '*.example.internal', 'svc.local', '*.localhost', 'my-host', 'a1.b2.c3']);
+    const list = parseTargetList(['localhost', 'Dev.Internal', '*.example.internal', 'svc.local.', '*.LOCALHOST', 'my-host', 'a1.b2.c3']);
+    assert.deepEqual(hostText(list), [
+      'localhost',
+      'dev.internal',
+      '*.example.internal',
+      'svc.local',
+      '*.localhost',
+      'my-host',
+      'a1.b2.c3',
+    ]);
     assert.deepEqual(list.cidrs, []);
     assert.deepEqual(list.invalid, []);
   });
 
   test('surrounding spaces are trimmed and empty entries skipped', () => {
-    const list = parseAllowList(['  10.0.0.0/8 ', '', '   ', ' localhost ']);
+    const list = parseTargetList(['  10.0.0.0/8 ', '', '   ', ' localhost ']);
     assert.deepEqual(cidrText(list), ['10.0.0.0/8']);
-    assert.deepEqual(list.hosts, ['localhost']);
+    assert.deepEqual(hostText(list), ['localhost']);
+    assert.deepEqual(list.invalid, []);
+  });
+
+  test('any entry may name a port: address:port, [IPv6]:port, CIDR:port, [IPv6 CIDR]:port, name:port', () => {
+    const list = parseTargetList([
+      '127.0.0.1:8203',
+      '[::1]:8203',
+      '[::1]',
+      '10.0.0.0/8:443',
+      '[fd00::/8]:443',
+      'hooks.internal:8080',
+      '*.svc.local:80',
+    ]);
+    assert.deepEqual(cidrText(list), [
+      '127.0.0.1/32 port 8203',
+      '::1/128 port 8203',
+      '::1/128',
+      '10.0.0.0/8 port 443',
+      'fd00::/8 port 443',
+    ]);
+    assert.deepEqual(hostText(list), ['hooks.internal port 8080', '*.svc.local port 80']);
     assert.deepEqual(list.invalid, []);
   });
 
@@ -58,14 +93,23 @@ describe('parseAllowList', () => {
     'trailing-.example',
     'has space.example',
     'http://example.com',
-    'example.com:8080',
-    '[::1]',
     'exa..mple',
+    'example.com:0',
+    'example.com:65536',
+    'example.com:',
+    '127.0.0.1:80a',
+    '[::1]:',
+    '[::1',
+    '[example.com]:80',
+    'fd00::/8:443',
+    '127.1',
+    '0x7f000001',
+    '10',
     'ünicode.example',
   ];
   for (const entry of invalid) {
     test(`"${entry}" is invalid and kept as written`, () => {
-      const list = parseAllowList([entry]);
+      const list = parseTargetList([entry]);
       assert.deepEqual(list.invalid, [entry], entry);
       assert.deepEqual(list.cidrs, [], entry);
       assert.deepEqual(list.hosts, [], entry);
@@ -73,10 +117,10 @@ describe('parseAllowList', () => {
   }
 
   test('invalid entries are reported in their original spelling, valid ones still read', () => {
-    const list = parseAllowList(['10.0.0.0/8', ' Not A Host! ', 'localhost', '10.0.0.0/99']);
+    const list = parseTargetList(['10.0.0.0/8', ' Not A Host! ', 'localhost', '10.0.0.0/99']);
     assert.deepEqual(list.invalid, [' Not A Host! ', '10.0.0.0/99']);
     assert.deepEqual(cidrText(list), ['10.0.0.0/8']);
-    assert.deepEqual(list.hosts, ['localhost']);
+    assert.deepEqual(hostText(list), ['localhost']);
   });
 });
 
@@ -91,7 +135,7 @@ describe('refuseAddress: refused ranges', () => {
     ['172.16.0.1', /private/],
     ['172.31.255.254', /private/],
     ['192.168.1.1', /private/],
-    ['169.254.169.254', /link-local/],
+    ['169.254.169.254', /cloud platform/],
     ['169.254.0.1', /link-local/],
     ['fe80::1', /link-local/],
     ['[fe80::abcd]', /link-local/],
@@ -120,7 +164,8 @@ describe('refuseAddress: refused ranges', () => {
     ['::ffff:127.0.0.1', /127\.0\.0\.1 is a loopback/],
     ['[::ffff:7f00:1]', /127\.0\.0\.1 is a loopback/],
     ['::ffff:10.0.0.1', /10\.0\.0\.1 is a private/],
-    ['::ffff:169.254.169.254', /169\.254\.169\.254 is a link-local/],
+    ['::ffff:169.254.169.254', /169\.254\.169\.254 is a cloud platform/],
+    ['::ffff:169.254.169.1', /169\.254\.169\.1 is a link-local/],
     ['::ffff:0.0.0.0', /unspecified/],
     // other IPv6 forms that embed an IPv4 address
     ['64:ff9b::7f00:1', /non-public \(rfc6052\)/],
@@ -133,7 +178,7 @@ describe('refuseAddress: refused ranges', () => {
   ];
   for (const [address, reason] of cases) {
     test(`${address} is refused`, () => {
-      const refusal = strict.refuseAddress(address);
+      const refusal = strict.refuseAddress(address, 80);
       assert.ok(refusal !== null, `${address} should be refused`);
       assert.match(refusal, reason, address);
     });
@@ -142,13 +187,13 @@ describe('refuseAddress: refused ranges', () => {
   // ::/96 held "IPv4-compatible" addresses (RFC 4291, deprecated): ::7f00:1 is ::127.0.0.1.
   for (const address of ['::7f00:1', '[::7f00:1]', '::a00:1', '::a9fe:a9fe']) {
     test(`${address} (IPv4-compatible IPv6, embeds a non-public IPv4 address) is refused`, () => {
-      assert.notEqual(strict.refuseAddress(address), null, `${address} should be refused`);
+      assert.notEqual(strict.refuseAddress(address, 80), null, `${address} should be refused`);
     });
   }
 
   test('something that is not an IP address is refused as such', () => {
     for (const raw of ['example.com', 'localhost', '', '1.2.3.4.5', '::g']) {
-      assert.match(strict.refuseAddress(raw) ?? '', /is not an IP address/, JSON.stringify(raw));
+      assert.match(strict.refuseAddress(raw, 80) ?? '', /is not an IP address/, JSON.stringify(raw));
     }
   });
 });
@@ -170,13 +215,13 @@ describe('refuseAddress: public unicast is allowed', () => {
     '::ffff:8.8.8.8',
   ]) {
     test(`${address} is allowed`, () => {
-      assert.equal(strict.refuseAddress(address), null, address);
+      assert.equal(strict.refuseAddress(address, 80), null, address);
     });
   }
 });
 
 describe('refuseAddress with an allow list', () => {
-  const policy = createTargetPolicy(parseAllowList(['127.0.0.0/8', '10.1.0.0/16', '::1', 'fd00::/8', '169.254.169.254']));
+  const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8', '10.1.0.0/16', '::1', 'fd00::/8', '169.254.169.1']));
 
   test('addresses inside an allowed CIDR or equal to an allowed address are allowed', () => {
     for (const address of [
@@ -187,28 +232,30 @@ describe('refuseAddress with an allow list', () => {
       '[::1]',
       'fd00::1',
       'fd12::1',
-      '169.254.169.254',
+      '169.254.169.1',
       '::ffff:127.0.0.1',
       '::ffff:10.1.0.9',
     ]) {
-      assert.equal(policy.refuseAddress(address), null, address);
+      assert.equal(policy.refuseAddress(address, 80), null, address);
     }
   });
 
   test('neighbouring addresses stay refused', () => {
-    for (const address of ['10.2.0.1', '10.0.255.255', '169.254.169.253', 'fe80::1', 'fc00::1', '192.168.0.1', '0.0.0.0', '::']) {
-      assert.notEqual(policy.refuseAddress(address), null, address);
+    for (const address of ['10.2.0.1', '10.0.255.255', '169.254.169.2', 'fe80::1', 'fc00::1', '192.168.0.1', '0.0.0.0', '::']) {
+      assert.notEqual(policy.refuseAddress(address, 80), null, address);
     }
   });
 
   test('an IPv4 range does not allow IPv6 loopback, nor the reverse', () => {
-    assert.notEqual(createTargetPolicy(parseAllowList(['127.0.0.0/8'])).refuseAddress('::1'), null);
-    assert.notEqual(createTargetPolicy(parseAllowList(['::1'])).refuseAddress('127.0.0.1'), null);
+    assert.notEqual(createTargetPolicy(parseTargetList(['127.0.0.0/8'])).refuseAddress('::1', 80), null);
+    assert.notEqual(createTargetPolicy(parseTargetList(['::1'])).refuseAddress('127.0.0.1', 80), null);
   });
 });
 
-describe('isHostExempt', () => {
-  const policy = createTargetPolicy(parseAllowList(['dev.internal', '*.example.internal', 'localhost', '10.0.0.0/8']));
+describe('allowsResolved: a name exempted by the allow list', () => {
+  const policy = createTargetPolicy(
+    parseTargetList(['dev.internal', '*.example.internal', 'localhost', '10.0.0.0/8', 'hooks.internal:8080']),
+  );
   const cases: [string, boolean][] = [
     ['dev.internal', true],
     ['DEV.Internal', true],
@@ -227,24 +274,183 @@ describe('isHostExempt', () => {
     ['other.example', false],
   ];
   for (const [host, exempt] of cases) {
-    test(`${host} is ${exempt ? '' : 'not '}exempt`, () => {
-      assert.equal(policy.isHostExempt(host), exempt, host);
+    test(`${host} is ${exempt ? '' : 'not '}exempt: a private address it resolves to is ${exempt ? 'allowed' : 'refused'}`, () => {
+      assert.equal(policy.allowsResolved(host, '192.168.1.1', 80), exempt, host);
+      assert.equal(policy.allowsResolved(host, '8.8.8.8', 80), true, `${host}: a public address is allowed either way`);
     });
   }
 
+  test('a name exempted on one port is exempt on that port only', () => {
+    assert.equal(policy.allowsResolved('hooks.internal', '192.168.1.1', 8080), true);
+    assert.equal(policy.allowsResolved('hooks.internal', '192.168.1.1', 6379), false);
+  });
+
   test('nothing is exempt with an empty list', () => {
-    for (const host of ['localhost', 'example.com', '127.0.0.1']) assert.equal(strict.isHostExempt(host), false, host);
+    for (const host of ['localhost', 'example.com']) assert.equal(strict.allowsResolved(host, '127.0.0.1', 80), false, host);
+  });
+
+  test('an exempt name still never reaches a denied address', () => {
+    const denying = createTargetPolicy(parseTargetList(['*.internal']), parseTargetList(['10.0.0.9', '10.0.0.10:6379']));
+    assert.equal(denying.allowsResolved('a.internal', '10.0.0.8', 80), true);
+    assert.equal(denying.allowsResolved('a.internal', '10.0.0.9', 80), false);
+    assert.equal(denying.allowsResolved('a.internal', '10.0.0.10', 80), true);
+    assert.equal(denying.allowsResolved('a.internal', '10.0.0.10', 6379), false);
+    assert.equal(denying.allowsResolved('a.internal', '168.63.129.16', 80), false, 'a platform address');
+    assert.equal(denying.allowsResolved('a.internal', '169.254.169.254', 80), false, 'instance metadata');
+  });
+
+  test('a denied name is refused whatever it resolves to', () => {
+    const denying = createTargetPolicy(parseTargetList([]), parseTargetList(['blocked.example', '*.tracker.example:443']));
+    assert.equal(denying.allowsResolved('blocked.example', '8.8.8.8', 80), false);
+    assert.equal(denying.allowsResolved('a.tracker.example', '8.8.8.8', 443), false);
+    assert.equal(denying.allowsResolved('a.tracker.example', '8.8.8.8', 80), true);
+    assert.match(denying.refuseLiteralHost('blocked.example', 80) ?? '', /TASKS_DENY_TARGETS/);
+  });
+});
+
+describe('ports', () => {
+  test('an allowed address:port allows that port only', () => {
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.1:8203', '[::1]:8203', '10.0.0.0/8:443']));
+    assert.equal(policy.refuseAddress('127.0.0.1', 8203), null);
+    assert.equal(policy.refuseAddress('::1', 8203), null);
+    assert.equal(policy.refuseAddress('[::1]', 8203), null);
+    assert.equal(policy.refuseAddress('10.9.8.7', 443), null);
+    for (const [address, port] of [
+      ['127.0.0.1', 6379],
+      ['127.0.0.2', 8203],
+      ['::1', 6379],
+      ['10.9.8.7', 80],
+    ] as const) {
+      assert.match(policy.refuseAddress(address, port) ?? '', /loopback|private/, `${address} port ${port}`);
+    }
+  });
+
+  test('a literal host is judged with its port at subscribe, loopback names too', () => {
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.1:8203']));
+    assert.equal(policy.refuseLiteralHost('127.0.0.1', 8203), null);
+    assert.equal(policy.refuseLiteralHost('localhost', 8203), null);
+    assert.notEqual(policy.refuseLiteralHost('127.0.0.1', 6379), null);
+    assert.notEqual(policy.refuseLiteralHost('localhost', 6379), null);
+  });
+});
+
+describe('the deny list', () => {
+  test('a deny entry beats an allow entry, on its port only when it names one', () => {
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8', '10.0.0.0/8']), parseTargetList(['127.0.0.1:6379', '10.1.0.0/16']));
+    assert.match(policy.refuseAddress('127.0.0.1', 6379) ?? '', /127\.0\.0\.1:6379 is refused by TASKS_DENY_TARGETS/);
+    assert.equal(policy.refuseAddress('127.0.0.1', 8203), null);
+    assert.equal(policy.refuseAddress('127.0.0.2', 6379), null);
+    assert.match(policy.refuseAddress('10.1.2.3', 443) ?? '', /TASKS_DENY_TARGETS/);
+    assert.equal(policy.refuseAddress('10.2.2.3', 443), null);
+    assert.match(policy.refuseLiteralHost('127.0.0.1', 6379) ?? '', /TASKS_DENY_TARGETS/);
+  });
+
+  test('a public address can be denied too', () => {
+    const policy = createTargetPolicy(parseTargetList([]), parseTargetList(['203.0.114.7', '[2606:4700::1111]:443']));
+    assert.notEqual(policy.refuseAddress('203.0.114.7', 80), null);
+    assert.notEqual(policy.refuseAddress('2606:4700::1111', 443), null);
+    assert.equal(policy.refuseAddress('2606:4700::1111', 80), null);
+  });
+
+  for (const address of PLATFORM_ADDRESSES) {
+    test(`${address}, a cloud platform's address, is refused on every port even when its range is allowed`, () => {
+      const policy = createTargetPolicy(parseTargetList(['0.0.0.0/0', '::/0', `${address.includes(':') ? `[${address}]` : address}:80`]));
+      for (const port of [80, 443, 32526])
+        assert.match(policy.refuseAddress(address, port) ?? '', /cloud platform/, `${address} port ${port}`);
+      assert.match(policy.refuseLiteralHost(address.includes(':') ? `[${address}]` : address, 80) ?? '', /cloud platform/);
+    });
+  }
+
+  test("the server's own endpoints, once known, are refused on their port, even where loopback is allowed", () => {
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8', '::1']));
+    assert.equal(policy.refuseAddress('127.0.0.1', 8202), null, 'before the server listens');
+    assert.equal(policy.refuseLiteralHost('localhost', 8202), null);
+    policy.denyOwnEndpoints(['127.0.0.0/8:8202', '[::1]:8202']);
+    assert.match(policy.refuseAddress('127.0.0.1', 8202) ?? '', /127\.0\.0\.1:8202 is this server's own address/);
+    assert.match(policy.refuseAddress('127.0.0.9', 8202) ?? '', /own address/);
+    assert.match(policy.refuseAddress('::1', 8202) ?? '', /\[::1\]:8202 is this server's own address/);
+    assert.notEqual(policy.refuseLiteralHost('localhost', 8202), null);
+    assert.equal(policy.refuseAddress('127.0.0.1', 8203), null, 'another port on the same address');
+  });
+});
+
+describe('ownEndpoints', () => {
+  const interfaces = {
+    lo: [
+      { address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' },
+      {
+        address: '::1',
+        netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        family: 'IPv6',
+        mac: '00:00:00:00:00:00',
+        internal: true,
+        cidr: '::1/128',
+        scopeid: 0,
+      },
+    ],
+    eth0: [
+      {
+        address: '203.0.113.5',
+        netmask: '255.255.255.0',
+        family: 'IPv4',
+        mac: '02:00:00:00:00:01',
+        internal: false,
+        cidr: '203.0.113.5/24',
+      },
+      {
+        address: 'fe80::1',
+        netmask: 'ffff:ffff:ffff:ffff::',
+        family: 'IPv6',
+        mac: '02:00:00:00:00:01',
+        internal: false,
+        cidr: 'fe80::1/64',
+        scopeid: 2,
+      },
+    ],
+  } as const satisfies NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+  test('a specific listening address is itself, with its port', () => {
+    assert.deepEqual(ownEndpoints([{ address: '127.0.0.1', port: 8202 }], interfaces), ['127.0.0.1:8202']);
+    assert.deepEqual(ownEndpoints([{ address: '::1', port: 8202 }], interfaces), ['[::1]:8202']);
+  });
+
+  test('0.0.0.0 is every IPv4 interface address, the whole loopback range, and 0.0.0.0', () => {
+    assert.deepEqual(ownEndpoints([{ address: '0.0.0.0', port: 8202 }], interfaces), [
+      '0.0.0.0:8202',
+      '127.0.0.1/8:8202',
+      '203.0.113.5:8202',
+    ]);
+  });
+
+  test(':: is every interface address of both families', () => {
+    assert.deepEqual(ownEndpoints([{ address: '::', port: 8202 }], interfaces), [
+      '0.0.0.0:8202',
+      '[::]:8202',
+      '127.0.0.1/8:8202',
+      '[::1]:8202',
+      '203.0.113.5:8202',
+      '[fe80::1]:8202',
+    ]);
+  });
+
+  test('what it lists is refused by a policy that allows everything else', () => {
+    const policy = createTargetPolicy(parseTargetList(['0.0.0.0/0', '::/0']));
+    policy.denyOwnEndpoints(ownEndpoints([{ address: '::', port: 8202 }], interfaces));
+    for (const address of ['127.0.0.1', '127.0.0.53', '203.0.113.5', '::1', 'fe80::1', '0.0.0.0', '::', '::ffff:127.0.0.1']) {
+      assert.match(policy.refuseAddress(address, 8202) ?? '', /own address/, address);
+      assert.equal(policy.refuseAddress(address, 8203), null, `${address} on another port`);
+    }
   });
 });
 
 describe('refuseLiteralHost', () => {
   test('literal addresses are judged like refuseAddress', () => {
     for (const host of ['127.0.0.1', '[::1]', '10.0.0.1', '[fd00::1]', '169.254.169.254', '0.0.0.0', '[::ffff:7f00:1]']) {
-      const refusal = strict.refuseLiteralHost(host);
+      const refusal = strict.refuseLiteralHost(host, 80);
       assert.ok(refusal !== null, host);
-      assert.equal(refusal, strict.refuseAddress(host), host);
+      assert.equal(refusal, strict.refuseAddress(host, 80), host);
     }
-    for (const host of ['8.8.8.8', '[2606:4700:4700::1111]']) assert.equal(strict.refuseLiteralHost(host), null, host);
+    for (const host of ['8.8.8.8', '[2606:4700:4700::1111]']) assert.equal(strict.refuseLiteralHost(host, 80), null, host);
   });
 
   test('loopback names are refused as loopback', () => {
@@ -259,30 +465,30 @@ describe('refuseLiteralHost', () => {
       'a.b.localhost',
       'Foo.LocalHost.',
     ]) {
-      assert.match(strict.refuseLiteralHost(host) ?? '', /loopback/, host);
+      assert.match(strict.refuseLiteralHost(host, 80) ?? '', /loopback/, host);
     }
   });
 
   test('other names are left for the dispatch-time guard', () => {
     for (const host of ['example.com', 'localhost.example.com', 'notlocalhost', 'localhostx', 'internal', 'metadata.google.internal']) {
-      assert.equal(strict.refuseLiteralHost(host), null, host);
+      assert.equal(strict.refuseLiteralHost(host, 80), null, host);
     }
   });
 
   test('loopback names are allowed when either loopback address is allowed, or the name is', () => {
     for (const entries of [['127.0.0.0/8'], ['127.0.0.1'], ['::1'], ['localhost', '*.localhost']]) {
-      const policy = createTargetPolicy(parseAllowList(entries));
+      const policy = createTargetPolicy(parseTargetList(entries));
       for (const host of ['localhost', 'foo.localhost']) {
-        assert.equal(policy.refuseLiteralHost(host), null, `${host} with ${entries.join(',')}`);
+        assert.equal(policy.refuseLiteralHost(host, 80), null, `${host} with ${entries.join(',')}`);
       }
     }
   });
 
   test('exempting one loopback name does not exempt another', () => {
-    const policy = createTargetPolicy(parseAllowList(['localhost']));
-    assert.equal(policy.refuseLiteralHost('localhost'), null);
-    assert.notEqual(policy.refuseLiteralHost('foo.localhost'), null);
-    assert.notEqual(policy.refuseLiteralHost('127.0.0.1'), null);
+    const policy = createTargetPolicy(parseTargetList(['localhost']));
+    assert.equal(policy.refuseLiteralHost('localhost', 80), null);
+    assert.notEqual(policy.refuseLiteralHost('foo.localhost', 80), null);
+    assert.notEqual(policy.refuseLiteralHost('127.0.0.1', 80), null);
   });
 });
 
