@@ -70,8 +70,13 @@ export function createHttpSender(options: SenderOptions): Sender {
   const names = options.names ?? new NameLookups(systemAddresses({ servers: [], timeoutMs: 5_000 }));
   const agent = new Agent({
     connect: guardedConnector(policy, names),
-    keepAliveTimeout: 10_000,
-    keepAliveMaxTimeout: 60_000,
+    // No cap on connections per origin: the dispatcher's host share bounds the attempts one host
+    // holds, and tasks beyond it wait in the store, where waiting neither uses their timeout nor
+    // an attempt (a request queued here would).
+    // An idle socket is closed after 4 s, or after the target's own keep-alive hint up to 10 s:
+    // a target cannot have the server hold its sockets open for long.
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 10_000,
     // The attempt's own timer (below) bounds every exchange; undici's must never cut one shorter
     // (their default is 300 s; a task may wait up to 600 s), and per-request values cost a timer each.
     headersTimeout: LIMITS.timeoutMax + 1_000,
