@@ -6,15 +6,22 @@
  */
 import Type from 'typebox';
 import { ActionAnswer, InfoView, QueuedView, RegisterBody, RegisteredView, SubscribeBody, TaskView, TimelineView } from '../core/shapes.js';
+import { TIMELINE } from '../core/timeline.js';
 
 const IdParams = Type.Object({ id: Type.String() });
+
+/** Checked by core/timeline.ts timelinePageQuery; other parameters are ignored, as they always were. */
+const TimelineQuery = Type.Object({
+  limit: Type.Optional(Type.String({ maxLength: 16, description: `Entries in the page, 1 to ${TIMELINE.pageMax} (the default)` })),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'Where the page starts, from the Link header of the page before' })),
+});
 
 export const ROUTE_SCHEMAS = {
   register: { body: RegisterBody, response: { 201: RegisteredView } },
   info: { response: { 200: InfoView } },
   subscribe: { body: SubscribeBody, response: { 201: QueuedView } },
   task: { params: IdParams, response: { 200: TaskView } },
-  timeline: { params: IdParams, response: { 200: TimelineView } },
+  timeline: { params: IdParams, querystring: TimelineQuery, response: { 200: TimelineView } },
   pause: { params: IdParams, response: { 200: ActionAnswer('PAUSED') } },
   resume: { params: IdParams, response: { 200: QueuedView } },
   unsubscribe: { params: IdParams, response: { 200: ActionAnswer('UNSUBSCRIBED') } },

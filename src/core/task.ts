@@ -21,6 +21,8 @@ export const TIMELINE_LABELS = [
   'Repeat',
   'Alert',
   'Exceeded',
+  /** Stands for the entries left out of a long timeline (core/timeline.ts); never made by the state machine. */
+  'Omitted',
 ] as const;
 export type TimelineLabel = (typeof TIMELINE_LABELS)[number];
 

@@ -72,6 +72,18 @@ export interface StoreReport {
   warnings: string[];
 }
 
+/** Where a page of a timeline starts (a position a previous page answered, 0 for the start) and how long it is. */
+export interface TimelineRange {
+  from: number;
+  limit: number;
+}
+
+export interface TimelinePage {
+  entries: TimelineEntry[];
+  /** Where the next page starts; null when this one reaches the end. */
+  next: number | null;
+}
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -83,7 +95,8 @@ export interface LeaseRef {
  * test/store/ runs unchanged on each adapter.
  *
  * Writes are atomic: a task, its project's queue count and its timeline change together or not at
- * all. Failures are `AppError`s with codes from core/errors.ts (EMAIL_TAKEN, QUEUE_FULL,
+ * all. Where entries are appended, the timeline is kept within its bound (core/timeline.ts): past
+ * TIMELINE.maxEntries, its first entries, one `Omitted` entry counting what was left out, its latest. Failures are `AppError`s with codes from core/errors.ts (EMAIL_TAKEN, QUEUE_FULL,
  * STORE_UNAVAILABLE); anything else is a bug.
  */
 export interface TaskStore {
@@ -117,8 +130,13 @@ export interface TaskStore {
    */
   insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void>;
   findTask(projectId: string, id: string): Promise<StoredTask | null>;
-  /** The task's timeline, oldest first; null when the task does not exist in this project. */
-  readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null>;
+  /**
+   * A page of the task's stored timeline, oldest first: up to `page.limit` entries from position
+   * `page.from` on (the whole timeline when `page` is left out); null when the task does not exist
+   * in this project. Positions are the store's own (they survive entries being appended and left
+   * out; a position whose entry was left out reads on from the `Omitted` entry that stands for it).
+   */
+  readTimeline(projectId: string, id: string, page?: TimelineRange): Promise<TimelinePage | null>;
   /**
    * Writes `next` and appends `entries` if the task still has `prev.version`; false otherwise
    * (changed or gone). A task's id, project, startAt, config and sealed request never

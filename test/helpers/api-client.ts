@@ -63,8 +63,9 @@ export class ApiClient {
     return this.request('GET', `/v1beta/queues/${id}`, { creds });
   }
 
-  timeline(creds: Credentials, id: string): Promise<ApiResponse<TimelineView>> {
-    return this.request('GET', `/v1beta/queues/${id}/timeline`, { creds });
+  /** The timeline, or a page of it: `query` is the query string without its `?` (`limit=50&cursor=…`). */
+  timeline(creds: Credentials, id: string, query = ''): Promise<ApiResponse<TimelineView>> {
+    return this.request('GET', `/v1beta/queues/${id}/timeline${query === '' ? '' : `?${query}`}`, { creds });
   }
 
   pause(creds: Credentials, id: string): Promise<ApiResponse> {

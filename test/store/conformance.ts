@@ -4,7 +4,16 @@ import { newId } from '../../src/core/ids.js';
 import { TASK_FIELDS, type Task, type TaskField, type TimelineEntry } from '../../src/core/task.js';
 import { STORED_CONFIG_BASE } from '../../src/store/stored-config.js';
 import { type Transition, applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
-import { type ClaimShares, PARK_WINDOW, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../../src/store/task-store.js';
+import {
+  type ClaimShares,
+  PARK_WINDOW,
+  type StoredTask,
+  type TaskStore,
+  type TimelinePage,
+  hostGroup,
+  projectGroup,
+} from '../../src/store/task-store.js';
+import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import {
   T0,
   appError,
@@ -15,6 +24,7 @@ import {
   leaseOf,
   newProject,
   nextDueEvent,
+  numbered,
   pause,
   plainEntries,
   step,
@@ -67,7 +77,7 @@ export function describeTaskStoreContract(
     }
 
     async function timelineOf(task: StoredTask): Promise<TimelineEntry[]> {
-      return plainEntries(must(await store.readTimeline(task.projectId, task.id), `timeline of ${task.id}`));
+      return plainEntries(must(await store.readTimeline(task.projectId, task.id), `timeline of ${task.id}`).entries);
     }
 
     describe('projects', () => {
@@ -411,6 +421,119 @@ export function describeTaskStoreContract(
         const done = must(await store.findTask(p, read.id), 'task');
         assert.equal(done.state, 'COMPLETED');
         assert.equal(leaseOf(done), null);
+      });
+    });
+
+    describe('a bounded timeline (core/timeline.ts TIMELINE)', () => {
+      const { maxEntries, keepFirst } = TIMELINE;
+      const tail = maxEntries - keepFirst - 1;
+
+      /** Appends entries to a RUNNING task with a write that changes nothing else. */
+      const append = (task: StoredTask, entries: TimelineEntry[]): Promise<StoredTask> =>
+        step(store, task, { task: withoutVersion(task), entries });
+
+      /** What a timeline of the `n` entries numbered(1, n) must hold once bounded. */
+      const bounded = (n: number): TimelineEntry[] => {
+        if (n <= maxEntries) return numbered(1, n);
+        const leftOut = n - maxEntries + 1;
+        return [...numbered(1, keepFirst), omittedEntry(leftOut, T0 + keepFirst + leftOut), ...numbered(n - tail + 1, tail)];
+      };
+
+      /** Every page of `size` from the start, joined, with the positions each started at. */
+      const readPages = async (task: StoredTask, size: number): Promise<TimelineEntry[]> => {
+        const all: TimelineEntry[] = [];
+        for (let from: number | null = 0; from !== null;) {
+          const page: TimelinePage = must(await store.readTimeline(task.projectId, task.id, { from, limit: size }), 'page');
+          assert.ok(page.entries.length <= size, `a page of ${size} held ${page.entries.length}`);
+          if (page.next !== null) assert.equal(page.entries.length, size, 'only the last page is short');
+          all.push(...page.entries);
+          from = page.next;
+          assert.ok(all.length <= 2 * maxEntries, 'the pages end');
+        }
+        return plainEntries(all);
+      };
+
+      test('past maxEntries it keeps its first entries, one Omitted entry counting what was left out, and the latest', async () => {
+        const p = await project();
+        let task = await insertAt(store, p, T0 + 1_000);
+        const total = maxEntries + 57;
+        const sizes = [1, 7, 50, 13, 2];
+        for (let n = 0, i = 0; n < total; i++) {
+          const size = Math.min(sizes[i % sizes.length]!, total - n);
+          task = await append(task, numbered(n + 1, size));
+          n += size;
+          const stored = await timelineOf(task);
+          assert.equal(stored.length, Math.min(n, maxEntries), `after ${n} entries`);
+          assert.deepEqual(stored, bounded(n), `after ${n} entries`);
+        }
+        const omitted = must((await timelineOf(task))[keepFirst], 'the Omitted entry');
+        assert.equal(omitted.label, 'Omitted');
+        assert.deepEqual(omitted.metadata, { omitted: total - maxEntries + 1 });
+        assert.match(omitted.description, new RegExp(`^${total - maxEntries + 1} entries were left out`));
+      });
+
+      test('an insert with more entries than maxEntries is cut the same way', async () => {
+        const p = await project();
+        const { task } = subscribeAt(p, T0 + 1_000);
+        await store.insertTask(task, numbered(1, maxEntries + 5), 10);
+        assert.deepEqual(await timelineOf(must(await store.findTask(p, task.id), 'task')), bounded(maxEntries + 5));
+      });
+
+      test('pages of any size join up to the whole timeline; the last one has no next', async () => {
+        const p = await project();
+        const short = await append(await insertAt(store, p, T0 + 1_000), numbered(1, 5));
+        const long = await append(await insertAt(store, p, T0 + 1_000), numbered(1, maxEntries + 30));
+        for (const [task, whole] of [
+          [short, bounded(5)],
+          [long, bounded(maxEntries + 30)],
+        ] as const) {
+          for (const size of [1, 3, keepFirst, keepFirst + 1, maxEntries - 1, maxEntries, TIMELINE.pageMax]) {
+            assert.deepEqual(await readPages(task, size), whole, `pages of ${size}`);
+          }
+        }
+        // A page of none tells where the first entry is, and an empty timeline has no next.
+        const none = must(await store.readTimeline(p, short.id, { from: 0, limit: 0 }), 'page');
+        assert.deepEqual(none.entries, []);
+        const from = must(none.next, 'a next position');
+        assert.deepEqual(plainEntries(must(await store.readTimeline(p, short.id, { from, limit: 1 }), 'page').entries), numbered(1, 1));
+        const empty = await insertAt(store, p, T0 + 1_000);
+        assert.deepEqual(await store.readTimeline(p, empty.id, { from: 0, limit: 5 }), { entries: [], next: null });
+      });
+
+      test('a position survives appends that cut the timeline: reading on repeats nothing and ends with the latest', async () => {
+        const p = await project();
+        const readOn = async (task: StoredTask, from: number): Promise<TimelineEntry[]> =>
+          plainEntries(must(await store.readTimeline(p, task.id, { from, limit: TIMELINE.pageMax }), 'rest').entries);
+        const firstPage = async (task: StoredTask, limit: number) => {
+          const page = must(await store.readTimeline(p, task.id, { from: 0, limit }), 'first page');
+          return { seen: plainEntries(page.entries), next: must(page.next, 'more after the first page') };
+        };
+
+        // Within the first entries, which always stay: the rest is exactly what follows them now.
+        let task = await append(await insertAt(store, p, T0 + 1_000), numbered(1, maxEntries + 10));
+        let read = await firstPage(task, 10);
+        task = await append(task, numbered(maxEntries + 11, 30));
+        let now = await timelineOf(task);
+        assert.deepEqual([...read.seen, ...(await readOn(task, read.next))], now);
+
+        // Within the latest entries, past those cut since: the rest follows the last entry seen.
+        task = await append(await insertAt(store, p, T0 + 1_000), numbered(1, maxEntries + 10));
+        read = await firstPage(task, keepFirst + 1 + 50);
+        const lastSeen = must(read.seen.at(-1), 'last seen');
+        task = await append(task, numbered(maxEntries + 11, 10));
+        now = await timelineOf(task);
+        const at = now.findIndex((e) => e.description === lastSeen.description);
+        assert.ok(at > keepFirst, 'the last entry seen is still stored');
+        assert.deepEqual(await readOn(task, read.next), now.slice(at + 1));
+
+        // At an entry cut since: reading on starts at the Omitted entry, which counts it now.
+        task = await append(await insertAt(store, p, T0 + 1_000), numbered(1, maxEntries + 10));
+        read = await firstPage(task, keepFirst + 1 + 5);
+        task = await append(task, numbered(maxEntries + 11, 30));
+        now = await timelineOf(task);
+        const rest = await readOn(task, read.next);
+        assert.equal(rest[0]?.label, 'Omitted');
+        assert.deepEqual(rest, now.slice(keepFirst));
       });
     });
 

@@ -107,6 +107,16 @@ export function appError(code: ErrorCode): (error: unknown) => boolean {
   };
 }
 
+/** `count` timeline entries told apart by their number (from `first` on), made at T0 + their number. */
+export function numbered(first: number, count: number): TimelineEntry[] {
+  return Array.from({ length: count }, (_, i) => ({
+    label: 'Alert' as const,
+    description: `entry ${first + i}`,
+    createdAt: T0 + first + i,
+    metadata: { n: first + i },
+  }));
+}
+
 /** Drops an absent `metadata`, so entries compare by what they say rather than how a store spells "none". */
 export function plainEntries(entries: readonly TimelineEntry[]): TimelineEntry[] {
   return entries.map((e) => (e.metadata === undefined ? { label: e.label, description: e.description, createdAt: e.createdAt } : { ...e }));

@@ -8,7 +8,8 @@ import { applyOutcome, pauseTask, timelineOf, unsubscribeTask } from '../../src/
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, cancel, insertAt, newProject, pause, step, subscribeAt, succeed } from './fixtures.js';
+import { T0, cancel, insertAt, newProject, numbered, pause, step, subscribeAt, succeed, withoutVersion } from './fixtures.js';
+import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import { must } from '../helpers/must.js';
 
 /**
@@ -180,7 +181,7 @@ describe('redis specifics', () => {
       assert.equal(await store.findTask(full.id, c.task.id), null, 'the refused task left nothing');
       assert.equal(await store.readTimeline(full.id, c.task.id), null);
       assert.deepEqual(await store.findTask(open.id, existing.id), existing, 'the clash left the existing task as it was');
-      assert.deepEqual(await store.readTimeline(open.id, existing.id), [], 'and its timeline too');
+      assert.deepEqual(await store.readTimeline(open.id, existing.id), { entries: [], next: null }, 'and its timeline too');
       const kept = must(await store.findTask(open.id, twin.task.id), 'the first twin');
       assert.equal(kept.execAt, T0 + 2_000, 'the first of two inserts with one id wins');
       assert.equal(await store.nextDueAt(), T0 + 2_000, 'the refused twin due at T0 + 500 is not in the due index');
@@ -230,8 +231,8 @@ describe('redis specifics', () => {
       assert.equal((await store.findTask(project.id, twice.id))?.state, 'PAUSED', 'the first write of the same task won');
       assert.equal((await store.findTask(project.id, stale.id))?.state, 'PAUSED', 'the stale write changed nothing');
       assert.equal(await store.countActive(project.id), 3, 'only the completed task left the queue');
-      assert.equal((await store.readTimeline(project.id, done.id))?.length, completion.entries.length);
-      assert.equal((await store.readTimeline(project.id, twice.id))?.length, first.entries.length);
+      assert.equal((await store.readTimeline(project.id, done.id))?.entries.length, completion.entries.length);
+      assert.equal((await store.readTimeline(project.id, twice.id))?.entries.length, first.entries.length);
       assert.equal(await store.nextDueAt(), null, 'nothing is due: one finished, three paused');
       const prefix = `t${process.pid}.${counter}:`;
       const ttl = async (db: number, key: string): Promise<number> => {
@@ -314,13 +315,54 @@ describe('redis specifics', () => {
       assert.equal(await store.replaceTask(claimed!, failed.task, failed.entries), true);
       const after = must(await store.findTask(project.id, id), 'task');
       assert.deepEqual({ ...after, version: 0 }, { ...failed.task, version: 0 });
-      const timeline = must(await store.readTimeline(project.id, id), 'timeline');
+      const timeline = must(await store.readTimeline(project.id, id), 'timeline').entries;
       assert.deepEqual(
         timelineOf(after, timeline).map((e) => e.label),
         ['Subscribe', 'Error'],
         'the stored Subscribe entry, not a second one',
       );
       assert.equal(timelineOf(after, timeline)[0]!.description, subscribed.description);
+    }));
+
+  test('a stored timeline never holds more than maxEntries; its Omitted entry keeps only its count', () =>
+    withRaw(async (store, raw) => {
+      const { maxEntries, keepFirst } = TIMELINE;
+      const key = `t${process.pid}.${counter}:timeline:`;
+      const project = newProject();
+      await store.insertProject(project);
+      let task = await insertAt(store, project.id, T0 + 60_000);
+      await raw.select(3);
+      for (let n = 0; n < maxEntries + 40; n += 20) {
+        task = await step(store, task, { task: withoutVersion(task), entries: numbered(n + 1, 20) });
+        assert.equal(await raw.llen(key + task.id), Math.min(n + 20, maxEntries), `after ${n + 20} entries`);
+      }
+      const omitted = JSON.parse(must(await raw.lindex(key + task.id, keepFirst), 'the Omitted entry')) as unknown;
+      assert.deepEqual(omitted, { label: 'Omitted', description: '', createdAt: T0 + keepFirst + 41, metadata: { omitted: 41 } });
+    }));
+
+  test('a timeline stored longer than the bound (before it) reads in pages, and is cut at its next entry', () =>
+    withRaw(async (store, raw) => {
+      const { maxEntries, keepFirst } = TIMELINE;
+      const project = newProject();
+      await store.insertProject(project);
+      const task = await insertAt(store, project.id, T0 + 60_000);
+      const key = `t${process.pid}.${counter}:timeline:${task.id}`;
+      const stored = numbered(1, maxEntries + 30);
+      await raw.select(3);
+      await raw.rpush(key, ...stored.map((e) => JSON.stringify(e)));
+      const first = must(await store.readTimeline(project.id, task.id, { from: 0, limit: maxEntries }), 'first page');
+      const rest = must(await store.readTimeline(project.id, task.id, { from: must(first.next, 'next'), limit: maxEntries }), 'rest');
+      assert.deepEqual([...first.entries, ...rest.entries], stored);
+      assert.equal(rest.next, null);
+
+      await step(store, task, { task: withoutVersion(task), entries: numbered(maxEntries + 31, 1) });
+      assert.equal(await raw.llen(key), maxEntries);
+      const leftOut = stored.length + 1 - maxEntries + 1;
+      assert.deepEqual(must(await store.readTimeline(project.id, task.id), 'timeline').entries, [
+        ...stored.slice(0, keepFirst),
+        omittedEntry(leftOut, T0 + keepFirst + leftOut),
+        ...numbered(keepFirst + leftOut + 1, maxEntries - keepFirst - 1),
+      ]);
     }));
 
   test('a pending task’s hash holds only what is not zero, and its sealed request as bytes', () =>

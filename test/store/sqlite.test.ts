@@ -16,7 +16,8 @@ import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { describeTaskStoreContract } from './conformance.js';
-import { T0, insertAt, insertInState, leaseOf, newProject, pause, subscribeAt } from './fixtures.js';
+import { T0, insertAt, insertInState, leaseOf, newProject, numbered, pause, subscribeAt } from './fixtures.js';
+import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import { must } from '../helpers/must.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
@@ -177,12 +178,68 @@ describe('SqliteStore specifics', () => {
         const task = must(await store.findTask('P1', 'T1'), 'the task');
         assert.deepEqual(task.request, Buffer.from('sealed-at-schema-2'), 'the base64url text became the bytes it encodes');
         assert.equal(task.state, 'RUNNING');
-        assert.equal((await store.readTimeline('P1', 'T1'))?.length, 1);
+        assert.equal((await store.readTimeline('P1', 'T1'))?.entries.length, 1);
         const [claimed] = await store.claimDue(10, 5, 1_000);
         assert.deepEqual(claimed?.request, Buffer.from('sealed-at-schema-2'), 'a claim carries the request too');
       } finally {
         await store.close();
       }
+    });
+
+    test('a timeline stored before 005 is counted, read whole, and cut to its bound at its next entry', async () => {
+      const { maxEntries, keepFirst } = TIMELINE;
+      // A database as a server at schema 4 left it: no count, and a timeline longer than the bound.
+      mkdirSync(join(dir, 'data'));
+      const raw = new Database(path);
+      migrate(
+        raw,
+        loadMigrations().filter((m) => m.version <= 4),
+      );
+      raw
+        .prepare(`INSERT INTO projects (id, email, token_hash, created_at, "as", active) VALUES ('P1', 'p@x.test', x'00', 1, 'DEV', 1)`)
+        .run();
+      const rid = Number(
+        raw
+          .prepare(
+            `INSERT INTO tasks (id, project_id, state, status_code, start_at, exec_at, end_at, retrying, repeating, retry_count,
+               repeat_count, attempts, paused_left, config, lease_token, lease_until, due_at, finished_at, version)
+             VALUES ('T1', 'P1', 'RUNNING', 0, 1, 60000, 0, 0, 0, 0, 0, 0, 0, ?, NULL, NULL, 60000, NULL, 1)`,
+          )
+          .run(JSON.stringify(DEFAULT_CONFIG)).lastInsertRowid,
+      );
+      raw.prepare('INSERT INTO requests (rid, request) VALUES (?, ?)').run(rid, Buffer.of(2, 1, 2, 3));
+      const stored = numbered(1, maxEntries + 30);
+      const insert = raw.prepare(
+        'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      stored.forEach((e, i) => insert.run(rid, i + 1, e.label, e.description, e.createdAt, JSON.stringify(e.metadata)));
+      raw.close();
+      const project = { id: 'P1' };
+      const task = { id: 'T1' };
+
+      const reopened = openStore();
+      const length = (): number => {
+        const check = new Database(path, { readonly: true });
+        try {
+          return must(check.prepare<[number], { n: number }>('SELECT timeline_length AS n FROM tasks WHERE rid = ?').get(rid), 'row').n;
+        } finally {
+          check.close();
+        }
+      };
+      assert.equal(length(), stored.length, 'the migration counted the stored entries');
+      const before = must(await reopened.readTimeline(project.id, task.id), 'timeline').entries;
+      assert.deepEqual(before, stored, 'read whole until something is appended');
+
+      const current = must(await reopened.findTask(project.id, task.id), 'task');
+      assert.equal(await reopened.replaceTask(current, current, numbered(maxEntries + 31, 1)), true);
+      const after = must(await reopened.readTimeline(project.id, task.id), 'timeline').entries;
+      const leftOut = stored.length + 1 - maxEntries + 1;
+      assert.deepEqual(after, [
+        ...stored.slice(0, keepFirst),
+        omittedEntry(leftOut, T0 + keepFirst + leftOut),
+        ...numbered(keepFirst + leftOut + 1, maxEntries - keepFirst - 1),
+      ]);
+      assert.equal(length(), maxEntries);
     });
 
     test('a new file gets 8 KiB pages; a file made with 4 KiB pages keeps them and works', async () => {

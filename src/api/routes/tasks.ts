@@ -4,15 +4,8 @@ import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
 import { resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
-import {
-  type Transition,
-  assertDeletable,
-  createTask,
-  pauseTask,
-  resumeTask,
-  timelineOf,
-  unsubscribeTask,
-} from '../../core/task-machine.js';
+import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
+import { encodeCursor, pageEntries, timelinePageQuery } from '../../core/timeline.js';
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
@@ -86,12 +79,18 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     return taskView(await find(project.id, request.params.id));
   });
 
-  app.get('/v1beta/queues/:id/timeline', { schema: ROUTE_SCHEMAS.timeline }, async (request) => {
+  // Pages: the body stays the array it always was; a Link header (rel="next") gives the next page.
+  app.get('/v1beta/queues/:id/timeline', { schema: ROUTE_SCHEMAS.timeline }, async (request, reply) => {
     const project = projectOf(request);
+    const { limit, from } = timelinePageQuery(request.query);
     const task = await find(project.id, request.params.id);
-    const stored = await ctx.store.readTimeline(project.id, task.id);
-    if (!stored) throw notFound(request.params.id);
-    return timelineOf(task, stored);
+    // The first page starts with the derived Subscribe entry, which takes one of its places.
+    const page = await ctx.store.readTimeline(project.id, task.id, from === null ? { from: 0, limit: limit - 1 } : { from, limit });
+    if (!page) throw notFound(request.params.id);
+    if (page.next !== null) {
+      reply.header('link', `</v1beta/queues/${task.id}/timeline?limit=${limit}&cursor=${encodeCursor(page.next)}>; rel="next"`);
+    }
+    return pageEntries(task, page.entries, from === null);
   });
 
   app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {

@@ -10,6 +10,7 @@ import {
   type TaskFieldName,
   type TimelineEntry,
 } from '../../core/task.js';
+import { OMITTED_LABEL, TIMELINE, omittedCount, omittedEntry } from '../../core/timeline.js';
 import type { StoredTask } from '../task-store.js';
 import { decodeConfig, encodeConfig } from '../stored-config.js';
 
@@ -155,6 +156,18 @@ export function luaFieldTable(): string {
   ].join('\n');
 }
 
+/**
+ * Lua that declares TIMELINE, the bound of a stored timeline (core/timeline.ts) and the label of the
+ * entry that stands for what was left out, put before every script (lua-script.ts).
+ */
+export function luaTimelineTable(): string {
+  return [
+    '-- Generated from TIMELINE (src/core/timeline.ts): how much of a timeline is kept.',
+    `local TIMELINE = { maxEntries = ${TIMELINE.maxEntries}, keepFirst = ${TIMELINE.keepFirst}, omitted = '${OMITTED_LABEL}' }`,
+    '',
+  ].join('\n');
+}
+
 /** Every name a script may use for a task hash field. */
 export const HASH_FIELD_NAMES: readonly string[] = [...HASH_FIELDS.map((f) => f.name), VERSION_FIELD];
 
@@ -268,6 +281,8 @@ export function entryToJson(entry: TimelineEntry): string {
 
 export function entryFromJson(json: string): TimelineEntry {
   const raw = JSON.parse(json) as Partial<TimelineEntry>;
+  // The scripts keep only the count of an Omitted entry; its text is core's.
+  if (raw.label === OMITTED_LABEL) return omittedEntry(omittedCount(raw.metadata), Number(raw.createdAt ?? 0));
   const label = typeof raw.label === 'string' && LABELS.has(raw.label) ? raw.label : 'Alert';
   const entry: TimelineEntry = { label, description: String(raw.description ?? ''), createdAt: Number(raw.createdAt ?? 0) };
   if (raw.metadata && typeof raw.metadata === 'object') entry.metadata = raw.metadata;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { luaFieldTable } from './codec.js';
+import { luaFieldTable, luaTimelineTable } from './codec.js';
 import { luaResultTable } from './script-results.js';
 import { type Argument, type ArgumentChunks, EncodedCommand } from './encoded-command.js';
 
@@ -11,14 +11,15 @@ const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 export type LuaReply = string | Buffer | number | null | LuaReply[];
 
 /** What runs before every script: the generated tables, then scripts/prelude.lua's helpers. */
-const PRELUDE = luaFieldTable() + luaResultTable() + readFileSync(`${SCRIPTS_DIR}prelude.lua`, 'utf8');
+const PRELUDE = luaFieldTable() + luaResultTable() + luaTimelineTable() + readFileSync(`${SCRIPTS_DIR}prelude.lua`, 'utf8');
 
 /**
  * A Lua script kept as a file in ./scripts, named `<name>-<number of keys>.lua` (the BullMQ
  * convention) with a header that lists KEYS, ARGV and return values. Each runs after the prelude:
- * two generated tables, the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE) and the
- * result codes (script-results.ts: RESULT), then scripts/prelude.lua (an ARGV reader); a script's
- * shebang line (`#!lua flags=allow-oom`) stays first. Run with
+ * three generated tables, the task hash's fields (codec.ts luaFieldTable: FIELDS, AT, LINE), the
+ * result codes (script-results.ts: RESULT) and the timeline's bound (codec.ts luaTimelineTable:
+ * TIMELINE), then scripts/prelude.lua (an ARGV reader, the timeline's cut); a script's shebang line
+ * (`#!lua flags=allow-oom`) stays first. Run with
  * EVALSHA; loaded with SCRIPT LOAD the first time a server does not know it (after a restart, or on
  * a new server).
  */

@@ -5,7 +5,16 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
-import { type ClaimShares, type LeaseRef, PARK_WINDOW, type StoreReport, type StoredTask, type TaskStore } from '../task-store.js';
+import {
+  type ClaimShares,
+  type LeaseRef,
+  PARK_WINDOW,
+  type StoreReport,
+  type StoredTask,
+  type TaskStore,
+  type TimelinePage,
+  type TimelineRange,
+} from '../task-store.js';
 import {
   changedTaskFields,
   configValue,
@@ -233,10 +242,13 @@ export class RedisStore implements TaskStore {
     return taskFromHash(id, reply[0] as Buffer[], reply[1] as Buffer);
   }
 
-  async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
-    const reply = await this.call(() => SCRIPTS.readTimeline.run(this.main, [this.keys.task(id), this.keys.timeline(id)], [projectId]));
+  async readTimeline(projectId: string, id: string, page?: TimelineRange): Promise<TimelinePage | null> {
+    const reply = await this.call(() =>
+      SCRIPTS.readTimeline.run(this.main, [this.keys.task(id), this.keys.timeline(id)], [projectId, page?.from ?? 0, page?.limit ?? -1]),
+    );
     if (!Array.isArray(reply)) return null;
-    return reply.map((json) => entryFromJson(String(json)));
+    const next = String(reply[0] ?? '');
+    return { entries: reply.slice(1).map((json) => entryFromJson(String(json))), next: next === '' ? null : Number(next) };
   }
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {

@@ -12,6 +12,7 @@ import {
   isFinished,
 } from '../../core/task.js';
 import { dueAtOf } from '../../core/task-machine.js';
+import { OMITTED_LABEL, omittedCount, omittedEntry } from '../../core/timeline.js';
 import type { StoredTask } from '../task-store.js';
 import { decodeConfig, encodeConfig } from '../stored-config.js';
 
@@ -20,7 +21,8 @@ import { decodeConfig, encodeConfig } from '../stored-config.js';
  * are derived from TASK_FIELDS (core/task.ts): a field's column is its name in snake_case; the one
  * `sealed` field lives in the `requests` table, written once and read per attempt, apart from the
  * row every claim and outcome rewrites. Besides the fields, a task row has its rowid `rid`, its
- * `version` (compare-and-set) and two index columns derived from it: `due_at` and `finished_at`.
+ * `version` (compare-and-set), two index columns derived from it: `due_at` and `finished_at`, and
+ * `timeline_length`, the count of its timeline entries (the store's, to keep the timeline bounded).
  */
 
 type SqlValue = string | number | bigint | Buffer | null;
@@ -205,6 +207,8 @@ export interface ProjectRow {
 }
 
 export interface TimelineRow {
+  /** The entry's position: the order of every timeline of the database (this process is its only writer). */
+  seq: number;
   label: string;
   description: string;
   created_at: number;
@@ -221,9 +225,16 @@ export function projectFromRow(row: ProjectRow): Project {
   };
 }
 
+export function parseMetadata(metadata: string | null): TimelineEntry['metadata'] | null {
+  return metadata === null ? null : (JSON.parse(metadata) as TimelineEntry['metadata']);
+}
+
 export function timelineFromRow(row: TimelineRow): TimelineEntry {
+  const metadata = parseMetadata(row.metadata);
+  // The store keeps only the count of an Omitted entry; its text is core's.
+  if (row.label === OMITTED_LABEL) return omittedEntry(omittedCount(metadata), row.created_at);
   const label = LABELS.has(row.label) ? (row.label as TimelineLabel) : 'Alert';
   const entry: TimelineEntry = { label, description: row.description, createdAt: row.created_at };
-  if (row.metadata !== null) entry.metadata = JSON.parse(row.metadata) as TimelineEntry['metadata'];
+  if (metadata) entry.metadata = metadata;
   return entry;
 }

@@ -7,6 +7,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive } from '../../core/task.js';
+import { OMITTED_LABEL, TIMELINE, omittedCount } from '../../core/timeline.js';
 import {
   type ClaimShares,
   type LeaseRef,
@@ -17,6 +18,8 @@ import {
   PARK_WINDOW,
   roomIn,
   takeShare,
+  type TimelinePage,
+  type TimelineRange,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
@@ -30,6 +33,7 @@ import {
   UPDATE_TASK,
   insertValues,
   leaseRow,
+  parseMetadata,
   projectFromRow,
   requestValue,
   ridOf,
@@ -133,13 +137,20 @@ export class SqliteStore implements TaskStore {
       deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
       insertEntry: db.prepare('INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
-      insertEntryById: db.prepare(
-        'INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES ((SELECT rid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?)',
+      growTimeline: db.prepare<[number, string], { rid: number; timeline_length: number }>(
+        'UPDATE tasks SET timeline_length = timeline_length + ? WHERE id = ? RETURNING rid, timeline_length',
       ),
+      setTimelineLength: db.prepare('UPDATE tasks SET timeline_length = ? WHERE rid = ?'),
       lastSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM timeline'),
-      readTimeline: db.prepare<[number], TimelineRow>(
-        'SELECT label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq',
+      // Limit -1 reads to the end.
+      readTimeline: db.prepare<[number, number, number], TimelineRow>(
+        'SELECT seq, label, description, created_at, metadata FROM timeline WHERE task_rid = ? AND seq >= ? ORDER BY seq LIMIT ?',
       ),
+      /** The entry at an offset of a task's timeline (0: the oldest). */
+      entryAt: db.prepare<[number, number], TimelineRow>(
+        'SELECT seq, label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq LIMIT 1 OFFSET ?',
+      ),
+      deleteEntries: db.prepare('DELETE FROM timeline WHERE task_rid = ? AND seq BETWEEN ? AND ?'),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
       dueTasks: db
         .prepare<[number, number], TaskRow>(
@@ -279,11 +290,37 @@ export class SqliteStore implements TaskStore {
     return this.guard(() => this.stmt.countActive.get(projectId)?.active ?? 0);
   }
 
-  private appendEntries(rid: number | string, entries: readonly TimelineEntry[]): void {
-    const statement = typeof rid === 'number' ? this.stmt.insertEntry : this.stmt.insertEntryById;
+  /** Appends to the task's timeline and keeps it within its bound (core/timeline.ts). */
+  private appendEntries(taskId: string, entries: readonly TimelineEntry[]): void {
+    if (entries.length === 0) return;
+    const grown = this.stmt.growTimeline.get(entries.length, taskId);
+    if (!grown) throw new Error(`No task ${taskId} to append timeline entries to`);
     for (const e of entries) {
-      statement.run(rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
+      this.stmt.insertEntry.run(grown.rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
     }
+    if (grown.timeline_length > TIMELINE.maxEntries) this.boundTimeline(grown.rid, grown.timeline_length);
+  }
+
+  /**
+   * Cuts a timeline of `length` entries to TIMELINE.maxEntries: the oldest entries after the first
+   * TIMELINE.keepFirst (and after the `Omitted` entry, when there is one already) are deleted, and
+   * one `Omitted` entry counts them all. It takes the position (seq) of the latest entry it stands
+   * for, so it stays between the first entries and the rest, and a page cursor that pointed at a
+   * deleted entry reads on from it.
+   */
+  private boundTimeline(rid: number, length: number): void {
+    const { keepFirst, maxEntries } = TIMELINE;
+    const first = this.stmt.entryAt.get(rid, keepFirst);
+    if (!first) return;
+    const marker = first.label === OMITTED_LABEL;
+    const before = marker ? omittedCount(parseMetadata(first.metadata)) : 0;
+    // Room for the Omitted entry too when there was none.
+    const drop = length - maxEntries + (marker ? 0 : 1);
+    const last = this.stmt.entryAt.get(rid, keepFirst + (marker ? 1 : 0) + drop - 1);
+    if (!last) return;
+    this.stmt.deleteEntries.run(rid, first.seq, last.seq);
+    this.stmt.insertEntry.run(rid, last.seq, OMITTED_LABEL, '', last.created_at, JSON.stringify({ omitted: before + drop }));
+    this.stmt.setTimelineLength.run(maxEntries, rid);
   }
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
@@ -300,7 +337,7 @@ export class SqliteStore implements TaskStore {
         throw new StoreInvariantError('ID_TAKEN', `A task with id ${task.id} exists`);
       }
       this.stmt.insertRequest.run(rid, requestValue(task));
-      this.appendEntries(rid, entries);
+      this.appendEntries(task.id, entries);
       if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
       return true;
     });
@@ -313,10 +350,14 @@ export class SqliteStore implements TaskStore {
     return row ? taskFromRow(row) : null;
   }
 
-  async readTimeline(projectId: string, id: string): Promise<TimelineEntry[] | null> {
+  async readTimeline(projectId: string, id: string, page?: TimelineRange): Promise<TimelinePage | null> {
     return this.guard(() => {
-      const row = this.stmt.findRid.get(id, projectId);
-      return row ? this.stmt.readTimeline.all(row.rid).map(timelineFromRow) : null;
+      const task = this.stmt.findRid.get(id, projectId);
+      if (!task) return null;
+      // A position is an entry's seq. One row more than the page tells where the next page starts.
+      const rows = this.stmt.readTimeline.all(task.rid, page?.from ?? 0, page ? page.limit + 1 : -1);
+      const next = page && rows.length > page.limit ? rows.pop()!.seq : null;
+      return { entries: rows.map(timelineFromRow), next };
     });
   }
 

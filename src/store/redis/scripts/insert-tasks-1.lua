@@ -1,5 +1,6 @@
 -- insert-tasks: stores the new tasks of one turn of the server, each with its configuration and
--- first timeline entries, and counts each against its project's queue limit. Every task is checked
+-- first timeline entries (kept within their bound: boundTimeline, prelude.lua), and counts each
+-- against its project's queue limit. Every task is checked
 -- before anything is written, then all accepted tasks are written database by database (a SELECT is
 -- written to the AOF each time the database changes, so grouping them saves four per task).
 -- KEYS[1] due index (db 1)
@@ -90,7 +91,9 @@ end
 redis.call('SELECT', 3)
 for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE and task.entryCount > 0 then
-    redis.call('RPUSH', prefix .. 'timeline:' .. task.id, unpack(ARGV, task.entries, task.entries + task.entryCount - 1))
+    local key = prefix .. 'timeline:' .. task.id
+    redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1))
+    boundTimeline(key)
   end
 end
 return codes

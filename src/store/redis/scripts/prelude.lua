@@ -1,4 +1,5 @@
--- prelude: put before every script, after the generated tables (lua-script.ts).
+-- prelude: put before every script, after the generated tables (lua-script.ts): an ARGV reader and
+-- the timeline's bound.
 
 -- A reader of ARGV from `start` on, in order, so no script counts offsets by hand. `take()` answers
 -- the next argument; `list()` reads a length n, then skips n arguments and answers where they
@@ -15,4 +16,38 @@ local function reader(start)
     return pos - n, n
   end
   return take, list
+end
+
+-- How many entries the Omitted entry of the timeline at `key` (db 3 selected) stands for, or nil
+-- when it has none. It can only be the entry after the first TIMELINE.keepFirst.
+local function omittedAt(key)
+  local at = redis.call('LINDEX', key, TIMELINE.keepFirst)
+  if not at then return nil end
+  local entry = cjson.decode(at)
+  if entry.label ~= TIMELINE.omitted then return nil end
+  return tonumber(entry.metadata.omitted)
+end
+
+-- Keeps the timeline at `key` (db 3 selected) within TIMELINE.maxEntries (src/core/timeline.ts):
+-- the first TIMELINE.keepFirst entries stay, then one Omitted entry that counts every entry left
+-- out (with the time of the latest of them), then the latest entries. Called after each append, so
+-- it usually drops as many entries as were appended; it costs the first entries and those dropped.
+local function boundTimeline(key)
+  local length = redis.call('LLEN', key)
+  if length <= TIMELINE.maxEntries then return end
+  local keep = TIMELINE.keepFirst
+  local before = omittedAt(key)
+  local from = before and keep + 1 or keep
+  -- Room for the Omitted entry too when there was none.
+  local drop = length - TIMELINE.maxEntries + (before and 0 or 1)
+  local last = cjson.decode(redis.call('LINDEX', key, from + drop - 1))
+  local first = redis.call('LRANGE', key, 0, keep - 1)
+  redis.call('LTRIM', key, from + drop, -1)
+  -- LPUSH puts each value before the previous one: the Omitted entry first, the first entries reversed.
+  local front = {
+    string.format('{"label":"%s","description":"","createdAt":%d,"metadata":{"omitted":%d}}', TIMELINE.omitted, last.createdAt,
+      (before or 0) + drop),
+  }
+  for i = #first, 1, -1 do front[#front + 1] = first[i] end
+  redis.call('LPUSH', key, unpack(front))
 end

@@ -1,7 +1,8 @@
 -- replace-tasks: compare-and-set of the tasks written in one turn of the server (outcomes, pauses,
 -- resumes...). For each task whose version is still the expected one: writes the new fields, moves
 -- it in the due index, adjusts its project's active count, appends its timeline entries and, when
--- it has finished, sets the retention expiry on its three keys. Tasks are taken in order, as if
+-- it has finished, sets the retention expiry on its three keys. A timeline is kept within its bound
+-- (boundTimeline, prelude.lua). Tasks are taken in order, as if
 -- each were its own call: a second write of the same task in the batch expects the version the
 -- first one left. Writes are grouped database by database (one SELECT each in the AOF).
 -- KEYS[1] due index (db 1)
@@ -81,7 +82,10 @@ redis.call('SELECT', 3)
 for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE then
     local key = prefix .. 'timeline:' .. task.id
-    if task.entryCount > 0 then redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1)) end
+    if task.entryCount > 0 then
+      redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1))
+      boundTimeline(key)
+    end
     if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
   end
 end
