@@ -84,6 +84,14 @@ export interface TimelinePage {
   next: number | null;
 }
 
+/** What one step of the retention sweep did. */
+export interface SweepStep {
+  /** Tasks deleted (with their timelines). */
+  deleted: number;
+  /** False when nothing finished before the cut-off is left. */
+  more: boolean;
+}
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -182,6 +190,11 @@ export interface TaskStore {
   bindKeyId(keyId: string): Promise<string>;
   /** Records that a server is alive at `now`; answers the previous record (null when none). */
   heartbeat(now: number): Promise<number | null>;
-  /** Deletes up to `limit` tasks that finished before `before`, with their timelines. Returns how many. */
-  sweepFinished(before: number, limit: number): Promise<number>;
+  /**
+   * One small step of the retention sweep: deletes tasks that finished before `before`, with their
+   * timelines, removing about `budget` rows at most (a task and each of its entries count one). A
+   * timeline longer than a whole step is deleted over several steps, its task with the last one.
+   * Stores that expire finished tasks themselves (Redis EXPIRE) answer `{deleted: 0, more: false}`.
+   */
+  sweepFinished(before: number, budget: number): Promise<SweepStep>;
 }

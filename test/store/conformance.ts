@@ -8,6 +8,7 @@ import {
   type ClaimShares,
   PARK_WINDOW,
   type StoredTask,
+  type SweepStep,
   type TaskStore,
   type TimelinePage,
   hostGroup,
@@ -1034,7 +1035,7 @@ export function describeTaskStoreContract(
           await insertInState(store, p, 'RUNNING', T0 + 1_000),
           await insertInState(store, p, 'PAUSED', T0 + 1_000),
         ];
-        assert.equal(await store.sweepFinished(T0 + 2_500, 100), gone.length);
+        assert.deepEqual(await store.sweepFinished(T0 + 2_500, 100), { deleted: gone.length, more: false });
         for (const t of gone) {
           assert.equal(await store.findTask(p, t.id), null, `${t.state} task was deleted`);
           assert.equal(await store.readTimeline(p, t.id), null, `${t.state} timeline was deleted`);
@@ -1044,20 +1045,44 @@ export function describeTaskStoreContract(
           assert.notEqual(await store.readTimeline(p, t.id), null, `${t.state} timeline is kept`);
         }
         assert.equal(await store.countActive(p), 2);
-        assert.equal(await store.sweepFinished(T0 + 2_500, 100), 0, 'nothing left to sweep');
+        assert.deepEqual(await store.sweepFinished(T0 + 2_500, 100), { deleted: 0, more: false }, 'nothing left to sweep');
       });
 
-      test('deletes at most `limit` tasks per call', async () => {
+      test('a step deletes at most `budget` rows: a task and each of its entries count one', async () => {
         const p = await project();
         const finished: StoredTask[] = [];
         for (let i = 0; i < 5; i++) finished.push(await insertInState(store, p, 'COMPLETED', T0 + 100 * (i + 1)));
         const remaining = async () => (await Promise.all(finished.map((t) => store.findTask(p, t.id)))).filter((t) => t !== null).length;
-        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 2);
+        const cost = 1 + (await timelineOf(must(finished[0], 'a task'))).length;
+        const budget = 2 * cost + 1; // two tasks, and not quite a third
+        assert.deepEqual(await store.sweepFinished(T0 + 10_000, budget), { deleted: 2, more: true });
         assert.equal(await remaining(), 3);
-        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 2);
+        assert.deepEqual(await store.sweepFinished(T0 + 10_000, budget), { deleted: 2, more: true });
         assert.equal(await remaining(), 1);
-        assert.equal(await store.sweepFinished(T0 + 10_000, 2), 1);
+        assert.deepEqual(await store.sweepFinished(T0 + 10_000, budget), { deleted: 1, more: false });
         assert.equal(await remaining(), 0);
+      });
+
+      test('a timeline longer than a whole step is deleted over several steps, its task with the last', async () => {
+        const p = await project();
+        const done = await insertInState(store, p, 'COMPLETED', T0 + 1_000);
+        const long = await step(store, done, { task: withoutVersion(done), entries: numbered(1, 45) });
+        const length = (await timelineOf(long)).length;
+        const steps: SweepStep[] = [];
+        for (let more = true; more;) {
+          const taken = await store.sweepFinished(T0 + 2_000, 10);
+          steps.push(taken);
+          more = taken.more;
+          if (more) assert.notEqual(await store.findTask(p, long.id), null, 'the task stays until its timeline is gone');
+          assert.ok(steps.length <= length, `the sweep makes progress: ${JSON.stringify(steps)}`);
+        }
+        assert.ok(steps.length >= Math.ceil(length / 10), `${length} entries in steps of 10: ${JSON.stringify(steps)}`);
+        assert.deepEqual(
+          steps.map((s) => s.deleted),
+          [...steps.slice(1).map(() => 0), 1],
+        );
+        assert.equal(await store.findTask(p, long.id), null);
+        assert.equal(await store.readTimeline(p, long.id), null);
       });
 
       test('never deletes RUNNING or PAUSED tasks, however late the cut-off', async () => {
@@ -1066,7 +1091,7 @@ export function describeTaskStoreContract(
         const paused = await insertInState(store, p, 'PAUSED', T0 + 1_000);
         const [leased] = await store.claimDue(T0 + 1_000, 10, 10_000);
         assert.equal(must(leased, 'claimed').id, running.id);
-        assert.equal(await store.sweepFinished(Number.MAX_SAFE_INTEGER, 100), 0);
+        assert.deepEqual(await store.sweepFinished(Number.MAX_SAFE_INTEGER, 100), { deleted: 0, more: false });
         assert.deepEqual(await store.findTask(p, running.id), leased);
         assert.deepEqual(await store.findTask(p, paused.id), paused);
         assert.equal(await store.countActive(p), 2);

@@ -55,7 +55,8 @@ describeTaskStoreContract('redis', openStore, {
       reason: 'Redis expires finished tasks itself (EXPIRE when they finish); sweepFinished answers 0 — see the retention test below',
       tests: [
         'deletes tasks finished before the cut-off, with their timelines, and nothing else',
-        'deletes at most `limit` tasks per call',
+        'a step deletes at most `budget` rows: a task and each of its entries count one',
+        'a timeline longer than a whole step is deleted over several steps, its task with the last',
       ],
     },
   ],
@@ -137,7 +138,7 @@ describe('redis specifics', () => {
         assert.equal(await ttl(db, prefix + key), -1, `${key} of a RUNNING task must not expire`);
       }
       assert.equal(await ttl(3, `${prefix}timeline:${running.id}`), -2, 'a task with no stored entry has no timeline key');
-      assert.equal(await store.sweepFinished(), 0);
+      assert.deepEqual(await store.sweepFinished(), { deleted: 0, more: false });
     } finally {
       raw.disconnect();
       await cleanup();

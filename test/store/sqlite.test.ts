@@ -426,7 +426,7 @@ describe('SqliteStore specifics', () => {
     await insertInState(store, project.id, 'CANCELED', T0 + 1_000); // swept below
     await insertAt(store, project.id, T0 + 5_000); // stays
     assert.equal(await store.deleteTask(deleted), true);
-    assert.equal(await store.sweepFinished(T0 + 2_000, 100), 1);
+    assert.deepEqual(await store.sweepFinished(T0 + 2_000, 100), { deleted: 1, more: false });
     const raw = new Database(path, { readonly: true });
     try {
       const count = (table: string): number => must(raw.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get(), table).n;

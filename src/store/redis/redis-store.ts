@@ -11,6 +11,7 @@ import {
   PARK_WINDOW,
   type StoreReport,
   type StoredTask,
+  type SweepStep,
   type TaskStore,
   type TimelinePage,
   type TimelineRange,
@@ -362,9 +363,12 @@ export class RedisStore implements TaskStore {
     return previous === null ? null : Number(previous);
   }
 
-  /** Finished tasks expire by themselves (EXPIRE set when they finish). */
-  async sweepFinished(): Promise<number> {
-    return 0;
+  /**
+   * Finished tasks expire by themselves (EXPIRE set when they finish); each key is small, as a
+   * timeline is bounded (core/timeline.ts).
+   */
+  async sweepFinished(): Promise<SweepStep> {
+    return { deleted: 0, more: false };
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type StoreReport,
   StoreInvariantError,
   type StoredTask,
+  type SweepStep,
   type TaskStore,
   PARK_WINDOW,
   roomIn,
@@ -151,6 +152,9 @@ export class SqliteStore implements TaskStore {
         'SELECT seq, label, description, created_at, metadata FROM timeline WHERE task_rid = ? ORDER BY seq LIMIT 1 OFFSET ?',
       ),
       deleteEntries: db.prepare('DELETE FROM timeline WHERE task_rid = ? AND seq BETWEEN ? AND ?'),
+      deleteNewestEntries: db.prepare<[number, number, number]>(
+        'DELETE FROM timeline WHERE task_rid = ? AND seq IN (SELECT seq FROM timeline WHERE task_rid = ? ORDER BY seq DESC LIMIT ?)',
+      ),
       deleteTimeline: db.prepare('DELETE FROM timeline WHERE task_rid = ?'),
       dueTasks: db
         .prepare<[number, number], TaskRow>(
@@ -198,8 +202,8 @@ export class SqliteStore implements TaskStore {
       nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      finishedBefore: db.prepare<[number, number], { rid: number; project_id: string }>(
-        'SELECT rid, project_id FROM tasks WHERE finished_at < ? ORDER BY finished_at LIMIT ?',
+      finishedBefore: db.prepare<[number, number], { rid: number; timeline_length: number }>(
+        'SELECT rid, timeline_length FROM tasks WHERE finished_at < ? ORDER BY finished_at LIMIT ?',
       ),
       deleteByRid: db.prepare('DELETE FROM tasks WHERE rid = ?'),
       ping: db.prepare('SELECT 1'),
@@ -506,17 +510,31 @@ export class SqliteStore implements TaskStore {
     );
   }
 
-  async sweepFinished(before: number, limit: number): Promise<number> {
+  async sweepFinished(before: number, budget: number): Promise<SweepStep> {
     return this.guard(() =>
       this.db
-        .transaction((): number => {
-          const rows = this.stmt.finishedBefore.all(before, limit);
+        .transaction((): SweepStep => {
+          const rows = this.stmt.finishedBefore.all(before, budget);
+          let left = budget;
+          let deleted = 0;
           for (const row of rows) {
+            const cost = row.timeline_length + 1;
+            if (cost > left) {
+              // Too long for what is left of this step: the next step takes it. Too long for a
+              // whole step (a timeline stored before the bound): this one deletes part of it.
+              if (left === budget) {
+                const removed = this.stmt.deleteNewestEntries.run(row.rid, row.rid, budget).changes;
+                this.stmt.setTimelineLength.run(row.timeline_length - removed, row.rid);
+              }
+              return { deleted, more: true };
+            }
             this.stmt.deleteTimeline.run(row.rid);
             this.stmt.deleteRequest.run(row.rid);
             this.stmt.deleteByRid.run(row.rid);
+            left -= cost;
+            deleted++;
           }
-          return rows.length;
+          return { deleted, more: rows.length === budget };
         })
         .immediate(),
     );
