@@ -151,14 +151,14 @@ export const SETTINGS = {
     env: 'TASKS_THROTTLE_TTL',
     parse: int(1, 31_536_000),
     default: 86400,
-    doc: 'Throttling window in seconds, per client address.',
+    doc: 'Window in seconds of the per-project request limit (`LIMIT`).',
   }),
   throttleLimit: setting({
     key: 'MODULE.THROTTLER.LIMIT',
     env: 'TASKS_THROTTLE_LIMIT',
-    parse: int(1, 1_000_000_000),
-    default: 1000,
-    doc: 'Requests a client address may make per window; more answer 429.',
+    parse: int(0, 1_000_000_000),
+    default: 0,
+    doc: 'Requests a project may make per window (every route that needs its token), counted by each server process; more answer 429. 0: no limit.',
   }),
   registerTtl: setting({
     key: 'MODULE.THROTTLER.REGISTER_TTL',
@@ -186,7 +186,7 @@ export const SETTINGS = {
     env: 'TASKS_AUTH_FAILURE_LIMIT',
     parse: int(1, 1_000_000),
     default: 20,
-    doc: 'Failed authentications a client address may make per window; past it, its requests answer 429 until the window ends.',
+    doc: 'Failed authentications a client address may make per window; past it, its requests answer 429 until the window ends, but for those with a valid token for a project the server already holds.',
   }),
   queueLimit: setting({
     key: 'SERVICE.QUEUE.LIMIT',

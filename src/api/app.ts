@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import pino from 'pino';
 import secureJson from 'secure-json-parse';
 import type { FastifyBaseLogger } from 'fastify';
@@ -11,7 +11,8 @@ import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import { clientAddressOf } from './client-address.js';
 import { FailureThrottle } from './failure-throttle.js';
-import { RequestThrottle } from './request-throttle.js';
+import { asGiven } from './client-windows.js';
+import { RequestThrottle, type ThrottleAnswer } from './request-throttle.js';
 import type { RouteContext } from './context.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
@@ -99,8 +100,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  // Unknown routes are throttled too (by the onRequest hook below): probing costs the client like
-  // any other request.
   app.setNotFoundHandler(notFound);
 
   const ctx: RouteContext = {
@@ -112,9 +111,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     level: deps.level,
     queueLimit: deps.queueLimit,
   };
-  const throttles = {
-    all: new RequestThrottle(deps.throttle.max, deps.throttle.timeWindowMs, deps.clock),
-    register: new RequestThrottle(deps.register.max, deps.register.timeWindowMs, deps.clock),
+  // Registrations are counted per client address; everything else a project does, per project
+  // (when a limit is set): an app server calling its own service is one address doing everything.
+  const registrations = new RequestThrottle(deps.register.max, deps.register.timeWindowMs, deps.clock);
+  const perProject = deps.throttle.max > 0 ? new RequestThrottle(deps.throttle.max, deps.throttle.timeWindowMs, deps.clock, asGiven) : null;
+  const throttled = (reply: FastifyReply, answer: ThrottleAnswer, who: string): AppError | undefined => {
+    reply.header('x-ratelimit-limit', answer.limit);
+    reply.header('x-ratelimit-remaining', answer.remaining);
+    reply.header('x-ratelimit-reset', answer.resetSeconds);
+    if (answer.allowed) return undefined;
+    const error = new AppError('RATE_LIMITED', `Too many requests from this ${who}; try again in ${answer.resetSeconds} s`);
+    error.retryAfterSeconds = answer.resetSeconds;
+    return error;
   };
 
   // Set as close begins, before the listener closes: from then on every request that still arrives
@@ -128,45 +136,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // The hooks every request runs take a callback rather than return a promise: an async hook costs
   // a promise and a turn of the microtask queue each, on every request. First, a closing server
-  // takes nothing new; then every request is counted against its client's throttle (a route may
-  // name another one, or none).
+  // takes nothing new; then a registration is counted against its address.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     if (closing) return done(new AppError('SHUTTING_DOWN'));
     request.clientAddress = clientAddress(request);
-    const throttle = request.routeOptions.config.throttle;
-    if (throttle === false) return done();
-    const answer = throttles[throttle ?? 'all'].take(request.clientAddress);
-    reply.header('x-ratelimit-limit', answer.limit);
-    reply.header('x-ratelimit-remaining', answer.remaining);
-    reply.header('x-ratelimit-reset', answer.resetSeconds);
-    if (answer.allowed) return done();
-    const error = new AppError('RATE_LIMITED', `Too many requests from this address; try again in ${answer.resetSeconds} s`);
-    error.retryAfterSeconds = answer.resetSeconds;
-    done(error);
+    if (request.routeOptions.config.throttle !== 'register') return done();
+    done(throttled(reply, registrations.take(request.clientAddress), 'address'));
   });
-  // Credentials are checked before the body is read, but after the throttle: failed attempts count
-  // against the client like any other request.
-  app.addHook('preParsing', (request, _reply, payload, done) => {
+  // Credentials are checked before the body is read (failures are counted per address by the
+  // authenticator); then the request counts against its project's throttle.
+  app.addHook('preParsing', (request, reply, payload, done) => {
     if (request.routeOptions.url === undefined || request.routeOptions.config.public) return done(null, payload);
+    const admit = (found: Project): void => {
+      request.project = found;
+      done((perProject && throttled(reply, perProject.take(found.id), 'project')) ?? null, payload);
+    };
     let project: Project | Promise<Project>;
     try {
       project = ctx.auth.authenticate(request);
     } catch (error) {
       return done(error as Error, payload);
     }
-    if (!(project instanceof Promise)) {
-      request.project = project;
-      return done(null, payload);
-    }
-    project.then(
-      (found) => {
-        request.project = found;
-        done(null, payload);
-      },
-      (error: unknown) => done(error as Error, payload),
-    );
+    if (!(project instanceof Promise)) return admit(project);
+    project.then(admit, (error: unknown) => done(error as Error, payload));
   });
   // Not even registered unless someone reads it: at info, the hook would run for nothing.
   if ((pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.debug!) {

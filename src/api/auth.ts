@@ -56,30 +56,38 @@ export function createAuthenticator(store: TaskStore, failures: FailureThrottle,
     );
   };
 
+  const blocked = (ms: number): AppError => {
+    const seconds = Math.ceil(ms / 1000);
+    const error = new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${seconds} s`);
+    error.retryAfterSeconds = seconds;
+    return error;
+  };
+
   return {
     authenticate(request) {
       const blockedFor = failures.blockedFor(request.clientAddress);
-      if (blockedFor > 0) {
-        const seconds = Math.ceil(blockedFor / 1000);
-        const error = new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${seconds} s`);
-        error.retryAfterSeconds = seconds;
-        throw error;
-      }
       // Exactly one of each: node keeps the first of repeated headers and drops the rest, so a
       // proxy reading the last one would disagree with this server about who is calling.
       const authorization = onlyValue(request, 'authorization');
       const projectId = onlyValue(request, PROJECT_HEADER);
-      if (authorization === undefined || projectId === undefined) throw refuse(request.clientAddress);
-      const match = /^Bearer +(\S+)$/i.exec(authorization);
+      const match = authorization === undefined ? null : /^Bearer +(\S+)$/i.exec(authorization);
       const token = match?.[1];
-      if (!token || !TOKEN_PATTERN.test(token) || !isId(projectId)) throw refuse(request.clientAddress);
+      const wellFormed = token !== undefined && TOKEN_PATTERN.test(token) && projectId !== undefined && isId(projectId);
+      const cached = wellFormed ? cache.get(projectId) : undefined;
+      if (blockedFor > 0) {
+        // A blocked address still reaches a project this server holds with its valid token (one
+        // hash, no store read): a misconfigured neighbour behind the same address must not stop a
+        // working client. Anything else answers 429 at no cost and is not counted again.
+        if (cached && tokenMatches(token!, cached.tokenHash)) return cached;
+        throw blocked(blockedFor);
+      }
+      if (!wellFormed) throw refuse(request.clientAddress);
 
       const check = (project: Project | null): Project => {
         const ok = tokenMatches(token, project ? project.tokenHash : DUMMY_HASH);
         if (!project || !ok) throw refuse(request.clientAddress);
         return project;
       };
-      const cached = cache.get(projectId);
       if (cached) return check(cached);
       return store.findProject(projectId).then((project) => {
         if (project) {

@@ -74,26 +74,33 @@ function ipv6Client(ip: string): string {
     .join(':')}::/64`;
 }
 
-/** A limit of events per client and window, for addresses (`clientOf`): what both throttles share. */
-export abstract class AddressLimit {
+/**
+ * A limit of events per client and window: what the throttles share. A client is `clientOf` an
+ * address unless `clientKey` says otherwise (a project id is its own client).
+ */
+export abstract class ClientLimit {
   private readonly windows: ClientWindows;
 
   constructor(
     protected readonly limit: number,
     windowMs: number,
     protected readonly clock: Clock,
+    private readonly clientKey: (key: string) => string = clientOf,
     maxClients = 100_000,
   ) {
     this.windows = new ClientWindows(windowMs, clock, maxClients);
   }
 
-  /** Counts one event from the address; answers its client's window with the event counted. */
-  protected count(address: string, now: number): ClientWindow {
-    return this.windows.add(clientOf(address), now);
+  /** Counts one event for `key`; answers its client's window with the event counted. */
+  protected count(key: string, now: number): ClientWindow {
+    return this.windows.add(this.clientKey(key), now);
   }
 
-  /** The address's client's window, without counting anything. */
-  protected peek(address: string, now: number): ClientWindow | undefined {
-    return this.windows.current(clientOf(address), now);
+  /** The window of `key`'s client, without counting anything. */
+  protected peek(key: string, now: number): ClientWindow | undefined {
+    return this.windows.current(this.clientKey(key), now);
   }
 }
+
+/** The key as it is: for clients that are not addresses (projects). */
+export const asGiven = (key: string): string => key;

@@ -15,8 +15,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that need no credentials (register, health). */
     public?: boolean;
-    /** The throttle a route's requests count against: `all` unless it names its own, or none (false). */
-    throttle?: 'register' | false;
+    /**
+     * `register`: the route's requests count against the registration throttle of their address.
+     * Routes that need credentials count against their project's throttle; other public ones, none.
+     */
+    throttle?: 'register';
   }
 }
 

@@ -1,4 +1,4 @@
-import { AddressLimit } from './client-windows.js';
+import { ClientLimit } from './client-windows.js';
 
 /** What a throttle answers for one request: the figures for the x-ratelimit-* headers. */
 export interface ThrottleAnswer {
@@ -10,16 +10,17 @@ export interface ThrottleAnswer {
 }
 
 /**
- * At most `limit` requests per client (`clientOf` its address) in each window.
+ * At most `limit` requests per client in each window: per address (`clientOf`) for registrations,
+ * per project (`asGiven` its id) for the authenticated routes.
  *
  * Synchronous and in memory, run from a callback hook: the rate-limit plugin this replaces cost
  * two async functions and a promise per request, on the hottest path there is.
  */
-export class RequestThrottle extends AddressLimit {
-  /** Counts a request from `ip`. */
-  take(ip: string): ThrottleAnswer {
+export class RequestThrottle extends ClientLimit {
+  /** Counts a request of `client` (an address, or a project id). */
+  take(client: string): ThrottleAnswer {
     const now = this.clock.now();
-    const window = this.count(ip, now);
+    const window = this.count(client, now);
     return {
       allowed: window.count <= this.limit,
       limit: this.limit,

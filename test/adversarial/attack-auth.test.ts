@@ -365,7 +365,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
       assert.equal((await client.info(a)).status, 200);
     });
 
-    test('repeated failures from one client address block that address (429) even with good credentials; another address is unaffected', async (t) => {
+    test('repeated failures from one client address block its failures (429, no store read), while a valid token still passes; another address is unaffected', async (t) => {
       const dir = newDir();
       const limited = pool.track(
         await spawnServer(
@@ -375,12 +375,14 @@ for (const kind of ['sqlite', 'redis'] as const) {
       );
       const api = new ApiClient(limited.url);
       const creds = await api.register();
+      // Registered, but never used on this server before A is blocked: the server does not hold it.
+      const unseen = await api.register();
       const subscribeBody = { httpRequest: { url: targetUrl, method: 'POST' }, config: { executionDelay: '1h' } };
       const from = (address: string): Record<string, string> => ({ 'x-forwarded-for': address });
       const A = '203.0.113.10';
       const B = '198.51.100.20';
-      const good = (address: string, path = '/v1beta/info'): Promise<ApiResponse> =>
-        api.request('GET', path, { creds, headers: from(address) });
+      const good = (address: string, path = '/v1beta/info', as = creds): Promise<ApiResponse> =>
+        api.request('GET', path, { creds: as, headers: from(address) });
       const failures: Array<Record<string, string>> = [
         { authorization: `Bearer ${flip(creds.token, 3)}`, [PROJECT]: creds.id },
         { authorization: `Bearer ${creds.token}` },
@@ -395,29 +397,35 @@ for (const kind of ['sqlite', 'redis'] as const) {
       for (const [i, headers] of failures.entries()) {
         assert.equal(await fail(A, headers), 401, `failure ${i + 1} of A is a plain 401`);
       }
-      // Blocked: good credentials, on every route, answer 429 and do nothing.
-      const blocked = await good(A);
+      // Blocked: every further failure answers 429 and tells nothing.
+      const blocked = await api.request('GET', '/v1beta/info', { headers: { ...failures[0]!, ...from(A) } });
       assert.equal(blocked.status, 429, `A after ${failures.length} failures: ${JSON.stringify(blocked.body)}`);
       assert.equal(blocked.body.code, 'RATE_LIMITED');
-      const blockedSubscribe = await api.request('POST', '/v1beta/subscribe', { creds, headers: from(A), body: subscribeBody });
-      assert.equal(blockedSubscribe.status, 429, JSON.stringify(blockedSubscribe.body));
-      assert.equal((await good(A, `/v1beta/queues/${UNKNOWN_ID}`)).status, 429);
-      assert.equal(await fail(A, failures[0]!), 429, 'a further failure from A is blocked too, not a 401');
+      for (const headers of failures.slice(1)) assert.equal(await fail(A, headers), 429, 'every kind of failure from A is blocked');
       assert.ok(!JSON.stringify(blocked.body).includes(creds.token), 'the 429 does not echo the token');
+      // A project the server does not hold would cost a store read: refused while A is blocked, and nothing is stored.
+      assert.equal((await good(A, '/v1beta/info', unseen)).status, 429, 'an unseen project waits out the block');
+      const unseenSubscribe = await api.request('POST', '/v1beta/subscribe', { creds: unseen, headers: from(A), body: subscribeBody });
+      assert.equal(unseenSubscribe.status, 429, JSON.stringify(unseenSubscribe.body));
+      // The working client behind A, with its valid token, is still served on every route.
+      assert.equal((await good(A)).status, 200, 'a valid token passes from a blocked address');
+      assert.equal((await good(A, `/v1beta/queues/${UNKNOWN_ID}`)).status, 404);
+      const subscribedFromA = await api.request('POST', '/v1beta/subscribe', { creds, headers: from(A), body: subscribeBody });
+      assert.equal(subscribedFromA.status, 201, JSON.stringify(subscribedFromA.body));
 
-      // B: good credentials served; four failures are not enough; the fifth blocks B as well.
+      // B: four failures are not enough; the fifth blocks B's failures as well.
       assert.equal((await good(B)).status, 200, "B is not blocked by A's failures");
       for (const headers of failures.slice(0, 4)) assert.equal(await fail(B, headers), 401);
-      assert.equal((await good(B)).status, 200, 'four failures (limit 5) do not block B');
+      assert.equal(await fail(B, failures[4]!), 401, 'the fifth failure of B is still answered 401');
+      assert.equal(await fail(B, failures[0]!), 429, 'after its fifth failure B is blocked');
       const subscribed = await api.request('POST', '/v1beta/subscribe', { creds, headers: from(B), body: subscribeBody });
       assert.equal(subscribed.status, 201, JSON.stringify(subscribed.body));
-      assert.equal(await fail(B, failures[4]!), 401, 'the fifth failure of B is still answered 401');
-      assert.equal((await good(B)).status, 429, 'after its fifth failure B is blocked');
 
-      // The direct address (no X-Forwarded-For) and a third one are untouched; A's blocked subscribe stored nothing.
+      // The direct address (no X-Forwarded-For) and a third one are untouched; the unseen project stored nothing.
       const direct = await api.info(creds);
       assert.equal(direct.status, 200, JSON.stringify(direct.body));
-      assert.equal(direct.body.taskInQueue, 1, "only B's subscribe was stored");
+      assert.equal(direct.body.taskInQueue, 2, 'the subscribes with a valid token from A and B were stored');
+      assert.equal((await api.info(unseen)).body.taskInQueue, 0, "the unseen project's blocked subscribe stored nothing");
       assert.equal((await good('192.0.2.30')).status, 200);
       // Register is public: not blocked for A.
       const registered = await api.request('POST', '/v1beta/register', {

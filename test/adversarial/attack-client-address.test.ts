@@ -2,7 +2,8 @@
  * Who the throttles count: real connections from several loopback addresses (on Linux all of
  * 127.0.0.0/8 reaches a loopback server), a trusted proxy at 127.0.0.1, and clients that write
  * X-Forwarded-For to pick an address, to take a victim's, or to fill it with what is not an
- * address. Which window a request was counted in shows in its x-ratelimit-remaining.
+ * address. Which window a registration was counted in shows in its x-ratelimit-remaining (the
+ * registration throttle is the one counted per address; the others count per project).
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -14,16 +15,30 @@ const PROXY = '127.0.0.1';
 const CLIENT = '127.0.0.2';
 const VICTIM = '127.0.0.3';
 
-/** One request to a route every request is throttled on, from `from`, with X-Forwarded-For when given. */
+/** One request to an authenticated route (failures count per address), from `from`, with X-Forwarded-For when given. */
 async function probe(server: TestServer, from: string, forwardedFor?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return send(server, from, { method: 'GET', path: '/v1beta/info', headers }, forwardedFor);
+}
+
+/**
+ * One request counted in its address's window: a registration (the throttle counted per address),
+ * with a body that fails validation, so nothing is registered.
+ */
+async function count(server: TestServer, from: string, forwardedFor?: string): Promise<RawResponse> {
+  const registration = { method: 'POST', path: '/v1beta/register', headers: { 'content-type': 'application/json' }, body: '{}' };
+  return send(server, from, registration, forwardedFor);
+}
+
+async function send(
+  server: TestServer,
+  from: string,
+  request: { method: string; path: string; headers: Record<string, string>; body?: string },
+  forwardedFor?: string,
+): Promise<RawResponse> {
   // Always to 127.0.0.1, also when the server listens on every address.
   const answer = await sendRequest(
     `http://127.0.0.1:${new URL(server.url).port}`,
-    {
-      method: 'GET',
-      path: '/v1beta/info',
-      headers: { ...headers, ...(forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }) },
-    },
+    { ...request, headers: { ...request.headers, ...(forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }) } },
     { localAddress: from },
   );
   if (answer.kind !== 'answer') assert.fail(`no answer from ${from}: ${answer.error}`);
@@ -52,10 +67,10 @@ const NO_ALIASES = (await reachable('127.0.0.1', CLIENT))
   : 'this machine cannot connect from 127.0.0.2 (only Linux routes all of 127.0.0.0/8)';
 const NO_DUAL_STACK = (await reachable('::', CLIENT)) ? false : 'this machine has no dual-stack IPv6 listener reachable from 127.0.0.2';
 
-describe('X-Forwarded-For is read only from trusted proxies (TASKS_TRUST_PROXY=127.0.0.1, limit 3)', () => {
+describe('X-Forwarded-For is read only from trusted proxies (TASKS_TRUST_PROXY=127.0.0.1, registration limit 3)', () => {
   let server: TestServer;
   before(async () => {
-    if (!NO_ALIASES) server = await startTestServer({ env: { TASKS_TRUST_PROXY: PROXY, TASKS_THROTTLE_LIMIT: '3' } });
+    if (!NO_ALIASES) server = await startTestServer({ env: { TASKS_TRUST_PROXY: PROXY, TASKS_REGISTER_LIMIT: '3' } });
   });
   after(async () => {
     await server?.close();
@@ -67,9 +82,9 @@ describe('X-Forwarded-For is read only from trusted proxies (TASKS_TRUST_PROXY=1
     async () => {
       const seen: string[] = [];
       for (const spoof of ['203.0.113.1', '203.0.113.2', '198.51.100.1, 203.0.113.3', '::ffff:203.0.113.4']) {
-        seen.push(remaining(await probe(server, CLIENT, spoof)));
+        seen.push(remaining(await count(server, CLIENT, spoof)));
       }
-      assert.deepEqual(seen, ['401 2', '401 1', '401 0', '429 0']);
+      assert.deepEqual(seen, ['400 2', '400 1', '400 0', '429 0']);
     },
   );
 
@@ -77,23 +92,23 @@ describe('X-Forwarded-For is read only from trusted proxies (TASKS_TRUST_PROXY=1
     "a client cannot spend a victim's window: the victim, direct or through the proxy, keeps all of its own",
     { skip: NO_ALIASES },
     async () => {
-      for (let i = 0; i < 3; i++) await probe(server, '127.0.0.4', VICTIM);
+      for (let i = 0; i < 3; i++) await count(server, '127.0.0.4', VICTIM);
       // Through the proxy, an attacker's own entry for the victim sits left of the address the proxy appended.
-      for (let i = 0; i < 3; i++) await probe(server, PROXY, `${VICTIM}, 198.51.100.66`);
-      assert.equal(remaining(await probe(server, PROXY, '198.51.100.66')), '429 0', 'the attacker behind the proxy used up its own window');
-      assert.equal(remaining(await probe(server, VICTIM)), '401 2', 'the victim direct: first request of its window');
-      assert.equal(remaining(await probe(server, PROXY, VICTIM)), '401 1', 'the victim through the proxy: the same window');
+      for (let i = 0; i < 3; i++) await count(server, PROXY, `${VICTIM}, 198.51.100.66`);
+      assert.equal(remaining(await count(server, PROXY, '198.51.100.66')), '429 0', 'the attacker behind the proxy used up its own window');
+      assert.equal(remaining(await count(server, VICTIM)), '400 2', 'the victim direct: first request of its window');
+      assert.equal(remaining(await count(server, PROXY, VICTIM)), '400 1', 'the victim through the proxy: the same window');
     },
   );
 
   test('through the proxy each client has its own window, and an IPv4-mapped address is its IPv4 form', { skip: NO_ALIASES }, async () => {
     const seen = [
-      remaining(await probe(server, PROXY, '198.51.100.7')),
-      remaining(await probe(server, PROXY, '::ffff:198.51.100.7')),
-      remaining(await probe(server, PROXY, '[::ffff:198.51.100.7]:4711')),
-      remaining(await probe(server, PROXY, '198.51.100.8')),
+      remaining(await count(server, PROXY, '198.51.100.7')),
+      remaining(await count(server, PROXY, '::ffff:198.51.100.7')),
+      remaining(await count(server, PROXY, '[::ffff:198.51.100.7]:4711')),
+      remaining(await count(server, PROXY, '198.51.100.8')),
     ];
-    assert.deepEqual(seen, ['401 2', '401 1', '401 0', '401 2']);
+    assert.deepEqual(seen, ['400 2', '400 1', '400 0', '400 2']);
   });
 
   test(
@@ -102,9 +117,9 @@ describe('X-Forwarded-For is read only from trusted proxies (TASKS_TRUST_PROXY=1
     async () => {
       const junk = ['not-an-address', 'unknown', '127.1', `x${'y'.repeat(300)}`, '203.0.113.9 ; drop', '%00'];
       const seen: string[] = [];
-      for (const value of junk) seen.push(remaining(await probe(server, PROXY, value)));
-      assert.deepEqual(seen, ['401 2', '401 1', '401 0', '429 0', '429 0', '429 0']);
-      assert.equal(remaining(await probe(server, PROXY)), '429 0', 'the proxy itself, without a header: the same window');
+      for (const value of junk) seen.push(remaining(await count(server, PROXY, value)));
+      assert.deepEqual(seen, ['400 2', '400 1', '400 0', '429 0', '429 0', '429 0']);
+      assert.equal(remaining(await count(server, PROXY)), '429 0', 'the proxy itself, without a header: the same window');
     },
   );
 });
@@ -139,7 +154,7 @@ describe("a client cannot lock a victim out with the victim's address (TASKS_AUT
 describe('on a dual-stack listener (HOST=::), IPv4 clients arrive IPv4-mapped and are counted by their IPv4 address', () => {
   let server: TestServer;
   before(async () => {
-    if (!NO_DUAL_STACK) server = await startTestServer({ env: { HOST: '::', TASKS_TRUST_PROXY: PROXY, TASKS_THROTTLE_LIMIT: '3' } });
+    if (!NO_DUAL_STACK) server = await startTestServer({ env: { HOST: '::', TASKS_TRUST_PROXY: PROXY, TASKS_REGISTER_LIMIT: '3' } });
   });
   after(async () => {
     await server?.close();
@@ -150,12 +165,12 @@ describe('on a dual-stack listener (HOST=::), IPv4 clients arrive IPv4-mapped an
     { skip: NO_DUAL_STACK },
     async () => {
       const seen = [
-        remaining(await probe(server, CLIENT)),
-        remaining(await probe(server, PROXY, CLIENT)),
-        remaining(await probe(server, PROXY, `::ffff:${CLIENT}`)),
-        remaining(await probe(server, CLIENT, '203.0.113.50')),
+        remaining(await count(server, CLIENT)),
+        remaining(await count(server, PROXY, CLIENT)),
+        remaining(await count(server, PROXY, `::ffff:${CLIENT}`)),
+        remaining(await count(server, CLIENT, '203.0.113.50')),
       ];
-      assert.deepEqual(seen, ['401 2', '401 1', '401 0', '429 0']);
+      assert.deepEqual(seen, ['400 2', '400 1', '400 0', '429 0']);
     },
   );
 });

@@ -55,7 +55,7 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.level, 'DEVELOPMENT');
     assert.equal(config.queueLimit, 1000);
     assert.equal(config.throttleTtl, 86400);
-    assert.equal(config.throttleLimit, 1000);
+    assert.equal(config.throttleLimit, 0, 'no per-project request limit unless set');
     assert.equal(config.retentionSeconds, 259200);
     assert.equal(config.maxBodyLength, 131072);
     assert.equal(config.maxContentLength, 131072);
@@ -414,10 +414,10 @@ describe('loadConfig: API connections', () => {
 describe('loadConfig: every problem at once', () => {
   test('bad PORT, bad TASKS_THROTTLE_LIMIT, an unknown file key and a bad TASKS_DB in one error', () => {
     const cwd = workdir({ PORT: 9000, NOT_A_SETTING: true });
-    const problems = problemsOf({ PORT: 'eighty', TASKS_THROTTLE_LIMIT: '0', TASKS_DB: 'mysql://root@db/tasks' }, cwd);
+    const problems = problemsOf({ PORT: 'eighty', TASKS_THROTTLE_LIMIT: '-1', TASKS_DB: 'mysql://root@db/tasks' }, cwd);
     assert.equal(problems.length, 4, JSON.stringify(problems));
     hasProblem(problems, /^PORT \(environment\): must be an integer$/);
-    hasProblem(problems, /^TASKS_THROTTLE_LIMIT \(environment\): must be between 1 and 1000000000$/);
+    hasProblem(problems, /^TASKS_THROTTLE_LIMIT \(environment\): must be between 0 and 1000000000$/);
     hasProblem(problems, /^NOT_A_SETTING: unknown key in the configuration file$/);
     hasProblem(problems, /^TASKS_DB \/ DATABASE\.URL: .* must start with sqlite: or redis:\/\/ or rediss:\/\/$/);
   });

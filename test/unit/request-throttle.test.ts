@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ClientWindows, clientOf } from '../../src/api/client-windows.js';
+import { ClientWindows, asGiven, clientOf } from '../../src/api/client-windows.js';
 import { FailureThrottle } from '../../src/api/failure-throttle.js';
 import { RequestThrottle } from '../../src/api/request-throttle.js';
 
@@ -58,6 +58,14 @@ describe('RequestThrottle', () => {
     assert.equal(throttle.take('2001:db8:1:2:ffff:ffff:ffff:fffe').allowed, true);
     assert.equal(throttle.take('2001:0db8:0001:0002:0:0:0:99').allowed, false, 'the same /64, written out in full');
     assert.equal(throttle.take('2001:db8:1:3::1').allowed, true);
+  });
+  test('keyed by project (asGiven): ids are counted as they are, not read as addresses', () => {
+    const throttle = new RequestThrottle(1, 10_000, manualClock(), asGiven);
+    assert.equal(throttle.take('01ARZ3NDEKTSV4RRFFQ69G5FAV').allowed, true);
+    assert.equal(throttle.take('01ARZ3NDEKTSV4RRFFQ69G5FAV').allowed, false);
+    assert.equal(throttle.take('01ARZ3NDEKTSV4RRFFQ69G5FAW').allowed, true, 'another project has its own count');
+    assert.equal(throttle.take('2001:db8:1:2::1').allowed, true);
+    assert.equal(throttle.take('2001:db8:1:2::2').allowed, true, 'keys that look like addresses are not grouped by /64');
   });
 });
 

@@ -4,7 +4,7 @@ import type { RouteContext } from '../context.js';
 
 /** Liveness and store reachability, for load balancers and orchestrators. Never throttled. */
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/healthz', { config: { public: true, throttle: false } }, async () => {
+  app.get('/healthz', { config: { public: true } }, async () => {
     try {
       await ctx.store.ping();
     } catch (error) {
