@@ -133,7 +133,7 @@ export const TaskUpdates = Type.Object({
   repeatLimit: Type.Integer({ description: 'How many repeats the task may have' }),
   estimateNextRetryAt: Type.Integer({ description: 'When the next retry runs; 0 when the next execution is not one' }),
   estimateNextRepeatAt: Type.Integer({ description: 'When the next repeat runs; 0 when the next execution is not one' }),
-  attempts: Type.Integer({ description: 'Attempts sent to the target so far' }),
+  attempts: Type.Integer({ description: 'Requests sent to the target so far (not one refused before sending)' }),
   pausedTimeLeft: Type.Integer({ description: 'While PAUSED: the time that was left until the next execution' }),
 });
 export type TaskUpdates = Static<typeof TaskUpdates>;

@@ -39,7 +39,10 @@ export interface AttemptOutcome {
   statusCode: number;
   /** Why there was no answer (timeout, connection refused, ...), when there was none. */
   error?: string;
-  /** Retrying cannot help (the target address is refused): end the task now. */
+  /**
+   * Nothing was sent and retrying cannot help (the target's address is refused, the stored request
+   * cannot be opened): end the task now. Not counted in `attempts`, which counts requests sent.
+   */
   permanent?: boolean;
 }
 
@@ -186,7 +189,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
   const base: Task = {
     ...task,
     state: 'RUNNING',
-    attempts: task.attempts + 1,
+    attempts: outcome.permanent ? task.attempts : task.attempts + 1,
     statusCode: outcome.statusCode > 0 ? outcome.statusCode : task.statusCode,
     ...NO_LEASE,
   };

@@ -36,7 +36,8 @@ async function refusedAtDispatch(server: TestServer, creds: Credentials, ids: re
     const task = await waitForFinal(server.client, creds, id);
     assert.equal(task.state, 'ERROR', JSON.stringify(task));
     assert.equal(task.statusCode, 0);
-    assert.equal(task.updates.attempts, 1, 'a refused target is not retried');
+    assert.equal(task.updates.attempts, 0, 'nothing was sent: no attempt counted');
+    assert.equal(task.updates.retryCount, 0, 'a refused target is not retried');
     const description = (await server.client.timeline(creds, id)).body.at(-1)!.description;
     assert.match(description, /refused by the target policy/);
     descriptions.push(description);

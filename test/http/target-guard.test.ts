@@ -104,6 +104,7 @@ describe('target guard with nothing exempt (TASKS_ALLOW_TARGETS empty)', { concu
     const done = await waitForState(server.client, creds, queued.id, 'ERROR');
     assert.equal(done.statusCode, 0);
     assert.ok(done.estimateEndAt > 0);
+    assert.equal(done.updates.attempts, 0, 'nothing was sent: no attempt counted');
     const timeline = await getTimeline(server.client, creds, queued.id);
     assert.deepEqual(labelsOf(timeline), ['Subscribe', 'Error'], 'a refused target is not retried');
     assert.match(timeline[1]!.description, /evil\.test/);

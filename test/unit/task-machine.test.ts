@@ -285,6 +285,7 @@ describe('a life with retries', () => {
     const step = attempt(clock, subscribe(clock, { retry: 5 }), { ok: false, statusCode: 0, error: 'target refused', permanent: true });
     assertFinished(step.task, 'ERROR', step.at);
     assert.equal(step.task.retryCount, 0);
+    assert.equal(step.task.attempts, 0, 'nothing was sent: not an attempt');
     assert.deepEqual(labels(step.entries), ['Error']);
     assert.match(step.entries[0]!.description, /target refused; retrying cannot help/);
   });
@@ -294,6 +295,7 @@ describe('a life with retries', () => {
     const task = attempt(clock, subscribe(clock, { retry: 5 }), FAIL).task;
     const step = attempt(clock, task, { ok: false, statusCode: 0, error: 'cannot decrypt', permanent: true });
     assertFinished(step.task, 'ERROR', step.at);
+    assert.equal(step.task.attempts, 1, 'only the first, sent, attempt counts');
     assert.deepEqual(labels(step.entries), ['Retry', 'Error']);
   });
 });
