@@ -37,6 +37,15 @@ const PATTERN_MESSAGES: Record<string, string> = {
   'httpRequest.params': 'parameter names are 1-64 letters or digits',
 };
 
+/** Fields whose type alone tells too little: what the value must be, in the API's words. */
+const EPOCH_MS = 'must be an integer of epoch milliseconds (milliseconds since 1970-01-01 UTC), not a date string';
+const TYPE_MESSAGES: Record<string, string> = {
+  'httpRequest.data': 'must be a base64 string (the request body, encoded)',
+  'config.executionAt': EPOCH_MS,
+  'config.retryAt': EPOCH_MS,
+  'config.repeatAt': EPOCH_MS,
+};
+
 function quote(name: string): string {
   return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 }
@@ -82,7 +91,7 @@ export function validationIssues(failure: SchemaValidationFailure): FieldIssue[]
         case 'type': {
           const types = ([] as unknown[]).concat(p.type).map(String);
           const names = types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : `a ${t}`));
-          issue = { field, message: `must be ${names.join(' or ')}` };
+          issue = { field, message: TYPE_MESSAGES[field] ?? `must be ${names.join(' or ')}` };
           break;
         }
         case 'enum':

@@ -313,6 +313,21 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     assert.deepEqual(failures, []);
   });
 
+  test('a wrong type says what the field holds: data a base64 string, executionAt/retryAt/repeatAt epoch milliseconds', async () => {
+    const res = await subscribe(
+      body(
+        { data: { hello: 'world' } },
+        { executionAt: '2030-01-01T00:00:00Z', retryAt: '2030-01-01T00:00:00Z', repeatAt: new Date(Date.now() + 60_000).toString() },
+      ),
+    );
+    const issues = assertValidation(res, ['httpRequest.data', 'config.executionAt', 'config.retryAt', 'config.repeatAt']);
+    const messages = Object.fromEntries(issues.map((i) => [i.field, i.message]));
+    assert.match(messages['httpRequest.data']!, /^must be a base64 string/);
+    for (const field of ['config.executionAt', 'config.retryAt', 'config.repeatAt']) {
+      assert.match(messages[field]!, /^must be an integer of epoch milliseconds/, field);
+    }
+  });
+
   test('several problems are reported together, one issue per field', async () => {
     const res = await subscribe({
       httpRequest: { url: target.url(), method: 'HEAD', unknown: true },
