@@ -16,6 +16,7 @@ import { RequestThrottle, type ThrottleAnswer } from './request-throttle.js';
 import type { RouteContext } from './context.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
+import { serviceIndexRoutes } from './routes/service-index.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -173,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
 
+  serviceIndexRoutes(app);
   healthRoutes(app, ctx);
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);

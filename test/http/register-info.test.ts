@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { assertError, assertValidation, ID_PATTERN } from '../helpers/api-assertions.js';
 import { activeCount } from '../helpers/api-tasks.js';
@@ -121,9 +122,17 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
     assert.equal(res.body.status, 'ok');
   });
 
+  test('GET / answers a small index without credentials: name, version, the API base and the health check', async () => {
+    const res = await server.client.request('GET', '/');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    assert.deepEqual(res.body, { name: 'Kuueri Tasks', version, api: '/v1beta', links: { health: '/healthz' } });
+    assert.equal((await server.client.request('GET', res.body.links.health)).status, 200, 'the health link answers');
+  });
+
   test('an unknown route answers 404 NOT_FOUND with the error shape, with or without credentials', async () => {
     assertError(await server.client.request('GET', '/v1beta/nothing-here'), 404, 'NOT_FOUND');
-    assertError(await server.client.request('GET', '/'), 404, 'NOT_FOUND');
+    assertError(await server.client.request('GET', '/nothing-here'), 404, 'NOT_FOUND');
     assertError(await server.client.request('POST', '/v1beta/info'), 404, 'NOT_FOUND');
     const creds = await server.client.register(email('404'));
     assertError(await server.client.request('GET', '/v1beta/queues', { creds }), 404, 'NOT_FOUND');
