@@ -314,7 +314,12 @@ export interface AppConfig extends SettingValues {
   denyList: TargetList;
   /** Where the configuration file was read from, or null when none was. */
   configFile: string | null;
+  /** Where each setting that is not its default came from (start-up logs say, e.g., where the key came from). */
+  from: Partial<Record<keyof SettingValues, SettingSource>>;
 }
+
+/** Where a setting's value came from: its environment variable or the configuration file. */
+export type SettingSource = 'environment' | 'file';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -380,18 +385,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   unknownKeys(fileValues, '', knownKeys(), problems);
 
   const values: Record<string, unknown> = {};
+  const from: Record<string, SettingSource> = {};
   for (const [name, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
     let value = s.default;
     const fromFile = at(fileValues, s.key);
     if (fromFile !== undefined) {
       const parsed = s.parse(fromFile, false);
-      if (parsed.ok) value = parsed.value;
+      if (parsed.ok) [value, from[name]] = [parsed.value, 'file'];
       else problems.push(`${s.key} (in ${file}): ${parsed.message}`);
     }
     const fromEnv = s.env ? env[s.env] : undefined;
     if (fromEnv !== undefined && fromEnv !== '') {
       const parsed = s.parse(fromEnv, true);
-      if (parsed.ok) value = parsed.value;
+      if (parsed.ok) [value, from[name]] = [parsed.value, 'environment'];
       else problems.push(`${s.env} (environment): ${parsed.message}`);
     }
     values[name] = value;
@@ -430,7 +436,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...settings, store, allowList, denyList, configFile };
+  return { ...settings, store, allowList, denyList, configFile, from };
 }
 
 function redisUrlFrom(s: SettingValues): string {
@@ -455,6 +461,11 @@ export function parseStoreUrl(url: string, cwd: string): StoreTarget | string {
     return { kind: 'redis', url };
   }
   return `"${redact(url)}" must start with sqlite: or redis:// or rediss://`;
+}
+
+/** The store as start-up logs name it: a SQLite file's path, or a Redis URL without its credentials. */
+export function describeStore(store: StoreTarget): string {
+  return store.kind === 'sqlite' ? `SQLite ${store.path === ':memory:' ? '(in memory)' : store.path}` : `Redis ${redact(store.url)}`;
 }
 
 function redact(url: string): string {

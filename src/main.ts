@@ -3,6 +3,19 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 
+/**
+ * The start-up line in plain words. The default host (0.0.0.0) takes requests from every network
+ * interface, which "listening on http://0.0.0.0:8202" does not tell a newcomer.
+ */
+function listeningMessage(host: string, url: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return `Kuueri Tasks listening on ${url}`;
+  const port = new URL(url).port;
+  return (
+    `Kuueri Tasks listening on port ${port} of every network interface (http://localhost:${port} from this machine); ` +
+    'set HOST=127.0.0.1 to take requests from this machine only'
+  );
+}
+
 /** Entry point: configuration, start, and a graceful stop on SIGTERM / SIGINT. */
 async function main(): Promise<void> {
   let config;
@@ -19,7 +32,7 @@ async function main(): Promise<void> {
   const server = await startServer(config, logger);
   logger.info(
     { url: server.url, store: server.store.kind, level: config.level, configFile: config.configFile },
-    `Kuueri Tasks listening on ${server.url}`,
+    listeningMessage(config.host, server.url),
   );
 
   let stopping = false;

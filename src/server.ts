@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { buildApp } from './api/app.js';
-import type { AppConfig } from './config.js';
+import { type AppConfig, describeStore } from './config.js';
 import type { Clock } from './core/clock.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
@@ -38,14 +38,21 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
   const store = overrides.store ?? (await openStore(config, overrides.clock));
   const clock = overrides.clock ?? store.clock;
   try {
-    const cipher = createRequestCipher(resolveEncryptionKey(config, logger));
+    const encryption = resolveEncryptionKey(config, logger);
+    const cipher = createRequestCipher(encryption.key);
     const boundKey = await store.bindKeyId(cipher.keyId);
+    const where = describeStore(config.store);
     if (boundKey !== cipher.keyId) {
       throw new Error(
-        `The stored tasks were sealed with another encryption key (id ${boundKey}; this server has ${cipher.keyId}). ` +
-          'Restore the original tasks.key or TASKS_CRYPTO_KEY; every server sharing a store needs the same key.',
+        `The stored tasks in ${where} were sealed with another encryption key (id ${boundKey}; this server has ${cipher.keyId}, from ${encryption.source}). ` +
+          'Restore the original tasks.key or TASKS_CRYPTO_KEY; every server sharing a store needs the same key ' +
+          '(a key made anew at each start, as by $(openssl rand -hex 32), never matches: make it once and keep it).',
       );
     }
+    logger.info(
+      { keyId: cipher.keyId, keyFrom: encryption.source, store: where },
+      `encryption key ${cipher.keyId} from ${encryption.source}; ${where} is bound to it`,
+    );
     const report = await store.inspect();
     logger.info({ store: store.kind, ...report.facts }, `${store.kind} store opened`);
     for (const warning of report.warnings) logger.warn({ store: store.kind }, warning);

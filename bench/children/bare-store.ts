@@ -53,7 +53,7 @@ export type BareStoreProtocol = { served: { args: null; result: number } };
 const SETTINGS = ['TASKS_DB', 'TASKS_CRYPTO_KEY', 'TASKS_ALLOW_TARGETS', 'TASKS_QUEUE_LIMIT'];
 const config = loadConfig(Object.fromEntries(SETTINGS.map((name) => [name, process.env[name]])), tmpdir());
 const store = await openStore(config);
-const cipher = createRequestCipher(resolveEncryptionKey(config, silentLogger));
+const cipher = createRequestCipher(resolveEncryptionKey(config, silentLogger).key);
 const policy = createTargetPolicy(config.allowList);
 const projectId = newId(Date.now());
 await store.insertProject({

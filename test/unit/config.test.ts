@@ -72,6 +72,12 @@ describe('loadConfig: defaults', () => {
     assert.deepEqual(config.dnsServers, [], "the system's DNS servers");
     assert.equal(config.dnsTimeoutMs, 5_000);
     assert.equal(config.configFile, null);
+    assert.deepEqual(config.from, {}, 'nothing came from the file or the environment');
+  });
+
+  test('from says where each set value came from: the file, or the environment over it', () => {
+    const config = loadConfig({ PORT: '9100', TASKS_CRYPTO_KEY: 'k'.repeat(32) }, workdir({ PORT: 9000, LEVEL: 'PRODUCTION' }));
+    assert.deepEqual(config.from, { port: 'environment', level: 'file', cryptoKey: 'environment' });
   });
 
   test('every setting takes its default from SETTINGS', () => {
