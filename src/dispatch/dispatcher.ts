@@ -19,10 +19,10 @@
  *
  * Memory holds only the attempts in flight and those claimed ahead; the schedule stays in the store's due index.
  */
-import type { Clock } from '../core/clock.js';
+import { type Clock, monotonic } from '../core/clock.js';
 import { isAppError } from '../core/errors.js';
 import type { RequestCipher } from '../core/sealed-request.js';
-import type { TimelineEntry } from '../core/task.js';
+import type { Task, TimelineEntry } from '../core/task.js';
 import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
 import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../store/task-store.js';
@@ -336,6 +336,7 @@ export class Dispatcher {
     }
 
     let outcome: AttemptOutcome;
+    const sentAt = monotonic();
     try {
       const request = this.deps.cipher.open(claimed.request, claimed.id);
       const on = { projectId: claimed.projectId };
@@ -346,21 +347,29 @@ export class Dispatcher {
     }
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
-    await this.record(slot, (current) => {
+    const ms = Math.round(monotonic() - sentAt);
+    const recorded = await this.record(slot, (current) => {
       const next = applyOutcome(current, outcome, clock.now());
       return { task: next.task, entries: [...before, ...next.entries] };
     });
+    // One line per attempt, from what the task machine was told: never the URL, a header or a body
+    // (any of them may hold a secret), only the answer's status or why there was none.
+    this.deps.logger.info(
+      { taskId: claimed.id, statusCode: outcome.statusCode, error: outcome.error, ms, state: recorded?.state ?? 'not recorded' },
+      outcome.ok ? 'attempt succeeded' : 'attempt failed',
+    );
   }
 
   /**
-   * Compare-and-set the step while the lease is still ours; re-read after a concurrent write. While
+   * Compare-and-set the step while the lease is still ours; re-read after a concurrent write.
+   * Answers the task as recorded, or null when the outcome was not. While
    * the store refuses the write (away, read-only, Redis at maxmemory), keep trying with backoff: the
    * attempt keeps its slot, so its lease is still renewed and no one sends the task again. Ends
    * when the outcome is recorded, when the task is no longer ours (a write after the store came
    * back took it: cancelled, deleted, reclaimed after the lease ran out), or when a stopping server
    * aborts the attempt (its lease is given back and the task runs again: at-least-once).
    */
-  private async record(slot: InFlight, step: (current: StoredTask) => Transition): Promise<void> {
+  private async record(slot: InFlight, step: (current: StoredTask) => Transition): Promise<Task | null> {
     const claimed = slot.claim;
     let current: StoredTask | null = claimed;
     let conflicts = 0;
@@ -368,17 +377,17 @@ export class Dispatcher {
     while (current && conflicts < 8) {
       // The latest claim's token: a later claim of this process may have taken the task over.
       const stillOurs = current.leaseToken === slot.claim.leaseToken && (current.state === 'RUNNING' || current.state === 'PAUSED');
-      if (!stillOurs) return; // cancelled, deleted, or reclaimed after the lease ran out
+      if (!stillOurs) return null; // cancelled, deleted, or reclaimed after the lease ran out
       try {
         const next = step(current);
-        if (await this.store.replaceTask(current, next.task, next.entries)) return;
+        if (await this.store.replaceTask(current, next.task, next.entries)) return next.task;
         conflicts++;
         current = await this.store.findTask(claimed.projectId, claimed.id);
       } catch (error) {
         if (!isAppError(error) || error.code !== 'STORE_UNAVAILABLE') throw error;
         if (slot.cancellation.aborted) {
           this.deps.logger.warn({ taskId: claimed.id }, 'stopping before the store took the outcome; the task runs again');
-          return;
+          return null;
         }
         if (pause === FIRST_PAUSE_MS)
           this.deps.logger.warn({ err: error, taskId: claimed.id }, 'the store refused an outcome; trying again');
@@ -387,6 +396,7 @@ export class Dispatcher {
       }
     }
     if (current) this.deps.logger.warn({ taskId: claimed.id }, 'gave up recording an outcome after repeated conflicts');
+    return null;
   }
 
   private heldLeases(): { id: string; token: string }[] {
