@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[2] ?? 8203);
-createServer((req, res) => {
+const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
@@ -15,4 +15,6 @@ createServer((req, res) => {
     if (chunks.length > 0) console.log(`  body: ${Buffer.concat(chunks).toString()}`);
     res.writeHead(status, { 'content-type': 'text/plain' }).end('ok\n');
   });
-}).listen(port, '127.0.0.1', () => console.log(`echo target on http://127.0.0.1:${port}`));
+});
+// The port it got, not the one asked for: 0 asks for a free one (the README's test does).
+server.listen(port, '127.0.0.1', () => console.log(`echo target on http://127.0.0.1:${server.address().port}`));

@@ -27,9 +27,17 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<ProcessExit>;
 }
 
-/** Starts the server with `env` (and PATH) in `cwd`; resolves once it logs that it listens. */
-export function spawnServer(env: Record<string, string>, cwd: string, timeoutMs = 20_000): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [MAIN], {
+/**
+ * Starts the server with `env` (and PATH) in `cwd`; resolves once it logs that it listens.
+ * `command` runs it another way (a shell line that execs it, as a README shows).
+ */
+export function spawnServer(
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs = 20_000,
+  command: readonly [string, ...string[]] = [process.execPath, MAIN],
+): Promise<ServerProcess> {
+  const proc = spawn(command[0], command.slice(1), {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
