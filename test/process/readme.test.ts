@@ -201,6 +201,8 @@ describe("the README's walk-through with curl, run as written", () => {
 
     echo = await startEchoTarget(join(REPO, target[1]!));
     // The README's settings; a free port on loopback instead of 8202 on every interface.
+    // The echo target's port wherever the settings name it (an allow entry with its port).
+    for (const [key, value] of Object.entries(env)) env[key] = value.replaceAll('127.0.0.1:8203', `127.0.0.1:${echo.port}`);
     server = pool.track(await spawnServer({ ...env, PORT: '0', HOST: '127.0.0.1' }, dir));
     shell = new Shell(dir);
   });
