@@ -93,6 +93,8 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
   private readonly slotsByGroup = new Map<string, number>();
+  /** Tasks held per share group: in flight or claimed ahead (what a claim's shares count). */
+  private readonly heldByGroup = new Map<string, number>();
   /** Most attempts in flight per project and per host; most tasks held (in flight or ready) per each. */
   private readonly slotCap: { project: number; host: number };
   private readonly holdCap: { project: number; host: number };
@@ -229,27 +231,20 @@ export class Dispatcher {
     return host === null || (this.slotsByGroup.get(host) ?? 0) < this.slotCap.host;
   }
 
-  private countSlot(task: StoredTask, delta: 1 | -1): void {
+  /** Counts `task` in or out of its groups in `counts` (slotsByGroup or heldByGroup). */
+  private count(counts: Map<string, number>, task: StoredTask, delta: 1 | -1): void {
     for (const group of [projectGroup(task.projectId), hostGroup(task.hostTag)]) {
       if (group === null) continue;
-      const n = (this.slotsByGroup.get(group) ?? 0) + delta;
-      if (n === 0) this.slotsByGroup.delete(group);
-      else this.slotsByGroup.set(group, n);
+      const n = (counts.get(group) ?? 0) + delta;
+      if (n === 0) counts.delete(group);
+      else counts.set(group, n);
     }
   }
 
   /** What the next claim may take per group: the caps, less what this dispatcher holds (in flight and ready). */
   private shares(): ClaimShares | undefined {
     if (this.options.projectShare >= 1 && this.options.hostShare >= 1) return undefined;
-    const held = new Map<string, number>();
-    const add = (task: StoredTask): void => {
-      for (const group of [projectGroup(task.projectId), hostGroup(task.hostTag)]) {
-        if (group !== null) held.set(group, (held.get(group) ?? 0) + 1);
-      }
-    };
-    for (const slot of this.inFlight.values()) add(slot.claim);
-    for (const task of this.ready) add(task);
-    return { perProject: this.holdCap.project, perHost: this.holdCap.host, held };
+    return { perProject: this.holdCap.project, perHost: this.holdCap.host, held: new Map(this.heldByGroup) };
   }
 
   private async pump(): Promise<void> {
@@ -297,6 +292,7 @@ export class Dispatcher {
     const waiting = slot ? -1 : this.ready.findIndex((t) => t.id === task.id);
     if (!slot && waiting < 0) {
       this.ready.push(task);
+      this.count(this.heldByGroup, task, 1);
       return;
     }
     this.deps.logger.warn({ taskId: task.id }, 'a lease ran out while this process held the task; kept it under the new claim');
@@ -305,15 +301,19 @@ export class Dispatcher {
   }
 
   private launch(task: StoredTask): void {
-    if (!isClaimed(task)) return;
+    if (!isClaimed(task)) {
+      this.count(this.heldByGroup, task, -1);
+      return;
+    }
     const slot: InFlight = { claim: task, cancellation: new Cancellation(), done: Promise.resolve() };
     this.inFlight.set(task.id, slot);
-    this.countSlot(task, 1);
+    this.count(this.slotsByGroup, task, 1);
     slot.done = this.attempt(slot)
       .catch((error: unknown) => this.deps.logger.error({ err: error, taskId: task.id }, 'attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(task.id);
-        this.countSlot(task, -1);
+        this.count(this.slotsByGroup, task, -1);
+        this.count(this.heldByGroup, task, -1);
         if (this.running) {
           this.startReady();
           this.kick();
@@ -436,6 +436,7 @@ export class Dispatcher {
     // A claim under way may still hand over tasks: wait for it, then give back what never started.
     while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
     const unstarted = this.ready.flatMap((task) => (task.leaseToken !== null ? [{ id: task.id, token: task.leaseToken }] : []));
+    for (const task of this.ready) this.count(this.heldByGroup, task, -1);
     this.ready = [];
     if (unstarted.length > 0) await this.giveBack(unstarted);
     if (this.inFlight.size > 0) {

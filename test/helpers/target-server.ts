@@ -33,8 +33,6 @@ export type TargetHandler = (request: RecordedRequest, index: number) => TargetA
 
 export class TargetServer {
   readonly requests: RecordedRequest[] = [];
-  /** Connections accepted so far (a probe of `waitForClosedConnections` counts too). */
-  connectionsAccepted = 0;
   private readonly events = new EventEmitter();
   private readonly held = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
@@ -58,9 +56,7 @@ export class TargetServer {
     server.keepAliveTimeout = 30_000;
     target = new TargetServer(server, handler);
     const sockets = target.sockets;
-    const created = target;
     server.on('connection', (socket: Socket) => {
-      created.connectionsAccepted++;
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
