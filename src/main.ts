@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
   logger.info(
-    { url: server.url, store: server.store.kind, level: config.level, configFile: config.configFile },
+    // `LEVEL`, not `level`: pino writes its own `level` (the log level) into every line.
+    { url: server.url, store: server.store.kind, LEVEL: config.level, configFile: config.configFile },
     listeningMessage(config.host, server.url),
   );
 
