@@ -361,17 +361,76 @@ function at(source: unknown, path: string): unknown {
   return cursor;
 }
 
-/** Reads and validates the whole configuration; throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+/**
+ * The configuration document read from somewhere other than a local file (Secret Manager): what
+ * messages call it, and its text.
+ */
+export interface ConfigDocument {
+  name: string;
+  text: string;
+}
+
+/** Where the configuration document comes from in production: a Google Cloud Secret Manager version. */
+export interface SecretSource {
+  /** A service account's key file (JSON), whose account may access the secret. */
+  keyFilename: string;
+  /** The version's resource name: `projects/<project>/secrets/<secret>/versions/<version or latest>`. */
+  version: string;
+  /** The Secret Manager API: Google's, or a regional or private endpoint. */
+  endpoint: string;
+}
+
+const SECRET_VERSION = /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/;
+export const SECRET_MANAGER_ENDPOINT = 'https://secretmanager.googleapis.com';
+
+/**
+ * The seed's production path: with `TASKS_KEY_FILENAME` and `TASKS_VERSION` set, the configuration
+ * document is a Secret Manager version rather than a local file. These three are read from the
+ * environment only: they say where the document is. Null when neither is set.
+ */
+export function secretSourceOf(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): SecretSource | null {
+  const keyFilename = env.TASKS_KEY_FILENAME || undefined;
+  const version = env.TASKS_VERSION || undefined;
+  if (keyFilename === undefined && version === undefined) return null;
   const problems: string[] = [];
+  if (keyFilename === undefined)
+    problems.push('TASKS_KEY_FILENAME (environment): must be set with TASKS_VERSION (a service account key file)');
+  if (version === undefined) problems.push('TASKS_VERSION (environment): must be set with TASKS_KEY_FILENAME (the secret version to read)');
+  else if (!SECRET_VERSION.test(version)) {
+    problems.push('TASKS_VERSION (environment): must be a version name, projects/<project>/secrets/<secret>/versions/<number or latest>');
+  }
+  const endpoint = env.TASKS_SECRET_MANAGER_ENDPOINT || SECRET_MANAGER_ENDPOINT;
+  try {
+    const url = new URL(endpoint);
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search !== '') throw new Error();
+  } catch {
+    problems.push(`TASKS_SECRET_MANAGER_ENDPOINT (environment): "${endpoint}" must be an http(s) origin, e.g. ${SECRET_MANAGER_ENDPOINT}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { keyFilename: resolve(cwd, keyFilename!), version: version!, endpoint };
+}
+
+/** Reads the local configuration file (or the one TASKS_CONFIG names): its values and where it was. */
+function localDocument(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): ConfigDocument | null {
   const explicitFile = env.TASKS_CONFIG === '' ? undefined : env.TASKS_CONFIG;
   const file = resolve(cwd, explicitFile ?? DEFAULT_CONFIG_FILE);
+  if (existsSync(file)) return { name: file, text: readFileSync(file, 'utf8') };
+  if (explicitFile !== undefined) problems.push(`TASKS_CONFIG: file ${file} does not exist`);
+  return null;
+}
+
+/**
+ * Reads and validates the whole configuration; throws ConfigError listing every problem. The
+ * document is `document` when given (read from Secret Manager), the local file otherwise.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), document?: ConfigDocument): AppConfig {
+  const problems: string[] = [];
+  const source = document ?? localDocument(env, cwd, problems);
+  const file = source?.name ?? '';
   let fileValues: unknown = {};
-  let configFile: string | null = null;
-  if (existsSync(file)) {
-    configFile = file;
+  if (source) {
     try {
-      fileValues = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      fileValues = JSON.parse(source.text) as unknown;
       if (typeof fileValues !== 'object' || fileValues === null || Array.isArray(fileValues)) {
         problems.push(`${file}: must hold a JSON object`);
         fileValues = {};
@@ -379,9 +438,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     } catch (error) {
       problems.push(`${file}: not valid JSON (${(error as Error).message})`);
     }
-  } else if (explicitFile !== undefined) {
-    problems.push(`TASKS_CONFIG: file ${file} does not exist`);
   }
+  const configFile = source?.name ?? null;
   unknownKeys(fileValues, '', knownKeys(), problems);
 
   const values: Record<string, unknown> = {};

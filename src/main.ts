@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, secretSourceOf } from './config.js';
+import { readSecretDocument } from './secret-manager.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 
@@ -20,7 +21,8 @@ function listeningMessage(host: string, url: string): string {
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    const secret = secretSourceOf();
+    config = loadConfig(undefined, undefined, secret ? await readSecretDocument(secret) : undefined);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type AppConfig, ConfigError, DEFAULT_CONFIG_FILE, SETTINGS, loadConfig, parseStoreUrl } from '../../src/config.js';
+import { type AppConfig, ConfigError, DEFAULT_CONFIG_FILE, SETTINGS, loadConfig, parseStoreUrl, secretSourceOf } from '../../src/config.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const dirs: string[] = [];
@@ -522,5 +522,31 @@ describe('parseStoreUrl', () => {
     assert.equal(typeof parseStoreUrl('http://h', '/srv'), 'string');
     assert.equal(typeof parseStoreUrl('', '/srv'), 'string');
     assert.equal(typeof parseStoreUrl('SQLITE:./x', '/srv'), 'string');
+  });
+});
+
+describe('secretSourceOf: where a Secret Manager configuration comes from', () => {
+  const version = 'projects/p/secrets/config/versions/latest';
+
+  test('none without the two variables; with them, the key file resolved and Google’s endpoint by default', () => {
+    assert.equal(secretSourceOf({}, '/srv'), null);
+    assert.deepEqual(secretSourceOf({ TASKS_KEY_FILENAME: 'sa.json', TASKS_VERSION: version }, '/srv'), {
+      keyFilename: '/srv/sa.json',
+      version,
+      endpoint: 'https://secretmanager.googleapis.com',
+    });
+  });
+
+  test('a regional or private endpoint as an origin; anything else refused', () => {
+    const env = { TASKS_KEY_FILENAME: '/k.json', TASKS_VERSION: version };
+    const regional = 'https://secretmanager.europe-west1.rep.googleapis.com';
+    assert.equal(secretSourceOf({ ...env, TASKS_SECRET_MANAGER_ENDPOINT: regional }, '/')?.endpoint, regional);
+    for (const endpoint of ['secretmanager.googleapis.com', 'ftp://host', 'https://host/v1', 'https://host?x=1']) {
+      assert.throws(
+        () => secretSourceOf({ ...env, TASKS_SECRET_MANAGER_ENDPOINT: endpoint }, '/'),
+        (error: unknown) => error instanceof ConfigError && /TASKS_SECRET_MANAGER_ENDPOINT/.test(error.message),
+        endpoint,
+      );
+    }
   });
 });
