@@ -128,7 +128,7 @@ function drain(stream: FastifyRequest['raw'], maxBytes: number, maxMs: number): 
 
 /** Errors Fastify meets before routing: a path that does not decode. */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const onIdRoute = /^\/v1beta\/(queues|pause|resume|unsubscribe)\//.test(request.url);
+  const onIdRoute = /^\/v1beta\/(queues|pause|resume|unsubscribe|execute|reschedule)\//.test(request.url);
   const where = onIdRoute ? 'id' : 'path';
   const appError =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'

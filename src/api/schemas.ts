@@ -5,7 +5,17 @@
  * them: a field an answer's schema lacks is not sent.
  */
 import Type from 'typebox';
-import { ActionAnswer, InfoView, QueuedView, RegisterBody, RegisteredView, SubscribeBody, TaskView, TimelineView } from '../core/shapes.js';
+import {
+  ActionAnswer,
+  InfoView,
+  QueuedView,
+  RegisterBody,
+  RegisteredView,
+  RescheduleBody,
+  SubscribeBody,
+  TaskView,
+  TimelineView,
+} from '../core/shapes.js';
 import { TIMELINE } from '../core/timeline.js';
 
 const IdParams = Type.Object({ id: Type.String() });
@@ -25,5 +35,7 @@ export const ROUTE_SCHEMAS = {
   pause: { params: IdParams, response: { 200: ActionAnswer('PAUSED') } },
   resume: { params: IdParams, response: { 200: QueuedView } },
   unsubscribe: { params: IdParams, response: { 200: ActionAnswer('UNSUBSCRIBED') } },
+  execute: { params: IdParams, response: { 200: QueuedView } },
+  reschedule: { params: IdParams, body: RescheduleBody, response: { 200: QueuedView } },
   remove: { params: IdParams, response: { 200: ActionAnswer('EMPTY') } },
 };

@@ -104,6 +104,13 @@ export const SubscribeBody = Type.Object(
 );
 export type SubscribeBody = Static<typeof SubscribeBody>;
 
+/** `PATCH /v1beta/reschedule/:id`: exactly one of the two (core/subscription.ts resolveReschedule says so). */
+export const RescheduleBody = Type.Object(
+  { executionDelay: Type.Optional(duration()), executionAt: Type.Optional(epochMs()) },
+  { additionalProperties: false },
+);
+export type RescheduleBody = Static<typeof RescheduleBody>;
+
 /** `POST /v1beta/register`. */
 export const RegisterBody = Type.Object(
   { email: Type.String({ minLength: 3, maxLength: LIMITS.emailLength }) },

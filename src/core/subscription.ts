@@ -6,7 +6,7 @@
 import { type FieldIssue, validationError } from './errors.js';
 import { parseDuration } from './durations.js';
 import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
-import type { HttpRequestBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
+import type { HttpRequestBody, RescheduleBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
 import { portOf, type TargetPolicy } from './target-policy.js';
 import { firstExecAtOf } from './task-machine.js';
 import type { HttpRequestSpec } from './task.js';
@@ -117,16 +117,8 @@ function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]
   const horizon = now + LIMITS.scheduleAheadMax;
 
   const duration = (name: 'executionDelay' | 'retryInterval' | 'repeatInterval' | 'timeout', min: number, max: number): void => {
-    const raw = input[name];
-    if (raw === undefined) return;
-    const parsed = parseDuration(raw);
-    if (!parsed.ok) {
-      issues.push({ field: `config.${name}`, message: parsed.message });
-    } else if (parsed.ms < min || parsed.ms > max) {
-      issues.push({ field: `config.${name}`, message: `must be between ${min} and ${max} milliseconds` });
-    } else {
-      config[name] = parsed.ms;
-    }
+    const ms = boundedDuration(input[name], `config.${name}`, min, max, issues);
+    if (ms !== undefined) config[name] = ms;
   };
   duration('executionDelay', LIMITS.executionDelayMin, LIMITS.scheduleAheadMax);
   duration('retryInterval', LIMITS.intervalMin, LIMITS.intervalMax);
@@ -138,15 +130,8 @@ function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]
   if (input.retryExponential !== undefined) config.retryExponential = input.retryExponential;
   if (input.repeatExponential !== undefined) config.repeatExponential = input.repeatExponential;
 
-  if (input.executionAt !== undefined) {
-    if (input.executionAt <= now) {
-      issues.push({ field: 'config.executionAt', message: `must be in the future (now is ${now} ms since the epoch)` });
-    } else if (input.executionAt > horizon) {
-      issues.push({ field: 'config.executionAt', message: `must be at most ${LIMITS.scheduleAheadMax} ms ahead` });
-    } else {
-      config.executionAt = input.executionAt;
-    }
-  }
+  const executionAt = futureTime(input.executionAt, 'config.executionAt', now, issues);
+  if (executionAt !== undefined) config.executionAt = executionAt;
   const firstExecAt = firstExecAtOf(config, now);
 
   const absolute = (name: 'retryAt' | 'repeatAt', count: 'retry' | 'repeat'): void => {
@@ -171,4 +156,53 @@ function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]
   absolute('repeatAt', 'repeat');
 
   return { config, firstExecAt };
+}
+
+/** A duration given as `raw` (absent: undefined), in milliseconds if it parses and is within bounds; else an issue. */
+function boundedDuration(
+  raw: number | string | undefined,
+  field: string,
+  min: number,
+  max: number,
+  issues: FieldIssue[],
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = parseDuration(raw);
+  if (!parsed.ok) {
+    issues.push({ field, message: parsed.message });
+  } else if (parsed.ms < min || parsed.ms > max) {
+    issues.push({ field, message: `must be between ${min} and ${max} milliseconds` });
+  } else {
+    return parsed.ms;
+  }
+  return undefined;
+}
+
+/** An execution time given as `at` (absent: undefined), if it is in the future and within the schedule horizon; else an issue. */
+function futureTime(at: number | undefined, field: string, now: number, issues: FieldIssue[]): number | undefined {
+  if (at === undefined) return undefined;
+  if (at <= now) {
+    issues.push({ field, message: `must be in the future (now is ${now} ms since the epoch)` });
+  } else if (at > now + LIMITS.scheduleAheadMax) {
+    issues.push({ field, message: `must be at most ${LIMITS.scheduleAheadMax} ms ahead` });
+  } else {
+    return at;
+  }
+  return undefined;
+}
+
+/**
+ * When a `PATCH /v1beta/reschedule/:id` moves the next execution: exactly one of `executionDelay`
+ * (from now) and `executionAt`, within the bounds a subscribe's first execution has.
+ */
+export function resolveReschedule(body: RescheduleBody, now: number): number {
+  const issues: FieldIssue[] = [];
+  const given = (['executionDelay', 'executionAt'] as const).filter((name) => body[name] !== undefined);
+  if (given.length !== 1) {
+    throw validationError([{ field: 'body', message: 'must give exactly one of executionDelay and executionAt' }]);
+  }
+  const delay = boundedDuration(body.executionDelay, 'executionDelay', LIMITS.executionDelayMin, LIMITS.scheduleAheadMax, issues);
+  const at = futureTime(body.executionAt, 'executionAt', now, issues);
+  if (issues.length > 0) throw validationError(issues);
+  return at ?? now + delay!;
 }

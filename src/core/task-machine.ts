@@ -4,12 +4,14 @@
  * the API only call them.
  *
  *   subscribe ──> RUNNING ──pause──> PAUSED ──resume──> RUNNING
- *                  │  ▲                 │
+ *                  │  ▲                 ├──execute──> RUNNING, due now
+ *                  │  │                 │
  *                  │  └─ attempt fails with a retry left, or succeeds with a repeat left
  *                  │                    └─unsubscribe──> CANCELED
  *                  ├─ attempt succeeds, no repeat left ─> COMPLETED
  *                  ├─ attempt fails, no retry left ─────> ERROR
  *                  ├─ unsubscribe ──────────────────────> CANCELED
+ *                  ├─ execute, reschedule: the next execution moves (now, or a given time)
  *                  └─ an absolute retryAt/repeatAt passed (while the server was down, or before the
  *                     run it follows ended) ───────────> EXCEEDED
  *
@@ -17,6 +19,12 @@
  * `retryInterval × n` for the n-th retry when `retryExponential` (the original's linear meaning), or
  * at `retryAt`. The retry budget starts again with every repeat. Repeats: a successful run with
  * repeats left runs again after `repeatInterval` (× n when `repeatExponential`) or at `repeatAt`.
+ *
+ * Run now and reschedule move the next execution (to now, or to a given time) and keep every
+ * count: a next execution that was a retry or a repeat stays one. A PAUSED task run now becomes
+ * RUNNING; a PAUSED task rescheduled stays PAUSED with the new time left. Neither is allowed while
+ * an attempt is in flight (TASK_IN_FLIGHT): its outcome decides the next execution, and running
+ * the task again at once would send it twice.
  *
  * Leases: a dispatcher that claimed a task holds its lease (`leaseToken`, `leaseUntil`). Pausing keeps the lease so the
  * attempt in flight can still record its outcome (into the paused task); cancelling drops it, so a
@@ -123,10 +131,59 @@ export function resumeTask(task: Task, now: number): Transition {
   const execAt = now + task.pausedLeft;
   // An attempt still in flight under a live lease records its outcome; a dead lease is let go.
   const lease = task.leaseToken !== null && task.leaseUntil > now ? { leaseToken: task.leaseToken, leaseUntil: task.leaseUntil } : NO_LEASE;
-  const what = task.retrying ? 'retry' : task.repeating ? 'repeat' : 'execution';
   return {
     task: { ...task, state: 'RUNNING', execAt, pausedLeft: 0, ...lease },
-    entries: [entry('Resume', `Task resumed; next ${what} at ${iso(execAt)}`, now)],
+    entries: [entry('Resume', `Task resumed; next ${nextKind(task)} at ${iso(execAt)}`, now)],
+  };
+}
+
+/** An attempt sent under a lease that has not run out: its outcome is still to be recorded. */
+function inFlight(task: Task, now: number): boolean {
+  return task.leaseToken !== null && task.leaseUntil > now;
+}
+
+function assertMovable(task: Task, action: string, now: number): void {
+  if (task.state !== 'RUNNING' && task.state !== 'PAUSED') throw conflict(task, action, ['RUNNING', 'PAUSED']);
+  if (inFlight(task, now)) {
+    throw new AppError('TASK_IN_FLIGHT', `Cannot ${action} a task while an attempt of it is in flight; try again once it is recorded`);
+  }
+}
+
+function nextKind(task: Task): string {
+  return task.retrying ? 'retry' : task.repeating ? 'repeat' : 'execution';
+}
+
+/**
+ * Runs the next execution now (`PATCH /v1beta/execute/:id`): a RUNNING or PAUSED task becomes
+ * RUNNING, due at `now`. Counts and settings are kept. A lease that ran out is let go (its holder is
+ * presumed gone, as claimDue presumes).
+ */
+export function executeTask(task: Task, now: number): Transition {
+  assertMovable(task, 'execute', now);
+  return {
+    task: { ...task, state: 'RUNNING', execAt: now, pausedLeft: 0, ...NO_LEASE },
+    entries: [entry('Execute', `Task executed on request; the next ${nextKind(task)} runs now`, now)],
+  };
+}
+
+/**
+ * Moves the next execution to `at` (`PATCH /v1beta/reschedule/:id`; core/subscription.ts bounds
+ * it). A PAUSED task stays PAUSED and keeps `at - now` as its time left, counted from its resume.
+ */
+export function rescheduleTask(task: Task, at: number, now: number): Transition {
+  assertMovable(task, 'reschedule', now);
+  if (task.state === 'PAUSED') {
+    const left = Math.max(0, at - now);
+    return {
+      task: { ...task, pausedLeft: left, ...NO_LEASE },
+      entries: [
+        entry('Reschedule', `Task rescheduled while paused; the next ${nextKind(task)} runs ${formatDuration(left)} after it resumes`, now),
+      ],
+    };
+  }
+  return {
+    task: { ...task, execAt: at, ...NO_LEASE },
+    entries: [entry('Reschedule', `Task rescheduled; next ${nextKind(task)} at ${iso(at)}`, now)],
   };
 }
 

@@ -21,6 +21,10 @@ export const TIMELINE_LABELS = [
   'Repeat',
   'Alert',
   'Exceeded',
+  /** Run at once on request (`PATCH /v1beta/execute/:id`). */
+  'Execute',
+  /** The next execution moved on request (`PATCH /v1beta/reschedule/:id`). */
+  'Reschedule',
   /** Stands for the entries left out of a long timeline (core/timeline.ts); never made by the state machine. */
   'Omitted',
 ] as const;

@@ -45,6 +45,8 @@ function protectedRoutes(taskId: string, targetUrl: string): Route[] {
     { name: 'PATCH pause', method: 'PATCH', path: `/v1beta/pause/${taskId}` },
     { name: 'PATCH resume', method: 'PATCH', path: `/v1beta/resume/${taskId}` },
     { name: 'PATCH unsubscribe', method: 'PATCH', path: `/v1beta/unsubscribe/${taskId}` },
+    { name: 'PATCH execute', method: 'PATCH', path: `/v1beta/execute/${taskId}` },
+    { name: 'PATCH reschedule', method: 'PATCH', path: `/v1beta/reschedule/${taskId}`, body: JSON.stringify({ executionDelay: '1h' }) },
     { name: 'DELETE task', method: 'DELETE', path: `/v1beta/queues/${taskId}` },
     { name: 'GET unknown task', method: 'GET', path: `/v1beta/queues/${UNKNOWN_ID}` },
     { name: 'GET malformed task id', method: 'GET', path: '/v1beta/queues/not-an-id' },

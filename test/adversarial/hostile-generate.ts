@@ -1294,6 +1294,7 @@ export const ID_ROUTES: Array<{ method: string; path: (id: string) => string }> 
   { method: 'PATCH', path: (id) => `/v1beta/pause/${id}` },
   { method: 'PATCH', path: (id) => `/v1beta/resume/${id}` },
   { method: 'PATCH', path: (id) => `/v1beta/unsubscribe/${id}` },
+  { method: 'PATCH', path: (id) => `/v1beta/execute/${id}` },
 ];
 
 const enc = encodeURIComponent;

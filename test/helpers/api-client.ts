@@ -76,6 +76,14 @@ export class ApiClient {
     return this.request('PATCH', `/v1beta/resume/${id}`, { creds });
   }
 
+  execute(creds: Credentials, id: string): Promise<ApiResponse> {
+    return this.request('PATCH', `/v1beta/execute/${id}`, { creds });
+  }
+
+  reschedule(creds: Credentials, id: string, body: unknown): Promise<ApiResponse> {
+    return this.request('PATCH', `/v1beta/reschedule/${id}`, { creds, body });
+  }
+
   unsubscribe(creds: Credentials, id: string): Promise<ApiResponse> {
     return this.request('PATCH', `/v1beta/unsubscribe/${id}`, { creds });
   }

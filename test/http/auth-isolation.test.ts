@@ -20,10 +20,13 @@ const ROUTES = (taskId: string): Array<{ method: string; path: string; body?: un
   { method: 'PATCH', path: `/v1beta/pause/${taskId}` },
   { method: 'PATCH', path: `/v1beta/resume/${taskId}` },
   { method: 'PATCH', path: `/v1beta/unsubscribe/${taskId}` },
+  { method: 'PATCH', path: `/v1beta/execute/${taskId}` },
+  { method: 'PATCH', path: `/v1beta/reschedule/${taskId}`, body: { executionDelay: '1h' } },
   { method: 'DELETE', path: `/v1beta/queues/${taskId}` },
 ];
 
-const TASK_ROUTES = (taskId: string): Array<{ method: string; path: string }> => ROUTES(taskId).filter((r) => r.path.includes(taskId));
+const TASK_ROUTES = (taskId: string): Array<{ method: string; path: string; body?: unknown }> =>
+  ROUTES(taskId).filter((r) => r.path.includes(taskId));
 
 describe('authentication and project isolation', () => {
   let server: TestServer;
@@ -130,9 +133,9 @@ describe('authentication and project isolation', () => {
   test("another project's task answers 404 on every task route, exactly as an unknown id does", async () => {
     for (const id of [running, paused]) {
       for (const [index, route] of TASK_ROUTES(id).entries()) {
-        const theirs = await server.client.request(route.method, route.path, { creds: b });
+        const theirs = await server.client.request(route.method, route.path, { creds: b, body: route.body });
         const unknownRoute = TASK_ROUTES(UNKNOWN_ID)[index]!;
-        const unknown = await server.client.request(unknownRoute.method, unknownRoute.path, { creds: b });
+        const unknown = await server.client.request(unknownRoute.method, unknownRoute.path, { creds: b, body: unknownRoute.body });
         assert.equal(theirs.status, 404, `${route.method} ${route.path}: ${JSON.stringify(theirs.body)}`);
         assert.equal((theirs.body as unknown as ErrorBody).code, 'TASK_NOT_FOUND');
         assert.deepEqual(normalised(theirs.body, id), normalised(unknown.body, UNKNOWN_ID), `${route.method} ${route.path}`);
@@ -150,7 +153,7 @@ describe('authentication and project isolation', () => {
   test('an unknown or malformed task id answers 404 TASK_NOT_FOUND on every task route', async () => {
     for (const id of [UNKNOWN_ID, 'abc', running.toLowerCase(), 'x'.repeat(300), '%20']) {
       for (const route of TASK_ROUTES(id)) {
-        const res = await server.client.request(route.method, route.path, { creds: a });
+        const res = await server.client.request(route.method, route.path, { creds: a, body: route.body });
         assert.equal(res.status, 404, `${route.method} ${route.path}: ${JSON.stringify(res.body)}`);
         assert.equal((res.body as unknown as ErrorBody).code, 'TASK_NOT_FOUND', `${route.method} ${route.path}`);
       }
@@ -159,7 +162,7 @@ describe('authentication and project isolation', () => {
 
   test('a task-not-found answer has exactly {statusCode, code, error, message}', async () => {
     for (const route of TASK_ROUTES(UNKNOWN_ID)) {
-      assertError(await server.client.request(route.method, route.path, { creds: a }), 404, 'TASK_NOT_FOUND');
+      assertError(await server.client.request(route.method, route.path, { creds: a, body: route.body }), 404, 'TASK_NOT_FOUND');
     }
   });
 

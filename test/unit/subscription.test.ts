@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AppError, type FieldIssue } from '../../src/core/errors.js';
 import { FORBIDDEN_HEADERS, LIMITS } from '../../src/core/limits.js';
-import { DEFAULT_CONFIG, type ResolvedSubscription, type SubscribeBody, resolveSubscription } from '../../src/core/subscription.js';
+import {
+  DEFAULT_CONFIG,
+  type ResolvedSubscription,
+  type SubscribeBody,
+  resolveReschedule,
+  resolveSubscription,
+} from '../../src/core/subscription.js';
 import { type TargetPolicy, createTargetPolicy, parseTargetList } from '../../src/core/target-policy.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -556,5 +562,40 @@ describe('resolveSubscription: every problem at once', () => {
       assert.match(error.message, /config\.retryInterval: /);
       assert.equal(error.issues.length, 3);
     }
+  });
+});
+
+describe('resolveReschedule', () => {
+  test('executionDelay counts from now; executionAt is taken as given', () => {
+    assert.equal(resolveReschedule({ executionDelay: '10s' }, NOW), NOW + 10_000);
+    assert.equal(resolveReschedule({ executionDelay: 1 }, NOW), NOW + 1);
+    assert.equal(resolveReschedule({ executionAt: NOW + 5 }, NOW), NOW + 5);
+    assert.equal(resolveReschedule({ executionAt: NOW + LIMITS.scheduleAheadMax }, NOW), NOW + LIMITS.scheduleAheadMax);
+  });
+
+  test('exactly one of the two', () => {
+    const message = 'must give exactly one of executionDelay and executionAt';
+    assert.deepEqual(
+      issuesOf(() => resolveReschedule({}, NOW)),
+      [{ field: 'body', message }],
+    );
+    assert.deepEqual(
+      issuesOf(() => resolveReschedule({ executionDelay: '1s', executionAt: NOW + 1_000 }, NOW)),
+      [{ field: 'body', message }],
+    );
+  });
+
+  test('the bounds of a first execution', () => {
+    assert.deepEqual(
+      issuesOf(() => resolveReschedule({ executionDelay: 0 }, NOW)).map((i) => i.field),
+      ['executionDelay'],
+    );
+    assert.deepEqual(
+      issuesOf(() => resolveReschedule({ executionDelay: '366d' }, NOW)).map((i) => i.field),
+      ['executionDelay'],
+    );
+    assert.match(issuesOf(() => resolveReschedule({ executionDelay: 'soon' }, NOW))[0]!.message, /duration string/);
+    assert.match(issuesOf(() => resolveReschedule({ executionAt: NOW }, NOW))[0]!.message, /must be in the future/);
+    assert.match(issuesOf(() => resolveReschedule({ executionAt: NOW + LIMITS.scheduleAheadMax + 1 }, NOW))[0]!.message, /at most/);
   });
 });

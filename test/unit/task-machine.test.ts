@@ -12,11 +12,13 @@ import {
   attemptHeaders,
   createTask,
   dueAtOf,
+  executeTask,
   firstExecAtOf,
   nextRepeatAt,
   nextRetryAt,
   pauseTask,
   recoverMissedRun,
+  rescheduleTask,
   resumeTask,
   subscribeEntry,
   timelineOf,
@@ -556,6 +558,99 @@ describe('pause and resume', () => {
   });
 });
 
+describe('execute and reschedule', () => {
+  function assertInFlight(fn: () => unknown, action: string): void {
+    assert.throws(fn, (error: unknown) => {
+      assert.ok(error instanceof AppError, `${action}: expected an AppError, got ${String(error)}`);
+      assert.equal(error.code, 'TASK_IN_FLIGHT', action);
+      assert.equal(error.status, 409, action);
+      return true;
+    });
+  }
+
+  test('execute makes a RUNNING task due now and keeps every count and setting', () => {
+    const clock = new TestClock(T0);
+    const retrying = attempt(clock, subscribe(clock, { retry: 3, repeat: 2 }), FAIL).task;
+    assert.equal(retrying.retrying, true);
+    clock.advance(100);
+    const { task, entries } = executeTask(retrying, clock.now());
+    assert.equal(task.state, 'RUNNING');
+    assert.equal(task.execAt, clock.now());
+    assert.equal(dueAtOf(task), clock.now());
+    assert.deepEqual(
+      { ...task, execAt: retrying.execAt },
+      retrying,
+      'nothing but the execution time changes: retrying, counts, attempts, config',
+    );
+    assert.deepEqual(labels(entries), ['Execute']);
+    assert.equal(entries[0]!.createdAt, clock.now());
+    assert.match(entries[0]!.description, /next retry runs now/);
+
+    // The run now is that retry: its outcome counts as one, as it would have at its own time.
+    const after = attempt(clock, task, FAIL).task;
+    assert.equal(after.retryCount, 2);
+    assert.equal(after.attempts, 2);
+  });
+
+  test('execute of a PAUSED task makes it RUNNING, due now, with no time left kept', () => {
+    const clock = new TestClock(T0);
+    const paused = pauseTask(subscribe(clock, {}, 60_000), clock.now()).task;
+    clock.advance(5_000);
+    const { task, entries } = executeTask(paused, clock.now());
+    assert.equal(task.state, 'RUNNING');
+    assert.equal(task.execAt, clock.now());
+    assert.equal(task.pausedLeft, 0);
+    assert.deepEqual(labels(entries), ['Execute']);
+  });
+
+  test('execute and reschedule are refused while an attempt is in flight, and allowed once its lease ran out', () => {
+    const clock = new TestClock(T0);
+    const lease: Lease = { leaseToken: 'lease-1', leaseUntil: T0 + 15_000 };
+    const running: Task = { ...subscribe(clock, {}, 0), ...lease };
+    const paused = pauseTask(running, clock.now()).task;
+    for (const task of [running, paused]) {
+      assertInFlight(() => executeTask(task, clock.now()), `execute ${task.state}`);
+      assertInFlight(() => rescheduleTask(task, clock.now() + 1_000, clock.now()), `reschedule ${task.state}`);
+    }
+    clock.set(lease.leaseUntil);
+    const executed = executeTask(running, clock.now()).task;
+    assert.deepEqual({ leaseToken: executed.leaseToken, leaseUntil: executed.leaseUntil }, NO_LEASE, 'a dead lease is let go');
+    assert.equal(dueAtOf(executed), clock.now());
+    const moved = rescheduleTask(running, clock.now() + 9_000, clock.now()).task;
+    assert.equal(moved.leaseToken, null);
+    assert.equal(dueAtOf(moved), clock.now() + 9_000);
+  });
+
+  test('reschedule moves the next execution of a RUNNING task, and keeps it a repeat', () => {
+    const clock = new TestClock(T0);
+    const repeating = attempt(clock, subscribe(clock, { repeat: 2, repeatInterval: 60_000 }), OK).task;
+    const at = clock.now() + 3_600_000;
+    const { task, entries } = rescheduleTask(repeating, at, clock.now());
+    assert.equal(task.state, 'RUNNING');
+    assert.equal(task.execAt, at);
+    assert.equal(dueAtOf(task), at);
+    assert.deepEqual({ ...task, execAt: repeating.execAt }, repeating);
+    assert.deepEqual(labels(entries), ['Reschedule']);
+    assert.ok(entries[0]!.description.includes(new Date(at).toISOString()), entries[0]!.description);
+    assert.match(entries[0]!.description, /next repeat/);
+  });
+
+  test('reschedule of a PAUSED task sets its time left and keeps it PAUSED', () => {
+    const clock = new TestClock(T0);
+    const paused = pauseTask(subscribe(clock, {}, 60_000), clock.now()).task;
+    clock.advance(1_000);
+    const { task, entries } = rescheduleTask(paused, clock.now() + 7_000, clock.now());
+    assert.equal(task.state, 'PAUSED');
+    assert.equal(task.pausedLeft, 7_000);
+    assert.equal(task.execAt, 0);
+    assert.equal(dueAtOf(task), null);
+    assert.deepEqual(labels(entries), ['Reschedule']);
+    assert.match(entries[0]!.description, /7s after it resumes/);
+    clock.advance(50_000);
+    assert.equal(resumeTask(task, clock.now()).task.execAt, clock.now() + 7_000, 'the time left counts from the resume');
+  });
+});
+
 describe('an outcome applied to a PAUSED task', () => {
   function pausedInFlight(clock: TestClock, overrides: Partial<TaskConfig>): Task {
     const lease: Lease = { leaseToken: 'lease-1', leaseUntil: clock.now() + 1_000 + 15_000 };
@@ -654,19 +749,23 @@ describe('unsubscribe', () => {
 });
 
 describe('disallowed transitions', () => {
-  const allowed: Record<'pause' | 'resume' | 'unsubscribe', readonly TaskState[]> = {
+  const allowed: Record<'pause' | 'resume' | 'unsubscribe' | 'execute' | 'reschedule', readonly TaskState[]> = {
     pause: ['RUNNING'],
     resume: ['PAUSED'],
     unsubscribe: ['RUNNING', 'PAUSED'],
+    execute: ['RUNNING', 'PAUSED'],
+    reschedule: ['RUNNING', 'PAUSED'],
   };
   const actions = {
     pause: (task: Task, now: number) => pauseTask(task, now),
     resume: (task: Task, now: number) => resumeTask(task, now),
     unsubscribe: (task: Task, now: number) => unsubscribeTask(task, now),
+    execute: (task: Task, now: number) => executeTask(task, now),
+    reschedule: (task: Task, now: number) => rescheduleTask(task, now + 60_000, now),
   };
 
   for (const state of TASK_STATES) {
-    for (const action of ['pause', 'resume', 'unsubscribe'] as const) {
+    for (const action of ['pause', 'resume', 'unsubscribe', 'execute', 'reschedule'] as const) {
       const ok = allowed[action].includes(state);
       test(`${action} from ${state} is ${ok ? 'allowed' : 'a TASK_STATE_CONFLICT'}`, () => {
         const clock = new TestClock(T0);
@@ -701,6 +800,8 @@ describe('disallowed transitions', () => {
     assert.throws(() => pauseTask(task, clock.now()));
     assert.throws(() => resumeTask(task, clock.now()));
     assert.throws(() => unsubscribeTask(task, clock.now()));
+    assert.throws(() => executeTask(task, clock.now()));
+    assert.throws(() => rescheduleTask(task, clock.now() + 1_000, clock.now()));
     assert.deepEqual(task, copy);
   });
 
@@ -712,6 +813,8 @@ describe('disallowed transitions', () => {
     unsubscribeTask(task, clock.now());
     applyOutcome(task, FAIL, clock.now());
     recoverMissedRun(task, clock.now());
+    executeTask(task, clock.now());
+    rescheduleTask(task, clock.now() + 5_000, clock.now());
     assert.deepEqual(task, copy);
   });
 });

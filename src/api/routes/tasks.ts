@@ -2,9 +2,18 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, validationError } from '../../core/errors.js';
 import { isId, newId } from '../../core/ids.js';
-import { resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
+import { resolveReschedule, resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
-import { type Transition, assertDeletable, createTask, pauseTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
+import {
+  type Transition,
+  assertDeletable,
+  createTask,
+  executeTask,
+  pauseTask,
+  rescheduleTask,
+  resumeTask,
+  unsubscribeTask,
+} from '../../core/task-machine.js';
 import { encodeCursor, pageEntries, timelinePageQuery } from '../../core/timeline.js';
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
@@ -21,7 +30,7 @@ function notFound(id: string): AppError {
   return new AppError('TASK_NOT_FOUND', `id: no task ${shown} in this project`);
 }
 
-/** Tasks: subscribe, read, timeline, pause, resume, unsubscribe, delete. */
+/** Tasks: subscribe, read, timeline, pause, resume, execute, reschedule, unsubscribe, delete. */
 export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   // Types only: requests and answers are typed from the route schemas; validation stays Fastify's ajv.
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -102,6 +111,22 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   app.patch('/v1beta/resume/:id', { schema: ROUTE_SCHEMAS.resume }, async (request) => {
     const project = projectOf(request);
     return queuedView(await mutate(project.id, request.params.id, resumeTask));
+  });
+
+  // Both write through the store's compare-and-set, whose write wakes the dispatcher (onDue) when the
+  // task is due sooner than anything it waits for: a task run now is claimed at once.
+  app.patch('/v1beta/execute/:id', { schema: ROUTE_SCHEMAS.execute }, async (request) => {
+    const project = projectOf(request);
+    return queuedView(await mutate(project.id, request.params.id, executeTask));
+  });
+
+  app.patch('/v1beta/reschedule/:id', { schema: ROUTE_SCHEMAS.reschedule }, async (request) => {
+    const project = projectOf(request);
+    // The body is judged before the task is looked up, as every route's schema is; the step keeps
+    // that `now`, so a delay given to a PAUSED task is its time left exactly.
+    const now = ctx.clock.now();
+    const at = resolveReschedule(request.body, now);
+    return queuedView(await mutate(project.id, request.params.id, (task) => rescheduleTask(task, at, now)));
   });
 
   app.patch('/v1beta/unsubscribe/:id', { schema: ROUTE_SCHEMAS.unsubscribe }, async (request) => {
