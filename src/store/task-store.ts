@@ -137,6 +137,14 @@ export interface TaskStore {
    * `activeLimit` active tasks (QUEUE_FULL). The project must exist.
    */
   insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void>;
+  /**
+   * Inserts new tasks (with no timeline entries) in one write: each alone is all or nothing, and
+   * each is counted against `activeLimit` in order, as if inserted one after the other. Answers
+   * one flag per task, in order: true stored, false refused because the project's queue was full
+   * (nothing of it written). Tasks of one call may belong to several projects, each of which must
+   * exist. Listeners of onDue hear of the earliest due time stored, as after insertTask.
+   */
+  insertTasks(tasks: readonly Task[], activeLimit: number): Promise<boolean[]>;
   findTask(projectId: string, id: string): Promise<StoredTask | null>;
   /**
    * A page of the task's stored timeline, oldest first: up to `page.limit` entries from position

@@ -322,6 +322,74 @@ export function describeTaskStoreContract(
       });
     });
 
+    describe('insertTasks (a batch of new tasks)', () => {
+      test('stores every task as insertTask would, answering true for each, in order', async () => {
+        const p = await project();
+        const other = await project();
+        const batch = [subscribeAt(p, T0 + 3_000).task, subscribeAt(other, T0 + 1_000).task, subscribeAt(p, T0 + 2_000).task];
+        assert.deepEqual(await store.insertTasks(batch, 10), [true, true, true]);
+        for (const task of batch) {
+          const found = must(await store.findTask(task.projectId, task.id), `task ${task.id}`);
+          assert.deepEqual(withoutVersion(found), task);
+          assert.deepEqual(await timelineOf(found), []);
+        }
+        assert.equal(await store.countActive(p), 2);
+        assert.equal(await store.countActive(other), 1);
+        assert.equal(await store.nextDueAt(), T0 + 1_000);
+        const claimed = await store.claimDue(T0 + 2_000, 10, 1_000);
+        assert.deepEqual(
+          claimed.map((t) => t.id),
+          [batch[1]!.id, batch[2]!.id],
+        );
+      });
+
+      test('the limit is counted task by task, in order: those past it are refused and store nothing', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 9_000, { limit: 3 });
+        const batch = Array.from({ length: 4 }, (_, i) => subscribeAt(p, T0 + 1_000 + i).task);
+        assert.deepEqual(await store.insertTasks(batch, 3), [true, true, false, false]);
+        assert.equal(await store.countActive(p), 3);
+        for (const task of batch.slice(2)) {
+          assert.equal(await store.findTask(p, task.id), null);
+          assert.equal(await store.readTimeline(p, task.id), null);
+        }
+        const claimed = await store.claimDue(T0 + 5_000, 10, 1_000);
+        assert.deepEqual(
+          claimed.map((t) => t.id),
+          [batch[0]!.id, batch[1]!.id],
+          'a refused task is never claimed',
+        );
+        // A finished task frees its slot for the next batch.
+        await cancel(store, must(await store.findTask(p, batch[0]!.id), 'the first task'), T0 + 6_000);
+        assert.deepEqual(await store.insertTasks([batch[2]!, batch[3]!], 3), [true, false]);
+      });
+
+      test('a batch of a thousand tasks is counted in order across however the store splits it', async () => {
+        const p = await project();
+        const batch = Array.from({ length: 1_000 }, (_, i) => subscribeAt(p, T0 + 1_000 + i).task);
+        const stored = await store.insertTasks(batch, 777);
+        assert.deepEqual(stored, [...Array<boolean>(777).fill(true), ...Array<boolean>(223).fill(false)]);
+        assert.equal(await store.countActive(p), 777);
+        assert.ok(await store.findTask(p, batch[776]!.id));
+        assert.equal(await store.findTask(p, batch[777]!.id), null);
+      });
+
+      test('onDue listeners hear of the earliest due time stored', async () => {
+        const p = await project();
+        await insertAt(store, p, T0 + 50_000);
+        const heard = nextDueEvent(store, (at) => at === T0 + 700);
+        assert.deepEqual(await store.insertTasks([subscribeAt(p, T0 + 900).task, subscribeAt(p, T0 + 700).task], 10), [true, true]);
+        assert.equal(await heard, T0 + 700);
+      });
+
+      test('an empty batch answers an empty list and changes nothing', async () => {
+        const p = await project();
+        assert.deepEqual(await store.insertTasks([], 10), []);
+        assert.equal(await store.countActive(p), 0);
+        assert.equal(await store.nextDueAt(), null);
+      });
+    });
+
     describe('replaceTask (compare-and-set)', () => {
       test('a current version is written, with its entries, and gets a new version', async () => {
         const p = await project();

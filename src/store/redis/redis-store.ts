@@ -31,7 +31,7 @@ import type { Argument } from './encoded-command.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { RedisClock } from './redis-clock.js';
 import { parseInfo, redisReport } from './redis-report.js';
-import { insertFailure, written } from './script-results.js';
+import { RESULT, insertFailure, written } from './script-results.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
@@ -41,6 +41,12 @@ import { TurnWrites } from './turn-writes.js';
  * on Redis, with smaller ones each write paid more of a call's fixed cost.
  */
 export const WRITE_BATCH = 16;
+
+/**
+ * Tasks per script call of insertTasks: a call runs alone on Redis, so this bounds how long one
+ * holds up other clients' commands, while the calls of a batch still leave in one write.
+ */
+export const INSERT_CALL_ITEMS = 250;
 
 export interface RedisStoreOptions {
   /** redis://[user:pass@]host:port or rediss:// for TLS. */
@@ -206,9 +212,9 @@ export class RedisStore implements TaskStore {
     return Number(active ?? 0);
   }
 
-  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
+  /** One task's values, in the order insert-tasks-1.lua reads them. */
+  private insertArgs(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Argument[] {
     const due = dueAtOf(task);
-    // In the order insert-tasks-1.lua reads them.
     const args: Argument[] = [
       task.projectId,
       task.id,
@@ -220,9 +226,34 @@ export class RedisStore implements TaskStore {
     args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
     pushNewTaskFields(args, task, 1);
-    const result = await this.call(() => this.inserts.add(args));
+    return args;
+  }
+
+  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
+    const result = await this.call(() => this.inserts.add(this.insertArgs(task, entries, activeLimit)));
     const failure = insertFailure(result, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
     if (failure) throw failure;
+  }
+
+  async insertTasks(tasks: readonly Task[], activeLimit: number): Promise<boolean[]> {
+    if (tasks.length === 0) return [];
+    const items = tasks.map((task) => this.insertArgs(task, [], activeLimit));
+    // Calls of INSERT_CALL_ITEMS, sent in one socket write (pipelined) and run in order, so the
+    // queue limit counts the tasks in order across them.
+    const replies = await this.call(() => {
+      const calls: Promise<LuaReply[]>[] = [];
+      for (let i = 0; i < items.length; i += INSERT_CALL_ITEMS)
+        calls.push(this.sendBatch(SCRIPTS.insertTasks, items.slice(i, i + INSERT_CALL_ITEMS)));
+      this.turnWrites.sendSoon();
+      return Promise.all(calls);
+    });
+    return replies.flat().map((code, i) => {
+      if (code === RESULT.QUEUE_FULL) return false;
+      const task = tasks[i]!;
+      const failure = insertFailure(code, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
+      if (failure) throw failure;
+      return true;
+    });
   }
 
   /**

@@ -327,26 +327,44 @@ export class SqliteStore implements TaskStore {
     this.stmt.setTimelineLength.run(maxEntries, rid);
   }
 
+  /**
+   * One task's insert, inside a write batch. A full queue is answered, not thrown: nothing was
+   * written yet, and a throw would make the whole batch run again with savepoints (write-batcher.ts).
+   */
+  private insertRow(task: Task, entries: readonly TimelineEntry[], activeLimit: number): boolean {
+    const active = isActive(task.state);
+    if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
+    let rid: number;
+    try {
+      rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+      throw new StoreInvariantError('ID_TAKEN', `A task with id ${task.id} exists`);
+    }
+    this.stmt.insertRequest.run(rid, requestValue(task));
+    if (entries.length > 0) this.appendEntries(task.id, entries);
+    if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
+    return true;
+  }
+
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    // A full queue is answered, not thrown: nothing was written yet, and a throw would make the
-    // whole batch run again with savepoints (write-batcher.ts).
-    const stored = await this.writes.run((): boolean => {
-      const active = isActive(task.state);
-      if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
-      let rid: number;
-      try {
-        rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
-        throw new StoreInvariantError('ID_TAKEN', `A task with id ${task.id} exists`);
-      }
-      this.stmt.insertRequest.run(rid, requestValue(task));
-      this.appendEntries(task.id, entries);
-      if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
-      return true;
-    });
+    const stored = await this.writes.run(() => this.insertRow(task, entries, activeLimit));
     if (!stored) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
     this.notifyDue(dueAtOf(task));
+  }
+
+  async insertTasks(tasks: readonly Task[], activeLimit: number): Promise<boolean[]> {
+    if (tasks.length === 0) return [];
+    // One write of the batch (so one transaction, shared with the turn's other writes): a task
+    // refused for a full queue writes nothing, and those after it see the count without it.
+    const stored = await this.writes.run(() => tasks.map((task) => this.insertRow(task, [], activeLimit)));
+    let earliest = Infinity;
+    stored.forEach((ok, i) => {
+      const due = ok ? dueAtOf(tasks[i]!) : null;
+      if (due !== null && due < earliest) earliest = due;
+    });
+    if (Number.isFinite(earliest)) this.notifyDue(earliest);
+    return stored;
   }
 
   async findTask(projectId: string, id: string): Promise<StoredTask | null> {
