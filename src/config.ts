@@ -111,6 +111,13 @@ export const SETTINGS = {
     default: 131072,
     doc: 'Largest request body accepted, in bytes; larger answers 413.',
   }),
+  maxBatchBodyLength: setting({
+    key: 'MODULE.HTTP.MAX_BATCH_BODY_LENGTH',
+    env: 'TASKS_MAX_BATCH_BODY_LENGTH',
+    parse: int(1024, 256 * 1024 * 1024),
+    default: 16 * 1024 * 1024,
+    doc: 'Largest body of `POST /v1beta/subscribe/batch` (up to 1,000 subscribe bodies), in bytes; larger answers 413. Every other route keeps MAX_BODY_LENGTH.',
+  }),
   headersTimeoutMs: setting({
     key: 'MODULE.HTTP.HEADERS_TIMEOUT_MS',
     env: 'TASKS_HEADERS_TIMEOUT_MS',

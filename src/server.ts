@@ -81,6 +81,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       level: config.level,
       queueLimit: config.queueLimit,
       bodyLimit: config.maxBodyLength,
+      batchBodyLimit: config.maxBatchBodyLength,
       trustedProxies: config.trustProxy,
       connections: {
         headersTimeoutMs: config.headersTimeoutMs,

@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { serviceIndexRoutes } from './routes/service-index.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
+import { batchRoutes } from './routes/batch.js';
 
 export interface AppDeps {
   store: TaskStore;
@@ -29,6 +30,8 @@ export interface AppDeps {
   level: 'DEVELOPMENT' | 'PRODUCTION';
   queueLimit: number;
   bodyLimit: number;
+  /** The body limit of POST /v1beta/subscribe/batch, which carries up to 1,000 subscribe bodies. */
+  batchBodyLimit: number;
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client (api/client-address.ts). */
   trustedProxies: readonly string[];
   connections: ConnectionLimits;
@@ -178,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, ctx);
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
+  batchRoutes(app, ctx, deps.batchBodyLimit);
   return app;
 }
 

@@ -40,7 +40,7 @@ export function toAppError(error: unknown, bodyLimit?: number): AppError {
 }
 
 /** The answer's body: `issues` only when there are some. */
-function errorBody(error: AppError): ErrorBody {
+export function errorBody(error: AppError): ErrorBody {
   const body: ErrorBody = {
     statusCode: error.status,
     code: error.code,
@@ -86,7 +86,9 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   app.setErrorHandler(async (error, request, reply) => {
-    const appError = toAppError(error, bodyLimit);
+    // A route may set its own limit (the batch route does).
+    const limit = request.routeOptions.bodyLimit ?? bodyLimit;
+    const appError = toAppError(error, limit);
     if (appError.status >= 500 && appError.cause !== undefined) {
       // The method and URL only: headers and bodies may hold tokens and secrets.
       log.error(
@@ -96,7 +98,7 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimi
     }
     // Answering while the client still uploads a body we refused makes it see a reset, not the
     // 413: read (and drop) what it sends, within bounds, then answer.
-    if (appError.code === 'BODY_TOO_LARGE') await drain(request.raw, Math.max(16 * 1024 * 1024, bodyLimit * 8), 5_000);
+    if (appError.code === 'BODY_TOO_LARGE') await drain(request.raw, Math.max(16 * 1024 * 1024, limit * 8), 5_000);
     return sendError(reply, appError);
   });
 }

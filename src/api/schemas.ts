@@ -7,11 +7,13 @@
 import Type from 'typebox';
 import {
   ActionAnswer,
+  BatchResults,
   InfoView,
   QueuedView,
   RegisterBody,
   RegisteredView,
   RescheduleBody,
+  SubscribeBatchBody,
   SubscribeBody,
   TaskView,
   TimelineView,
@@ -30,6 +32,7 @@ export const ROUTE_SCHEMAS = {
   register: { body: RegisterBody, response: { 201: RegisteredView } },
   info: { response: { 200: InfoView } },
   subscribe: { body: SubscribeBody, response: { 201: QueuedView } },
+  subscribeBatch: { body: SubscribeBatchBody, response: { 200: BatchResults } },
   task: { params: IdParams, response: { 200: TaskView } },
   timeline: { params: IdParams, querystring: TimelineQuery, response: { 200: TimelineView } },
   pause: { params: IdParams, response: { 200: ActionAnswer('PAUSED') } },

@@ -90,7 +90,7 @@ export function validationIssues(failure: SchemaValidationFailure): FieldIssue[]
         }
         case 'type': {
           const types = ([] as unknown[]).concat(p.type).map(String);
-          const names = types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : `a ${t}`));
+          const names = types.map((t) => (t === 'integer' || t === 'object' || t === 'array' ? `an ${t}` : `a ${t}`));
           issue = { field, message: TYPE_MESSAGES[field] ?? `must be ${names.join(' or ')}` };
           break;
         }
@@ -106,6 +106,12 @@ export function validationIssues(failure: SchemaValidationFailure): FieldIssue[]
         case 'minimum':
         case 'maximum':
           issue = { field, message: `must be ${e.keyword === 'minimum' ? '≥' : '≤'} ${String(p.limit)}` };
+          break;
+        case 'minItems':
+          issue = { field, message: `must have at least ${String(p.limit)} ${Number(p.limit) === 1 ? 'item' : 'items'}` };
+          break;
+        case 'maxItems':
+          issue = { field, message: `must have at most ${String(p.limit)} items` };
           break;
         case 'maxProperties':
           issue = { field, message: `must have at most ${String(p.limit)} entries` };

@@ -104,6 +104,13 @@ export const SubscribeBody = Type.Object(
 );
 export type SubscribeBody = Static<typeof SubscribeBody>;
 
+/** Most subscribe bodies one `POST /v1beta/subscribe/batch` may carry. */
+export const BATCH_MAX_ITEMS = 1000;
+
+/** `POST /v1beta/subscribe/batch`: 1 to BATCH_MAX_ITEMS subscribe bodies, each judged on its own. */
+export const SubscribeBatchBody = Type.Array(SubscribeBody, { minItems: 1, maxItems: BATCH_MAX_ITEMS });
+export type SubscribeBatchBody = Static<typeof SubscribeBatchBody>;
+
 /** `PATCH /v1beta/reschedule/:id`: exactly one of the two (core/subscription.ts resolveReschedule says so). */
 export const RescheduleBody = Type.Object(
   { executionDelay: Type.Optional(duration()), executionAt: Type.Optional(epochMs()) },
@@ -198,3 +205,17 @@ export const ErrorBody = Type.Object({
   issues: Type.Optional(Type.Array(FieldIssue)),
 });
 export type ErrorBody = Static<typeof ErrorBody>;
+
+/**
+ * One item of the `POST /v1beta/subscribe/batch` answer: `{statusCode: 201, task}` when it was
+ * queued, else `{statusCode, error}` with the error the single subscribe answers for that body.
+ * One object with two optional fields rather than a union: its serialiser stays a plain one.
+ */
+export const BatchItemResult = Type.Object({
+  statusCode: Type.Integer(),
+  task: Type.Optional(QueuedView),
+  error: Type.Optional(ErrorBody),
+});
+export type BatchItemResult = Static<typeof BatchItemResult>;
+
+export const BatchResults = Type.Array(BatchItemResult);

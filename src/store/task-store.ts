@@ -1,9 +1,15 @@
 import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
 import type { Project, Task, TimelineEntry } from '../core/task.js';
 
 /** A task as read from a store: `version` changes with every write, for compare-and-set. */
 export interface StoredTask extends Task {
   version: number;
+}
+
+/** What a store answers for a task refused because its project's queue is full. */
+export function queueFull(limit: number): AppError {
+  return new AppError('QUEUE_FULL', `The project already holds ${limit} tasks in queue (RUNNING or PAUSED)`);
 }
 
 /**

@@ -40,6 +40,7 @@ function protectedRoutes(taskId: string, targetUrl: string): Route[] {
   return [
     { name: 'GET info', method: 'GET', path: '/v1beta/info' },
     { name: 'POST subscribe', method: 'POST', path: '/v1beta/subscribe', body: subscribe },
+    { name: 'POST subscribe batch', method: 'POST', path: '/v1beta/subscribe/batch', body: `[${subscribe}]` },
     { name: 'GET task', method: 'GET', path: `/v1beta/queues/${taskId}` },
     { name: 'GET timeline', method: 'GET', path: `/v1beta/queues/${taskId}/timeline` },
     { name: 'PATCH pause', method: 'PATCH', path: `/v1beta/pause/${taskId}` },

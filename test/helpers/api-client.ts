@@ -59,6 +59,10 @@ export class ApiClient {
     return this.request('POST', '/v1beta/subscribe', { creds, body });
   }
 
+  subscribeBatch(creds: Credentials, body: unknown): Promise<ApiResponse<unknown>> {
+    return this.request('POST', '/v1beta/subscribe/batch', { creds, body });
+  }
+
   task(creds: Credentials, id: string): Promise<ApiResponse> {
     return this.request('GET', `/v1beta/queues/${id}`, { creds });
   }

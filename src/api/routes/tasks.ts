@@ -1,13 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, validationError } from '../../core/errors.js';
-import { isId, newId } from '../../core/ids.js';
-import { resolveReschedule, resolveSubscription, subscriptionIssues } from '../../core/subscription.js';
+import { isId } from '../../core/ids.js';
+import { resolveReschedule } from '../../core/subscription.js';
 import type { Task } from '../../core/task.js';
 import {
   type Transition,
   assertDeletable,
-  createTask,
   executeTask,
   pauseTask,
   rescheduleTask,
@@ -18,9 +17,8 @@ import { encodeCursor, pageEntries, timelinePageQuery } from '../../core/timelin
 import { queuedView, taskView } from '../../core/views.js';
 import type { StoredTask } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
-import { validPart } from '../partial-body.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
-import { validationIssues } from '../validation-issues.js';
+import { newTask, subscribeIssues } from '../subscribe-body.js';
 
 /** Tries this many times when a concurrent write (the dispatcher recording an attempt) wins the race. */
 const MAX_WRITE_TRIES = 8;
@@ -54,31 +52,9 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   app.post('/v1beta/subscribe', { schema: ROUTE_SCHEMAS.subscribe, attachValidation: true }, async (request, reply) => {
     const project = projectOf(request);
     const now = ctx.clock.now();
-    if (request.validationError) {
-      // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
-      const shape = validationIssues(request.validationError);
-      const semantic = subscriptionIssues(
-        validPart(
-          request.body,
-          shape.map((i) => i.field),
-        ),
-        now,
-        ctx.policy,
-      );
-      throw validationError([...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))]);
-    }
-    const resolved = resolveSubscription(request.body, now, ctx.policy);
-    const id = newId(now);
-    const task = createTask(
-      {
-        id,
-        projectId: project.id,
-        config: resolved.config,
-        request: ctx.cipher.seal(resolved.request, id),
-        hostTag: ctx.cipher.hostTag(new URL(resolved.request.url).hostname),
-      },
-      now,
-    );
+    // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
+    if (request.validationError) throw validationError(subscribeIssues(request.body, request.validationError, now, ctx));
+    const task = newTask(request.body, project.id, now, ctx);
     await ctx.store.insertTask(task, [], ctx.queueLimit);
     return reply.code(201).send(queuedView(task));
   });

@@ -1,5 +1,4 @@
-import { AppError } from '../../core/errors.js';
-import { StoreInvariantError } from '../task-store.js';
+import { StoreInvariantError, queueFull } from '../task-store.js';
 
 /*
  * Every code a Lua script answers, by name, in one place. Scripts use the names (the generated
@@ -34,7 +33,7 @@ export function insertFailure(code: unknown, context: { taskId: string; projectI
     case RESULT.DONE:
       return null;
     case RESULT.QUEUE_FULL:
-      return new AppError('QUEUE_FULL', `The project already holds ${context.limit} tasks in queue (RUNNING or PAUSED)`);
+      return queueFull(context.limit);
     case RESULT.NO_PROJECT:
       return new StoreInvariantError('NO_PROJECT', `Project ${context.projectId} does not exist`);
     case RESULT.ID_TAKEN:

@@ -17,6 +17,7 @@ import {
   type SweepStep,
   type TaskStore,
   PARK_WINDOW,
+  queueFull,
   roomIn,
   takeShare,
   type TimelinePage,
@@ -349,7 +350,7 @@ export class SqliteStore implements TaskStore {
 
   async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
     const stored = await this.writes.run(() => this.insertRow(task, entries, activeLimit));
-    if (!stored) throw new AppError('QUEUE_FULL', `The project already holds ${activeLimit} tasks in queue (RUNNING or PAUSED)`);
+    if (!stored) throw queueFull(activeLimit);
     this.notifyDue(dueAtOf(task));
   }
 
