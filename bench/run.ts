@@ -12,6 +12,7 @@ import { type Options, SCENARIOS, type ScenarioName, type StoreName, parseOption
 import { createHash } from 'node:crypto';
 import { MAIN, REPO, distFingerprint, installExitHandlers, killAllSync, liveChildren } from './lib/procs.js';
 import { type Row, renderTable } from './lib/report.js';
+import { batchScenario } from './scenarios/batch.js';
 import { bullmqRows, bullmqScenario } from './scenarios/bullmq.js';
 import { dispatchScenario } from './scenarios/dispatch.js';
 import { noisyScenario } from './scenarios/noisy.js';
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   try {
     await ctx.start({ redis: needsRedis, bare: wants('subscribe') });
     for (const store of options.stores) if (wants('subscribe')) await runScenario('subscribe', store, () => subscribeScenario(ctx, store));
+    for (const store of options.stores) if (wants('batch')) await runScenario('batch', store, () => batchScenario(ctx, store));
     // On Redis, each dispatch run is paired with a BullMQ run on the same Redis (compared within the pair;
     // the order alternates, see dispatchScenario).
     let bullmqDone = false;
