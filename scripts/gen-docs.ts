@@ -1,10 +1,19 @@
 // Regenerates the tables of docs/configuration.md and docs/errors.md from the code that defines
-// them (src/config.ts SETTINGS, src/core/errors.ts ERROR_REGISTRY and RETIRED_ERROR_CODES).
-// `npm run docs` writes them; test/docs checks they are in step.
-import { readFileSync, writeFileSync } from 'node:fs';
+// them (src/config.ts SETTINGS, src/core/errors.ts ERROR_REGISTRY and RETIRED_ERROR_CODES), and
+// docs/openapi.json from the routes (src/api/openapi.ts). `npm run docs` writes them; test/docs
+// checks they are in step.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../src/config.js';
+import { buildApp } from '../src/api/app.js';
+import { SETTINGS, loadConfig } from '../src/config.js';
 import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../src/core/errors.js';
+import { createRequestCipher } from '../src/core/sealed-request.js';
+import { createTargetPolicy } from '../src/core/target-policy.js';
+import { createLogger } from '../src/logger.js';
+import { appDeps } from '../src/server.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -45,10 +54,45 @@ export const DOCS = [
   { file: 'docs/errors.md', name: 'retired', table: retiredList },
 ] as const;
 
+/**
+ * The OpenAPI document as the server answers it at /v1beta/openapi.json, formatted for the
+ * committed copy. Built from the defaults alone (a folder with no config.json, nothing from the
+ * environment), so a local configuration never changes it; the app is built, never listening.
+ */
+export async function openApiJson(): Promise<string> {
+  const cwd = mkdtempSync(join(tmpdir(), 'kuueri-docs-'));
+  const store = new SqliteStore({ path: ':memory:' });
+  try {
+    const config = loadConfig({}, cwd);
+    const parts = {
+      store,
+      cipher: createRequestCipher(Buffer.alloc(32)),
+      clock: store.clock,
+      policy: createTargetPolicy(config.allowList, config.denyList),
+      logger: createLogger('silent'),
+    };
+    const app = await buildApp(appDeps(config, parts));
+    await app.ready();
+    const text = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+    await app.close();
+    return text;
+  } finally {
+    await store.close();
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+/** Files generated whole. */
+export const GENERATED_FILES = [{ file: 'docs/openapi.json', text: openApiJson }] as const;
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const doc of DOCS) {
     const path = root + doc.file;
     writeFileSync(path, fill(readFileSync(path, 'utf8'), doc.name, doc.table()));
     console.log(`wrote the ${doc.name} of ${doc.file}`);
+  }
+  for (const generated of GENERATED_FILES) {
+    writeFileSync(root + generated.file, await generated.text());
+    console.log(`wrote ${generated.file}`);
   }
 }

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
-import { buildApp } from './api/app.js';
+import { type AppDeps, buildApp } from './api/app.js';
 import { type AppConfig, describeStore } from './config.js';
 import type { Clock } from './core/clock.js';
 import { createRequestCipher } from './core/sealed-request.js';
@@ -31,6 +31,27 @@ export interface RunningServer {
   url: string;
   /** Graceful stop: no new requests, no new claims, attempts in flight get the grace period. */
   close(): Promise<void>;
+}
+
+/** The API's dependencies: the parts given, and the rest from configuration. */
+export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger'>): AppDeps {
+  return {
+    ...parts,
+    level: config.level,
+    queueLimit: config.queueLimit,
+    bodyLimit: config.maxBodyLength,
+    batchBodyLimit: config.maxBatchBodyLength,
+    trustedProxies: config.trustProxy,
+    connections: {
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
+    throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
+    register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
+    authFailures: { max: config.authFailureLimit, timeWindowMs: config.authFailureTtl * 1000 },
+  };
 }
 
 /** Wires configuration to store, API and dispatcher, and starts listening. */
@@ -72,27 +93,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       maxIdleMs: config.pollMs,
     });
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
-    const app = await buildApp({
-      store,
-      cipher,
-      clock,
-      policy,
-      logger,
-      level: config.level,
-      queueLimit: config.queueLimit,
-      bodyLimit: config.maxBodyLength,
-      batchBodyLimit: config.maxBatchBodyLength,
-      trustedProxies: config.trustProxy,
-      connections: {
-        headersTimeoutMs: config.headersTimeoutMs,
-        requestTimeoutMs: config.requestTimeoutMs,
-        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-        maxConnections: config.maxConnections,
-      },
-      throttle: { max: config.throttleLimit, timeWindowMs: config.throttleTtl * 1000 },
-      register: { max: config.registerLimit, timeWindowMs: config.registerTtl * 1000 },
-      authFailures: { max: config.authFailureLimit, timeWindowMs: config.authFailureTtl * 1000 },
-    });
+    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger }));
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).
     await dispatcher.prepare();

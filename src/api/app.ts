@@ -15,8 +15,10 @@ import { asGiven } from './client-windows.js';
 import { RequestThrottle, type ThrottleAnswer } from './request-throttle.js';
 import type { RouteContext } from './context.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 import { healthRoutes } from './routes/health.js';
-import { serviceIndexRoutes } from './routes/service-index.js';
+import { VERSION, serviceIndexRoutes } from './routes/service-index.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
 import { batchRoutes } from './routes/batch.js';
@@ -177,11 +179,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
 
+  // Before any route: it documents routes as they are registered.
+  await registerOpenApi(app, VERSION);
   serviceIndexRoutes(app);
   healthRoutes(app, ctx);
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);
+  await apiDocsRoutes(app);
   return app;
 }
 

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DOCS, fill } from '../../scripts/gen-docs.js';
+import { DOCS, GENERATED_FILES, fill } from '../../scripts/gen-docs.js';
 import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../../src/core/errors.js';
 import { SETTINGS } from '../../src/config.js';
 
@@ -35,6 +35,12 @@ describe('docs stay in step with the code', () => {
     test(`${doc.file} holds the generated ${doc.name} table (run npm run docs)`, () => {
       const text = read(doc.file);
       assert.equal(fill(text, doc.name, doc.table()), text);
+    });
+  }
+
+  for (const generated of GENERATED_FILES) {
+    test(`${generated.file} is as the code generates it (run npm run docs)`, async () => {
+      assert.equal(read(generated.file), await generated.text());
     });
   }
 

@@ -126,8 +126,15 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
     const res = await server.client.request('GET', '/');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-    assert.deepEqual(res.body, { name: 'Kuueri Tasks', version, api: '/v1beta', links: { health: '/healthz' } });
-    assert.equal((await server.client.request('GET', res.body.links.health)).status, 200, 'the health link answers');
+    assert.deepEqual(res.body, {
+      name: 'Kuueri Tasks',
+      version,
+      api: '/v1beta',
+      links: { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs' },
+    });
+    for (const link of Object.values(res.body.links as Record<string, string>)) {
+      assert.equal((await server.client.request('GET', link)).status, 200, `${link} answers`);
+    }
   });
 
   test('an unknown route answers 404 NOT_FOUND with the error shape, with or without credentials', async () => {

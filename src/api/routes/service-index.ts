@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 
 /** The package's version, read once: the same file at this depth under src/ (tsx) and dist/ (built). */
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * Pages the index points to when this server has them. The health check always exists; a route
  * added at one of the other paths (API docs, the web app) shows up in the index by itself.
  */
-const LINKS = { health: '/healthz', openapi: '/openapi.json', docs: '/docs', app: '/app' } as const;
+const LINKS = { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs', app: '/app' } as const;
 
 /**
  * `GET /`: what answers here and where to go next, for a newcomer who opens the server's address.
