@@ -98,6 +98,23 @@ export interface SweepStep {
   more: boolean;
 }
 
+/** One request an inbox kept: its id (sorts by arrival) and its content, sealed (core/inbox.ts); opaque to stores. */
+export interface InboxRecord {
+  id: string;
+  sealed: Uint8Array;
+}
+
+/** Attempt outcomes of one project in one minute (`minute`: its start, ms). */
+export interface ActivityCount {
+  projectId: string;
+  minute: number;
+  delivered: number;
+  failed: number;
+}
+
+/** How long a minute's activity counts are kept: the API reads the last hour, with room for late flushes. */
+export const ACTIVITY_KEEP_MS = 2 * 60 * 60_000;
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -211,4 +228,18 @@ export interface TaskStore {
    * Stores that expire finished tasks themselves (Redis EXPIRE) answer `{deleted: 0, more: false}`.
    */
   sweepFinished(before: number, budget: number): Promise<SweepStep>;
+
+  /** Keeps a request the project's inbox received; past `keep` of them, the oldest are dropped. */
+  pushInbox(projectId: string, record: InboxRecord, keep: number): Promise<void>;
+  /** The project's inbox, newest first. */
+  readInbox(projectId: string): Promise<InboxRecord[]>;
+  /** Empties the project's inbox. */
+  clearInbox(projectId: string): Promise<void>;
+  /**
+   * Adds the counts to those stored (every server adds its own, so they sum across nodes). A
+   * minute's counts are kept at least ACTIVITY_KEEP_MS after it, by the store's clock, then dropped.
+   */
+  addActivity(counts: readonly ActivityCount[]): Promise<void>;
+  /** The project's counts for the minutes starting in [from, to), oldest first; minutes with none are left out. */
+  readActivity(projectId: string, from: number, to: number): Promise<ActivityCount[]>;
 }

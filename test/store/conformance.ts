@@ -1165,5 +1165,86 @@ export function describeTaskStoreContract(
         assert.equal(await store.countActive(p), 2);
       });
     });
+
+    describe('inbox', () => {
+      const record = (at: number, text: string) => ({ id: newId(at), sealed: Buffer.from(text) });
+      const plain = (records: readonly { id: string; sealed: Uint8Array }[]) =>
+        records.map((r) => ({ id: r.id, text: Buffer.from(r.sealed).toString() }));
+
+      test('keeps the requests newest first, their bytes as given', async () => {
+        const p = await project();
+        assert.deepEqual(await store.readInbox(p), []);
+        const first = record(T0, 'first');
+        const second = record(T0 + 1, 'second\u0000\u00ff');
+        await store.pushInbox(p, first, 100);
+        await store.pushInbox(p, second, 100);
+        assert.deepEqual(plain(await store.readInbox(p)), plain([second, first]));
+      });
+
+      test('past `keep` requests the oldest are dropped', async () => {
+        const p = await project();
+        const records = Array.from({ length: 7 }, (_, i) => record(T0 + i, `r${i}`));
+        for (const r of records) await store.pushInbox(p, r, 5);
+        assert.deepEqual(plain(await store.readInbox(p)), plain(records.slice(2).reverse()));
+      });
+
+      test("projects' inboxes are apart, and clearing one leaves the others", async () => {
+        const [a, b] = [await project(), await project()];
+        await Promise.all([store.pushInbox(a, record(T0, 'a'), 100), store.pushInbox(b, record(T0, 'b'), 100)]);
+        assert.deepEqual(
+          plain(await store.readInbox(a)).map((r) => r.text),
+          ['a'],
+        );
+        await store.clearInbox(a);
+        assert.deepEqual(await store.readInbox(a), []);
+        assert.deepEqual(
+          plain(await store.readInbox(b)).map((r) => r.text),
+          ['b'],
+        );
+      });
+    });
+
+    describe('activity', () => {
+      const MINUTE = 60_000;
+      /** The start of the current minute by the store's clock: counts older than ACTIVITY_KEEP_MS may be dropped. */
+      const thisMinute = () => Math.floor(store.clock.now() / MINUTE) * MINUTE;
+
+      test('adds are summed per project and minute, as several servers flush theirs', async () => {
+        const [a, b] = [await project(), await project()];
+        const m = thisMinute() - 10 * MINUTE;
+        await store.addActivity([
+          { projectId: a, minute: m, delivered: 2, failed: 1 },
+          { projectId: b, minute: m, delivered: 5, failed: 0 },
+        ]);
+        await Promise.all([
+          store.addActivity([{ projectId: a, minute: m, delivered: 3, failed: 0 }]),
+          store.addActivity([{ projectId: a, minute: m + MINUTE, delivered: 0, failed: 4 }]),
+        ]);
+        assert.deepEqual(await store.readActivity(a, m, m + 2 * MINUTE), [
+          { projectId: a, minute: m, delivered: 5, failed: 1 },
+          { projectId: a, minute: m + MINUTE, delivered: 0, failed: 4 },
+        ]);
+        assert.deepEqual(await store.readActivity(b, m, m + 2 * MINUTE), [{ projectId: b, minute: m, delivered: 5, failed: 0 }]);
+      });
+
+      test('reads the minutes in [from, to), oldest first, leaving out those with none', async () => {
+        const p = await project();
+        const m = thisMinute() - 60 * MINUTE;
+        await store.addActivity([
+          { projectId: p, minute: m - MINUTE, delivered: 1, failed: 0 },
+          { projectId: p, minute: m + 5 * MINUTE, delivered: 0, failed: 2 },
+          { projectId: p, minute: m, delivered: 7, failed: 0 },
+          { projectId: p, minute: m + 60 * MINUTE, delivered: 1, failed: 1 },
+        ]);
+        assert.deepEqual(
+          (await store.readActivity(p, m, m + 60 * MINUTE)).map((c) => [c.minute - m, c.delivered, c.failed]),
+          [
+            [0, 7, 0],
+            [5 * MINUTE, 0, 2],
+          ],
+        );
+        assert.deepEqual(await store.readActivity(p, m + 10 * MINUTE, m + 20 * MINUTE), []);
+      });
+    });
   });
 }

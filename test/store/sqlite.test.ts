@@ -14,6 +14,8 @@ import { createTask, unsubscribeTask } from '../../src/core/task-machine.js';
 import { isAppError } from '../../src/core/errors.js';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { PAGE_BYTES, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { ACTIVITY_KEEP_MS } from '../../src/store/task-store.js';
+import { TestClock } from '../../src/core/clock.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { describeTaskStoreContract } from './conformance.js';
 import { T0, insertAt, insertInState, leaseOf, newProject, numbered, pause, subscribeAt } from './fixtures.js';
@@ -126,7 +128,7 @@ describe('SqliteStore specifics', () => {
         const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
         assert.deepEqual(
           tables.map((t) => t.name),
-          ['meta', 'projects', 'requests', 'tasks', 'timeline'],
+          ['activity', 'inbox', 'meta', 'projects', 'requests', 'tasks', 'timeline'],
         );
         assert.equal(migrate(raw), 0, 'nothing left to apply');
       } finally {
@@ -478,5 +480,25 @@ describe('SqliteStore specifics', () => {
     assert.deepEqual(opened.headers, request.headers);
     assert.deepEqual(opened.body, Buffer.from('{"card":"4111"}'));
     assert.deepEqual(must(await store.findTask(project.id, opaqueId), 'task').request, opaque);
+  });
+
+  test('activity counts older than ACTIVITY_KEEP_MS are deleted once a new minute is counted, by the store clock', async () => {
+    const clock = new TestClock();
+    const store = new SqliteStore({ path: ':memory:', clock });
+    try {
+      const minute = Math.floor(clock.now() / 60_000) * 60_000;
+      await store.addActivity([{ projectId: 'p', minute, delivered: 1, failed: 0 }]);
+      clock.advance(ACTIVITY_KEEP_MS - 60_000);
+      await store.addActivity([{ projectId: 'p', minute: minute + 60_000, delivered: 1, failed: 0 }]);
+      assert.equal((await store.readActivity('p', minute, minute + 120_000)).length, 2, 'kept within ACTIVITY_KEEP_MS');
+      clock.advance(2 * 60_000);
+      await store.addActivity([{ projectId: 'p', minute: minute + 120_000, delivered: 0, failed: 1 }]);
+      assert.deepEqual(
+        (await store.readActivity('p', minute, minute + 180_000)).map((c) => c.minute - minute),
+        [60_000, 120_000],
+      );
+    } finally {
+      await store.close();
+    }
   });
 });

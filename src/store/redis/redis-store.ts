@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { ID_LENGTH } from '../../core/ids.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import {
@@ -15,6 +16,9 @@ import {
   type TaskStore,
   type TimelinePage,
   type TimelineRange,
+  ACTIVITY_KEEP_MS,
+  type ActivityCount,
+  type InboxRecord,
 } from '../task-store.js';
 import {
   changedTaskFields,
@@ -109,6 +113,8 @@ export class RedisStore implements TaskStore {
       task: (id: string) => `${this.prefix}task:${id}`,
       config: (id: string) => `${this.prefix}config:${id}`,
       timeline: (id: string) => `${this.prefix}timeline:${id}`,
+      inbox: (projectId: string) => `${this.prefix}inbox:${projectId}`,
+      activity: (projectId: string, minute: number) => `${this.prefix}activity:${projectId}:${minute}`,
     };
     this.events.setMaxListeners(0);
     subscriber.on('message', (channel: string, message: string) => {
@@ -401,7 +407,64 @@ export class RedisStore implements TaskStore {
   async sweepFinished(): Promise<SweepStep> {
     return { deleted: 0, more: false };
   }
+
+  // The inbox: a list per project, newest first, each item the record's id then its sealed bytes.
+
+  async pushInbox(projectId: string, record: InboxRecord, keep: number): Promise<void> {
+    const key = this.keys.inbox(projectId);
+    const item = Buffer.concat([Buffer.from(record.id, 'latin1'), record.sealed]);
+    await this.call(() =>
+      this.main
+        .multi()
+        .lpush(key, item)
+        .ltrim(key, 0, keep - 1)
+        .exec(),
+    );
+  }
+
+  async readInbox(projectId: string): Promise<InboxRecord[]> {
+    const items = await this.call(() => this.main.lrangeBuffer(this.keys.inbox(projectId), 0, -1));
+    return items.map((item) => ({ id: item.subarray(0, ID_LENGTH).toString('latin1'), sealed: item.subarray(ID_LENGTH) }));
+  }
+
+  async clearInbox(projectId: string): Promise<void> {
+    await this.call(() => this.main.del(this.keys.inbox(projectId)));
+  }
+
+  // Activity: a hash per project and minute ({d: delivered, f: failed}), added to by every server.
+  // Each add pushes its expiry ACTIVITY_KEEP_MS on: a duration, so it holds whatever the clock says.
+
+  async addActivity(counts: readonly ActivityCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    const batch = this.main.multi();
+    for (const c of counts) {
+      const key = this.keys.activity(c.projectId, c.minute);
+      if (c.delivered > 0) batch.hincrby(key, 'd', c.delivered);
+      if (c.failed > 0) batch.hincrby(key, 'f', c.failed);
+      batch.pexpire(key, ACTIVITY_KEEP_MS);
+    }
+    await this.call(() => batch.exec());
+  }
+
+  async readActivity(projectId: string, from: number, to: number): Promise<ActivityCount[]> {
+    const minutes: number[] = [];
+    for (let minute = Math.ceil(from / MINUTE_MS) * MINUTE_MS; minute < to; minute += MINUTE_MS) minutes.push(minute);
+    if (minutes.length === 0) return [];
+    const batch = this.main.pipeline();
+    for (const minute of minutes) batch.hmget(this.keys.activity(projectId, minute), 'd', 'f');
+    const replies = (await this.call(() => batch.exec())) ?? [];
+    const counts: ActivityCount[] = [];
+    replies.forEach(([error, value], i) => {
+      if (error) throw storeUnavailable(error) ?? error;
+      const [delivered, failed] = value as [string | null, string | null];
+      if (delivered === null && failed === null) return;
+      counts.push({ projectId, minute: minutes[i]!, delivered: Number(delivered ?? 0), failed: Number(failed ?? 0) });
+    });
+    return counts;
+  }
 }
+
+const MINUTE_MS = 60_000;
 
 /**
  * Redis failing underneath is the store being unavailable, with the reason kept as the cause for

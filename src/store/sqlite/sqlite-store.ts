@@ -22,6 +22,8 @@ import {
   takeShare,
   type TimelinePage,
   type TimelineRange,
+  type ActivityCount,
+  type InboxRecord,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
@@ -46,6 +48,7 @@ import {
 import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
+import { InboxActivityTables } from './inbox-activity.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -80,6 +83,7 @@ export class SqliteStore implements TaskStore {
   /** Active tasks per project, counted in memory during a write batch and stored at its end. */
   private readonly active: ActiveCounts;
   private checkpointer: Checkpointer | null = null;
+  private readonly inboxActivity: InboxActivityTables;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -217,6 +221,7 @@ export class SqliteStore implements TaskStore {
       (projectId, change) => stmt.adjustActive.run(change, projectId),
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
+    this.inboxActivity = new InboxActivityTables(db);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -557,5 +562,27 @@ export class SqliteStore implements TaskStore {
         })
         .immediate(),
     );
+  }
+
+  async pushInbox(projectId: string, record: InboxRecord, keep: number): Promise<void> {
+    await this.writes.run(() => this.inboxActivity.pushInbox(projectId, record, keep));
+  }
+
+  async readInbox(projectId: string): Promise<InboxRecord[]> {
+    return this.guard(() => this.inboxActivity.readInbox(projectId));
+  }
+
+  async clearInbox(projectId: string): Promise<void> {
+    await this.writes.run(() => this.inboxActivity.clearInbox(projectId));
+  }
+
+  async addActivity(counts: readonly ActivityCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    const now = this.clock.now();
+    await this.writes.run(() => this.inboxActivity.addActivity(counts, now));
+  }
+
+  async readActivity(projectId: string, from: number, to: number): Promise<ActivityCount[]> {
+    return this.guard(() => this.inboxActivity.readActivity(projectId, from, to));
   }
 }
