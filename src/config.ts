@@ -34,6 +34,12 @@ const text =
     typeof raw === 'string' && raw.length >= minLength
       ? { ok: true, value: raw }
       : { ok: false, message: minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string' };
+const flag: Parser<boolean> = (raw, fromEnv) => {
+  const word = fromEnv && typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  if (word === true || word === 'true' || word === '1') return { ok: true, value: true };
+  if (word === false || word === 'false' || word === '0') return { ok: true, value: false };
+  return { ok: false, message: 'must be true or false' };
+};
 const list: Parser<string[]> = (raw) => {
   if (typeof raw === 'string')
     return {
@@ -89,6 +95,13 @@ export const SETTINGS = {
     parse: oneOf('DEVELOPMENT', 'PRODUCTION'),
     default: 'DEVELOPMENT',
     doc: 'DEVELOPMENT or PRODUCTION; projects registered in production are `GUEST`, else `DEV`.',
+  }),
+  inbox: setting<boolean | null>({
+    key: 'SERVICE.INBOX.ENABLED',
+    env: 'TASKS_INBOX',
+    parse: flag,
+    default: null,
+    doc: "Whether the inbox answers: `/inbox/<project id>` keeps the last 100 requests it receives (encrypted), `GET /v1beta/inbox` shows them, and a project's tasks may target its own inbox on this server. Unset: on at LEVEL DEVELOPMENT, off at PRODUCTION; off, the inbox routes answer 404.",
   }),
   logLevel: setting({
     key: 'LOG_LEVEL',
@@ -526,6 +539,11 @@ export function parseStoreUrl(url: string, cwd: string): StoreTarget | string {
     return { kind: 'redis', url };
   }
   return `"${redact(url)}" must start with sqlite: or redis:// or rediss://`;
+}
+
+/** Whether the inbox is on: as set, else on at LEVEL DEVELOPMENT only. */
+export function inboxEnabled(config: Pick<AppConfig, 'inbox' | 'level'>): boolean {
+  return config.inbox ?? config.level === 'DEVELOPMENT';
 }
 
 /** The store as start-up logs name it: a SQLite file's path, or a Redis URL without its credentials. */

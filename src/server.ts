@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { type AppDeps, buildApp } from './api/app.js';
-import { type AppConfig, describeStore } from './config.js';
+import { type AppConfig, describeStore, inboxEnabled } from './config.js';
 import type { Clock } from './core/clock.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
@@ -38,6 +38,7 @@ export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'ciphe
   return {
     ...parts,
     level: config.level,
+    inbox: inboxEnabled(config),
     queueLimit: config.queueLimit,
     bodyLimit: config.maxBodyLength,
     batchBodyLimit: config.maxBatchBodyLength,
@@ -77,7 +78,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const report = await store.inspect();
     logger.info({ store: store.kind, ...report.facts }, `${store.kind} store opened`);
     for (const warning of report.warnings) logger.warn({ store: store.kind }, warning);
-    const policy = createTargetPolicy(config.allowList, config.denyList);
+    const policy = createTargetPolicy(config.allowList, config.denyList, { inbox: inboxEnabled(config) });
     const names = new NameLookups(overrides.resolver ?? systemAddresses({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs }));
     const sender = createHttpSender({ policy, names, maxResponseBytes: config.maxContentLength });
     const dispatcher = new Dispatcher({

@@ -18,6 +18,7 @@ import { clientError, frameworkError, installErrorHandling, notFound } from './e
 import { registerOpenApi } from './openapi.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
 import { healthRoutes } from './routes/health.js';
+import { inboxRoutes } from './routes/inbox.js';
 import { VERSION, serviceIndexRoutes } from './routes/service-index.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   policy: TargetPolicy;
   logger: FastifyBaseLogger;
   level: 'DEVELOPMENT' | 'PRODUCTION';
+  /** Whether the inbox routes answer (config.ts inboxEnabled); off, they answer 404. */
+  inbox: boolean;
   queueLimit: number;
   bodyLimit: number;
   /** The body limit of POST /v1beta/subscribe/batch, which carries up to 1,000 subscribe bodies. */
@@ -115,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy: deps.policy,
     auth: createAuthenticator(deps.store, new FailureThrottle(deps.authFailures.max, deps.authFailures.timeWindowMs, deps.clock)),
     level: deps.level,
+    inbox: deps.inbox,
     queueLimit: deps.queueLimit,
   };
   // Registrations are counted per client address; everything else a project does, per project
@@ -186,6 +190,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);
+  await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);
   return app;
 }

@@ -31,6 +31,8 @@ export interface RouteContext {
   policy: TargetPolicy;
   auth: Authenticator;
   level: 'DEVELOPMENT' | 'PRODUCTION';
+  /** Whether the inbox routes answer. */
+  inbox: boolean;
   queueLimit: number;
 }
 

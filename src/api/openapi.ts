@@ -110,6 +110,16 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY'],
   },
+  'GET /inbox/:projectId': {
+    summary: "The project's inbox: keeps this request (any method a task sends; the last 100 per project)",
+    tag: 'inbox',
+    description: 'Public, so a task can reach it. Off (404) unless SERVICE.INBOX.ENABLED, on by default at LEVEL DEVELOPMENT.',
+    errors: ['NOT_FOUND', 'STORE_UNAVAILABLE', 'BODY_TOO_LARGE'],
+    answer: { type: 'object', properties: { id: { type: 'string', description: 'The id the request is kept under' } } },
+  },
+  'GET /v1beta/inbox': { summary: 'What the inbox received, newest first, and the URL a task of this project can target', tag: 'inbox' },
+  'DELETE /v1beta/inbox': { summary: "Empty the project's inbox", tag: 'inbox' },
+  'GET /v1beta/activity': { summary: "The project's deliveries and failures per minute over the last hour", tag: 'activity' },
 };
 
 /** The names of the two credentials in `components.securitySchemes`. */
@@ -174,7 +184,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     exposeHeadRoutes: false,
     transform: ({ schema, url, route }) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      const doc = ROUTE_DOCS[routeKey(methods[0]!, url)];
+      const doc = methods.map((method) => ROUTE_DOCS[routeKey(method, url)]).find((found) => found !== undefined);
       const isPublic = route.config?.public === true;
       const given: FastifySchema & Record<string, unknown> = { ...(schema ?? {}) };
       const body = given.body as Record<string, unknown> | undefined;

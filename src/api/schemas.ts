@@ -7,7 +7,9 @@
 import Type from 'typebox';
 import {
   ActionAnswer,
+  ActivityView,
   BatchResults,
+  InboxView,
   InfoView,
   QueuedView,
   RegisterBody,
@@ -41,4 +43,7 @@ export const ROUTE_SCHEMAS = {
   execute: { params: IdParams, response: { 200: QueuedView } },
   reschedule: { params: IdParams, body: RescheduleBody, response: { 200: QueuedView } },
   remove: { params: IdParams, response: { 200: ActionAnswer('EMPTY') } },
+  inbox: { response: { 200: InboxView } },
+  clearInbox: { response: { 200: ActionAnswer('EMPTY') } },
+  activity: { response: { 200: ActivityView } },
 };

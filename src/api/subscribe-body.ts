@@ -14,7 +14,13 @@ import { validPart } from './partial-body.js';
 import { type SchemaValidationFailure, validationIssues } from './validation-issues.js';
 
 /** Every issue of a body the schema refused: the schema's, and the semantic ones of the fields that passed it. */
-export function subscribeIssues(body: unknown, failure: SchemaValidationFailure, now: number, ctx: RouteContext): FieldIssue[] {
+export function subscribeIssues(
+  body: unknown,
+  failure: SchemaValidationFailure,
+  projectId: string,
+  now: number,
+  ctx: RouteContext,
+): FieldIssue[] {
   const shape = validationIssues(failure);
   const semantic = subscriptionIssues(
     validPart(
@@ -23,6 +29,7 @@ export function subscribeIssues(body: unknown, failure: SchemaValidationFailure,
     ),
     now,
     ctx.policy,
+    projectId,
   );
   return [...shape, ...semantic.filter((s) => !shape.some((i) => i.field === s.field))];
 }
@@ -33,7 +40,7 @@ export function subscribeIssues(body: unknown, failure: SchemaValidationFailure,
  * already computed (a keyed digest each), for a batch whose tasks mostly share a few hosts.
  */
 export function newTask(body: SubscribeBody, projectId: string, now: number, ctx: RouteContext, hostTags?: Map<string, string>): Task {
-  const resolved = resolveSubscription(body, now, ctx.policy);
+  const resolved = resolveSubscription(body, now, ctx.policy, projectId);
   const id = newId(now);
   const host = new URL(resolved.request.url).hostname;
   let hostTag = hostTags?.get(host);

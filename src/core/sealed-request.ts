@@ -8,10 +8,13 @@ import type { HttpRequestSpec } from './task.js';
  * AES-256-GCM. The task id is the additional authenticated data: a sealed request moved onto
  * another task does not open. Layout (bytes): format(1) | key id(4) | iv(12) | tag(16) | ciphertext.
  * Format 2's plaintext is request-codec.ts's binary layout; format 1 (written before it, and
- * stored as base64url text) was JSON, and still opens.
+ * stored as base64url text) was JSON, and still opens. Format 3 seals other records (sealBytes),
+ * whose plaintext is their owner's; the format keeps either from opening as the other.
  */
 const FORMAT = 2;
 const JSON_FORMAT = 1;
+/** Any other record sealed the same way (sealBytes): its plaintext is the caller's. */
+const BYTES_FORMAT = 3;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_BYTES = 4;
@@ -22,6 +25,12 @@ export interface RequestCipher {
   readonly keyId: string;
   seal(request: HttpRequestSpec, taskId: string): Buffer;
   open(sealed: Uint8Array, taskId: string): OpenedRequest;
+  /**
+   * Seals other records (an inbox's requests) with the same key and layout, bound to `aad` (what the
+   * record belongs to): a record moved elsewhere does not open. Never opens as a request, nor a request as this.
+   */
+  sealBytes(plain: Uint8Array, aad: string): Buffer;
+  openBytes(sealed: Uint8Array, aad: string): Buffer;
   /**
    * A short keyed digest of a target host name (case-insensitive): equal hosts give equal tags
    * under one key, and the tag does not tell the host to whoever reads the store without the key.
@@ -48,40 +57,55 @@ export function createRequestCipher(key: Buffer): RequestCipher {
   // A key of its own for tags: the encryption key is used for nothing but encryption.
   const tagKey = Buffer.from(hkdfSync('sha256', key, 'kuueri-tasks', 'host-tag', 32));
 
+  const seal = (format: number, plain: Uint8Array, aad: string): Buffer => {
+    const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
+    const body = cipher.update(plain);
+    const rest = cipher.final(); // empty for GCM, a stream mode
+    // One allocation for the whole record: each Buffer.concat was an allocation and a copy of its own.
+    const raw = Buffer.allocUnsafe(HEAD_BYTES + body.length + rest.length);
+    raw[0] = format;
+    keyId.copy(raw, 1);
+    iv.copy(raw, 1 + KEY_ID_BYTES);
+    cipher.getAuthTag().copy(raw, 1 + KEY_ID_BYTES + IV_BYTES);
+    body.copy(raw, HEAD_BYTES);
+    rest.copy(raw, HEAD_BYTES + body.length);
+    return raw;
+  };
+  const open = (sealed: Uint8Array, aad: string): { format: number; bytes: Buffer } => {
+    const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
+    const format = raw[0];
+    if (raw.length < HEAD_BYTES || (format !== FORMAT && format !== JSON_FORMAT && format !== BYTES_FORMAT)) {
+      throw new Error('Sealed request has an unknown format');
+    }
+    if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
+      throw new Error('Sealed request was sealed with another key');
+    }
+    const iv = raw.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + IV_BYTES);
+    const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, HEAD_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(tag);
+    const plain = decipher.update(raw.subarray(HEAD_BYTES));
+    const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
+    return { format, bytes: rest.length === 0 ? plain : Buffer.concat([plain, rest]) };
+  };
+
   return {
     keyId: keyId.toString('hex'),
-    seal(request, taskId) {
-      const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      cipher.setAAD(Buffer.from(taskId, 'utf8'));
-      const body = cipher.update(encodeRequest(request));
-      const rest = cipher.final(); // empty for GCM, a stream mode
-      // One allocation for the whole record: each Buffer.concat was an allocation and a copy of its own.
-      const raw = Buffer.allocUnsafe(HEAD_BYTES + body.length + rest.length);
-      raw[0] = FORMAT;
-      keyId.copy(raw, 1);
-      iv.copy(raw, 1 + KEY_ID_BYTES);
-      cipher.getAuthTag().copy(raw, 1 + KEY_ID_BYTES + IV_BYTES);
-      body.copy(raw, HEAD_BYTES);
-      rest.copy(raw, HEAD_BYTES + body.length);
-      return raw;
-    },
+    seal: (request, taskId) => seal(FORMAT, encodeRequest(request), taskId),
     open(sealed, taskId) {
-      const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
-      const format = raw[0];
-      if (raw.length < HEAD_BYTES || (format !== FORMAT && format !== JSON_FORMAT)) throw new Error('Sealed request has an unknown format');
-      if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
-        throw new Error('Sealed request was sealed with another key');
-      }
-      const iv = raw.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + IV_BYTES);
-      const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, HEAD_BYTES);
-      const decipher = createDecipheriv('aes-256-gcm', key, iv);
-      decipher.setAAD(Buffer.from(taskId, 'utf8'));
-      decipher.setAuthTag(tag);
-      const plain = decipher.update(raw.subarray(HEAD_BYTES));
-      const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
-      const bytes = rest.length === 0 ? plain : Buffer.concat([plain, rest]);
-      return format === FORMAT ? decodeRequest(bytes) : openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
+      const { format, bytes } = open(sealed, taskId);
+      if (format === FORMAT) return decodeRequest(bytes);
+      if (format === JSON_FORMAT) return openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
+      throw new Error('Sealed request has an unknown format');
+    },
+    sealBytes: (plain, aad) => seal(BYTES_FORMAT, plain, aad),
+    openBytes(sealed, aad) {
+      const { format, bytes } = open(sealed, aad);
+      if (format !== BYTES_FORMAT) throw new Error('Sealed record has an unknown format');
+      return bytes;
     },
     hostTag(hostname) {
       return createHmac('sha256', tagKey).update(hostname.toLowerCase()).digest().subarray(0, HOST_TAG_BYTES).toString('base64url');

@@ -190,6 +190,38 @@ export const InfoView = Type.Object({
 });
 export type InfoView = Static<typeof InfoView>;
 
+/** One minute of `GET /v1beta/activity`. */
+export const ActivityMinute = Type.Object({
+  at: Type.Integer({ description: 'Start of the minute (ms since the epoch)' }),
+  delivered: Type.Integer({ description: 'Attempts the target answered with a 2xx status' }),
+  failed: Type.Integer({ description: 'Every other attempt outcome: another status, no answer, a refused target' }),
+});
+export type ActivityMinute = Static<typeof ActivityMinute>;
+
+/** `GET /v1beta/activity`: the last 60 minutes, oldest first, one entry per minute. */
+export const ActivityView = Type.Object({ minutes: Type.Array(ActivityMinute) });
+export type ActivityView = Static<typeof ActivityView>;
+
+/** One request the inbox received. */
+export const InboxRequestView = Type.Object({
+  id: Type.String({ minLength: ID_LENGTH, maxLength: ID_LENGTH }),
+  receivedAt: Type.Integer(),
+  method: Type.String(),
+  path: Type.String({ description: 'The path with its query, as received' }),
+  headers: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' } }),
+  body: Type.String({ description: 'The body as received (up to the inbox cap), as text or base64' }),
+  bodyEncoding: Type.Enum(['utf8', 'base64'], { type: 'string' }),
+  truncated: Type.Boolean({ description: 'The body was longer than the inbox keeps; `body` is its start' }),
+});
+export type InboxRequestView = Static<typeof InboxRequestView>;
+
+/** `GET /v1beta/inbox`: where tasks of this project can send, and what arrived there, newest first. */
+export const InboxView = Type.Object({
+  url: Type.String({ description: 'The inbox URL a task of this project can target' }),
+  requests: Type.Array(InboxRequestView),
+});
+export type InboxView = Static<typeof InboxView>;
+
 // ── Errors ───────────────────────────────────────────────────────────────────
 
 /** One problem with one field of a request, e.g. `{field: "config.retry", message: "must be an integer"}`. */

@@ -34,9 +34,14 @@ export interface ResolvedSubscription {
   firstExecAt: number;
 }
 
-export function resolveSubscription(body: SubscribeBody, now: number, policy: TargetPolicy): ResolvedSubscription {
+/**
+ * The task a subscribe body asks for, or VALIDATION_FAILED with every issue. `projectId`: the
+ * subscriber, whose own inbox on this server its tasks may target (TargetPolicy.ownInbox); left
+ * out, no inbox is allowed.
+ */
+export function resolveSubscription(body: SubscribeBody, now: number, policy: TargetPolicy, projectId?: string): ResolvedSubscription {
   const issues: FieldIssue[] = [];
-  const request = resolveRequest(body.httpRequest, policy, issues);
+  const request = resolveRequest(body.httpRequest, policy, issues, projectId);
   const { config, firstExecAt } = resolveConfig(body.config ?? {}, now, issues);
   if (issues.length > 0) throw validationError(issues);
   return { request, config, firstExecAt };
@@ -52,14 +57,14 @@ export interface PartialSubscribeBody {
  * The semantic issues of the fields that are present, for a body the schema already refused: the
  * answer then names every problem at once, not the schema's first and these on the next try.
  */
-export function subscriptionIssues(body: PartialSubscribeBody, now: number, policy: TargetPolicy): FieldIssue[] {
+export function subscriptionIssues(body: PartialSubscribeBody, now: number, policy: TargetPolicy, projectId?: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  resolveRequest(body.httpRequest ?? {}, policy, issues);
+  resolveRequest(body.httpRequest ?? {}, policy, issues, projectId);
   resolveConfig(body.config ?? {}, now, issues);
   return issues;
 }
 
-function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, issues: FieldIssue[]): HttpRequestSpec {
+function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, issues: FieldIssue[], projectId?: string): HttpRequestSpec {
   let url: URL | null = null;
   if (input.url !== undefined) {
     try {
@@ -75,7 +80,7 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
       issues.push({ field: 'httpRequest.url', message: 'must not hold credentials; send them in httpRequest.headers' });
     } else if (url.hostname === '') {
       issues.push({ field: 'httpRequest.url', message: 'must name a host' });
-    } else {
+    } else if (projectId === undefined || !policy.ownInbox(url, projectId)) {
       const refused = policy.refuseLiteralHost(url.hostname, portOf(url));
       if (refused) issues.push({ field: 'httpRequest.url', message: `target refused: ${refused}` });
     }

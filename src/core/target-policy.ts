@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { inboxPath } from './inbox.js';
 import { remembered } from './remembered.js';
 
 /**
@@ -19,6 +20,10 @@ import { remembered } from './remembered.js';
  * A literal address is judged at subscribe time; a host name is judged at dispatch, on every
  * address it resolves to (see dispatch/target-guard.ts), so DNS cannot be used to reach what is
  * refused here.
+ *
+ * One exception to the deny list, when the inbox is on: a task may reach its own project's inbox
+ * on this server (`ownInbox`), and nothing else of it: not another project's inbox, not another
+ * path, not through a host name. Subscribe and dispatch both ask `ownInbox` with the task's project.
  */
 export interface TargetPolicy {
   /** Why `address` may not be reached on `port`, or null when it may. The reason names the address. */
@@ -32,6 +37,19 @@ export interface TargetPolicy {
   refuseLiteralHost(hostname: string, port: number): string | null;
   /** Refuses the server's own listening endpoints from now on (known only once it listens). */
   denyOwnEndpoints(entries: readonly string[]): void;
+  /** Whether `address` (a literal) on `port` is one of the server's own listening endpoints. */
+  isOwnEndpoint(address: string, port: number): boolean;
+  /**
+   * Whether `url` is exactly `projectId`'s inbox on this server, which its tasks may reach: the
+   * inbox is on, the URL is http:// to a literal address among the server's own endpoints, and its
+   * path is that project's inbox path (any query; paths are compared as the URL parser normalised them).
+   */
+  ownInbox(url: URL, projectId: string): boolean;
+}
+
+export interface PolicyOptions {
+  /** Whether the inbox is on: only then may a task reach its project's inbox on this server. */
+  inbox?: boolean;
 }
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -177,7 +195,7 @@ const namedIn = (entries: readonly HostEntry[], hostname: string, port: number):
 const showEndpoint = (address: ipaddr.IPv4 | ipaddr.IPv6, port: number): string =>
   address.kind() === 'ipv6' ? `[${address.toString()}]:${port}` : `${address.toString()}:${port}`;
 
-export function createTargetPolicy(allow: TargetList, deny: TargetList = EMPTY): TargetPolicy {
+export function createTargetPolicy(allow: TargetList, deny: TargetList = EMPTY, options: PolicyOptions = {}): TargetPolicy {
   const platform = parseTargetList(PLATFORM_ADDRESSES).cidrs;
   let own: RangeEntry[] = [];
 
@@ -227,6 +245,10 @@ export function createTargetPolicy(allow: TargetList, deny: TargetList = EMPTY):
   let judged = remembered(judge, VERDICTS_KEPT);
   let judgedLiteral = remembered(refuseLiteral, VERDICTS_KEPT);
   const refuseAddress = (address: string, port: number): string | null => judged(`${address} ${port}`);
+  const isOwnEndpoint = (address: string, port: number): boolean => {
+    const parsed = normalise(address);
+    return parsed !== null && inRange(own, parsed, port);
+  };
 
   return {
     refuseAddress,
@@ -244,6 +266,14 @@ export function createTargetPolicy(allow: TargetList, deny: TargetList = EMPTY):
       judged = remembered(judge, VERDICTS_KEPT);
       judgedLiteral = remembered(refuseLiteral, VERDICTS_KEPT);
     },
+    isOwnEndpoint,
+    ownInbox: (url, projectId) =>
+      options.inbox === true &&
+      url.protocol === 'http:' &&
+      url.username === '' &&
+      url.password === '' &&
+      url.pathname === inboxPath(projectId) &&
+      isOwnEndpoint(url.hostname, portOf(url)),
   };
 }
 

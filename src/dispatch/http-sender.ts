@@ -7,7 +7,7 @@ import type { OpenedRequest } from '../core/request-codec.js';
 import { isIpLiteral, portOf, type TargetPolicy } from '../core/target-policy.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
 import { LOOKUPS_BUSY, NameLookups, systemAddresses } from './name-resolver.js';
-import { allowedAddresses, guardedConnector, TargetRefusedError } from './target-guard.js';
+import { allowedAddresses, guardedConnector, ownEndpointConnector, TargetRefusedError } from './target-guard.js';
 
 /*
  * Sends one attempt: a pooled keep-alive client (undici Agent, dispatched with a handler of our
@@ -32,7 +32,7 @@ export interface SenderOptions {
 
 /** What a send is on behalf of. */
 export interface SendOptions {
-  /** The task's project: its host name lookups wait in that project's turns. */
+  /** The task's project: its host name lookups wait in that project's turns, and its own inbox may be reached. */
   projectId?: string;
 }
 
@@ -68,8 +68,7 @@ export const USER_AGENT = 'Kuueri-Tasks';
 export function createHttpSender(options: SenderOptions): Sender {
   const { policy } = options;
   const names = options.names ?? new NameLookups(systemAddresses({ servers: [], timeoutMs: 5_000 }));
-  const agent = new Agent({
-    connect: guardedConnector(policy, names),
+  const agentOptions = {
     // No cap on connections per origin: the dispatcher's host share bounds the attempts one host
     // holds, and tasks beyond it wait in the store, where waiting neither uses their timeout nor
     // an attempt (a request queued here would).
@@ -81,7 +80,10 @@ export function createHttpSender(options: SenderOptions): Sender {
     // (their default is 300 s; a task may wait up to 600 s), and per-request values cost a timer each.
     headersTimeout: LIMITS.timeoutMax + 1_000,
     bodyTimeout: LIMITS.timeoutMax + 1_000,
-  });
+  };
+  const agent = new Agent({ connect: guardedConnector(policy, names), ...agentOptions });
+  // Deliveries to a task's own inbox on this server, the one place of it a task may reach.
+  const inboxAgent = new Agent({ connect: ownEndpointConnector(policy), ...agentOptions });
   const userAgent = options.userAgent ?? USER_AGENT;
 
   return {
@@ -101,11 +103,13 @@ export function createHttpSender(options: SenderOptions): Sender {
       const body = request.method !== 'DELETE' && request.method !== 'GET' ? request.body : undefined;
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
+      const toInbox = sendOptions.projectId !== undefined && policy.ownInbox(url, sendOptions.projectId);
+      const through = toInbox ? inboxAgent : agent;
       return new Promise<AttemptOutcome>((resolve) => {
         const attempt = new Attempt(resolve, timeoutMs, options.maxResponseBytes, cancellation);
         const dispatch = (): void =>
           attempt.begin(() =>
-            agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: request.method, headers, body }, attempt),
+            through.dispatch({ origin: url.origin, path: url.pathname + url.search, method: request.method, headers, body }, attempt),
           );
         if (isIpLiteral(url.hostname)) {
           dispatch();
@@ -122,7 +126,7 @@ export function createHttpSender(options: SenderOptions): Sender {
     },
     async close() {
       names.close();
-      await agent.close();
+      await Promise.all([agent.close(), inboxAgent.close()]);
     },
   };
 }

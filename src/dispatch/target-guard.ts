@@ -85,6 +85,24 @@ export function guardedConnector(policy: TargetPolicy, names: NameLookups): buil
   };
 }
 
+/**
+ * An undici connector for deliveries to a project's own inbox on this server (TargetPolicy.ownInbox
+ * chose it, with the task's project and the URL's path): it connects only to the server's own
+ * endpoints, which every other connection is refused. Its own Agent, so its sockets are never
+ * handed to another request.
+ */
+export function ownEndpointConnector(policy: TargetPolicy): buildConnector.connector {
+  const connect = buildConnector({});
+  return (options, callback) => {
+    const port = connectPort(options);
+    if (!policy.isOwnEndpoint(options.hostname, port)) {
+      callback(new TargetRefusedError(`target refused: ${options.hostname}:${port} is not this server's inbox`), null);
+      return;
+    }
+    connect(options, callback);
+  };
+}
+
 /** A socket address the server listens on. */
 export interface ListeningAddress {
   address: string;

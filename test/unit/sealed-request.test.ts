@@ -275,3 +275,19 @@ describe('deriveKey', () => {
     assert.deepEqual(cipher.open(cipher.seal(REQUEST, TASK_ID), TASK_ID), OPENED);
   });
 });
+
+describe('sealBytes and openBytes (other records, such as the inbox)', () => {
+  const cipher = createRequestCipher(KEY);
+
+  test('round-trips any bytes, bound to their aad; never opens as a request, nor a request as bytes', () => {
+    const plain = Buffer.from([0, 1, 2, 0xff, 0x7b]);
+    const sealed = cipher.sealBytes(plain, 'inbox:p:1');
+    assert.deepEqual(cipher.openBytes(sealed, 'inbox:p:1'), plain);
+    assert.equal(sealed.indexOf(plain), -1);
+    assert.throws(() => cipher.openBytes(sealed, 'inbox:p:2'));
+    assert.throws(() => cipher.open(sealed, 'inbox:p:1'), /unknown format/);
+    const request = cipher.seal({ url: 'https://example.com/', method: 'POST' }, 'task');
+    assert.throws(() => cipher.openBytes(request, 'task'), /unknown format/);
+    assert.throws(() => createRequestCipher(Buffer.alloc(32, 9)).openBytes(sealed, 'inbox:p:1'), /another key/);
+  });
+});

@@ -502,3 +502,43 @@ describe('isIpLiteral', () => {
     }
   });
 });
+
+describe('ownInbox: the one place of this server a task may reach', () => {
+  const P = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  const Q = '01BX5ZZKBKACTAV9WEVGEMMVRZ';
+  const listening = (inbox: boolean) => {
+    const policy = createTargetPolicy(parseTargetList(['127.0.0.0/8']), undefined, { inbox });
+    policy.denyOwnEndpoints(['127.0.0.0/8:8202', '[::1]:8202']);
+    return policy;
+  };
+
+  test("only its own project's inbox path, over http, at a literal own endpoint", () => {
+    const policy = listening(true);
+    for (const url of [`http://127.0.0.1:8202/inbox/${P}`, `http://127.0.0.1:8202/inbox/${P}?a=1`, `http://[::1]:8202/inbox/${P}`]) {
+      assert.equal(policy.ownInbox(new URL(url), P), true, url);
+    }
+    for (const url of [
+      `http://127.0.0.1:8202/inbox/${Q}`,
+      `http://127.0.0.1:8202/inbox/${P}/`,
+      `http://127.0.0.1:8202/inbox/${P}/x`,
+      `http://127.0.0.1:8202/inbox/${P.toLowerCase()}`,
+      `http://127.0.0.1:8202/inbox/%30${P.slice(1)}`,
+      `http://127.0.0.1:8202/v1beta/info`,
+      `https://127.0.0.1:8202/inbox/${P}`,
+      `http://127.0.0.1:8203/inbox/${P}`,
+      `http://localhost:8202/inbox/${P}`,
+      `http://user:pw@127.0.0.1:8202/inbox/${P}`,
+    ]) {
+      assert.equal(policy.ownInbox(new URL(url), P), false, url);
+    }
+    // The URL parser normalises dot segments before the path is compared.
+    assert.equal(policy.ownInbox(new URL(`http://127.0.0.1:8202/inbox/x/../${P}`), P), true);
+    assert.equal(policy.ownInbox(new URL(`http://127.0.0.1:8202/inbox/${P}/../../v1beta/info`), P), false);
+  });
+
+  test('never while the inbox is off; the own endpoints stay refused either way', () => {
+    const policy = listening(false);
+    assert.equal(policy.ownInbox(new URL(`http://127.0.0.1:8202/inbox/${P}`), P), false);
+    assert.match(listening(true).refuseAddress('127.0.0.1', 8202) ?? '', /own address/);
+  });
+});

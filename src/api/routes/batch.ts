@@ -62,7 +62,7 @@ export function batchRoutes(fastify: FastifyInstance, ctx: RouteContext, bodyLim
     body.forEach((item, i) => {
       try {
         const errors = items.get(i);
-        if (errors) throw validationError(subscribeIssues(item, { validation: errors, validationContext: 'body' }, now, ctx));
+        if (errors) throw validationError(subscribeIssues(item, { validation: errors, validationContext: 'body' }, project.id, now, ctx));
         tasks.push(newTask(request.body[i]!, project.id, now, ctx, hostTags));
         positions.push(i);
       } catch (error) {

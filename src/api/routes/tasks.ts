@@ -53,7 +53,7 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     const project = projectOf(request);
     const now = ctx.clock.now();
     // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
-    if (request.validationError) throw validationError(subscribeIssues(request.body, request.validationError, now, ctx));
+    if (request.validationError) throw validationError(subscribeIssues(request.body, request.validationError, project.id, now, ctx));
     const task = newTask(request.body, project.id, now, ctx);
     await ctx.store.insertTask(task, [], ctx.queueLimit);
     return reply.code(201).send(queuedView(task));
