@@ -16,6 +16,7 @@ import { RequestThrottle, type ThrottleAnswer } from './request-throttle.js';
 import type { RouteContext } from './context.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
+import { activityRoutes } from './routes/activity.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
@@ -190,6 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);
+  activityRoutes(app, ctx);
   await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);
   return app;

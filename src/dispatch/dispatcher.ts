@@ -19,6 +19,7 @@
  *
  * Memory holds only the attempts in flight and those claimed ahead; the schedule stays in the store's due index.
  */
+import { ActivityCounter } from './activity-counter.js';
 import { type Clock, monotonic } from '../core/clock.js';
 import { isAppError } from '../core/errors.js';
 import type { RequestCipher } from '../core/sealed-request.js';
@@ -113,9 +114,12 @@ export class Dispatcher {
   private recoveryUntil = 0;
   private drained: (() => void) | null = null;
   private prepared = false;
+  /** Outcomes per project and minute, for GET /v1beta/activity: counted here, written in batches. */
+  private readonly activity: ActivityCounter;
 
   constructor(private readonly deps: DispatcherOptions) {
     this.store = deps.store;
+    this.activity = new ActivityCounter(deps.store, deps.clock, deps.logger);
     this.options = {
       concurrency: deps.concurrency,
       leaseMs: deps.leaseMs,
@@ -155,6 +159,7 @@ export class Dispatcher {
     this.unsubscribeDue = this.store.onDue((dueAt) => this.onDue(dueAt));
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.renewTimer.unref();
+    this.activity.start();
     if (!this.store.singleNode) {
       this.heartbeatTimer = setInterval(() => {
         this.store.heartbeat(this.deps.clock.now()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'heartbeat failed'));
@@ -348,6 +353,7 @@ export class Dispatcher {
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
     const ms = Math.round(monotonic() - sentAt);
+    this.activity.count(claimed.projectId, outcome.ok);
     const recorded = await this.record(slot, (current) => {
       const next = applyOutcome(current, outcome, clock.now());
       return { task: next.task, entries: [...before, ...next.entries] };
@@ -451,5 +457,6 @@ export class Dispatcher {
       await this.giveBack(leases);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
     }
+    await this.activity.stop();
   }
 }
