@@ -110,6 +110,22 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY'],
   },
+  'POST /v1beta/subscribe/batch': {
+    summary: 'Subscribe up to 1,000 tasks at once: one result per item, in order, each all-or-nothing',
+    tag: 'tasks',
+    description: 'Each item is judged as a single subscribe; its result is the queued task (201) or its own coded error.',
+  },
+  'PATCH /v1beta/execute/:id': {
+    summary: 'Run a RUNNING or PAUSED task now, keeping its retry and repeat settings',
+    tag: 'tasks',
+    errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_IN_FLIGHT', 'TASK_BUSY'],
+  },
+  'PATCH /v1beta/reschedule/:id': {
+    summary: "Move a task's next execution: a delay from now, or a time",
+    tag: 'tasks',
+    errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_IN_FLIGHT', 'TASK_BUSY'],
+    bodyExample: { executionDelay: '10m' },
+  },
   'GET /inbox/:projectId': {
     summary: "The project's inbox: keeps this request (any method a task sends; the last 100 per project)",
     tag: 'inbox',
