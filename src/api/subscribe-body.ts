@@ -55,6 +55,7 @@ export function newTask(body: SubscribeBody, projectId: string, now: number, ctx
       config: resolved.config,
       request: ctx.cipher.seal(resolved.request, id),
       hostTag,
+      tags: body.tags ?? [],
     },
     now,
   );

@@ -35,6 +35,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   'httpRequest.data': 'must be a base64 string',
   'httpRequest.headers': 'header names are 1-64 characters of A-Z, a-z, 0-9 and -',
   'httpRequest.params': 'parameter names are 1-64 letters or digits',
+  tags: 'a tag is 1-40 characters: a letter or digit, then letters, digits, ., _, : or -',
 };
 
 /** Fields whose type alone tells too little: what the value must be, in the API's words. */
@@ -116,13 +117,19 @@ export function validationIssues(failure: SchemaValidationFailure): FieldIssue[]
         case 'maxProperties':
           issue = { field, message: `must have at most ${String(p.limit)} entries` };
           break;
+        case 'uniqueItems':
+          issue = { field, message: 'must not hold the same value twice' };
+          break;
         case 'pattern': {
           const parent = field.split('.').slice(0, 2).join('.');
           issue = {
             field,
             message: field.startsWith('httpRequest.headers.')
               ? 'must not contain CR, LF, NUL or other control characters, nor characters beyond Latin-1'
-              : (PATTERN_MESSAGES[field] ?? PATTERN_MESSAGES[parent] ?? 'has a form that is not allowed'),
+              : (PATTERN_MESSAGES[field] ??
+                PATTERN_MESSAGES[parent] ??
+                PATTERN_MESSAGES[field.split('.')[0]!] ??
+                'has a form that is not allowed'),
           };
           break;
         }

@@ -21,7 +21,12 @@ export const LIMITS = {
   /** How far ahead any execution may be scheduled. */
   scheduleAheadMax: 365 * DAY,
   emailLength: 254,
+  /** Tags on one task. */
+  tagCount: 10,
 } as const;
+
+/** A tag: a letter or digit, then up to 39 of letters, digits and `.`, `_`, `:`, `-` (never a space or a comma). */
+export const TAG_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$';
 
 /** Headers a user may not set: they belong to the connection or would lie about the body. */
 export const FORBIDDEN_HEADERS = new Set([

@@ -16,7 +16,7 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { ERROR_CODES } from './errors.js';
 import { ID_LENGTH } from './ids.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, TAG_PATTERN } from './limits.js';
 import { HTTP_METHODS, TASK_STATES, TIMELINE_LABELS } from './task.js';
 
 // ── Request bodies ───────────────────────────────────────────────────────────
@@ -97,9 +97,19 @@ export const SubscribeConfig = Type.Object(
 );
 export type SubscribeConfig = Static<typeof SubscribeConfig>;
 
+/** A task's labels: a listing filters on one of them. */
+export const Tag = Type.String({
+  pattern: TAG_PATTERN,
+  description: '1-40 characters: a letter or digit first, then letters, digits, . _ : -',
+});
+
 /** `POST /v1beta/subscribe`. */
 export const SubscribeBody = Type.Object(
-  { httpRequest: HttpRequestBody, config: Type.Optional(SubscribeConfig) },
+  {
+    httpRequest: HttpRequestBody,
+    config: Type.Optional(SubscribeConfig),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagCount, uniqueItems: true })),
+  },
   { additionalProperties: false },
 );
 export type SubscribeBody = Static<typeof SubscribeBody>;
@@ -152,8 +162,21 @@ export const TaskUpdates = Type.Object({
 });
 export type TaskUpdates = Static<typeof TaskUpdates>;
 
-/** `GET /v1beta/queues/:id`: the queued fields, the effective config and the updates. */
-export const TaskView = Type.Object({ ...QueuedView.properties, config: TaskConfig, updates: TaskUpdates });
+/** Where the task sends its request: opened from the sealed request; never its query, headers, params or body. */
+export const TargetView = Type.Object({
+  method: Type.Enum(HTTP_METHODS, { type: 'string' }),
+  url: Type.String({ description: 'The URL as subscribed without its query or fragment (a query may hold a secret)' }),
+});
+export type TargetView = Static<typeof TargetView>;
+
+/** `GET /v1beta/queues/:id`: the queued fields, the effective config, the updates, the tags and the target. */
+export const TaskView = Type.Object({
+  ...QueuedView.properties,
+  config: TaskConfig,
+  updates: TaskUpdates,
+  tags: Type.Array(Type.String()),
+  target: TargetView,
+});
 export type TaskView = Static<typeof TaskView>;
 
 /** One entry of `GET /v1beta/queues/:id/timeline`. */

@@ -61,6 +61,8 @@ export interface NewTaskInput {
   request: Uint8Array;
   /** RequestCipher.hostTag of the target; without it the task counts against no host's share. */
   hostTag?: string;
+  /** The subscribe's tags, already checked (shapes.ts); none when left out. */
+  tags?: string[];
 }
 
 /** When a task subscribed at `startAt` with `config` first runs. */
@@ -80,6 +82,7 @@ export function createTask(input: NewTaskInput, now: number): Task {
     config: input.config,
     request: input.request,
     hostTag: input.hostTag ?? '',
+    tags: input.tags ?? [],
     state: 'RUNNING',
     statusCode: 0,
     execAt: firstExecAtOf(input.config, now),

@@ -60,6 +60,8 @@ export interface FieldKinds {
   token: string | null;
   /** A short opaque text (base64url); '' when the store holds nothing for it. */
   tag: string;
+  /** The user's labels (TAG_PATTERN each, none holding a space); [] when the store holds nothing for it. */
+  tags: string[];
   /** The effective configuration, stored as the fields that differ from STORED_CONFIG_BASE. */
   config: TaskConfig;
   /**
@@ -99,6 +101,8 @@ export const TASK_FIELDS = [
    * stored before it existed.
    */
   { name: 'hostTag', kind: 'tag', mutable: false },
+  /** The labels the subscribe gave (at most LIMITS.tagCount, unique): a listing filters on them. */
+  { name: 'tags', kind: 'tags', mutable: false },
   { name: 'state', kind: 'state', mutable: true },
   /** The last HTTP status the target answered, 0 when it never answered. */
   { name: 'statusCode', kind: 'int', mutable: true },

@@ -1,8 +1,20 @@
 /* The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
-import type { QueuedView, TaskView } from './shapes.js';
+import type { RequestCipher } from './sealed-request.js';
+import type { QueuedView, TargetView, TaskView } from './shapes.js';
 import type { Task } from './task.js';
 
-export type { QueuedView, TaskUpdates, TaskView } from './shapes.js';
+export type { QueuedView, TargetView, TaskUpdates, TaskView } from './shapes.js';
+
+/**
+ * The method and URL of the task's request, opened with the cipher. The URL without its query or
+ * fragment: a query may carry a signature or a key, as the headers, params and body may, and none
+ * of those is ever answered.
+ */
+export function targetOf(cipher: RequestCipher, task: Pick<Task, 'id' | 'request'>): TargetView {
+  const { method, url } = cipher.open(task.request, task.id);
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  return { method, url: parsed ? `${parsed.origin}${parsed.pathname}` : '' };
+}
 
 export function queuedView(task: Task): QueuedView {
   return {
@@ -17,7 +29,8 @@ export function queuedView(task: Task): QueuedView {
   };
 }
 
-export function taskView(task: Task): TaskView {
+/** The whole task as the API shows it; `target` from targetOf (the view itself never opens the request). */
+export function taskView(task: Task, target: TargetView): TaskView {
   return {
     ...queuedView(task),
     config: { ...task.config },
@@ -31,5 +44,7 @@ export function taskView(task: Task): TaskView {
       attempts: task.attempts,
       pausedTimeLeft: task.state === 'PAUSED' ? task.pausedLeft : 0,
     },
+    tags: [...task.tags],
+    target,
   };
 }

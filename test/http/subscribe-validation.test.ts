@@ -68,7 +68,7 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
     assert.equal(task.estimateStartAt, queued.estimateStartAt);
   });
 
-  test('GET shows the task fields, config and updates, and nothing of the stored request or lease', async () => {
+  test('GET shows the task fields, config, updates, tags and target, and nothing of the stored request or lease', async () => {
     const queued = await subscribeOk(server.client, creds, body({ headers: { Authorization: 'Bearer target-secret' } }));
     const res = await server.client.task(creds, queued.id);
     assert.equal(res.status, 200);
@@ -82,6 +82,8 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
       'id',
       'state',
       'statusCode',
+      'tags',
+      'target',
       'updates',
     ]);
     const task = res.body as unknown as { updates: Json };
@@ -311,6 +313,34 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
       }
     }
     assert.deepEqual(failures, []);
+  });
+
+  test('tags: kept as given, shown by GET /v1beta/queues/:id with the target (method and URL, nothing else)', async () => {
+    const payload = {
+      ...body({ method: 'PUT', headers: { Authorization: 'Bearer TAG-TEST-SECRET' }, data: b64('TAG-TEST-BODY') }),
+      tags: ['billing', 'eu-1', 'a.b:c_d-e'],
+    };
+    const queued = await subscribeOk(server.client, creds, payload);
+    const task = await getTask(server.client, creds, queued.id);
+    assert.deepEqual(task.tags, ['billing', 'eu-1', 'a.b:c_d-e']);
+    assert.deepEqual(task.target, { method: 'PUT', url: target.url('/hook') });
+    assert.ok(!JSON.stringify(task).includes('TAG-TEST'), 'no header or body in the view');
+    const untagged = await getTask(server.client, creds, (await subscribeOk(server.client, creds, body())).id);
+    assert.deepEqual(untagged.tags, []);
+  });
+
+  test('tags: at most 10, unique, each 1-40 characters of the tag pattern; every problem named', async () => {
+    const eleven = Array.from({ length: 11 }, (_, i) => `t${i}`);
+    assertValidation(await subscribe({ ...body(), tags: eleven }), ['tags'], true);
+    assertValidation(await subscribe({ ...body(), tags: ['same', 'same'] }), ['tags'], true);
+    const issues = assertValidation(
+      await subscribe({ ...body(), tags: ['ok', '-starts-with-dash', 'has space', 'x'.repeat(41), '', 'a,b'] }),
+      ['tags.1', 'tags.2', 'tags.3', 'tags.4', 'tags.5'],
+      true,
+    );
+    assert.match(issues[0]!.message, /^a tag is 1-40 characters/);
+    assertValidation(await subscribe({ ...body(), tags: 'billing' }), ['tags'], true);
+    assertValidation(await subscribe({ ...body(), tags: [7] }), ['tags.0'], true);
   });
 
   test('a wrong type says what the field holds: data a base64 string, executionAt/retryAt/repeatAt epoch milliseconds', async () => {

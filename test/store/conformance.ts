@@ -163,6 +163,8 @@ export function describeTaskStoreContract(
             return `token.${field.name}.${index}`;
           case 'tag':
             return `tag-${field.name}-${index}`;
+          case 'tags':
+            return [`a-${index}`, 'b:2', 'c.3_d'];
           case 'config':
             return Object.fromEntries(
               Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [key, typeof base === 'boolean' ? !base : base + 1 + i]),

@@ -295,6 +295,7 @@ describe('redis specifics', () => {
         config,
         request: sealed,
         hostTag: '', // written before tasks had one: no host's share counts it
+        tags: [], // written before tasks had them
         state: 'RUNNING',
         statusCode: 0,
         execAt: T0 + 1_000,

@@ -5,9 +5,12 @@ import { QueuedView, TaskConfig, TaskUpdates, TaskView } from '../../src/core/sh
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import type { Task } from '../../src/core/task.js';
 import { applyOutcome, createTask, pauseTask } from '../../src/core/task-machine.js';
-import { queuedView, taskView } from '../../src/core/views.js';
+import { createRequestCipher } from '../../src/core/sealed-request.js';
+import { queuedView, targetOf, taskView } from '../../src/core/views.js';
+import type { TargetView } from '../../src/core/views.js';
 
 const T0 = Date.UTC(2026, 0, 1);
+const TARGET: TargetView = { method: 'POST', url: 'https://example.com/hook' };
 
 function newTask(clock: TestClock, config: Partial<TaskConfig> = {}): Task {
   return createTask(
@@ -40,7 +43,7 @@ describe('queuedView', () => {
   test('never shows the sealed request, the lease or the project', () => {
     const clock = new TestClock(T0);
     const task: Task = { ...newTask(clock), leaseToken: 'lease-token', leaseUntil: T0 + 1 };
-    for (const view of [queuedView(task), taskView(task)]) {
+    for (const view of [queuedView(task), taskView(task, TARGET)]) {
       const json = JSON.stringify(view);
       assert.ok(!json.includes('SEALED-SECRET'), 'sealed request');
       assert.ok(!json.includes('lease-token'), 'lease');
@@ -53,7 +56,7 @@ describe('taskView', () => {
   test('a new task: its config and empty updates', () => {
     const clock = new TestClock(T0);
     const task = newTask(clock, { retry: 3, repeat: 2 });
-    const view = taskView(task);
+    const view = taskView(task, TARGET);
     assert.deepEqual(view.config, task.config);
     assert.notEqual(view.config, task.config, 'a copy');
     assert.deepEqual(view.updates, {
@@ -66,13 +69,16 @@ describe('taskView', () => {
       attempts: 0,
       pausedTimeLeft: 0,
     });
-    assert.deepEqual({ ...view, config: undefined, updates: undefined }, { ...queuedView(task), config: undefined, updates: undefined });
+    assert.deepEqual(
+      { ...view, config: undefined, updates: undefined },
+      { ...queuedView(task), config: undefined, updates: undefined, tags: [], target: TARGET },
+    );
   });
 
   test('a task waiting for a retry shows when it runs', () => {
     const clock = new TestClock(T0 + 10_000);
     const { task } = applyOutcome(newTask(new TestClock(T0), { retry: 3 }), { ok: false, statusCode: 502 }, clock.now());
-    const view = taskView(task);
+    const view = taskView(task, TARGET);
     assert.equal(view.currentlyRetry, true);
     assert.equal(view.statusCode, 502);
     assert.equal(view.updates.retryCount, 1);
@@ -84,7 +90,7 @@ describe('taskView', () => {
 
   test('a task waiting for a repeat shows when it runs', () => {
     const { task } = applyOutcome(newTask(new TestClock(T0), { repeat: 2 }), { ok: true, statusCode: 200 }, T0 + 10_000);
-    const view = taskView(task);
+    const view = taskView(task, TARGET);
     assert.equal(view.updates.repeatCount, 1);
     assert.equal(view.updates.estimateNextRepeatAt, task.execAt);
     assert.equal(view.updates.estimateNextRetryAt, 0);
@@ -94,15 +100,15 @@ describe('taskView', () => {
     const clock = new TestClock(T0);
     const task = newTask(clock);
     const paused = pauseTask(task, clock.advance(4_000)).task;
-    assert.equal(taskView(paused).updates.pausedTimeLeft, 6_000);
-    assert.equal(taskView(paused).state, 'PAUSED');
-    assert.equal(taskView(paused).estimateExecAt, 0);
+    assert.equal(taskView(paused, TARGET).updates.pausedTimeLeft, 6_000);
+    assert.equal(taskView(paused, TARGET).state, 'PAUSED');
+    assert.equal(taskView(paused, TARGET).estimateExecAt, 0);
   });
 
   test('pausedTimeLeft is 0 unless PAUSED, whatever pausedLeft holds', () => {
     const clock = new TestClock(T0);
     const task: Task = { ...newTask(clock), pausedLeft: 1234 };
-    assert.equal(taskView(task).updates.pausedTimeLeft, 0);
+    assert.equal(taskView(task, TARGET).updates.pausedTimeLeft, 0);
   });
 });
 
@@ -117,7 +123,7 @@ describe('views and their schemas (core/shapes.ts)', () => {
   });
 
   test('taskView builds exactly the fields of TaskView, its config and its updates', () => {
-    const view = taskView(newTask(new TestClock(T0)));
+    const view = taskView(newTask(new TestClock(T0)), TARGET);
     assert.deepEqual(keys(view), declared(TaskView));
     assert.deepEqual(keys(view.config), declared(TaskConfig));
     assert.deepEqual(keys(view.updates), declared(TaskUpdates));
@@ -125,5 +131,30 @@ describe('views and their schemas (core/shapes.ts)', () => {
 
   test('DEFAULT_CONFIG holds every field of TaskConfig', () => {
     assert.deepEqual(keys(DEFAULT_CONFIG), declared(TaskConfig));
+  });
+});
+
+describe('targetOf and the tags', () => {
+  test('the method and URL opened from the sealed request, never its query, headers, params or body', () => {
+    const cipher = createRequestCipher(Buffer.alloc(32, 7));
+    const id = '01KDXQ0000ABCDEFGHJKMNPQRS';
+    const request = cipher.seal(
+      {
+        url: 'https://example.com/hook?sig=QUERY-SECRET#part',
+        method: 'PUT',
+        headers: { Authorization: 'Bearer HEADER-SECRET' },
+        params: { key: 'PARAM-SECRET' },
+        data: Buffer.from('BODY-SECRET').toString('base64'),
+      },
+      id,
+    );
+    const clock = new TestClock(T0);
+    const task: Task = { ...newTask(clock), id, request, tags: ['billing', 'eu-1'] };
+    const view = taskView(task, targetOf(cipher, task));
+    assert.deepEqual(view.target, { method: 'PUT', url: 'https://example.com/hook' }, 'the URL without its query or fragment');
+    assert.deepEqual(view.tags, ['billing', 'eu-1']);
+    const json = JSON.stringify(view);
+    for (const secret of ['QUERY-SECRET', 'HEADER-SECRET', 'PARAM-SECRET', 'BODY-SECRET', 'Qk9EWS1TRUNSRVQ'])
+      assert.ok(!json.includes(secret), secret);
   });
 });

@@ -1,53 +1,19 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { AppError, validationError } from '../../core/errors.js';
-import { isId } from '../../core/ids.js';
+import { validationError } from '../../core/errors.js';
 import { resolveReschedule } from '../../core/subscription.js';
-import type { Task } from '../../core/task.js';
-import {
-  type Transition,
-  assertDeletable,
-  executeTask,
-  pauseTask,
-  rescheduleTask,
-  resumeTask,
-  unsubscribeTask,
-} from '../../core/task-machine.js';
+import { executeTask, pauseTask, rescheduleTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
 import { encodeCursor, pageEntries, timelinePageQuery } from '../../core/timeline.js';
-import { queuedView, taskView } from '../../core/views.js';
-import type { StoredTask } from '../../store/task-store.js';
+import { queuedView, targetOf, taskView } from '../../core/views.js';
 import { type RouteContext, projectOf } from '../context.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import { newTask, subscribeIssues } from '../subscribe-body.js';
-
-/** Tries this many times when a concurrent write (the dispatcher recording an attempt) wins the race. */
-const MAX_WRITE_TRIES = 8;
-
-function notFound(id: string): AppError {
-  const shown = JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
-  return new AppError('TASK_NOT_FOUND', `id: no task ${shown} in this project`);
-}
+import { deleteOwnTask, findOwnTask, mutateTask, notFound } from '../task-writes.js';
 
 /** Tasks: subscribe, read, timeline, pause, resume, execute, reschedule, unsubscribe, delete. */
 export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   // Types only: requests and answers are typed from the route schemas; validation stays Fastify's ajv.
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-
-  const find = async (projectId: string, id: string): Promise<StoredTask> => {
-    const task = isId(id) ? await ctx.store.findTask(projectId, id) : null;
-    if (!task) throw notFound(id);
-    return task;
-  };
-
-  /** Applies a state-machine step with compare-and-set, re-reading when the task changed under us. */
-  const mutate = async (projectId: string, id: string, step: (task: Task, now: number) => Transition): Promise<Task> => {
-    for (let tries = 0; tries < MAX_WRITE_TRIES; tries++) {
-      const current = await find(projectId, id);
-      const next = step(current, ctx.clock.now());
-      if (await ctx.store.replaceTask(current, next.task, next.entries)) return next.task;
-    }
-    throw new AppError('TASK_BUSY');
-  };
 
   app.post('/v1beta/subscribe', { schema: ROUTE_SCHEMAS.subscribe, attachValidation: true }, async (request, reply) => {
     const project = projectOf(request);
@@ -61,14 +27,15 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/v1beta/queues/:id', { schema: ROUTE_SCHEMAS.task }, async (request) => {
     const project = projectOf(request);
-    return taskView(await find(project.id, request.params.id));
+    const task = await findOwnTask(ctx, project.id, request.params.id);
+    return taskView(task, targetOf(ctx.cipher, task));
   });
 
   // Pages: the body stays the array it always was; a Link header (rel="next") gives the next page.
   app.get('/v1beta/queues/:id/timeline', { schema: ROUTE_SCHEMAS.timeline }, async (request, reply) => {
     const project = projectOf(request);
     const { limit, from } = timelinePageQuery(request.query);
-    const task = await find(project.id, request.params.id);
+    const task = await findOwnTask(ctx, project.id, request.params.id);
     // The first page starts with the derived Subscribe entry, which takes one of its places.
     const page = await ctx.store.readTimeline(project.id, task.id, from === null ? { from: 0, limit: limit - 1 } : { from, limit });
     if (!page) throw notFound(request.params.id);
@@ -80,20 +47,20 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
 
   app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {
     const project = projectOf(request);
-    await mutate(project.id, request.params.id, pauseTask);
+    await mutateTask(ctx, project.id, request.params.id, pauseTask);
     return { response: 'PAUSED' } as const;
   });
 
   app.patch('/v1beta/resume/:id', { schema: ROUTE_SCHEMAS.resume }, async (request) => {
     const project = projectOf(request);
-    return queuedView(await mutate(project.id, request.params.id, resumeTask));
+    return queuedView(await mutateTask(ctx, project.id, request.params.id, resumeTask));
   });
 
   // Both write through the store's compare-and-set, whose write wakes the dispatcher (onDue) when the
   // task is due sooner than anything it waits for: a task run now is claimed at once.
   app.patch('/v1beta/execute/:id', { schema: ROUTE_SCHEMAS.execute }, async (request) => {
     const project = projectOf(request);
-    return queuedView(await mutate(project.id, request.params.id, executeTask));
+    return queuedView(await mutateTask(ctx, project.id, request.params.id, executeTask));
   });
 
   app.patch('/v1beta/reschedule/:id', { schema: ROUTE_SCHEMAS.reschedule }, async (request) => {
@@ -102,22 +69,18 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     // that `now`, so a delay given to a PAUSED task is its time left exactly.
     const now = ctx.clock.now();
     const at = resolveReschedule(request.body, now);
-    return queuedView(await mutate(project.id, request.params.id, (task) => rescheduleTask(task, at, now)));
+    return queuedView(await mutateTask(ctx, project.id, request.params.id, (task) => rescheduleTask(task, at, now)));
   });
 
   app.patch('/v1beta/unsubscribe/:id', { schema: ROUTE_SCHEMAS.unsubscribe }, async (request) => {
     const project = projectOf(request);
-    await mutate(project.id, request.params.id, unsubscribeTask);
+    await mutateTask(ctx, project.id, request.params.id, unsubscribeTask);
     return { response: 'UNSUBSCRIBED' } as const;
   });
 
   app.delete('/v1beta/queues/:id', { schema: ROUTE_SCHEMAS.remove }, async (request) => {
     const project = projectOf(request);
-    for (let tries = 0; tries < MAX_WRITE_TRIES; tries++) {
-      const current = await find(project.id, request.params.id);
-      assertDeletable(current);
-      if (await ctx.store.deleteTask(current)) return { response: 'EMPTY' } as const;
-    }
-    throw new AppError('TASK_BUSY');
+    await deleteOwnTask(ctx, project.id, request.params.id);
+    return { response: 'EMPTY' } as const;
   });
 }

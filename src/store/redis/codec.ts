@@ -96,6 +96,15 @@ const CODECS: { [K in FieldKind]: TextCodec<FieldKinds[K]> } = {
     encode: (value) => value,
     decode: (value) => text(value),
   },
+  // Joined by spaces, which no tag holds (nor a newline: a claim's line joins fields with those).
+  tags: {
+    omit: (value) => value.length === 0,
+    encode: (value) => value.join(' '),
+    decode: (value) => {
+      const s = text(value);
+      return s === '' ? [] : s.split(' ');
+    },
+  },
   config: {
     omit: () => false,
     encode: (value) => encodeConfig(value),

@@ -82,6 +82,17 @@ const CODECS: { [K in FieldKind]: SqlCodec<FieldKinds[K]> } = {
       return value;
     },
   },
+  // A JSON array ('' for none), which migration 008's triggers index in task_tags for listings.
+  tags: {
+    encode: (value) => (value.length === 0 ? '' : JSON.stringify(value)),
+    decode: (value, field, id) => {
+      if (value === null || value === '') return [];
+      if (typeof value !== 'string') throw bad(id, field);
+      const tags: unknown = JSON.parse(value);
+      if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw bad(id, field);
+      return tags;
+    },
+  },
   config: {
     encode: (value) => encodeConfig(value),
     decode: (value, field, id) => {
