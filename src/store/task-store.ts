@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { Project, Task, TimelineEntry } from '../core/task.js';
+import type { Project, Task, TaskState, TimelineEntry } from '../core/task.js';
 
 /** A task as read from a store: `version` changes with every write, for compare-and-set. */
 export interface StoredTask extends Task {
@@ -114,6 +114,45 @@ export interface ActivityCount {
 
 /** How long a minute's activity counts are kept: the API reads the last hour, with room for late flushes. */
 export const ACTIVITY_KEEP_MS = 2 * 60 * 60_000;
+/**
+ * Which of a project's tasks a listing answers. Every condition given must hold; ids bound the
+ * creation time too (ids sort by it, core/ids.ts).
+ */
+export interface TaskFilter {
+  /** Any of these states. */
+  states?: readonly TaskState[];
+  /** Tagged with this tag. */
+  tag?: string;
+  /** Sent to the host with this RequestCipher.hostTag digest. */
+  hostTag?: string;
+  /** The next execution (execAt) at or after this; a task with none (0) never matches a next range. */
+  nextFrom?: number;
+  /** The next execution before this. */
+  nextTo?: number;
+}
+
+/** A page of a listing: newest first (by id), ids below `below` and at least `atLeast`. */
+export interface TaskQuery extends TaskFilter {
+  /** Only ids below this one (the previous page's `next`); none: from the newest. */
+  below?: string;
+  /** Only ids at or above this one. */
+  atLeast?: string;
+  limit: number;
+}
+
+export interface TaskList {
+  /** At most `limit` tasks, newest first. */
+  tasks: StoredTask[];
+  /**
+   * Where the next page starts (its `below`); null when nothing is left. A page may hold fewer
+   * than `limit` tasks and still have a next one: a filter the store's indexes do not cover reads
+   * at most LIST_SCAN candidates per page.
+   */
+  next: string | null;
+}
+
+/** Candidates one listing page reads at most beyond the tasks it answers, checking the conditions no index covers. */
+export const LIST_SCAN = 2_000;
 
 export interface LeaseRef {
   id: string;
@@ -183,6 +222,12 @@ export interface TaskStore {
    * store answered it (a claim or a read), unchanged: adapters may write only what differs from it.
    */
   replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean>;
+  /**
+   * A page of the project's tasks matching `query`, newest first (by id: keyset paging, so a task
+   * that existed before the first page is answered exactly once, whatever is written meanwhile,
+   * unless it leaves the filter). Tasks of other projects never show.
+   */
+  listTasks(projectId: string, query: TaskQuery): Promise<TaskList>;
   /** Deletes the task and its timeline if it still has `prev.version`. */
   deleteTask(prev: StoredTask): Promise<boolean>;
 

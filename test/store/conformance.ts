@@ -34,6 +34,7 @@ import {
   withoutVersion,
 } from './fixtures.js';
 import { must } from '../helpers/must.js';
+import { describeListingContract } from './listing-contract.js';
 
 /**
  * The TaskStore contract (src/store/task-store.ts), as one suite every adapter runs unchanged.
@@ -656,6 +657,8 @@ export function describeTaskStoreContract(
         assert.equal(await store.countActive(p), 1);
       });
     });
+
+    describeListingContract(test, () => store, project);
 
     describe('deleteTask', () => {
       test('removes the task and its timeline', async () => {

@@ -27,7 +27,7 @@ export function newProject(overrides: Partial<Project> = {}): Project {
 export function subscribeAt(
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string; tags?: string[] } = {},
 ): Transition {
   const id = newId(T0);
   const task = createTask(
@@ -38,6 +38,7 @@ export function subscribeAt(
       // A format byte first, as every sealed request has (FieldKinds.sealed), then any bytes.
       request: options.request ?? Buffer.concat([Buffer.of(2, 0, 0xff, 0x0a), Buffer.from(`sealed.${id}.opaque`)]),
       hostTag: options.hostTag ?? '',
+      tags: options.tags ?? [],
     },
     options.now ?? T0,
   );
@@ -54,7 +55,7 @@ export async function insertAt(
   store: TaskStore,
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string; tags?: string[] } = {},
 ): Promise<StoredTask> {
   const { task, entries } = subscribeAt(projectId, execAt, options);
   await store.insertTask(task, entries, options.limit ?? 1000);

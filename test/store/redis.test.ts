@@ -96,6 +96,30 @@ describe('redis specifics', () => {
     }
   });
 
+  test('a listing skips a task whose record expired and drops its entry from the index it read', async () => {
+    await withRaw(async (store, raw) => {
+      const prefix = `t${process.pid}.${counter}:`;
+      const project = newProject();
+      await store.insertProject(project);
+      const kept = await insertAt(store, project.id, T0 + 60_000, { tags: ['k'] });
+      const gone = await succeed(store, await insertAt(store, project.id, T0), T0);
+      await raw.select(1);
+      const all = `${prefix}list:${project.id}`;
+      const completed = `${prefix}list:${project.id}:state:COMPLETED`;
+      assert.equal(await raw.zcard(all), 2);
+      assert.equal(await raw.zscore(completed, gone.id), '0');
+      await raw.del(`${prefix}task:${gone.id}`); // as its EXPIRE does
+      assert.deepEqual(
+        (await store.listTasks(project.id, { limit: 10 })).tasks.map((t) => t.id),
+        [kept.id],
+      );
+      assert.deepEqual(await raw.zrange(all, '0', '-1'), [kept.id], 'dropped from the index the listing read');
+      assert.equal(await raw.zcard(completed), 1, 'an index no listing read keeps its entry until one does');
+      assert.deepEqual((await store.listTasks(project.id, { limit: 10, states: ['COMPLETED'] })).tasks, []);
+      assert.equal(await raw.zcard(completed), 0);
+    });
+  });
+
   test('a finished task, its configuration and its timeline expire after the retention period; active ones never do', async () => {
     const { store, cleanup } = await openStore();
     const raw = new Redis(redis.url, { lazyConnect: true });

@@ -86,6 +86,7 @@ export const SCRIPTS = {
   releaseLeases: LuaScript.load('release-leases-2.lua'),
   findTask: LuaScript.load('find-task-2.lua'),
   readTimeline: LuaScript.load('read-timeline-2.lua'),
+  listTasks: LuaScript.load('list-tasks-0.lua'),
 } as const;
 
 /**

@@ -12,7 +12,10 @@ import {
   PARK_WINDOW,
   type StoreReport,
   type StoredTask,
+  LIST_SCAN,
   type SweepStep,
+  type TaskList,
+  type TaskQuery,
   type TaskStore,
   type TimelinePage,
   type TimelineRange,
@@ -280,6 +283,31 @@ export class RedisStore implements TaskStore {
     return taskFromHash(id, reply[0] as Buffer[], reply[1] as Buffer);
   }
 
+  async listTasks(projectId: string, query: TaskQuery): Promise<TaskList> {
+    const args: (string | number)[] = [
+      this.prefix,
+      projectId,
+      query.below ?? '',
+      query.atLeast ?? '',
+      query.limit,
+      LIST_SCAN,
+      query.nextFrom ?? '',
+      query.nextTo ?? '',
+      query.hostTag ?? '',
+      query.tag ?? '',
+      query.states?.length ?? 0,
+      ...(query.states ?? []),
+    ];
+    const reply = await this.call(() => SCRIPTS.listTasks.run(this.main, [], args, [], { buffers: true }));
+    if (!Array.isArray(reply)) throw new Error(`list-tasks answered ${String(reply)}`);
+    const tasks: StoredTask[] = [];
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      tasks.push(taskFromHash(String(reply[i]), reply[i + 1] as Buffer[], reply[i + 2] as Buffer));
+    }
+    const next = String(reply[0] ?? '');
+    return { tasks, next: next === '' ? null : next };
+  }
+
   async readTimeline(projectId: string, id: string, page?: TimelineRange): Promise<TimelinePage | null> {
     const reply = await this.call(() =>
       SCRIPTS.readTimeline.run(this.main, [this.keys.task(id), this.keys.timeline(id)], [projectId, page?.from ?? 0, page?.limit ?? -1]),
@@ -321,7 +349,7 @@ export class RedisStore implements TaskStore {
           this.keys.config(prev.id),
           this.keys.timeline(prev.id),
         ],
-        [prev.version, isActive(prev.state) ? -1 : 0, prev.id],
+        [prev.version, isActive(prev.state) ? -1 : 0, prev.id, this.prefix],
       ),
     );
     return written(result);

@@ -151,6 +151,10 @@ export const TASK_SELECT = [
 
 export const REQUEST_COLUMN = columnOf(REQUEST_FIELD.name);
 
+export function idOf(row: TaskRow): string {
+  return String(row[AT.id]);
+}
+
 export function ridOf(row: TaskRow): number {
   return row[AT.rid] as number;
 }

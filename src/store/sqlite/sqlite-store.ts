@@ -15,6 +15,8 @@ import {
   StoreInvariantError,
   type StoredTask,
   type SweepStep,
+  type TaskList,
+  type TaskQuery,
   type TaskStore,
   PARK_WINDOW,
   queueFull,
@@ -49,6 +51,7 @@ import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
+import { TaskLister } from './task-lister.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -84,6 +87,7 @@ export class SqliteStore implements TaskStore {
   private readonly active: ActiveCounts;
   private checkpointer: Checkpointer | null = null;
   private readonly inboxActivity: InboxActivityTables;
+  private readonly lister: TaskLister;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -222,6 +226,7 @@ export class SqliteStore implements TaskStore {
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
     this.inboxActivity = new InboxActivityTables(db);
+    this.lister = new TaskLister(this.db);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -387,6 +392,11 @@ export class SqliteStore implements TaskStore {
       const next = page && rows.length > page.limit ? rows.pop()!.seq : null;
       return { entries: rows.map(timelineFromRow), next };
     });
+  }
+
+  async listTasks(projectId: string, query: TaskQuery): Promise<TaskList> {
+    const { rows, next } = this.guard(() => this.lister.list(projectId, query));
+    return { tasks: rows.map(taskFromRow), next };
   }
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {

@@ -8,6 +8,7 @@
 --   (take and list, from the prelude), for each task: project id, task id, queue limit, 1 when the
 --   task counts as active, due time or '', config JSON, a list of timeline entries (JSON), a list
 --   of the task hash's field, value pairs.
+-- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua).
 -- Returns one code per task, in order (script-results.ts): DONE stored, QUEUE_FULL the project's
 -- queue is full, NO_PROJECT the project does not exist, ID_TAKEN a task with this id exists.
 local prefix = ARGV[2]
@@ -72,6 +73,10 @@ local wake = nil
 for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE then
     redis.call('HSET', task.key, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
+    local state = pairValue(task.fields, task.fieldCount, 'state')
+    local hostTag = pairValue(task.fields, task.fieldCount, 'hostTag')
+    local tags = pairValue(task.fields, task.fieldCount, 'tags')
+    for _, listed in ipairs(listKeysOf(prefix, task.project, state, hostTag, tags)) do redis.call('ZADD', listed, 0, task.id) end
     if task.due ~= '' then
       redis.call('ZADD', KEYS[1], task.due, task.id)
       local dueAt = tonumber(task.due)

@@ -51,3 +51,31 @@ local function boundTimeline(key)
   for i = #first, 1, -1 do front[#front + 1] = first[i] end
   redis.call('LPUSH', key, unpack(front))
 end
+
+-- The listing indexes of a project (db 1; TaskStore.listTasks, list-tasks-0.lua): sorted sets whose
+-- members are task ids, all with score 0, so they sort by id (creation order) and are read by lex
+-- range from a cursor. One holds all the project's tasks, one per state, one per target host (by its
+-- digest) and one per tag. Entries of a task whose record expired are dropped by the listings that
+-- meet them.
+local function listKey(prefix, project, kind, value)
+  if kind == nil then return prefix .. 'list:' .. project end
+  return prefix .. 'list:' .. project .. ':' .. kind .. ':' .. value
+end
+
+-- Every listing index a task belongs to (db 1 selected); tags is the stored field (space-separated).
+local function listKeysOf(prefix, project, state, hostTag, tags)
+  local keys = { listKey(prefix, project), listKey(prefix, project, 'state', state) }
+  if hostTag and hostTag ~= '' then keys[#keys + 1] = listKey(prefix, project, 'host', hostTag) end
+  if tags and tags ~= '' then
+    for tag in string.gmatch(tags, '%S+') do keys[#keys + 1] = listKey(prefix, project, 'tag', tag) end
+  end
+  return keys
+end
+
+-- The value of `name` in the field, value pairs ARGV[first .. first + count - 1], or nil.
+local function pairValue(first, count, name)
+  for i = first, first + count - 2, 2 do
+    if ARGV[i] == name then return ARGV[i + 1] end
+  end
+  return nil
+end

@@ -1,7 +1,8 @@
 -- replace-tasks: compare-and-set of the tasks written in one turn of the server (outcomes, pauses,
 -- resumes...). For each task whose version is still the expected one: writes the new fields, moves
 -- it in the due index, adjusts its project's active count, appends its timeline entries and, when
--- it has finished, sets the retention expiry on its three keys. A timeline is kept within its bound
+-- it has finished, sets the retention expiry on its three keys; a new state moves it between the
+-- per-state listing indexes. A timeline is kept within its bound
 -- (boundTimeline, prelude.lua). Tasks are taken in order, as if
 -- each were its own call: a second write of the same task in the batch expects the version the
 -- first one left. Writes are grouped database by database (one SELECT each in the AOF).
@@ -18,11 +19,12 @@ local take, list = reader(4)
 local tasks = {}
 for t = 1, tonumber(ARGV[3]) do
   local task = {
-    id = take(), project = prefix .. 'project:' .. take(), version = take(), delta = tonumber(take()), due = take(),
+    id = take(), projectId = take(), version = take(), delta = tonumber(take()), due = take(),
     leased = take() == '1', expiry = take(),
   }
   task.entries, task.entryCount = list()
   task.fields, task.fieldCount = list()
+  task.project = prefix .. 'project:' .. task.projectId
   tasks[t] = task
 end
 
@@ -38,9 +40,18 @@ for t, task in ipairs(tasks) do
     codes[t] = RESULT.STALE
   else
     codes[t] = RESULT.DONE
+    -- Read before the HSET below, moved after it: under maxmemory the HSET is refused first, and
+    -- nothing of the task is written.
+    local state = pairValue(task.fields, task.fieldCount, 'state')
+    local before = state and redis.call('HGET', key, 'state')
     -- The next version in the same HSET as the changed fields: one command and AOF entry, not two.
     local version = string.format('%d', tonumber(task.version) + 1)
     redis.call('HSET', key, 'version', version, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
+    -- A new state moves the task between the project's per-state listing indexes (prelude.lua).
+    if state and before ~= state then
+      redis.call('ZREM', listKey(prefix, task.projectId, 'state', before), task.id)
+      redis.call('ZADD', listKey(prefix, task.projectId, 'state', state), 0, task.id)
+    end
     if task.due == '' then
       redis.call('ZREM', KEYS[1], task.id)
     else

@@ -1,0 +1,104 @@
+-- list-tasks: a page of a project's tasks, newest first (TaskStore.listTasks). The page is driven by
+-- the listing indexes (prelude.lua): the tag's when a tag is asked for, else the host's, else one
+-- per state asked for (merged by id), else the project's; read by lex range, newest id first, from
+-- the cursor on. Every condition is checked on the task record itself (so an index entry that is no
+-- longer true costs a read, never a wrong answer); an entry whose record expired is dropped from the
+-- index it was read from. At most `scan` entries are read: a page that runs out of them before it
+-- is full answers the last id read as its next cursor.
+-- No KEYS: the index and record keys are derived from the key prefix and the project id (db 1), the
+-- config keys from the ids (<prefix>config:<id>, db 2).
+-- ARGV, read in order: key prefix; project id; below (ids under it only, '' none); at least (ids at
+--   or above it only, '' none); limit; scan (most entries read); next from ('' none); next to ('' none);
+--   host tag ('' any); tag ('' any); a list of states (none: any).
+-- Returns { next cursor ('' none), then for each task: its id, its hash (flat field/value list), its
+--   config JSON }.
+local take, list = reader(1)
+local prefix, project, below, atLeast = take(), take(), take(), take()
+local limit, scan = tonumber(take()), tonumber(take())
+local nextFrom, nextTo, hostTag, tag = take(), take(), take(), take()
+local sFirst, sCount = list()
+local states = {}
+for i = sFirst, sFirst + sCount - 1 do states[ARGV[i]] = true end
+local nextLow, nextHigh = tonumber(nextFrom), tonumber(nextTo)
+local byNext = nextFrom ~= '' or nextTo ~= ''
+
+redis.call('SELECT', 1)
+local drivers = {}
+local function drive(key)
+  drivers[#drivers + 1] = { key = key, buf = {}, pos = 1, max = below ~= '' and ('(' .. below) or '+', done = false }
+end
+if tag ~= '' then
+  drive(listKey(prefix, project, 'tag', tag))
+elseif hostTag ~= '' then
+  drive(listKey(prefix, project, 'host', hostTag))
+elseif sCount > 0 then
+  for i = sFirst, sFirst + sCount - 1 do drive(listKey(prefix, project, 'state', ARGV[i])) end
+else
+  drive(listKey(prefix, project))
+end
+local min = atLeast ~= '' and ('[' .. atLeast) or '-'
+local chunk = limit + 1
+
+local function refill(d)
+  d.buf = redis.call('ZRANGE', d.key, d.max, min, 'BYLEX', 'REV', 'LIMIT', 0, chunk)
+  d.pos = 1
+  if #d.buf < chunk then d.done = true end
+  if #d.buf > 0 then d.max = '(' .. d.buf[#d.buf] end
+end
+
+local function matches(v)
+  if v[2] ~= project then return false end
+  if sCount > 0 and not states[v[3]] then return false end
+  if hostTag ~= '' and v[4] ~= hostTag then return false end
+  if tag ~= '' and not string.find(' ' .. (v[5] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
+  if byNext then
+    local execAt = tonumber(v[6] or '0') or 0
+    if execAt <= 0 then return false end
+    if nextLow and execAt < nextLow then return false end
+    if nextHigh and execAt >= nextHigh then return false end
+  end
+  return true
+end
+
+local found = {}
+local read = 0
+local lastRead = nil
+while #found <= limit and read < scan do
+  local best = nil
+  for _, d in ipairs(drivers) do
+    if d.pos > #d.buf and not d.done then refill(d) end
+    if d.pos <= #d.buf and (best == nil or d.buf[d.pos] > best.buf[best.pos]) then best = d end
+  end
+  if best == nil then break end
+  local id = best.buf[best.pos]
+  best.pos = best.pos + 1
+  read = read + 1
+  lastRead = id
+  local v = redis.call('HMGET', prefix .. 'task:' .. id, 'version', 'projectId', 'state', 'hostTag', 'tags', 'execAt')
+  if not v[1] then
+    redis.call('ZREM', best.key, id)
+  elseif matches(v) then
+    found[#found + 1] = id
+  end
+end
+
+local nextCursor = ''
+if #found > limit then
+  found[#found] = nil
+  nextCursor = found[#found]
+elseif read >= scan then
+  for _, d in ipairs(drivers) do
+    if d.pos <= #d.buf or not d.done then nextCursor = lastRead end
+  end
+end
+
+local result = { nextCursor }
+for i, id in ipairs(found) do
+  result[3 * i - 1] = id
+  result[3 * i] = redis.call('HGETALL', prefix .. 'task:' .. id)
+end
+redis.call('SELECT', 2)
+for i, id in ipairs(found) do
+  result[3 * i + 1] = redis.call('GET', prefix .. 'config:' .. id) or ''
+end
+return result
