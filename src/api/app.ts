@@ -24,6 +24,7 @@ import { VERSION, serviceIndexRoutes } from './routes/service-index.js';
 import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
 import { batchRoutes } from './routes/batch.js';
+import { listingRoutes } from './routes/listing.js';
 
 export interface AppDeps {
   store: TaskStore;
@@ -191,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);
+  listingRoutes(app, ctx);
   activityRoutes(app, ctx);
   await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);

@@ -9,6 +9,8 @@ import {
   ActionAnswer,
   ActivityView,
   BatchResults,
+  BulkAnswer,
+  BulkBody,
   InboxView,
   InfoView,
   QueuedView,
@@ -17,9 +19,11 @@ import {
   RescheduleBody,
   SubscribeBatchBody,
   SubscribeBody,
+  TaskListView,
   TaskView,
   TimelineView,
 } from '../core/shapes.js';
+import { LISTING } from '../core/listing.js';
 import { TIMELINE } from '../core/timeline.js';
 
 const IdParams = Type.Object({ id: Type.String() });
@@ -28,6 +32,20 @@ const IdParams = Type.Object({ id: Type.String() });
 const TimelineQuery = Type.Object({
   limit: Type.Optional(Type.String({ maxLength: 16, description: `Entries in the page, 1 to ${TIMELINE.pageMax} (the default)` })),
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'Where the page starts, from the Link header of the page before' })),
+});
+
+/** Checked by core/listing.ts listingQuery (every problem at once); other parameters are ignored, as the timeline's are. */
+const text = (description: string) => Type.Optional(Type.String({ maxLength: 256, description }));
+const ListQuery = Type.Object({
+  state: text('States, comma-separated: any of them'),
+  tag: text('A tag the tasks carry'),
+  host: text('The target host name, matched exactly (case-insensitive)'),
+  createdFrom: text('Created at or after (epoch ms)'),
+  createdTo: text('Created before (epoch ms)'),
+  nextFrom: text('Next execution at or after (epoch ms); tasks with none never match'),
+  nextTo: text('Next execution before (epoch ms)'),
+  limit: text(`Tasks in the page, 1 to ${LISTING.pageMax} (default ${LISTING.pageDefault})`),
+  cursor: text('Where the page starts: the nextCursor of the page before'),
 });
 
 export const ROUTE_SCHEMAS = {
@@ -46,4 +64,6 @@ export const ROUTE_SCHEMAS = {
   inbox: { response: { 200: InboxView } },
   clearInbox: { response: { 200: ActionAnswer('EMPTY') } },
   activity: { response: { 200: ActivityView } },
+  list: { querystring: ListQuery, response: { 200: TaskListView } },
+  bulk: { body: BulkBody, response: { 200: BulkAnswer } },
 };

@@ -9,13 +9,27 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const ID_LENGTH = 26;
 
-export function newId(now: number): string {
+/** The latest time 10 base32 characters hold. */
+const ID_TIME_MAX = 32 ** 10 - 1;
+
+/** The 10 characters that stand for a time in milliseconds. */
+function timePart(ms: number): string {
   let time = '';
-  let t = Math.max(0, Math.floor(now));
+  let t = Math.max(0, Math.floor(ms));
   for (let i = 0; i < 10; i++) {
     time = ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
+  return time;
+}
+
+/** The lowest id a task made at `ms` can have: ids at or above it were made at or after `ms`. */
+export function idFloor(ms: number): string {
+  return timePart(Math.min(ms, ID_TIME_MAX)) + '0'.repeat(16);
+}
+
+export function newId(now: number): string {
+  const time = timePart(now);
   const bytes = pooledRandomBytes(10);
   let random = '';
   // 80 random bits as 16 base32 characters: 5 bits each.

@@ -179,6 +179,48 @@ export const TaskView = Type.Object({
 });
 export type TaskView = Static<typeof TaskView>;
 
+/** `GET /v1beta/queues`: a page of the project's tasks, newest first. */
+export const TaskListView = Type.Object({
+  tasks: Type.Array(TaskView),
+  nextCursor: Type.Unsafe<string | null>({ type: ['string', 'null'], description: 'Where the next page starts; null at the end' }),
+});
+export type TaskListView = Static<typeof TaskListView>;
+
+export const BULK_ACTIONS = ['pause', 'resume', 'unsubscribe', 'delete'] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+
+/** Tasks a bulk action names at most, and tasks it works on between two turns of the event loop. */
+export const BULK = { idsMax: 1000, batch: 200 } as const;
+
+/** `POST /v1beta/queues/bulk`: an action on the tasks named, or on those a filter selects (exactly one of them). */
+export const BulkBody = Type.Object(
+  {
+    action: Type.Enum(BULK_ACTIONS, { type: 'string' }),
+    ids: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: BULK.idsMax })),
+    filter: Type.Optional(
+      Type.Object(
+        {
+          state: Type.Optional(Type.Array(Type.Enum(TASK_STATES, { type: 'string' }), { minItems: 1, maxItems: TASK_STATES.length })),
+          tag: Type.Optional(Tag),
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BulkBody = Static<typeof BulkBody>;
+
+/** What a bulk action did: tasks changed, not found, whose state forbids the action, and that kept changing meanwhile. */
+export const BulkAnswer = Type.Object({
+  done: Type.Integer(),
+  notFound: Type.Integer(),
+  notAllowed: Type.Integer(),
+  busy: Type.Integer(),
+});
+export type BulkAnswer = Static<typeof BulkAnswer>;
+
 /** One entry of `GET /v1beta/queues/:id/timeline`. */
 export const TimelineEntryView = Type.Object({
   label: Type.Enum(TIMELINE_LABELS, { type: 'string' }),

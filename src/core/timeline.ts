@@ -11,7 +11,7 @@
  * starts at an opaque cursor. The default page holds more than any bounded timeline, so a client
  * that knows nothing of pages still gets the whole of it, as before pages existed.
  */
-import { validationError } from './errors.js';
+import { type FieldIssue, validationError } from './errors.js';
 import type { Task, TimelineEntry, TimelineLabel } from './task.js';
 import { timelineOf } from './task-machine.js';
 
@@ -81,16 +81,18 @@ export interface TimelinePageQuery {
   from: number | null;
 }
 
+/** A page's `limit` query parameter: `fallback` when absent; an issue in `issues` unless a whole number from 1 to `max`. */
+export function pageLimitOf(value: string | undefined, fallback: number, max: number, issues: FieldIssue[]): number {
+  if (value === undefined) return fallback;
+  const limit = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(limit >= 1 && limit <= max)) issues.push({ field: 'querystring.limit', message: `must be a whole number from 1 to ${max}` });
+  return limit;
+}
+
 /** The `limit` and `cursor` query parameters, checked; every problem at once as VALIDATION_FAILED. */
 export function timelinePageQuery(query: { limit?: string; cursor?: string }): TimelinePageQuery {
-  const issues = [];
-  let limit: number = TIMELINE.pageMax;
-  if (query.limit !== undefined) {
-    limit = /^[0-9]{1,6}$/.test(query.limit) ? Number(query.limit) : NaN;
-    if (!(limit >= 1 && limit <= TIMELINE.pageMax)) {
-      issues.push({ field: 'querystring.limit', message: `must be a whole number from 1 to ${TIMELINE.pageMax}` });
-    }
-  }
+  const issues: FieldIssue[] = [];
+  const limit = pageLimitOf(query.limit, TIMELINE.pageMax, TIMELINE.pageMax, issues);
   const from = query.cursor === undefined ? null : decodeCursor(query.cursor);
   if (query.cursor !== undefined && from === null) {
     issues.push({ field: 'querystring.cursor', message: 'must be a cursor as a previous page gave it (its Link header)' });

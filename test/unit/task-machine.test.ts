@@ -130,6 +130,7 @@ describe('createTask', () => {
       config,
       request,
       hostTag: 'tag',
+      tags: [],
       state: 'RUNNING',
       statusCode: 0,
       execAt: T0 + 10_000,

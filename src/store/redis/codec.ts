@@ -151,15 +151,20 @@ const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
 /** What a claim under shares reads before it decides: whether the record exists, its groups, its lease. */
 const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken'];
 
+/** What a listing checks its conditions on, and what a delete reads to leave the listing indexes. */
+const LIST_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'state', 'hostTag', 'tags', 'execAt'];
+
 export function luaFieldTable(): string {
   const quote = (name: string): string => `'${name}'`;
   return [
     '-- Generated from TASK_FIELDS (src/store/redis/codec.ts): the task hash fields a claim reads,',
-    '-- and the few it decides shares by (SHARE_FIELDS, at SHARE_AT).',
+    '-- the few it decides shares by (SHARE_FIELDS, at SHARE_AT), and those a listing checks (LIST_FIELDS, at LIST_AT).',
     `local FIELDS = { ${CLAIM_FIELDS.map(quote).join(', ')} }`,
     `local AT = { ${CLAIM_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
     `local SHARE_FIELDS = { ${SHARE_FIELDS.map(quote).join(', ')} }`,
     `local SHARE_AT = { ${SHARE_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
+    `local LIST_FIELDS = { ${LIST_FIELDS.map(quote).join(', ')} }`,
+    `local LIST_AT = { ${LIST_FIELDS.map((name, i) => `${name} = ${i + 1}`).join(', ')} }`,
     `local LINE = ${LINE_NAMES.length}`,
     '',
   ].join('\n');

@@ -7,8 +7,8 @@
 -- Returns RESULT.DONE when deleted, RESULT.STALE when the version changed or the task is gone.
 redis.call('SELECT', 1)
 if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then return RESULT.STALE end
-local v = redis.call('HMGET', KEYS[2], 'projectId', 'state', 'hostTag', 'tags')
-for _, listed in ipairs(listKeysOf(ARGV[4], v[1], v[2], v[3], v[4])) do redis.call('ZREM', listed, ARGV[3]) end
+local v = redis.call('HMGET', KEYS[2], unpack(LIST_FIELDS))
+for _, listed in ipairs(listKeysOf(ARGV[4], v[LIST_AT.projectId], v[LIST_AT.state], v[LIST_AT.hostTag], v[LIST_AT.tags])) do redis.call('ZREM', listed, ARGV[3]) end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[3])

@@ -47,12 +47,12 @@ local function refill(d)
 end
 
 local function matches(v)
-  if v[2] ~= project then return false end
-  if sCount > 0 and not states[v[3]] then return false end
-  if hostTag ~= '' and v[4] ~= hostTag then return false end
-  if tag ~= '' and not string.find(' ' .. (v[5] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
+  if v[LIST_AT.projectId] ~= project then return false end
+  if sCount > 0 and not states[v[LIST_AT.state]] then return false end
+  if hostTag ~= '' and v[LIST_AT.hostTag] ~= hostTag then return false end
+  if tag ~= '' and not string.find(' ' .. (v[LIST_AT.tags] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
   if byNext then
-    local execAt = tonumber(v[6] or '0') or 0
+    local execAt = tonumber(v[LIST_AT.execAt] or '0') or 0
     if execAt <= 0 then return false end
     if nextLow and execAt < nextLow then return false end
     if nextHigh and execAt >= nextHigh then return false end
@@ -74,8 +74,8 @@ while #found <= limit and read < scan do
   best.pos = best.pos + 1
   read = read + 1
   lastRead = id
-  local v = redis.call('HMGET', prefix .. 'task:' .. id, 'version', 'projectId', 'state', 'hostTag', 'tags', 'execAt')
-  if not v[1] then
+  local v = redis.call('HMGET', prefix .. 'task:' .. id, unpack(LIST_FIELDS))
+  if not v[LIST_AT.version] then
     redis.call('ZREM', best.key, id)
   elseif matches(v) then
     found[#found + 1] = id
