@@ -16,6 +16,7 @@ import { batchScenario } from './scenarios/batch.js';
 import { bullmqRows, bullmqScenario } from './scenarios/bullmq.js';
 import { dispatchScenario } from './scenarios/dispatch.js';
 import { noisyScenario } from './scenarios/noisy.js';
+import { listingScenario } from './scenarios/listing.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { subscribeScenario } from './scenarios/subscribe.js';
 import { timingScenario } from './scenarios/timing.js';
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
     for (const store of options.stores) if (wants('timing')) await runScenario('timing', store, () => timingScenario(ctx, store));
     for (const store of options.stores) if (wants('noisy')) await runScenario('noisy', store, () => noisyScenario(ctx, store));
     for (const store of options.stores) if (wants('scale')) await runScenario('scale', store, () => scaleScenario(ctx, store));
+    for (const store of options.stores) if (wants('listing')) await runScenario('listing', store, () => listingScenario(ctx, store));
     if (wants('bullmq') && !bullmqDone) await runScenario('bullmq', null, () => bullmqScenario(ctx));
     rows.push(...bullmqRowsLater);
   } finally {

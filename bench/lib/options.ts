@@ -1,6 +1,6 @@
 /* Command-line options of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq'] as const;
+export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq', 'listing'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type StoreName = 'sqlite' | 'redis';
 
@@ -39,6 +39,8 @@ export interface Sizes {
   scaleRedis: number;
   scaleSettleMs: number;
   bullmqJobs: number;
+  /** Tasks the listing scenario fills (over several projects, tags, hosts and states). */
+  listingTasks: number;
 }
 
 const FULL: Sizes = {
@@ -55,6 +57,7 @@ const FULL: Sizes = {
   scaleRedis: 200_000,
   scaleSettleMs: 10_000,
   bullmqJobs: 20_000,
+  listingTasks: 1_000_000,
 };
 
 const QUICK: Sizes = {
@@ -71,6 +74,7 @@ const QUICK: Sizes = {
   scaleRedis: 20_000,
   scaleSettleMs: 3_000,
   bullmqJobs: 5_000,
+  listingTasks: 100_000,
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -89,7 +93,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --max-minutes N      abort (and stop every process) after this long (default 90, 15 with --quick)
   --dispatch-warmup N  deliveries each dispatcher makes before its measured batch (default 4000; 0 measures a
                        fresh server cold, as the first dispatch after its start)
-  --timing-seconds N, --dispatch-tasks N, --scale-sqlite N, --scale-redis N, --bullmq-jobs N,
+  --timing-seconds N, --dispatch-tasks N, --scale-sqlite N, --scale-redis N, --bullmq-jobs N, --listing-tasks N,
   --subscribe-seconds N  override one size
 `;
 
@@ -144,6 +148,7 @@ export function parseOptions(argv: readonly string[]): Options {
   sizes.dispatchWarmup = int('dispatch-warmup', take('dispatch-warmup'), sizes.dispatchWarmup, 0);
   sizes.scaleSqlite = int('scale-sqlite', take('scale-sqlite'), sizes.scaleSqlite);
   sizes.scaleRedis = int('scale-redis', take('scale-redis'), sizes.scaleRedis);
+  sizes.listingTasks = int('listing-tasks', take('listing-tasks'), sizes.listingTasks);
   sizes.bullmqJobs = int('bullmq-jobs', take('bullmq-jobs'), sizes.bullmqJobs);
   sizes.subscribeMs = int('subscribe-seconds', take('subscribe-seconds'), sizes.subscribeMs / 1000) * 1000;
   const options: Options = {

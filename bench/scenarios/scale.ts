@@ -42,8 +42,13 @@ export interface ScaleRun {
   load: MachineLoad;
 }
 
-/** Runs bench/fill-store.ts in its own process; answers the project it created. */
-async function fill(ctx: BenchContext, db: string, count: number): Promise<Credentials & { ms: number }> {
+/** Runs bench/fill-store.ts in its own process (`extra`: more of its options); answers the projects it created. */
+export async function fill(
+  ctx: BenchContext,
+  db: string,
+  count: number,
+  extra: readonly string[] = [],
+): Promise<Credentials & { ms: number; projects: Credentials[] }> {
   const proc = track(
     spawn(
       process.execPath,
@@ -59,6 +64,7 @@ async function fill(ctx: BenchContext, db: string, count: number): Promise<Crede
         CRYPTO_KEY,
         '--target',
         ctx.targetUrl,
+        ...extra,
       ],
       { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
     ),
@@ -68,8 +74,8 @@ async function fill(ctx: BenchContext, db: string, count: number): Promise<Crede
   const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
   if (code !== 0) throw new Error(`fill-store exited with ${code}`);
   const last = out.trim().split('\n').pop() ?? '';
-  const parsed = JSON.parse(last) as { projectId: string; token: string; ms: number };
-  return { id: parsed.projectId, token: parsed.token, ms: parsed.ms };
+  const parsed = JSON.parse(last) as { projectId: string; token: string; ms: number; projects: Credentials[] };
+  return { id: parsed.projectId, token: parsed.token, ms: parsed.ms, projects: parsed.projects };
 }
 
 /**

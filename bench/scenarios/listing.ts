@@ -1,0 +1,124 @@
+/*
+ * 7. Listing: GET /v1beta/queues on a store filled with 1,000,000 tasks (bench/fill-store.ts --mix:
+ * four projects, eight tags, eight target hosts; most RUNNING, some PAUSED, COMPLETED, CANCELED),
+ * pages of 100. Each case follows nextCursor page after page (back to its first page at the end):
+ * the first page of the project's tasks, pages deep in it (from the middle of the fill on), a state
+ * filter (PAUSED, a tenth of the tasks), a tag filter and a host filter. Latency is the client's:
+ * request sent to answer read, one request at a time on a keep-alive connection.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { type BenchContext, type Credentials, authHeaders, log } from '../lib/context.js';
+import type { StoreName } from '../lib/options.js';
+import { type Row, fmt, ms, verdict } from '../lib/report.js';
+import { summarize } from '../lib/stats.js';
+import { fill } from './scale.js';
+
+/** Pages timed per case. */
+const PAGES = 300;
+/** The target: a page of 100 at p99. */
+const P99_TARGET_MS = 10;
+
+interface ListingCase {
+  name: string;
+  query: string;
+  p50: number;
+  p99: number;
+  max: number;
+  tasksPerPage: number;
+}
+
+export interface ListingRun {
+  tasks: number;
+  fillMs: number;
+  cases: ListingCase[];
+}
+
+async function timeCase(pool: Pool, creds: Credentials, name: string, query: string): Promise<ListingCase> {
+  const latencies: number[] = [];
+  let tasks = 0;
+  let cursor: string | null = null;
+  for (let i = 0; i < PAGES + 20; i++) {
+    const path = `/v1beta/queues?limit=100&${query}${cursor === null ? '' : `&cursor=${cursor}`}`;
+    const t0 = performance.now();
+    const res = await pool.request({ method: 'GET', path, headers: authHeaders(creds) });
+    const body = (await res.body.json()) as { tasks: unknown[]; nextCursor: string | null };
+    const took = performance.now() - t0;
+    if (res.statusCode !== 200) throw new Error(`${path} answered ${res.statusCode}: ${JSON.stringify(body)}`);
+    // The first 20 warm the connection and the server's statements.
+    if (i >= 20) {
+      latencies.push(took);
+      tasks += body.tasks.length;
+    }
+    cursor = body.nextCursor;
+  }
+  const s = summarize(latencies);
+  return { name, query, p50: s.p50, p99: s.p99, max: s.max, tasksPerPage: tasks / PAGES };
+}
+
+async function oneRun(ctx: BenchContext, store: StoreName): Promise<ListingRun> {
+  const count = ctx.options.sizes.listingTasks;
+  let sqlitePath: string | undefined;
+  let db: string;
+  if (store === 'sqlite') {
+    sqlitePath = join(ctx.sqliteDir('listing'), 'tasks.db');
+    db = `sqlite:${sqlitePath}`;
+  } else {
+    await ctx.flushRedis();
+    db = ctx.redis!.url;
+  }
+  log(`listing/${store}: filling ${fmt(count)} tasks`);
+  const fillStart = Date.now();
+  const filled = await fill(ctx, db, count, ['--mix']);
+  const middle = fillStart + Math.round((Date.now() - fillStart) / 2);
+  log(`listing/${store}: filled in ${ms(filled.ms)} (${fmt(count / (filled.ms / 1000))}/s)`);
+  const server = await ctx.startServer(store, 'listing', { sqlitePath, keepRedis: true });
+  const pool = new Pool(server.url, { connections: 1 });
+  try {
+    const creds = filled.projects[0]!;
+    const cases: ListingCase[] = [];
+    for (const [name, query] of [
+      ['first page', ''],
+      ['deep pages', `createdTo=${middle}`],
+      ['state=PAUSED', 'state=PAUSED'],
+      ['tag', 'tag=beta'],
+      ['host', 'host=host3.bench.test'],
+      ['state=PAUSED&tag', 'state=PAUSED&tag=beta'],
+    ] as const) {
+      cases.push(await timeCase(pool, creds, name, query));
+    }
+    return { tasks: count, fillMs: filled.ms, cases };
+  } finally {
+    await pool.close();
+    await server.stop();
+    if (sqlitePath) rmSync(join(sqlitePath, '..'), { recursive: true, force: true });
+    if (store === 'redis') await ctx.flushRedis();
+  }
+}
+
+export async function listingScenario(ctx: BenchContext, store: StoreName): Promise<{ runs: ListingRun[]; rows: Row[] }> {
+  const runs: ListingRun[] = [];
+  for (let i = 0; i < ctx.options.runs; i++) {
+    const run = await oneRun(ctx, store);
+    runs.push(run);
+    for (const c of run.cases) {
+      log(
+        `listing/${store} run ${i + 1}: ${c.name} (${c.query || 'no filter'}): p50 ${ms(c.p50)} p99 ${ms(c.p99)} max ${ms(c.max)}, ${fmt(c.tasksPerPage)} tasks a page`,
+      );
+    }
+  }
+  // The figures of the last run (one run is the default for this scenario's size).
+  const last = runs[runs.length - 1]!;
+  const rows: Row[] = last.cases.map((c) => ({
+    scenario: 'listing',
+    store,
+    figure: `${c.name}: p50 ${ms(c.p50)} · p99 ${ms(c.p99)} (${fmt(last.tasks)} tasks, ${fmt(c.tasksPerPage)} a page)`,
+    ceiling: '—',
+    ratio: '—',
+    target: `p99 ≤ ${P99_TARGET_MS} ms`,
+    verdict: verdict(c.p99 <= P99_TARGET_MS),
+    notes: [],
+  }));
+  return { runs, rows };
+}
