@@ -142,7 +142,7 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
     assertError(await server.client.request('GET', '/nothing-here'), 404, 'NOT_FOUND');
     assertError(await server.client.request('POST', '/v1beta/info'), 404, 'NOT_FOUND');
     const creds = await server.client.register(email('404'));
-    assertError(await server.client.request('GET', '/v1beta/queues', { creds }), 404, 'NOT_FOUND');
+    assertError(await server.client.request('DELETE', '/v1beta/queues', { creds }), 404, 'NOT_FOUND');
     assertError(await server.client.request('PUT', '/v1beta/subscribe', { creds }), 404, 'NOT_FOUND');
   });
 });
