@@ -84,6 +84,17 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       config: { executionDelay: '5s', retry: 2, repeat: 1, repeatInterval: '10s' },
     },
   },
+  'GET /v1beta/queues': {
+    summary: "A page of the project's tasks, newest first, filtered by state, tag, host and time; the next page in the Link header",
+    tag: 'tasks',
+    description:
+      'A filter no index covers reads a bounded number of candidates a page: a page may hold fewer tasks than `limit` and still have a `nextCursor`.',
+  },
+  'POST /v1beta/queues/bulk': {
+    summary: 'Pause, resume, unsubscribe or delete many tasks, by id or by filter; counts per outcome',
+    tag: 'tasks',
+    bodyExample: { action: 'pause', filter: { state: ['RUNNING'], tag: 'billing' } },
+  },
   'GET /v1beta/queues/:id': { summary: 'A task: its state, effective config and counters', tag: 'tasks', errors: ['TASK_NOT_FOUND'] },
   'GET /v1beta/queues/:id/timeline': {
     summary: "A page of the task's timeline, oldest first; the next page in the Link header",
