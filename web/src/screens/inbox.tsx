@@ -1,0 +1,108 @@
+/*
+ * The project's inbox (GET /v1beta/inbox): a URL on this server that keeps the last requests sent
+ * to it, so a task can be tried without a target of your own.
+ */
+import { useState } from 'preact/hooks';
+import { type Api, describeError } from '../api.js';
+import { dateTime } from '../format.js';
+import { useConfirm } from '../parts/dialog.js';
+import { Link } from '../parts/link.js';
+import { ErrorNote, StatusNote } from '../parts/notice.js';
+import { usePoll } from '../poll.js';
+import { paths } from '../router.js';
+import type { InboxRequestView } from '../shapes.js';
+
+export function Inbox({ api }: { api: Api }) {
+  const inbox = usePoll(() => api.inbox(), 'inbox');
+  const [dialog, ask] = useConfirm();
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const clear = async (): Promise<void> => {
+    const yes = await ask({
+      title: 'Clear the inbox?',
+      message: 'Every request it kept is deleted.',
+      confirm: 'Clear inbox',
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      await api.clearInbox();
+      setStatus('Inbox cleared.');
+      inbox.refresh();
+    } catch (e) {
+      setError(describeError(e));
+    }
+  };
+
+  return (
+    <main>
+      <h1 tabIndex={-1}>Inbox</h1>
+      <p class="lead">Point a task at this URL to see exactly what it sends. The latest requests come first.</p>
+      <ErrorNote message={error ?? inbox.error} />
+      <StatusNote message={status} />
+      {inbox.data && (
+        <>
+          <div class="card inbox-url">
+            <label for="inbox-url">Inbox URL</label>
+            <div class="row">
+              <input id="inbox-url" readOnly value={inbox.data.url} onFocus={(e) => e.currentTarget.select()} />
+              <Link href={paths.newTask(inbox.data.url)} class="button primary">
+                New task to the inbox
+              </Link>
+              <button type="button" class="danger" onClick={() => void clear()} disabled={inbox.data.requests.length === 0}>
+                Clear
+              </button>
+            </div>
+          </div>
+          <h2>Requests ({inbox.data.requests.length})</h2>
+          {inbox.data.requests.length === 0 ? (
+            <p class="empty-state">Nothing has arrived yet.</p>
+          ) : (
+            <ol class="requests">
+              {inbox.data.requests.map((request, i) => (
+                <InboxRequest key={request.id} request={request} open={i === 0} />
+              ))}
+            </ol>
+          )}
+        </>
+      )}
+      {dialog}
+    </main>
+  );
+}
+
+/** One request; the newest shows its headers at once, the others on demand. */
+function InboxRequest({ request, open }: { request: InboxRequestView; open: boolean }) {
+  return (
+    <li class="card request">
+      <p class="request-line">
+        <span class="method">{request.method}</span> <span class="mono">{request.path}</span>
+        <span class="muted"> · {dateTime(request.receivedAt)}</span>
+      </p>
+      <details open={open}>
+        <summary>Headers ({Object.keys(request.headers).length})</summary>
+        <table class="headers">
+          <caption class="visually-hidden">Headers</caption>
+          <tbody>
+            {Object.entries(request.headers).map(([name, value]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
+                <td class="mono">{Array.isArray(value) ? value.join(', ') : value}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+      {request.body !== '' && (
+        <>
+          <p class="muted small">
+            Body{request.bodyEncoding === 'base64' ? ' (binary, base64)' : ''}
+            {request.truncated ? ', truncated' : ''}
+          </p>
+          <pre class="body">{request.body}</pre>
+        </>
+      )}
+    </li>
+  );
+}
