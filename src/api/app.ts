@@ -18,6 +18,7 @@ import { clientError, frameworkError, installErrorHandling, notFound } from './e
 import { registerOpenApi } from './openapi.js';
 import { activityRoutes } from './routes/activity.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { VERSION, serviceIndexRoutes } from './routes/service-index.js';
@@ -196,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   activityRoutes(app, ctx);
   await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);
+  dashboardRoutes(app);
   return app;
 }
 

@@ -122,18 +122,19 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
     assert.equal(res.body.status, 'ok');
   });
 
-  test('GET / answers a small index without credentials: name, version, the API base and the health check', async () => {
-    const res = await server.client.request('GET', '/');
+  test('GET / answers a small index without credentials: name, version, the API base and links that answer', async () => {
+    const res = await server.client.request<{ links: Record<string, string> }>('GET', '/');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    // The API docs, and the web app (npm run build makes it before the tests run).
     assert.deepEqual(res.body, {
       name: 'Kuueri Tasks',
       version,
       api: '/v1beta',
-      links: { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs' },
+      links: { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs', app: '/dashboard' },
     });
-    for (const link of Object.values(res.body.links as Record<string, string>)) {
-      assert.equal((await server.client.request('GET', link)).status, 200, `${link} answers`);
+    for (const [name, path] of Object.entries(res.body.links)) {
+      assert.equal((await server.client.request('GET', path)).status, 200, `the ${name} link answers`);
     }
   });
 

@@ -8,7 +8,7 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json',
  * Pages the index points to when this server has them. The health check always exists; a route
  * added at one of the other paths (API docs, the web app) shows up in the index by itself.
  */
-const LINKS = { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs', app: '/app' } as const;
+const LINKS = { health: '/healthz', openapi: '/v1beta/openapi.json', docs: '/docs', app: '/dashboard' } as const;
 
 /**
  * `GET /`: what answers here and where to go next, for a newcomer who opens the server's address.
