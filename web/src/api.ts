@@ -5,6 +5,8 @@
 import type { Session } from './session.js';
 import type {
   ActivityView,
+  BulkAction,
+  BulkAnswer,
   ErrorBody,
   FieldIssue,
   InboxView,
@@ -113,6 +115,8 @@ export function apiFor(session: Session) {
     reschedule: (taskId: string, when: RescheduleBody) => call(session, 'PATCH', `/v1beta/reschedule/${id(taskId)}`, when),
     unsubscribe: (taskId: string) => call(session, 'PATCH', `/v1beta/unsubscribe/${id(taskId)}`),
     remove: (taskId: string) => call(session, 'DELETE', `/v1beta/queues/${id(taskId)}`),
+    bulk: (action: BulkAction, ids: string[]) =>
+      call<BulkAnswer>(session, 'POST', '/v1beta/queues/bulk', { action, ids }).then((a) => a.body),
     activity: () => call<ActivityView>(session, 'GET', '/v1beta/activity').then((a) => a.body),
     inbox: () => call<InboxView>(session, 'GET', '/v1beta/inbox').then((a) => a.body),
     clearInbox: () => call(session, 'DELETE', '/v1beta/inbox'),

@@ -63,3 +63,13 @@ export interface InboxView {
   url: string;
   requests: InboxRequestView[];
 }
+
+/** `POST /v1beta/queues/bulk`: what an action did to the tasks it named. */
+export interface BulkAnswer {
+  done: number;
+  notFound: number;
+  notAllowed: number;
+  busy: number;
+}
+
+export type BulkAction = 'pause' | 'resume' | 'unsubscribe' | 'delete';

@@ -1,17 +1,18 @@
 /*
  * The project's tasks, newest first, from GET /v1beta/queues: filters by state, tag and host, a
- * search by id, pages by the answer's cursor, and a refresh every POLL_MS so states change on
- * screen as the tasks run.
+ * search by id, pages by the answer's cursor, a refresh every POLL_MS so states change on screen
+ * as the tasks run, and actions on the tasks selected (POST /v1beta/queues/bulk).
  */
 import { useState } from 'preact/hooks';
 import { type Api, type TaskFilter, ApiError, describeError } from '../api.js';
 import { relative } from '../format.js';
-import { ErrorNote } from '../parts/notice.js';
+import { useConfirm } from '../parts/dialog.js';
+import { ErrorNote, StatusNote } from '../parts/notice.js';
 import { Link } from '../parts/link.js';
 import { StateBadge } from '../parts/state-badge.js';
 import { usePoll } from '../poll.js';
 import { navigate, paths } from '../router.js';
-import { TASK_STATES, type TaskView } from '../shapes.js';
+import { type BulkAction, type BulkAnswer, TASK_STATES, type TaskView } from '../shapes.js';
 import { ActivityPanel } from './activity.js';
 
 const PAGE_SIZE = 25;
@@ -24,17 +25,24 @@ export function TaskList({ api }: { api: Api }) {
   const cursor = cursors[cursors.length - 1] ?? null;
   const key = JSON.stringify([filter, cursor]);
   const list = usePoll(() => api.tasks(filter, PAGE_SIZE, cursor), key);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [bulkStatus, setBulkStatus] = useState<string | null>(null);
 
   const apply = (event: Event): void => {
     event.preventDefault();
     setFilter({ state: draft.state || undefined, tag: draft.tag?.trim() || undefined, host: draft.host?.trim() || undefined });
     setCursors([null]);
+    setSelected(new Set());
   };
   const clear = (): void => {
     setDraft({});
     setFilter({});
     setCursors([null]);
+    setSelected(new Set());
   };
+  // Only the tasks on screen can be selected: a task that left the page is dropped from the selection.
+  const shown = list.data?.tasks ?? [];
+  const chosen = shown.filter((task) => selected.has(task.id)).map((task) => task.id);
 
   return (
     <main>
@@ -87,7 +95,21 @@ export function TaskList({ api }: { api: Api }) {
         <FindById api={api} />
       </div>
       <ErrorNote message={list.error} />
-      {list.data && <TaskTable tasks={list.data.tasks} filtered={Object.values(filter).some(Boolean)} />}
+      {chosen.length > 0 && (
+        <BulkBar
+          api={api}
+          ids={chosen}
+          onDone={(summary) => {
+            setBulkStatus(summary);
+            setSelected(new Set());
+            list.refresh();
+          }}
+        />
+      )}
+      <StatusNote message={bulkStatus} />
+      {list.data && (
+        <TaskTable tasks={list.data.tasks} filtered={Object.values(filter).some(Boolean)} selected={selected} onSelect={setSelected} />
+      )}
       {!list.data && !list.error && <p class="muted">Loading…</p>}
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
@@ -105,17 +127,39 @@ export function TaskList({ api }: { api: Api }) {
   );
 }
 
-function TaskTable({ tasks, filtered }: { tasks: TaskView[]; filtered: boolean }) {
+interface TableProps {
+  tasks: TaskView[];
+  filtered: boolean;
+  selected: ReadonlySet<string>;
+  onSelect: (selected: ReadonlySet<string>) => void;
+}
+
+function TaskTable({ tasks, filtered, selected, onSelect }: TableProps) {
   if (tasks.length === 0) {
     return <p class="empty-state">{filtered ? 'No task matches these filters.' : 'No tasks yet. Create one with “New task”.'}</p>;
   }
   const now = Date.now();
+  const all = tasks.every((task) => selected.has(task.id));
+  const toggle = (id: string, on: boolean): void => {
+    const next = new Set(selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    onSelect(next);
+  };
   return (
     <div class="table-wrap">
       <table class="tasks">
         <caption class="visually-hidden">Tasks, newest first</caption>
         <thead>
           <tr>
+            <th scope="col" class="pick">
+              <input
+                type="checkbox"
+                aria-label="Select every task on this page"
+                checked={all}
+                onChange={(e) => onSelect(e.currentTarget.checked ? new Set(tasks.map((task) => task.id)) : new Set())}
+              />
+            </th>
             <th scope="col">Task</th>
             <th scope="col">State</th>
             <th scope="col">Target</th>
@@ -131,7 +175,15 @@ function TaskTable({ tasks, filtered }: { tasks: TaskView[]; filtered: boolean }
         </thead>
         <tbody>
           {tasks.map((task) => (
-            <tr key={task.id} data-task-id={task.id}>
+            <tr key={task.id} data-task-id={task.id} class={selected.has(task.id) ? 'selected' : undefined}>
+              <td class="pick">
+                <input
+                  type="checkbox"
+                  aria-label={`Select task ${task.id}`}
+                  checked={selected.has(task.id)}
+                  onChange={(e) => toggle(task.id, e.currentTarget.checked)}
+                />
+              </td>
               <td>
                 <Link href={paths.task(task.id)} class="mono">
                   {task.id}
@@ -163,6 +215,55 @@ function TaskTable({ tasks, filtered }: { tasks: TaskView[]; filtered: boolean }
           ))}
         </tbody>
       </table>
+    </div>
+  );
+}
+
+const BULK: { action: BulkAction; label: string; done: string; confirm?: string }[] = [
+  { action: 'pause', label: 'Pause', done: 'paused' },
+  { action: 'resume', label: 'Resume', done: 'resumed' },
+  { action: 'unsubscribe', label: 'Cancel', done: 'cancelled', confirm: 'They will not run again; their timelines are kept.' },
+  { action: 'delete', label: 'Delete', done: 'deleted', confirm: 'The tasks and their timelines are deleted for good.' },
+];
+
+/** What a bulk action did, in words: "2 paused; 1 not allowed in its state". */
+function bulkSummary(answer: BulkAnswer, done: string): string {
+  const parts = [`${answer.done} ${done}`];
+  if (answer.notAllowed > 0) parts.push(`${answer.notAllowed} not allowed in ${answer.notAllowed === 1 ? 'its' : 'their'} state`);
+  if (answer.notFound > 0) parts.push(`${answer.notFound} not found`);
+  if (answer.busy > 0) parts.push(`${answer.busy} busy, try again`);
+  return `${parts.join('; ')}.`;
+}
+
+/** The actions on the selected tasks; the destructive ones ask first. */
+function BulkBar({ api, ids, onDone }: { api: Api; ids: string[]; onDone: (summary: string) => void }) {
+  const [dialog, ask] = useConfirm();
+  const [error, setError] = useState<string | null>(null);
+  const run = async (item: (typeof BULK)[number]): Promise<void> => {
+    const count = `${ids.length} task${ids.length === 1 ? '' : 's'}`;
+    if (
+      item.confirm &&
+      !(await ask({ title: `${item.label} ${count}?`, message: item.confirm, confirm: `${item.label} ${count}`, danger: true }))
+    ) {
+      return;
+    }
+    setError(null);
+    try {
+      onDone(bulkSummary(await api.bulk(item.action, ids), item.done));
+    } catch (e) {
+      setError(describeError(e));
+    }
+  };
+  return (
+    <div class="bulk" role="group" aria-label="Selected tasks">
+      <span>{ids.length} selected</span>
+      {BULK.map((item) => (
+        <button key={item.action} type="button" class={item.confirm ? 'danger' : undefined} onClick={() => void run(item)}>
+          {item.label} selected
+        </button>
+      ))}
+      <ErrorNote message={error} />
+      {dialog}
     </div>
   );
 }
