@@ -1,6 +1,6 @@
-// Lint: typescript-eslint's type-aware recommended rules, plus three house rules: time is read only
-// through core/clock.ts, the environment only in src/config.ts, and the client's address only in
-// src/api/client-address.ts.
+// Lint: typescript-eslint's type-aware recommended rules, plus house rules: time is read only
+// through core/clock.ts, the environment only in src/config.ts, the client's address only in
+// src/api/client-address.ts, and the web app renders no HTML and stores the token nowhere but sessionStorage.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -53,6 +53,19 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': ['error', onlyConfigReadsEnv, ...onlyClientAddressReadsSockets] },
   },
   { files: ['src/api/client-address.ts'], rules: { 'no-restricted-syntax': ['error', onlyConfigReadsEnv] } },
+  // The web app renders text, never HTML, and keeps the token in sessionStorage alone (web/src/session.ts).
+  {
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']", message: 'Render text: the CSP and the token depend on it.' },
+        { selector: "Identifier[name='localStorage']", message: 'The token lives in sessionStorage only (web/src/session.ts).' },
+        { selector: "MemberExpression[property.name='cookie']", message: 'The web app sets no cookie.' },
+        { selector: "MemberExpression[property.name='innerHTML']", message: 'Render text: the CSP and the token depend on it.' },
+      ],
+    },
+  },
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],

@@ -1,0 +1,60 @@
+/*
+ * Makes docs/images/dashboard.png, the README's picture of the web app: a real server with a few
+ * tasks in every state (some delivered to a local target named like a real host), signed in, the
+ * task list. Run after `npm run build`, by hand when the app's look changes:
+ *   npx tsx scripts/dashboard-screenshot.ts
+ */
+import type { LookupAddress } from 'node:dns';
+import { subscribeOk, waitForState } from '../test/helpers/api-tasks.js';
+import { launchBrowser, openPage } from '../test/helpers/browser.js';
+import { TargetServer } from '../test/helpers/target-server.js';
+import { startTestServer } from '../test/helpers/test-server.js';
+
+const OUT = new URL('../docs/images/dashboard.png', import.meta.url).pathname;
+const HOSTS = ['api.example.com', 'hooks.example.org', 'legacy.example.net'];
+
+const target = await TargetServer.start((request) => (request.url.startsWith('/fail') ? { status: 503 } : { status: 200 }));
+const loopback: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }];
+const server = await startTestServer({
+  overrides: {
+    resolver: async (hostname) => {
+      if (!HOSTS.includes(hostname)) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return loopback;
+    },
+  },
+});
+const browser = await launchBrowser();
+try {
+  const creds = await server.client.register('ops@example.com');
+  const at = (host: string, path: string): string => `http://${host}:${target.port}${path}`;
+  const task = (url: string, config: Record<string, unknown>, tags: string[], method = 'POST') =>
+    subscribeOk(server.client, creds, { httpRequest: { url, method }, config, tags });
+
+  const done = [
+    await task(at('hooks.example.org', '/invoice/paid'), {}, ['billing']),
+    await task(at('api.example.com', '/orders/sync'), { repeat: 1, repeatInterval: '1s' }, ['orders', 'nightly']),
+    await task(at('legacy.example.net', '/fail/notify'), { retry: 1, retryInterval: '1s' }, ['billing']),
+  ];
+  const later = await task('https://api.example.com/reports/weekly', { executionDelay: '6h' }, ['reports'], 'GET');
+  await server.client.pause(creds, later.id);
+  const cancelled = await task('https://hooks.example.org/reminder', { executionDelay: '2d' }, []);
+  await server.client.unsubscribe(creds, cancelled.id);
+  await task('https://api.example.com/cache/warm', { executionDelay: '25m', repeat: 12, repeatInterval: '2h' }, ['ops']);
+  await task('https://api.example.com/orders/sync', { executionDelay: '90s', retry: 3 }, ['orders']);
+  for (const { id } of done)
+    await waitForState(server.client, creds, id, id === done[2]!.id ? 'ERROR' : 'COMPLETED', { timeoutMs: 30_000 });
+
+  const { page } = await openPage(browser);
+  await page.setViewportSize({ width: 1280, height: 820 });
+  await page.goto(`${server.url}/dashboard`);
+  await page.getByLabel('Project ID', { exact: true }).fill(creds.id);
+  await page.getByLabel('Token', { exact: true }).fill(creds.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('tbody tr').nth(6).waitFor();
+  await page.getByRole('img', { name: /Last hour/ }).waitFor();
+  await page.screenshot({ path: OUT });
+  console.log(`wrote ${OUT}`);
+} finally {
+  await browser.close();
+  await Promise.all([server.close(), target.close()]);
+}
