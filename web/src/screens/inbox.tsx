@@ -3,7 +3,7 @@
  * to it, so a task can be tried without a target of your own.
  */
 import { useState } from 'preact/hooks';
-import { type Api, describeError } from '../api.js';
+import { type Api, ApiError, describeError } from '../api.js';
 import { dateTime } from '../format.js';
 import { useConfirm } from '../parts/dialog.js';
 import { Link } from '../parts/link.js';
@@ -12,8 +12,19 @@ import { usePoll } from '../poll.js';
 import { paths } from '../router.js';
 import type { InboxRequestView } from '../shapes.js';
 
+/** What the inbox routes answer while the inbox is off (PRODUCTION, unless TASKS_INBOX says otherwise): 404. */
+const OFF = 'off' as const;
+
 export function Inbox({ api }: { api: Api }) {
-  const inbox = usePoll(() => api.inbox(), 'inbox');
+  const poll = usePoll(
+    () =>
+      api.inbox().catch((e: unknown): typeof OFF => {
+        if (e instanceof ApiError && e.status === 404) return OFF;
+        throw e;
+      }),
+    'inbox',
+  );
+  const inbox = { ...poll, data: poll.data === OFF ? null : poll.data };
   const [dialog, ask] = useConfirm();
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -40,6 +51,11 @@ export function Inbox({ api }: { api: Api }) {
       <h1 tabIndex={-1}>Inbox</h1>
       <p class="lead">Point a task at this URL to see exactly what it sends. The latest requests come first.</p>
       <ErrorNote message={error ?? inbox.error} />
+      {poll.data === OFF && (
+        <p class="empty-state">
+          The inbox is off on this server. It is on by default at <code>LEVEL</code> DEVELOPMENT; <code>TASKS_INBOX=true</code> turns it on.
+        </p>
+      )}
       <StatusNote message={status} />
       {inbox.data && (
         <>
