@@ -3,23 +3,7 @@
  * (src/core/shapes.ts), so a changed field breaks this build rather than a screen. Nothing of the
  * server's code reaches the bundle (type imports are erased).
  */
-import type {
-  ActivityView,
-  BulkAction,
-  BulkAnswer,
-  ErrorBody,
-  FieldIssue,
-  InboxRequestView,
-  InboxView,
-  InfoView,
-  QueuedView,
-  RegisteredView,
-  RescheduleBody,
-  SubscribeBody,
-  TaskListView,
-  TaskView,
-  TimelineEntryView,
-} from '../../src/core/shapes.js';
+import type { QueuedView, SubscribeBody } from '../../src/core/shapes.js';
 
 export type {
   ActivityView,
@@ -37,7 +21,7 @@ export type {
   TaskListView,
   TaskView,
   TimelineEntryView,
-};
+} from '../../src/core/shapes.js';
 
 export type TaskState = QueuedView['state'];
 export type HttpMethod = SubscribeBody['httpRequest']['method'];
