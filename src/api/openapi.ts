@@ -6,7 +6,7 @@
  * api/auth.ts checks them) and its error answers, with the codes of core/errors.ts it can give.
  *
  * A route missing from ROUTE_DOCS is still documented, without a summary: test/http/openapi.test.ts
- * fails until it has one. docs/openapi.json is the committed copy (`npm run docs`).
+ * fails until it has one (and, for a route of one method, an operationId). docs/openapi.json is the committed copy (`npm run docs`).
  */
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
@@ -26,6 +26,12 @@ const TAGS = [
 type Tag = (typeof TAGS)[number]['name'];
 
 interface RouteDoc {
+  /**
+   * The operation's name for generated clients (packages/client's api-types.ts is generated from
+   * it): unique, and given for every route of one method (a route of several methods documents
+   * one operation per method, which one id cannot name).
+   */
+  operationId?: string;
   summary: string;
   tag: Tag;
   description?: string;
@@ -40,6 +46,7 @@ interface RouteDoc {
 /** Summaries and tags, by `METHOD /path` as the route is registered. */
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /': {
+    operationId: 'serviceIndex',
     summary: 'What answers here: name, version and links',
     tag: 'service',
     answer: {
@@ -53,24 +60,28 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
   },
   'GET /healthz': {
+    operationId: 'health',
     summary: 'Health check: the server and its store answer',
     tag: 'service',
     errors: ['STORE_UNAVAILABLE'],
     answer: { type: 'object', properties: { status: { const: 'ok' }, store: { enum: ['sqlite', 'redis'] } } },
   },
   'GET /v1beta/openapi.json': {
+    operationId: 'openApi',
     summary: 'This document (OpenAPI 3.1)',
     tag: 'service',
     answer: { type: 'object', description: 'An OpenAPI 3.1 document' },
   },
   'POST /v1beta/register': {
+    operationId: 'register',
     summary: 'Register a project; the token is shown this once',
     tag: 'projects',
     errors: ['EMAIL_TAKEN'],
     bodyExample: { email: 'me@example.com' },
   },
-  'GET /v1beta/info': { summary: "The project's email, queue count and limit", tag: 'projects' },
+  'GET /v1beta/info': { operationId: 'info', summary: "The project's email, queue count and limit", tag: 'projects' },
   'POST /v1beta/subscribe': {
+    operationId: 'subscribe',
     summary: 'Subscribe a task: an HTTP request to send later, with retries and repeats',
     tag: 'tasks',
     errors: ['QUEUE_FULL'],
@@ -85,53 +96,68 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
   },
   'GET /v1beta/queues': {
+    operationId: 'listTasks',
     summary: "A page of the project's tasks, newest first, filtered by state, tag, host and time; the next page in the Link header",
     tag: 'tasks',
     description:
       'A filter no index covers reads a bounded number of candidates a page: a page may hold fewer tasks than `limit` and still have a `nextCursor`.',
   },
   'POST /v1beta/queues/bulk': {
+    operationId: 'bulk',
     summary: 'Pause, resume, unsubscribe or delete many tasks, by id or by filter; counts per outcome',
     tag: 'tasks',
     bodyExample: { action: 'pause', filter: { state: ['RUNNING'], tag: 'billing' } },
   },
-  'GET /v1beta/queues/:id': { summary: 'A task: its state, effective config and counters', tag: 'tasks', errors: ['TASK_NOT_FOUND'] },
+  'GET /v1beta/queues/:id': {
+    operationId: 'getTask',
+    summary: 'A task: its state, effective config and counters',
+    tag: 'tasks',
+    errors: ['TASK_NOT_FOUND'],
+  },
   'GET /v1beta/queues/:id/timeline': {
+    operationId: 'timeline',
     summary: "A page of the task's timeline, oldest first; the next page in the Link header",
     tag: 'tasks',
     errors: ['VALIDATION_FAILED', 'TASK_NOT_FOUND'],
   },
   'PATCH /v1beta/pause/:id': {
+    operationId: 'pause',
     summary: 'Pause a RUNNING task, keeping the time left',
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY'],
   },
   'PATCH /v1beta/resume/:id': {
+    operationId: 'resume',
     summary: 'Resume a PAUSED task with the time it had left',
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY', 'QUEUE_FULL'],
   },
   'PATCH /v1beta/unsubscribe/:id': {
+    operationId: 'unsubscribe',
     summary: 'Cancel a RUNNING or PAUSED task',
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY'],
   },
   'DELETE /v1beta/queues/:id': {
+    operationId: 'deleteTask',
     summary: 'Delete a task that is not running, with its timeline',
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_BUSY'],
   },
   'POST /v1beta/subscribe/batch': {
+    operationId: 'subscribeBatch',
     summary: 'Subscribe up to 1,000 tasks at once: one result per item, in order, each all-or-nothing',
     tag: 'tasks',
     description: 'Each item is judged as a single subscribe; its result is the queued task (201) or its own coded error.',
   },
   'PATCH /v1beta/execute/:id': {
+    operationId: 'execute',
     summary: 'Run a RUNNING or PAUSED task now, keeping its retry and repeat settings',
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_IN_FLIGHT', 'TASK_BUSY'],
   },
   'PATCH /v1beta/reschedule/:id': {
+    operationId: 'reschedule',
     summary: "Move a task's next execution: a delay from now, or a time",
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_IN_FLIGHT', 'TASK_BUSY'],
@@ -144,9 +170,17 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     errors: ['NOT_FOUND', 'STORE_UNAVAILABLE', 'BODY_TOO_LARGE'],
     answer: { type: 'object', properties: { id: { type: 'string', description: 'The id the request is kept under' } } },
   },
-  'GET /v1beta/inbox': { summary: 'What the inbox received, newest first, and the URL a task of this project can target', tag: 'inbox' },
-  'DELETE /v1beta/inbox': { summary: "Empty the project's inbox", tag: 'inbox' },
-  'GET /v1beta/activity': { summary: "The project's deliveries and failures per minute over the last hour", tag: 'activity' },
+  'GET /v1beta/inbox': {
+    operationId: 'inbox',
+    summary: 'What the inbox received, newest first, and the URL a task of this project can target',
+    tag: 'inbox',
+  },
+  'DELETE /v1beta/inbox': { operationId: 'clearInbox', summary: "Empty the project's inbox", tag: 'inbox' },
+  'GET /v1beta/activity': {
+    operationId: 'activity',
+    summary: "The project's deliveries and failures per minute over the last hour",
+    tag: 'activity',
+  },
 };
 
 /** The names of the two credentials in `components.securitySchemes`. */
@@ -218,6 +252,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       const documented: Record<string, unknown> = {
         ...given,
         ...(doc ? { summary: doc.summary, tags: [doc.tag] } : {}),
+        ...(doc?.operationId && methods.length === 1 ? { operationId: doc.operationId } : {}),
         ...(doc?.description ? { description: doc.description } : {}),
         ...(body && doc?.bodyExample !== undefined ? { body: { ...body, examples: [doc.bodyExample] } } : {}),
         security: isPublic ? [] : SECURITY,

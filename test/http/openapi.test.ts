@@ -6,6 +6,7 @@ import { UNKNOWN_ID } from '../helpers/api-assertions.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
 
 interface Operation {
+  operationId?: string;
   summary?: string;
   tags?: string[];
   security?: Array<Record<string, string[]>>;
@@ -54,6 +55,23 @@ describe('the OpenAPI document and the interactive docs', () => {
       [],
       'rows of ROUTE_DOCS with no route',
     );
+  });
+
+  test('every operation but the inbox of many methods has an operationId (a generated client names its method by it), each used once', () => {
+    const seen = new Set<string>();
+    const without = new Set<string>();
+    for (const { method, path, op } of operations()) {
+      if (op.operationId === undefined) {
+        without.add(path);
+        continue;
+      }
+      assert.match(op.operationId, /^[a-z][A-Za-z]*$/, `${method} ${path}`);
+      assert.ok(!seen.has(op.operationId), `${op.operationId} is used twice`);
+      seen.add(op.operationId);
+    }
+    // One route answers every method there, so one id cannot name its operations: add any other's to ROUTE_DOCS.
+    assert.deepEqual([...without], ['/inbox/{projectId}']);
+    assert.ok(seen.has('subscribe') && seen.has('listTasks'), [...seen].join(', '));
   });
 
   test('every operation documents its error answers with the error body', () => {
