@@ -15,7 +15,7 @@ const onlyClientAddressReadsSockets = ['ip', 'ips', 'remoteAddress'].map((name) 
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'bench/results/', 'coverage/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'bench/results/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,7 @@
 // Regenerates the tables of docs/configuration.md and docs/errors.md from the code that defines
 // them (src/config.ts SETTINGS, src/core/errors.ts ERROR_REGISTRY and RETIRED_ERROR_CODES), and
-// docs/openapi.json from the routes (src/api/openapi.ts). `npm run docs` writes them; test/docs
-// checks they are in step.
+// docs/openapi.json from the routes (src/api/openapi.ts), and the client's types from that document
+// (scripts/gen-client-types.ts). `npm run docs` writes them; test/docs checks they are in step.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../src/core/errors.js';
 import { createRequestCipher } from '../src/core/sealed-request.js';
 import { createTargetPolicy } from '../src/core/target-policy.js';
 import { createLogger } from '../src/logger.js';
+import { CLIENT_TYPES_FILE, type OpenApiDocument, clientTypes } from './gen-client-types.js';
 import { appDeps } from '../src/server.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
@@ -82,8 +83,16 @@ export async function openApiJson(): Promise<string> {
   }
 }
 
+/** The typed client's types, from the OpenAPI document as openApiJson makes it. */
+async function clientTypesText(): Promise<string> {
+  return clientTypes(JSON.parse(await openApiJson()) as OpenApiDocument);
+}
+
 /** Files generated whole. */
-export const GENERATED_FILES = [{ file: 'docs/openapi.json', text: openApiJson }] as const;
+export const GENERATED_FILES = [
+  { file: 'docs/openapi.json', text: openApiJson },
+  { file: CLIENT_TYPES_FILE, text: clientTypesText },
+] as const;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const doc of DOCS) {
