@@ -252,6 +252,12 @@ export interface TaskStore {
   /** The earliest due time, or null when nothing is scheduled. */
   nextDueAt(): Promise<number | null>;
   /**
+   * How many tasks are due at `now` and not held (never claimed, or their lease ran out), counting
+   * no further than `cap`: the cost stays bounded however many are due (the due backlog metric).
+   * Parked tasks are not counted.
+   */
+  countDue(now: number, cap: number): Promise<number>;
+  /**
    * Calls `listener` with the due time when a write, in any process sharing the store, makes a task
    * due earlier than every task that was scheduled (or when nothing was): that is when a sleeping
    * scheduler must wake sooner. Adapters may report other writes too.

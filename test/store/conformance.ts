@@ -700,6 +700,20 @@ export function describeTaskStoreContract(
         assert.deepEqual(claimed.map((t) => t.id).sort(), [t1.id, t2.id].sort());
       });
 
+      test('countDue counts the tasks due at now and not held, no further than the cap', async () => {
+        const p = await project();
+        for (const offset of [1_000, 2_000, 3_000, 4_000]) await insertAt(store, p, T0 + offset);
+        await insertAt(store, p, T0 + 9_000);
+        await insertInState(store, p, 'PAUSED', T0 + 1_000);
+        assert.equal(await store.countDue(T0 + 999, 100), 0, 'nothing due yet');
+        assert.equal(await store.countDue(T0 + 3_000, 100), 3, 'due at now counts (inclusive)');
+        assert.equal(await store.countDue(T0 + 8_000, 2), 2, 'the cap bounds the count');
+        assert.equal(await store.countDue(T0 + 8_000, 0), 0);
+        await store.claimDue(T0 + 2_000, 10, 30_000);
+        assert.equal(await store.countDue(T0 + 8_000, 100), 2, 'claimed tasks are held');
+        assert.equal(await store.countDue(T0 + 40_000, 100), 5, 'and due again once their lease ran out');
+      });
+
       test('with a limit, the earliest due tasks are the ones claimed', async () => {
         const p = await project();
         const byDue = new Map<number, string>();

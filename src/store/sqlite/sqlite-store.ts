@@ -209,6 +209,8 @@ export class SqliteStore implements TaskStore {
          WHERE id = ? AND lease_token = ? RETURNING due_at`,
       ),
       nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
+      // Reads at most `cap` entries of the due index.
+      countDue: db.prepare<[number, number], { n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE due_at <= ? LIMIT ?)'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       finishedBefore: db.prepare<[number, number], { rid: number; timeline_length: number }>(
@@ -512,6 +514,10 @@ export class SqliteStore implements TaskStore {
 
   async nextDueAt(): Promise<number | null> {
     return this.guard(() => this.stmt.nextDue.get()?.due ?? null);
+  }
+
+  async countDue(now: number, cap: number): Promise<number> {
+    return this.guard(() => this.stmt.countDue.get(now, Math.max(0, cap))?.n ?? 0);
   }
 
   onDue(listener: (dueAt: number) => void): () => void {
