@@ -12,6 +12,7 @@ import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../src/core/errors.js';
 import { createRequestCipher } from '../src/core/sealed-request.js';
 import { createTargetPolicy } from '../src/core/target-policy.js';
 import { createLogger } from '../src/logger.js';
+import { ServiceMetrics } from '../src/observe/metrics.js';
 import { CLIENT_TYPES_FILE, type OpenApiDocument, clientTypes } from './gen-client-types.js';
 import { appDeps } from '../src/server.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -71,6 +72,7 @@ export async function openApiJson(): Promise<string> {
       clock: store.clock,
       policy: createTargetPolicy(config.allowList, config.denyList),
       logger: createLogger('silent'),
+      metrics: new ServiceMetrics(),
     };
     const app = await buildApp(appDeps(config, parts));
     await app.ready();

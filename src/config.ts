@@ -110,6 +110,13 @@ export const SETTINGS = {
     default: 'info',
     doc: 'Log level of the JSON log on standard output.',
   }),
+  metricsToken: setting<string | null>({
+    key: 'SERVICE.METRICS.TOKEN',
+    env: 'TASKS_METRICS_TOKEN',
+    parse: text(16),
+    default: null,
+    doc: 'Bearer token `GET /metrics` asks for (`Authorization: Bearer <token>`), at least 16 characters; without it, 401 UNAUTHORIZED. Unset: the metrics answer anyone who reaches the port (they name no project or task).',
+  }),
   trustProxy: setting({
     key: 'TRUST_PROXY',
     env: 'TASKS_TRUST_PROXY',

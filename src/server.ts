@@ -12,7 +12,10 @@ import { type AddressSource, NameLookups, systemAddresses } from './dispatch/nam
 import { RetentionSweeper } from './dispatch/retention.js';
 import { ownEndpoints } from './dispatch/target-guard.js';
 import { resolveEncryptionKey } from './key-file.js';
+import { DueBacklog } from './dispatch/due-backlog.js';
+import { ServiceMetrics } from './observe/metrics.js';
 import { openStore } from './store/open-store.js';
+import { timeStore } from './store/timed-store.js';
 import type { TaskStore } from './store/task-store.js';
 
 export interface ServerOverrides {
@@ -27,6 +30,8 @@ export interface RunningServer {
   app: FastifyInstance;
   store: TaskStore;
   dispatcher: Dispatcher;
+  /** This server's metrics (its own registry). */
+  metrics: ServiceMetrics;
   /** The address it listens on, e.g. http://127.0.0.1:8202 */
   url: string;
   /** Graceful stop: no new requests, no new claims, attempts in flight get the grace period. */
@@ -34,9 +39,10 @@ export interface RunningServer {
 }
 
 /** The API's dependencies: the parts given, and the rest from configuration. */
-export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger'>): AppDeps {
+export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger' | 'metrics'>): AppDeps {
   return {
     ...parts,
+    metricsToken: config.metricsToken,
     level: config.level,
     inbox: inboxEnabled(config),
     queueLimit: config.queueLimit,
@@ -57,7 +63,10 @@ export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'ciphe
 
 /** Wires configuration to store, API and dispatcher, and starts listening. */
 export async function startServer(config: AppConfig, logger: pino.Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
-  const store = overrides.store ?? (await openStore(config, overrides.clock));
+  const opened = overrides.store ?? (await openStore(config, overrides.clock));
+  const metrics = new ServiceMetrics();
+  // Everything below uses the store through its timed face: each operation's latency is a metric.
+  const store = timeStore(opened, (operation) => metrics.storeTimer(operation));
   const clock = overrides.clock ?? store.clock;
   try {
     const encryption = resolveEncryptionKey(config, logger);
@@ -87,6 +96,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       cipher,
       clock,
       logger,
+      observer: metrics,
       concurrency: config.concurrency,
       projectShare: config.projectShare / 100,
       hostShare: config.hostShare / 100,
@@ -94,7 +104,9 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       maxIdleMs: config.pollMs,
     });
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
-    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger }));
+    const backlog = new DueBacklog(store, clock, logger);
+    metrics.watch({ inFlight: () => dispatcher.active, dueBacklog: () => backlog.read() });
+    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger, metrics }));
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).
     await dispatcher.prepare();
@@ -118,7 +130,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       })();
       return closing;
     };
-    return { app, store, dispatcher, url, close };
+    return { app, store, dispatcher, metrics, url, close };
   } catch (error) {
     await store.close();
     throw error;

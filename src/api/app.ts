@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js';
 import type { Project } from '../core/task.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
+import { type ServiceMetrics, UNMATCHED_ROUTE } from '../observe/metrics.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import { clientAddressOf } from './client-address.js';
@@ -26,6 +27,8 @@ import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
 import { batchRoutes } from './routes/batch.js';
 import { listingRoutes } from './routes/listing.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 
 export interface AppDeps {
   store: TaskStore;
@@ -33,6 +36,10 @@ export interface AppDeps {
   clock: Clock;
   policy: TargetPolicy;
   logger: FastifyBaseLogger;
+  /** This server's metrics: the API counts its requests and subscribes there, and serves them at GET /metrics. */
+  metrics: ServiceMetrics;
+  /** The bearer token GET /metrics asks for (config.ts metricsToken); null: none. */
+  metricsToken: string | null;
   level: 'DEVELOPMENT' | 'PRODUCTION';
   /** Whether the inbox routes answer (config.ts inboxEnabled); off, they answer 404. */
   inbox: boolean;
@@ -63,6 +70,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     // One debug line per request (onResponse below) instead of two info lines.
     logController: new LogController({ disableRequestLogging: true }),
+    // Every line logged about a request carries its id (reqId), answered in X-Request-Id too.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     bodyLimit: deps.bodyLimit,
     // A client that stalls mid-request, or never sends one, is answered 408 and cut off; an idle
     // connection is closed after the keep-alive timeout. Fastify's own defaults wait forever.
@@ -90,7 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('project', null);
   app.decorateRequest('clientAddress', '');
   const clientAddress = clientAddressOf(deps.trustedProxies);
-  installErrorHandling(app, deps.logger, deps.bodyLimit);
+  installErrorHandling(app, deps.bodyLimit);
 
   // JSON only; an empty body is "no body" (PATCH routes carry none), and a body that tries to set
   // __proto__ or constructor.prototype is refused rather than parsed.
@@ -123,6 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     level: deps.level,
     inbox: deps.inbox,
     queueLimit: deps.queueLimit,
+    metrics: deps.metrics,
   };
   // Registrations are counted per client address; everything else a project does, per project
   // (when a limit is set): an app server calling its own service is one address doing everything.
@@ -153,6 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    reply.header(REQUEST_ID_HEADER, request.id);
     if (closing) return done(new AppError('SHUTTING_DOWN'));
     request.clientAddress = clientAddress(request);
     if (request.routeOptions.config.throttle !== 'register') return done();
@@ -175,21 +187,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!(project instanceof Promise)) return admit(project);
     project.then(admit, (error: unknown) => done(error as Error, payload));
   });
-  // Not even registered unless someone reads it: at info, the hook would run for nothing.
-  if ((pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.debug!) {
-    app.addHook('onResponse', (request, reply, done) => {
+  // Each answer is counted by its route's template (a URL holds ids), and at debug logged in one
+  // line: never the URL itself (its query may hold anything) nor a header or a body.
+  const logRequests = (pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.debug!;
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    deps.metrics.request(request.method, route, reply.statusCode, reply.elapsedTime);
+    if (logRequests) {
       request.log.debug(
-        { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
+        { method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime, projectId: request.project?.id },
         'request',
       );
-      done();
-    });
-  }
+    }
+    done();
+  });
 
   // Before any route: it documents routes as they are registered.
   await registerOpenApi(app, VERSION);
   serviceIndexRoutes(app);
   healthRoutes(app, ctx);
+  metricsRoutes(app, deps.metrics, deps.metricsToken);
   projectRoutes(app, ctx);
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);

@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { Project } from '../core/task.js';
+import type { ServiceMetrics } from '../observe/metrics.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Authenticator } from './auth.js';
 
@@ -34,6 +35,8 @@ export interface RouteContext {
   /** Whether the inbox routes answer. */
   inbox: boolean;
   queueLimit: number;
+  /** Where subscribes are counted. */
+  metrics: Pick<ServiceMetrics, 'subscribed'>;
 }
 
 export function projectOf(request: FastifyRequest): Project {

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidJson, validationError } from '../core/errors.js';
 import type { ErrorBody } from '../core/shapes.js';
-import type { Logger } from '../logger.js';
+import { UNMATCHED_ROUTE } from '../observe/metrics.js';
 import { isSchemaValidationFailure, validationIssues } from './validation-issues.js';
 
 /** Turns anything thrown in a route into an AppError; unknown errors become INTERNAL, caused by them. */
@@ -84,15 +84,20 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
 
-export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
+export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler(async (error, request, reply) => {
     // A route may set its own limit (the batch route does).
     const limit = request.routeOptions.bodyLimit ?? bodyLimit;
     const appError = toAppError(error, limit);
     if (appError.status >= 500 && appError.cause !== undefined) {
-      // The method and URL only: headers and bodies may hold tokens and secrets.
-      log.error(
-        { code: appError.code, method: request.method, url: request.url, ...describeCause(appError.cause) },
+      // The method and route template only: the URL's query, headers and bodies may hold tokens and secrets.
+      request.log.error(
+        {
+          code: appError.code,
+          method: request.method,
+          route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+          ...describeCause(appError.cause),
+        },
         `request failed: ${appError.code}`,
       );
     }

@@ -66,6 +66,14 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     errors: ['STORE_UNAVAILABLE'],
     answer: { type: 'object', properties: { status: { const: 'ok' }, store: { enum: ['sqlite', 'redis'] } } },
   },
+  'GET /metrics': {
+    operationId: 'metrics',
+    summary: "This server's metrics, in the Prometheus text format",
+    tag: 'service',
+    description:
+      'Not a project route: with SERVICE.METRICS.TOKEN (TASKS_METRICS_TOKEN) set, it needs `Authorization: Bearer <that token>`, else it answers anyone. The metrics are listed in docs/operations.md.',
+    errors: ['UNAUTHORIZED'],
+  },
   'GET /v1beta/openapi.json': {
     operationId: 'openApi',
     summary: 'This document (OpenAPI 3.1)',

@@ -54,6 +54,20 @@ export interface AttemptOutcome {
   permanent?: boolean;
 }
 
+/** An attempt's outcome in one word, for metrics and logs (a bounded set). */
+export const OUTCOME_NAMES = ['delivered', 'failed', 'no_answer', 'refused'] as const;
+export type OutcomeName = (typeof OUTCOME_NAMES)[number];
+
+/**
+ * delivered: answered 2xx; failed: answered another status; no_answer: sent, and no answer came
+ * (timeout, reset, refused connection); refused: never sent (the target guard, an unreadable request).
+ */
+export function outcomeName(outcome: AttemptOutcome): OutcomeName {
+  if (outcome.ok) return 'delivered';
+  if (outcome.statusCode !== 0) return 'failed';
+  return outcome.permanent ? 'refused' : 'no_answer';
+}
+
 export interface NewTaskInput {
   id: string;
   projectId: string;

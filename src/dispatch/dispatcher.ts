@@ -24,10 +24,23 @@ import { type Clock, monotonic } from '../core/clock.js';
 import { isAppError } from '../core/errors.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { Task, TimelineEntry } from '../core/task.js';
-import { type AttemptOutcome, type Transition, applyOutcome, attemptHeaders, recoverMissedRun } from '../core/task-machine.js';
+import {
+  type AttemptOutcome,
+  type OutcomeName,
+  type Transition,
+  applyOutcome,
+  attemptHeaders,
+  outcomeName,
+  recoverMissedRun,
+} from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
 import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../store/task-store.js';
 import { Cancellation, type Sender } from './http-sender.js';
+
+/** Told of every attempt's outcome (the metrics): how long it took and how late after its due time it was sent, in ms. */
+export interface AttemptObserver {
+  attempt(outcome: OutcomeName, durationMs: number, latenessMs: number): void;
+}
 
 export interface DispatcherOptions {
   store: TaskStore;
@@ -35,6 +48,8 @@ export interface DispatcherOptions {
   cipher: RequestCipher;
   clock: Clock;
   logger: Logger;
+  /** Besides the activity counts, who hears of each outcome. */
+  observer?: AttemptObserver;
   /** Attempts in flight at most. */
   concurrency: number;
   /** How long a claim holds before the task is due again; renewed while the attempt runs. */
@@ -90,7 +105,7 @@ interface InFlight {
 
 export class Dispatcher {
   private readonly store: TaskStore;
-  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger'>>;
+  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer'>>;
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
   private readonly slotsByGroup = new Map<string, number>();
@@ -341,6 +356,7 @@ export class Dispatcher {
     }
 
     let outcome: AttemptOutcome;
+    const lateMs = clock.now() - claimed.execAt;
     const sentAt = monotonic();
     try {
       const request = this.deps.cipher.open(claimed.request, claimed.id);
@@ -352,8 +368,12 @@ export class Dispatcher {
     }
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
-    const ms = Math.round(monotonic() - sentAt);
+    const took = monotonic() - sentAt;
+    const ms = Math.round(took);
+    const name = outcomeName(outcome);
+    // Every outcome is counted here and only here: the activity counts and the metrics.
     this.activity.count(claimed.projectId, outcome.ok);
+    this.deps.observer?.attempt(name, took, lateMs);
     const recorded = await this.record(slot, (current) => {
       const next = applyOutcome(current, outcome, clock.now());
       return { task: next.task, entries: [...before, ...next.entries] };
@@ -361,7 +381,16 @@ export class Dispatcher {
     // One line per attempt, from what the task machine was told: never the URL, a header or a body
     // (any of them may hold a secret), only the answer's status or why there was none.
     this.deps.logger.info(
-      { taskId: claimed.id, statusCode: outcome.statusCode, error: outcome.error, ms, state: recorded?.state ?? 'not recorded' },
+      {
+        taskId: claimed.id,
+        projectId: claimed.projectId,
+        attempt: claimed.attempts + 1,
+        outcome: name,
+        statusCode: outcome.statusCode,
+        error: outcome.error,
+        ms,
+        state: recorded?.state ?? 'not recorded',
+      },
       outcome.ok ? 'attempt succeeded' : 'attempt failed',
     );
   }

@@ -5,7 +5,8 @@
  * (one of them `Authorization`), a query parameter, the URL's own query and the body; they succeed,
  * fail (the target echoing the secrets back), succeed after a retry, repeat, time out, are reset,
  * are refused by the target guard at subscribe and at dispatch, are paused, resumed, cancelled and
- * deleted; every route is called, and every error path with the secrets in the request. Then every
+ * deleted; every route is called (the inbox and the metrics, with their token, too), and every error
+ * path with the secrets in the request, some of them in an X-Request-Id. Then every
  * answer (body and headers), the whole output of the process, every key of Redis databases 0-3
  * (SCAN), every command Redis received (MONITOR) and its append-only files are searched for every
  * secret, its hex, base64 and base64url forms at every alignment.
@@ -32,8 +33,14 @@ import { waitFor } from '../helpers/wait.js';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
+/** An X-Request-Id of the shape the server keeps. */
+const SAFE_REQUEST_ID = 'edge-7f3a.1:42';
+
 /** The secrets of one run: random, so any occurrence anywhere is a leak, never a coincidence. */
-function makeSecrets(): Record<'header' | 'targetAuth' | 'param' | 'urlQuery' | 'body' | 'cryptoKey' | 'redisPassword', string> {
+function makeSecrets(): Record<
+  'header' | 'targetAuth' | 'param' | 'urlQuery' | 'body' | 'cryptoKey' | 'redisPassword' | 'metricsToken',
+  string
+> {
   return {
     header: `hdr-${hex(12)}`,
     targetAuth: `tauth-${hex(12)}`,
@@ -42,6 +49,7 @@ function makeSecrets(): Record<'header' | 'targetAuth' | 'param' | 'urlQuery' | 
     body: `body-${hex(12)}`,
     cryptoKey: hex(32),
     redisPassword: `rpw${hex(12)}`,
+    metricsToken: `mtk_${hex(16)}`,
   };
 }
 
@@ -93,6 +101,8 @@ interface Recorded {
   text: string;
   /** The register answer shows the token once, by design. */
   showsToken: boolean;
+  /** GET /v1beta/inbox shows the requests the inbox received, secrets and all, by design. */
+  showsInbox: boolean;
 }
 
 /** An ApiClient that keeps every answer (status, headers and body) for the search. */
@@ -112,6 +122,7 @@ class RecordingClient extends ApiClient {
       status: res.status,
       text: `${headers}\n\n${typeof res.body === 'string' ? res.body : JSON.stringify(res.body)}`,
       showsToken: method === 'POST' && path === '/v1beta/register' && res.status === 201,
+      showsInbox: method === 'GET' && path === '/v1beta/inbox' && res.status === 200,
     });
     return res;
   }
@@ -176,6 +187,7 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       { name: 'encryption key (raw bytes)', text: secrets.cryptoKey, bytes: Buffer.from(secrets.cryptoKey, 'hex') },
       { name: 'encryption key (base64 of its bytes)', text: Buffer.from(secrets.cryptoKey, 'hex').toString('base64').slice(0, 40) },
       ...(kind === 'redis' ? [{ name: 'Redis password', text: secrets.redisPassword }] : []),
+      ...formsOf('metrics token', secrets.metricsToken),
     ];
 
     /** The request a task sends, every secret in it. */
@@ -235,6 +247,7 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
             ...store,
             TASKS_CRYPTO_KEY: secrets.cryptoKey,
             TASKS_LOG_LEVEL: 'trace',
+            TASKS_METRICS_TOKEN: secrets.metricsToken,
             // Only the name localhost is allowed: literal 127.0.0.1 is refused at subscribe, and this
             // machine's own name (resolving to loopback or a private address) at dispatch.
             TASKS_ALLOW_TARGETS: 'localhost',
@@ -485,6 +498,47 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       assert.equal((await api.request('GET', '/healthz')).status, 200);
       api.label = '';
 
+      // The inbox: a task sends every secret to it, and a client does too; it shows them, then is emptied.
+      const inboxPath = `/inbox/${creds.id}`;
+      await subscribe('inbox', { httpRequest: httpRequest(`${server.url}${inboxPath}`) });
+      assert.equal((await waitFinal(ids.inbox!)).state, 'COMPLETED', 'the task reached the inbox');
+      api.label = 'a request to the inbox with every secret';
+      const pushed = await api.request('PUT', `${inboxPath}?apikey=${secrets.param}&sig=${secrets.urlQuery}`, {
+        rawBody: secrets.body,
+        headers: { 'x-api-key': secrets.header, authorization: `Bearer ${secrets.targetAuth}`, 'content-type': 'text/plain' },
+      });
+      assert.equal(pushed.status, 200, JSON.stringify(pushed.body));
+      api.label = 'inbox read';
+      const inbox = await api.request<{ requests: unknown[] }>('GET', '/v1beta/inbox', { creds });
+      assert.equal(inbox.status, 200);
+      assert.equal(inbox.body.requests.length, 2, 'the task and the client request');
+      assert.equal((await api.request('DELETE', '/v1beta/inbox', { creds })).status, 200);
+
+      // The metrics: refused without their token (or with a secret in its place), answered with it.
+      for (const [what, authorization, status] of [
+        ['no metrics token', undefined, 401],
+        ['a project token for the metrics', `Bearer ${creds.token}`, 401],
+        ['a secret for the metrics token', `Bearer ${secrets.header}`, 401],
+        ['the metrics token', `Bearer ${secrets.metricsToken}`, 200],
+      ] as const) {
+        api.label = what;
+        const res = await api.request('GET', '/metrics', { headers: authorization ? { authorization } : {} });
+        assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body).slice(0, 200)}`);
+      }
+
+      // Request ids: one of a safe shape is kept (and logged: the control for the log search), a
+      // secret-bearing one is replaced.
+      api.label = 'a safe request id';
+      const kept = await api.request('GET', '/v1beta/info', { creds, headers: { 'x-request-id': SAFE_REQUEST_ID } });
+      assert.equal(kept.headers.get('x-request-id'), SAFE_REQUEST_ID);
+      for (const unsafe of [`Bearer ${creds.token}`, creds.token, `${secrets.header}=`, `k=${secrets.param}`]) {
+        api.label = 'a secret in X-Request-Id';
+        const res = await api.request('GET', '/v1beta/info', { creds, headers: { 'x-request-id': unsafe } });
+        assert.equal(res.status, 200);
+        assert.notEqual(res.headers.get('x-request-id'), unsafe);
+      }
+      api.label = '';
+
       // Control: the target did receive every secret, as sent.
       const received = target.requests.filter((r) => r.url.startsWith('/ok') || r.url.startsWith('/fail'));
       assert.ok(received.length >= 2, 'the target was reached');
@@ -502,13 +556,19 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       const all = needles();
       const leaks: string[] = [];
       for (const answer of api.answers) {
-        const relevant = answer.showsToken ? all.filter((n) => !/token/.test(n.name)) : all;
+        // The inbox shows what it received (the tokens it never received must still not show).
+        const relevant = answer.showsToken
+          ? all.filter((n) => !/token/.test(n.name))
+          : answer.showsInbox
+            ? all.filter((n) => /token|key|password/.test(n.name))
+            : all;
         const found = findIn(answer.text, relevant);
         if (found.length > 0) leaks.push(`${answer.what}: ${found.join(', ')}\n    ${answer.text.replace(/\n/g, ' | ').slice(0, 400)}`);
       }
       assert.deepEqual(leaks, [], `answers holding a secret:\n${leaks.join('\n')}`);
-      // Control: the register answer does show the token (so the search would see one).
+      // Control: the register answer does show the token (so the search would see one), the inbox the secrets.
       assert.ok(api.answers.some((a) => a.showsToken && a.text.includes(creds.token)));
+      assert.ok(api.answers.some((a) => a.showsInbox && a.text.includes(secrets.header)));
     });
 
     test('error answers do not quote any part of a secret the refused request carried (no 10-character fragment)', async (t) => {
@@ -557,6 +617,33 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
         'debug request lines are logged at trace',
       );
       assert.ok(lines.length >= 50, `the scenario was logged (${lines.length} lines)`);
+      // One line per request: its id, method, route template, status and time; never its URL.
+      const requests = lines.filter((l) => l.msg === 'request');
+      assert.ok(requests.length >= 40, `request lines (${requests.length})`);
+      for (const line of requests) {
+        assert.equal(typeof line.reqId, 'string', JSON.stringify(line));
+        assert.ok(typeof line.route === 'string' && typeof line.status === 'number' && typeof line.ms === 'number', JSON.stringify(line));
+        assert.equal(line.url, undefined, 'no URL');
+      }
+      assert.ok(
+        requests.some((l) => l.reqId === SAFE_REQUEST_ID && l.projectId === creds.id && l.route === '/v1beta/info'),
+        "the caller's request id and the project are in its request's line",
+      );
+      assert.ok(requests.some((l) => l.route === '/inbox/:projectId' && l.method === 'PUT'));
+      assert.ok(requests.some((l) => l.route === '/metrics' && l.status === 401));
+      // One line per attempt outcome: task, project, attempt number, outcome, status, time.
+      const attempts = lines.filter((l) => l.msg === 'attempt succeeded' || l.msg === 'attempt failed');
+      for (const line of attempts) {
+        assert.ok(typeof line.taskId === 'string' && line.projectId === creds.id, JSON.stringify(line));
+        assert.ok(
+          typeof line.attempt === 'number' && typeof line.outcome === 'string' && typeof line.ms === 'number',
+          JSON.stringify(line),
+        );
+      }
+      assert.ok(
+        attempts.some((l) => l.taskId === ids.flaky && l.attempt === 2 && l.outcome === 'delivered'),
+        'the retried task: its second attempt',
+      );
       const found = findIn(output, needles());
       assert.deepEqual(found, [], `the server's output holds: ${found.join(', ')}`);
     });

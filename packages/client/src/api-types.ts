@@ -46,6 +46,9 @@ export type HealthAnswer = {
   store?: 'sqlite' | 'redis';
 };
 
+/** The 200 answer of `GET /metrics`. */
+export type MetricsAnswer = unknown;
+
 /** The request body of `POST /v1beta/register`. */
 export type RegisterBody = {
   email: string;
@@ -364,6 +367,8 @@ export interface Operations {
   serviceIndex: { params: never; query: never; body: never; answer: ServiceIndexAnswer };
   /** GET /healthz: Health check: the server and its store answer */
   health: { params: never; query: never; body: never; answer: HealthAnswer };
+  /** GET /metrics: This server's metrics, in the Prometheus text format */
+  metrics: { params: never; query: never; body: never; answer: MetricsAnswer };
   /** POST /v1beta/register: Register a project; the token is shown this once */
   register: { params: never; query: never; body: RegisterBody; answer: RegisterAnswer };
   /** GET /v1beta/info: The project's email, queue count and limit */
@@ -409,6 +414,7 @@ export type OperationId = keyof Operations;
 export const OPERATIONS = {
   serviceIndex: { method: 'GET', path: '/', status: 200, auth: false },
   health: { method: 'GET', path: '/healthz', status: 200, auth: false },
+  metrics: { method: 'GET', path: '/metrics', status: 200, auth: false },
   register: { method: 'POST', path: '/v1beta/register', status: 201, auth: false },
   info: { method: 'GET', path: '/v1beta/info', status: 200, auth: true },
   subscribe: { method: 'POST', path: '/v1beta/subscribe', status: 201, auth: true },

@@ -72,6 +72,7 @@ export function batchRoutes(fastify: FastifyInstance, ctx: RouteContext, bodyLim
     });
 
     const stored = await ctx.store.insertTasks(tasks, ctx.queueLimit);
+    ctx.metrics.subscribed(stored.filter(Boolean).length);
     const full = errorBody(queueFull(ctx.queueLimit));
     stored.forEach((ok, k) => {
       results[positions[k]!] = ok ? { statusCode: 201, task: queuedView(tasks[k]!) } : { statusCode: full.statusCode, error: full };

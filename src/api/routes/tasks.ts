@@ -22,6 +22,7 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     if (request.validationError) throw validationError(subscribeIssues(request.body, request.validationError, project.id, now, ctx));
     const task = newTask(request.body, project.id, now, ctx);
     await ctx.store.insertTask(task, [], ctx.queueLimit);
+    ctx.metrics.subscribed(1);
     return reply.code(201).send(queuedView(task));
   });
 
