@@ -5,11 +5,15 @@
  * the first page of the project's tasks, pages deep in it (from the middle of the fill on), a state
  * filter (PAUSED, a tenth of the tasks), a tag filter and a host filter. Latency is the client's:
  * request sent to answer read, one request at a time on a keep-alive connection.
+ *
+ * Then, on the same server and its million tasks, GET /metrics: SCRAPES scrapes, timed the same way
+ * (the scrape must not grow with the tasks pending: docs/operations.md#monitor).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type BenchContext, type Credentials, authHeaders, log } from '../lib/context.js';
+import { cpuSecondsOf } from '../lib/procs.js';
 import type { StoreName } from '../lib/options.js';
 import { type Row, fmt, ms, verdict } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
@@ -19,6 +23,8 @@ import { fill } from './scale.js';
 const PAGES = 300;
 /** The target: a page of 100 at p99. */
 const P99_TARGET_MS = 10;
+/** Scrapes of GET /metrics timed, after as many to warm up; the target is the same as a page's. */
+const SCRAPES = 300;
 
 interface ListingCase {
   name: string;
@@ -33,6 +39,28 @@ export interface ListingRun {
   tasks: number;
   fillMs: number;
   cases: ListingCase[];
+  /** GET /metrics on the same server, in ms. */
+  scrape: { p50: number; p99: number; max: number; bytes: number; serverCpuMs: number };
+}
+
+/** The scrapes' latency, and the server's CPU per scrape (steadier than latency on a busy machine). */
+async function timeScrapes(pool: Pool, serverPid: number): Promise<ListingRun['scrape']> {
+  const latencies: number[] = [];
+  let bytes = 0;
+  let cpuAtStart = 0;
+  for (let i = 0; i < SCRAPES * 2; i++) {
+    if (i === SCRAPES) cpuAtStart = cpuSecondsOf(serverPid);
+    const t0 = performance.now();
+    const res = await pool.request({ method: 'GET', path: '/metrics' });
+    const text = await res.body.text();
+    const took = performance.now() - t0;
+    if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    if (i >= SCRAPES) latencies.push(took);
+    bytes = text.length;
+  }
+  const serverCpuMs = ((cpuSecondsOf(serverPid) - cpuAtStart) * 1000) / SCRAPES;
+  const s = summarize(latencies);
+  return { p50: s.p50, p99: s.p99, max: s.max, bytes, serverCpuMs };
 }
 
 async function timeCase(pool: Pool, creds: Credentials, name: string, query: string): Promise<ListingCase> {
@@ -88,7 +116,8 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ListingRun> 
     ] as const) {
       cases.push(await timeCase(pool, creds, name, query));
     }
-    return { tasks: count, fillMs: filled.ms, cases };
+    const scrape = await timeScrapes(pool, server.pid);
+    return { tasks: count, fillMs: filled.ms, cases, scrape };
   } finally {
     await pool.close();
     await server.stop();
@@ -107,6 +136,9 @@ export async function listingScenario(ctx: BenchContext, store: StoreName): Prom
         `listing/${store} run ${i + 1}: ${c.name} (${c.query || 'no filter'}): p50 ${ms(c.p50)} p99 ${ms(c.p99)} max ${ms(c.max)}, ${fmt(c.tasksPerPage)} tasks a page`,
       );
     }
+    log(
+      `listing/${store} run ${i + 1}: GET /metrics: p50 ${ms(run.scrape.p50)} p99 ${ms(run.scrape.p99)} max ${ms(run.scrape.max)}, server CPU ${ms(run.scrape.serverCpuMs)} a scrape, ${fmt(run.scrape.bytes)} bytes`,
+    );
   }
   // The figures of the last run (one run is the default for this scenario's size).
   const last = runs[runs.length - 1]!;
@@ -120,5 +152,15 @@ export async function listingScenario(ctx: BenchContext, store: StoreName): Prom
     verdict: verdict(c.p99 <= P99_TARGET_MS),
     notes: [],
   }));
+  rows.push({
+    scenario: 'listing',
+    store,
+    figure: `GET /metrics: p50 ${ms(last.scrape.p50)} · p99 ${ms(last.scrape.p99)} · CPU ${ms(last.scrape.serverCpuMs)} (${fmt(last.tasks)} tasks)`,
+    ceiling: '—',
+    ratio: '—',
+    target: `p99 ≤ ${P99_TARGET_MS} ms`,
+    verdict: verdict(last.scrape.p99 <= P99_TARGET_MS),
+    notes: [],
+  });
   return { runs, rows };
 }
