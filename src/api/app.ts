@@ -68,7 +68,7 @@ export interface ConnectionLimits {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    // One debug line per request (onResponse below) instead of two info lines.
+    // One info line per request (onResponse below) instead of two.
     logController: new LogController({ disableRequestLogging: true }),
     // Every line logged about a request carries its id (reqId), answered in X-Request-Id too.
     requestIdHeader: false,
@@ -99,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.server.maxConnections = deps.connections.maxConnections;
   app.decorateRequest('project', null);
   app.decorateRequest('clientAddress', '');
+  app.decorateRequest('taskId', undefined);
   const clientAddress = clientAddressOf(deps.trustedProxies);
   installErrorHandling(app, deps.bodyLimit);
 
@@ -187,15 +188,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!(project instanceof Promise)) return admit(project);
     project.then(admit, (error: unknown) => done(error as Error, payload));
   });
-  // Each answer is counted by its route's template (a URL holds ids), and at debug logged in one
-  // line: never the URL itself (its query may hold anything) nor a header or a body.
-  const logRequests = (pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.debug!;
+  // Each answer is counted by its route's template (a URL holds ids) and logged in one line: never
+  // the URL itself (its query may hold anything) nor a header or a body.
+  const logRequests = (pino.levels.values[deps.logger.level] ?? Infinity) <= pino.levels.values.info!;
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     deps.metrics.request(request.method, route, reply.statusCode, reply.elapsedTime);
     if (logRequests) {
-      request.log.debug(
-        { method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime, projectId: request.project?.id },
+      const taskId = request.taskId ?? (request.params as { id?: string } | undefined)?.id;
+      request.log.info(
+        { method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime, projectId: request.project?.id, taskId },
         'request',
       );
     }

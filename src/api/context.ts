@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated project; set by the onRequest hook of every non-public /v1beta route. */
     project: Project | null;
+    /** The task the request created or acted on, for its log line; routes with an `:id` need not set it. */
+    taskId: string | undefined;
   }
   interface FastifyContextConfig {
     /** Routes that need no credentials (register, health). */

@@ -611,10 +611,10 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
       assert.deepEqual(await server.kill('SIGTERM'), { code: 0, signal: null });
       const output = server.output();
       const lines = logLines(output);
-      // Control: the log really is verbose and covers the scenario (request lines at debug, 20).
+      // Control: the log covers the scenario (request lines are at info, 30).
       assert.ok(
-        lines.some((l) => l.level === 20 && l.msg === 'request'),
-        'debug request lines are logged at trace',
+        lines.some((l) => l.level === 30 && l.msg === 'request'),
+        'request lines are logged at info',
       );
       assert.ok(lines.length >= 50, `the scenario was logged (${lines.length} lines)`);
       // One line per request: its id, method, route template, status and time; never its URL.
@@ -630,6 +630,10 @@ for (const kind of ['sqlite', 'redis'] as const satisfies readonly StoreKind[]) 
         "the caller's request id and the project are in its request's line",
       );
       assert.ok(requests.some((l) => l.route === '/inbox/:projectId' && l.method === 'PUT'));
+      assert.ok(
+        requests.some((l) => l.route === '/v1beta/queues/:id' && typeof l.taskId === 'string' && l.taskId.length > 0),
+        'a request about a task names it',
+      );
       assert.ok(requests.some((l) => l.route === '/metrics' && l.status === 401));
       // One line per attempt outcome: task, project, attempt number, outcome, status, time.
       const attempts = lines.filter((l) => l.msg === 'attempt succeeded' || l.msg === 'attempt failed');
