@@ -420,6 +420,39 @@ describe('SqliteStore specifics', () => {
     await assert.rejects(store.insertTask(orphan.task, orphan.entries, 2), /does not exist/);
   });
 
+  test('a batch with a taken id stores none of its tasks and counts none of them', async () => {
+    // insertTasks writes a batch as multi-row INSERTs (task-inserter.ts) after counting it: a batch
+    // that throws must leave the counts as they were, in the first run and in the one with savepoints.
+    const store = openStore();
+    const project = newProject();
+    await store.insertProject(project);
+    const taken = await insertAt(store, project.id, T0 + 5_000);
+    const batch = Array.from({ length: 120 }, (_, i) => subscribeAt(project.id, T0 + 1_000 + i).task);
+    batch[70] = { ...batch[70]!, id: taken.id };
+    const single = subscribeAt(project.id, T0 + 3_000); // the same turn: it shares the batch's transaction
+    const [batchResult, singleResult] = await Promise.allSettled([
+      store.insertTasks(batch, 1_000),
+      store.insertTask(single.task, single.entries, 1_000),
+    ]);
+    assert.ok(batchResult.status === 'rejected', 'the batch with a taken id fails');
+    assert.match(String(batchResult.reason), /id of a task that exists/);
+    assert.equal(singleResult.status, 'fulfilled', 'a write of the same turn stays alone');
+    assert.equal(await store.findTask(project.id, batch[0]!.id), null);
+    assert.equal(await store.countActive(project.id), 2, 'the task stored before and the single insert');
+    // The next batch is counted from there, and its tasks read back whole, each with its own request.
+    const next = Array.from({ length: 120 }, (_, i) => ({
+      ...subscribeAt(project.id, T0 + 1_000 + i).task,
+      request: Buffer.of(2, i, 7, i),
+    }));
+    assert.deepEqual(await store.insertTasks(next, 100), [...Array<boolean>(98).fill(true), ...Array<boolean>(22).fill(false)]);
+    assert.equal(await store.countActive(project.id), 100);
+    for (const task of next.slice(0, 98)) {
+      const { version, ...found } = must(await store.findTask(project.id, task.id), task.id);
+      assert.deepEqual(found, task);
+      assert.equal(version, 1);
+    }
+  });
+
   test('a deleted or swept task leaves no request row behind', async () => {
     const store = openStore();
     const project = newProject();

@@ -25,7 +25,7 @@ import { decodeConfig, encodeConfig } from '../stored-config.js';
  * `timeline_length`, the count of its timeline entries (the store's, to keep the timeline bounded).
  */
 
-type SqlValue = string | number | bigint | Buffer | null;
+export type SqlValue = string | number | bigint | Buffer | null;
 
 interface SqlCodec<T> {
   encode(value: T): SqlValue;
@@ -193,6 +193,33 @@ export function insertValues(task: Task): SqlValue[] {
 }
 
 export const INSERT_REQUEST = `INSERT INTO requests (rid, ${REQUEST_COLUMN}) VALUES (?, ?)`;
+
+/** Values a row of insertTasksSql binds: its rid, its fields, due_at and finished_at. */
+const INSERT_TASKS_WIDTH = 3 + ROW_FIELDS.length;
+
+/** INSERT of `count` task rows (version 1) with their rids given, bound by position with pushInsertValues. */
+export function insertTasksSql(count: number): string {
+  const row = `(${[...Array.from({ length: INSERT_TASKS_WIDTH }, () => '?'), '1'].join(', ')})`;
+  return `INSERT INTO tasks (${['rid', ...ROW_FIELDS.map((f) => columnOf(f.name)), 'due_at', 'finished_at', 'version'].join(', ')})
+  VALUES ${Array.from({ length: count }, () => row).join(', ')}`;
+}
+
+/** INSERT of `count` sealed requests, bound by position with pushRequestValues. */
+export function insertRequestsSql(count: number): string {
+  return `INSERT INTO requests (rid, ${REQUEST_COLUMN}) VALUES ${Array.from({ length: count }, () => '(?, ?)').join(', ')}`;
+}
+
+/** Appends a task row's values, as insertTasksSql binds them, to `out`. */
+export function pushInsertValues(task: Task, rid: number, out: SqlValue[]): void {
+  out.push(rid);
+  for (const field of ROW_FIELDS) out.push(encode(field, task));
+  out.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null);
+}
+
+/** Appends a sealed request's values, as insertRequestsSql binds them, to `out`. */
+export function pushRequestValues(task: Task, rid: number, out: SqlValue[]): void {
+  out.push(rid, encode(REQUEST_FIELD, task));
+}
 
 export function requestValue(task: Task): SqlValue {
   return encode(REQUEST_FIELD, task);

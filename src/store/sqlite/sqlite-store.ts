@@ -52,6 +52,7 @@ import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
 import { TaskLister } from './task-lister.js';
+import { TaskInserter } from './task-inserter.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -88,6 +89,7 @@ export class SqliteStore implements TaskStore {
   private checkpointer: Checkpointer | null = null;
   private readonly inboxActivity: InboxActivityTables;
   private readonly lister: TaskLister;
+  private readonly inserter: TaskInserter;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -229,6 +231,7 @@ export class SqliteStore implements TaskStore {
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
     this.inboxActivity = new InboxActivityTables(db);
     this.lister = new TaskLister(this.db);
+    this.inserter = new TaskInserter(this.db, this.active);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -370,7 +373,7 @@ export class SqliteStore implements TaskStore {
     if (tasks.length === 0) return [];
     // One write of the batch (so one transaction, shared with the turn's other writes): a task
     // refused for a full queue writes nothing, and those after it see the count without it.
-    const stored = await this.writes.run(() => tasks.map((task) => this.insertRow(task, [], activeLimit)));
+    const stored = await this.writes.run(() => this.inserter.insert(tasks, activeLimit));
     let earliest = Infinity;
     stored.forEach((ok, i) => {
       const due = ok ? dueAtOf(tasks[i]!) : null;
