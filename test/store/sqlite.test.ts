@@ -453,6 +453,22 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  test('listings read through a connection of their own and see every committed write', async () => {
+    const store = openStore();
+    const project = newProject();
+    await store.insertProject(project);
+    const first = await insertAt(store, project.id, T0 + 5_000);
+    assert.deepEqual(
+      (await store.listTasks(project.id, { limit: 10 })).tasks.map((t) => t.id),
+      [first.id],
+    );
+    // Written after the listing's statement was prepared: the next page sees it.
+    const second = await insertAt(store, project.id, T0 + 6_000);
+    assert.deepEqual((await store.listTasks(project.id, { limit: 10 })).tasks.map((t) => t.id).sort(), [first.id, second.id].sort());
+    await store.close();
+    await assert.rejects(store.listTasks(project.id, { limit: 10 }), (error) => isAppError(error) && error.code === 'STORE_UNAVAILABLE');
+  });
+
   test('a deleted or swept task leaves no request row behind', async () => {
     const store = openStore();
     const project = newProject();

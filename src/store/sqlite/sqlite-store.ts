@@ -51,7 +51,7 @@ import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
-import { TaskLister } from './task-lister.js';
+import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
@@ -230,7 +230,8 @@ export class SqliteStore implements TaskStore {
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
     this.inboxActivity = new InboxActivityTables(db);
-    this.lister = new TaskLister(this.db);
+    // An in-memory database is this connection's alone.
+    this.lister = this.db.memory ? new TaskLister(this.db, false) : new TaskLister(listingConnection(options.path), true);
     this.inserter = new TaskInserter(this.db, this.active);
   }
 
@@ -269,6 +270,7 @@ export class SqliteStore implements TaskStore {
     this.writes.flush(); // nothing asked for is dropped
     await this.checkpointer?.close();
     this.events.removeAllListeners();
+    this.lister.close();
     if (this.db.open) this.db.close();
     this.lock?.release();
   }

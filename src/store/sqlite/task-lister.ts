@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { LIST_SCAN, type TaskQuery } from '../task-store.js';
 import { TASK_SELECT, type TaskRow, idOf } from './rows.js';
 
@@ -9,7 +9,25 @@ import { TASK_SELECT, type TaskRow, idOf } from './rows.js';
  * that index does not cover are checked on the rows it leads to, at most LIST_SCAN of them a page;
  * a page that runs out of them before it is full answers where it stopped as its next cursor.
  * Statements are built per shape of query (which conditions are present) and kept.
+ *
+ * A file's listings read through a connection of their own (listingConnection) that maps the file
+ * into memory: a page reads its rows, their requests and the index pages leading to them from all
+ * over the file, and each of those read through read() calls was a system call and a copy. Only
+ * this connection maps the file, so the rest of the store keeps SQLite's own page cache. It only
+ * reads, outside any transaction, so each page sees what was committed when it began.
  */
+
+/** As much of the file as SQLite maps at most (its build's limit); the pages a listing never touches cost nothing. */
+const MAPPED_BYTES = 0x7fff0000;
+
+/** A connection for listings of the database file at `path` (which exists: the store opened it first). */
+export function listingConnection(path: string): Database.Database {
+  const db = new Database(path, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  db.pragma('query_only = ON');
+  db.pragma(`mmap_size = ${MAPPED_BYTES}`);
+  return db;
+}
 
 type Driver = 'tag' | 'host' | 'states' | 'project';
 
@@ -81,7 +99,15 @@ export class TaskLister {
   private readonly pages = new Map<string, Database.Statement<[Params], TaskRow>>();
   private readonly scans = new Map<string, Database.Statement<[Params], { n: number; last: string | null }>>();
 
-  constructor(private readonly db: Database.Database) {}
+  /** `own`: the connection is the lister's (listingConnection), closed with it. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly own: boolean,
+  ) {}
+
+  close(): void {
+    if (this.own && this.db.open) this.db.close();
+  }
 
   /** Rows of the page (newest first, at most `limit`) and where the next page starts. */
   list(projectId: string, query: TaskQuery): { rows: TaskRow[]; next: string | null } {
