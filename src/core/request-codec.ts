@@ -1,3 +1,5 @@
+import { remembered } from './remembered.js';
+import type { TargetView } from './shapes.js';
 import { HTTP_METHODS, type HttpMethod, type HttpRequestSpec } from './task.js';
 
 /*
@@ -54,6 +56,38 @@ export function encodeRequest(request: HttpRequestSpec): Buffer {
 
 /** The inverse of encodeRequest; throws on anything it did not write (a stored record is input too). */
 export function decodeRequest(bytes: Buffer): OpenedRequest {
+  const read = readerOf(bytes);
+  const map = (): Record<string, string> | undefined => {
+    const count = read.varint();
+    if (count === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const name = read.text();
+      if (name === '__proto__') throw new Error('Sealed request has a forbidden name');
+      out[name] = read.text();
+    }
+    return out;
+  };
+  const request: OpenedRequest = { url: read.text(), method: read.method };
+  const params = map();
+  const headers = map();
+  if (params) request.params = params;
+  if (headers) request.headers = headers;
+  if (read.at() < bytes.length) request.body = bytes.subarray(read.at());
+  return request;
+}
+
+/**
+ * What a listing shows of an encoded request: its method and shownUrl, read from the start of the
+ * layout; the params, headers and body after them are left undecoded.
+ */
+export function decodeRequestTarget(bytes: Buffer): TargetView {
+  const read = readerOf(bytes);
+  return { method: read.method, url: shownUrl(read.text()) };
+}
+
+/** Reads an encoded request from its method on: varints and strings, checked against the end. */
+function readerOf(bytes: Buffer): { method: HttpMethod; varint(): number; text(): string; at(): number } {
   const method = HTTP_METHODS[bytes[0] ?? 255];
   if (method === undefined) throw new Error('Sealed request has an unknown method');
   let at = 1;
@@ -74,25 +108,18 @@ export function decodeRequest(bytes: Buffer): OpenedRequest {
     at += length;
     return value;
   };
-  const map = (): Record<string, string> | undefined => {
-    const count = varint();
-    if (count === 0) return undefined;
-    const out: Record<string, string> = {};
-    for (let i = 0; i < count; i++) {
-      const name = text();
-      if (name === '__proto__') throw new Error('Sealed request has a forbidden name');
-      out[name] = text();
-    }
-    return out;
-  };
-  const request: OpenedRequest = { url: text(), method };
-  const params = map();
-  const headers = map();
-  if (params) request.params = params;
-  if (headers) request.headers = headers;
-  if (at < bytes.length) request.body = bytes.subarray(at);
-  return request;
+  return { method, varint, text, at: () => at };
 }
+
+/**
+ * The URL a task shows of its request: without its query or fragment, which may carry a signature
+ * or a key, as the headers, params and body may; '' for one that does not parse. Kept for the last
+ * URLs seen: a batch's tasks mostly share a few.
+ */
+export const shownUrl = remembered((url: string): string => {
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  return parsed ? `${parsed.origin}${parsed.pathname}` : '';
+}, 1_000);
 
 function varintSize(n: number): number {
   let size = 1;

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
 import { pooledRandomBytes } from './random-pool.js';
-import { type OpenedRequest, decodeRequest, encodeRequest } from './request-codec.js';
+import { type OpenedRequest, decodeRequest, decodeRequestTarget, encodeRequest, shownUrl } from './request-codec.js';
+import type { TargetView } from './shapes.js';
 import type { HttpRequestSpec } from './task.js';
 
 /*
@@ -25,6 +26,11 @@ export interface RequestCipher {
   readonly keyId: string;
   seal(request: HttpRequestSpec, taskId: string): Buffer;
   open(sealed: Uint8Array, taskId: string): OpenedRequest;
+  /**
+   * The method and shown URL of a sealed request (request-codec.ts shownUrl), for a listing: the
+   * record is opened as by `open`, but of its plaintext only the method and URL are decoded.
+   */
+  openTarget(sealed: Uint8Array, taskId: string): TargetView;
   /**
    * Seals other records (an inbox's requests) with the same key and layout, bound to `aad` (what the
    * record belongs to): a record moved elsewhere does not open. Never opens as a request, nor a request as this.
@@ -99,6 +105,15 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const { format, bytes } = open(sealed, taskId);
       if (format === FORMAT) return decodeRequest(bytes);
       if (format === JSON_FORMAT) return openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
+      throw new Error('Sealed request has an unknown format');
+    },
+    openTarget(sealed, taskId) {
+      const { format, bytes } = open(sealed, taskId);
+      if (format === FORMAT) return decodeRequestTarget(bytes);
+      if (format === JSON_FORMAT) {
+        const { method, url } = parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown);
+        return { method, url: shownUrl(url) };
+      }
       throw new Error('Sealed request has an unknown format');
     },
     sealBytes: (plain, aad) => seal(BYTES_FORMAT, plain, aad),

@@ -6,14 +6,12 @@ import type { Task } from './task.js';
 export type { QueuedView, TargetView, TaskUpdates, TaskView } from './shapes.js';
 
 /**
- * The method and URL of the task's request, opened with the cipher. The URL without its query or
- * fragment: a query may carry a signature or a key, as the headers, params and body may, and none
- * of those is ever answered.
+ * The method and URL of the task's request, opened with the cipher (RequestCipher.openTarget). The
+ * URL without its query or fragment: a query may carry a signature or a key, as the headers,
+ * params and body may, and none of those is ever answered.
  */
 export function targetOf(cipher: RequestCipher, task: Pick<Task, 'id' | 'request'>): TargetView {
-  const { method, url } = cipher.open(task.request, task.id);
-  const parsed = URL.canParse(url) ? new URL(url) : null;
-  return { method, url: parsed ? `${parsed.origin}${parsed.pathname}` : '' };
+  return cipher.openTarget(task.request, task.id);
 }
 
 export function queuedView(task: Task): QueuedView {

@@ -163,6 +163,37 @@ describe('seal and open', () => {
   });
 });
 
+describe('openTarget: the method and the URL without its query, for a listing', () => {
+  const cipher = createRequestCipher(KEY);
+  const SHOWN = { method: 'POST', url: 'https://target.example/hook' };
+
+  test('shows the method and the URL without query or fragment; the request keeps them', () => {
+    const sealed = cipher.seal({ ...REQUEST, url: 'https://target.example/hook?sig=secret#frag' }, TASK_ID);
+    assert.deepEqual(cipher.openTarget(sealed, TASK_ID), SHOWN);
+    assert.equal(cipher.open(sealed, TASK_ID).url, 'https://target.example/hook?sig=secret#frag');
+  });
+
+  test('a record sealed as JSON (format 1) shows the same', () => {
+    assert.deepEqual(cipher.openTarget(sealJson(KEY, JSON.stringify(REQUEST), TASK_ID), TASK_ID), SHOWN);
+  });
+
+  test('a URL with a port shows it; one that does not parse shows as empty', () => {
+    const port = cipher.seal({ url: 'http://127.0.0.1:8080/a/b?x=1', method: 'DELETE' }, TASK_ID);
+    assert.deepEqual(cipher.openTarget(port, TASK_ID), { method: 'DELETE', url: 'http://127.0.0.1:8080/a/b' });
+    assert.deepEqual(cipher.openTarget(cipher.seal({ url: 'not a url', method: 'GET' }, TASK_ID), TASK_ID), { method: 'GET', url: '' });
+  });
+
+  test('it opens only what open opens: bound to the task id and the key, tampering fails', () => {
+    const sealed = cipher.seal(REQUEST, TASK_ID);
+    assert.throws(() => cipher.openTarget(sealed, OTHER_ID));
+    assert.throws(() => createRequestCipher(Buffer.alloc(32, 7)).openTarget(sealed, TASK_ID), /another key/);
+    for (const index of [0, 5, 17, 33, sealed.length - 1]) {
+      assert.throws(() => cipher.openTarget(flipByte(sealed, index), TASK_ID), `flipped byte ${index}`);
+    }
+    assert.throws(() => cipher.openTarget(cipher.sealBytes(Buffer.from('x'), TASK_ID), TASK_ID), /unknown format/);
+  });
+});
+
 describe('records sealed before the binary format (format 1, JSON) still open', () => {
   const cipher = createRequestCipher(KEY);
 
