@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import pino from 'pino';
 import secureJson from 'secure-json-parse';
@@ -106,8 +107,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only; an empty body is "no body" (PATCH routes carry none), and a body that tries to set
   // __proto__ or constructor.prototype is refused rather than parsed.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : bodyText(body);
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
@@ -218,6 +219,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await apiDocsRoutes(app);
   dashboardRoutes(app);
   return app;
+}
+
+/**
+ * The body as text. JSON bodies are almost always ASCII (a batch is mostly base64), and an ASCII
+ * buffer is its own Latin-1 text: copying it as such is several times cheaper than UTF-8 decoding,
+ * which the largest bodies (a batch of 1,000 subscribes) would otherwise pay per byte.
+ */
+function bodyText(body: Buffer): string {
+  return body.toString(isAscii(body) ? 'latin1' : 'utf8');
 }
 
 /**

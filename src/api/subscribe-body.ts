@@ -5,6 +5,7 @@
  */
 import type { FieldIssue } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { remembered } from '../core/remembered.js';
 import type { SubscribeBody } from '../core/shapes.js';
 import { resolveSubscription, subscriptionIssues } from '../core/subscription.js';
 import type { Task } from '../core/task.js';
@@ -12,6 +13,9 @@ import { createTask } from '../core/task-machine.js';
 import type { RouteContext } from './context.js';
 import { validPart } from './partial-body.js';
 import { type SchemaValidationFailure, validationIssues } from './validation-issues.js';
+
+/** The host name of a URL resolveSubscription accepted; kept for the last URLs seen, which a batch's tasks mostly share. */
+const hostnameOf = remembered((url: string): string => new URL(url).hostname, 1_000);
 
 /** Every issue of a body the schema refused: the schema's, and the semantic ones of the fields that passed it. */
 export function subscribeIssues(
@@ -42,7 +46,7 @@ export function subscribeIssues(
 export function newTask(body: SubscribeBody, projectId: string, now: number, ctx: RouteContext, hostTags?: Map<string, string>): Task {
   const resolved = resolveSubscription(body, now, ctx.policy, projectId);
   const id = newId(now);
-  const host = new URL(resolved.request.url).hostname;
+  const host = hostnameOf(resolved.request.url);
   let hostTag = hostTags?.get(host);
   if (hostTag === undefined) {
     hostTag = ctx.cipher.hostTag(host);

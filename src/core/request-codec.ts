@@ -21,37 +21,39 @@ export interface OpenedRequest {
 }
 
 export function encodeRequest(request: HttpRequestSpec): Buffer {
-  const strings: Buffer[] = [];
-  const text = (value: string): void => {
-    strings.push(Buffer.from(value, 'utf8'));
-  };
-  text(request.url);
-  const params = Object.entries(request.params ?? {});
-  const headers = Object.entries(request.headers ?? {});
-  for (const [name, value] of [...params, ...headers]) {
-    text(name);
-    text(value);
-  }
-  const body = request.data === undefined ? null : Buffer.from(request.data, 'base64');
+  // Sized first, then written in place: no Buffer per string, nor for the decoded body.
+  const params = request.params === undefined ? [] : Object.entries(request.params);
+  const headers = request.headers === undefined ? [] : Object.entries(request.headers);
+  const body = request.data;
+  const bodyBytes = body === undefined ? 0 : Buffer.byteLength(body, 'base64');
+  let size = 1 + textSize(request.url) + varintSize(params.length) + varintSize(headers.length) + bodyBytes;
+  for (const [name, value] of params) size += textSize(name) + textSize(value);
+  for (const [name, value] of headers) size += textSize(name) + textSize(value);
 
-  let size = 1 + varintSize(params.length) + varintSize(headers.length) + (body?.length ?? 0);
-  for (const s of strings) size += varintSize(s.length) + s.length;
   const out = Buffer.allocUnsafe(size);
   out[0] = HTTP_METHODS.indexOf(request.method);
-  let at = 1;
-  let next = 0;
-  const put = (s: Buffer): void => {
-    at = writeVarint(out, at, s.length);
-    at += s.copy(out, at);
-  };
-  put(strings[next++]!);
+  let at = writeText(out, 1, request.url);
   at = writeVarint(out, at, params.length);
-  for (let i = 0; i < params.length * 2; i++) put(strings[next++]!);
+  for (const [name, value] of params) at = writeText(out, writeText(out, at, name), value);
   at = writeVarint(out, at, headers.length);
-  for (let i = 0; i < headers.length * 2; i++) put(strings[next++]!);
-  if (body) at += body.copy(out, at);
+  for (const [name, value] of headers) at = writeText(out, writeText(out, at, name), value);
+  // byteLength counts what the base64 text decodes to; a body the decoder reads shorter would leave bytes unwritten.
+  if (body !== undefined && out.write(body, at, 'base64') !== bodyBytes)
+    return encodeRequest({ ...request, data: Buffer.from(body, 'base64').toString('base64') });
+  at += bodyBytes;
   if (at !== size) throw new Error(`request encoding wrote ${at} bytes of ${size}`);
   return out;
+}
+
+function textSize(value: string): number {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  return varintSize(bytes) + bytes;
+}
+
+function writeText(out: Buffer, at: number, value: string): number {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  at = writeVarint(out, at, bytes);
+  return at + out.write(value, at, 'utf8');
 }
 
 /** The inverse of encodeRequest; throws on anything it did not write (a stored record is input too). */

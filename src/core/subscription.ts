@@ -105,7 +105,7 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
 
   if (input.data === '') {
     issues.push({ field: 'httpRequest.data', message: 'must not be empty' });
-  } else if (input.data !== undefined && input.data.replace(/=+$/, '').length % 4 === 1) {
+  } else if (input.data !== undefined && unpaddedLength(input.data) % 4 === 1) {
     issues.push({ field: 'httpRequest.data', message: 'must be a valid base64 string' });
   }
 
@@ -115,6 +115,13 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
   if (input.params && Object.keys(input.params).length > 0) request.params = { ...input.params };
   if (headers && Object.keys(headers).length > 0) request.headers = { ...headers };
   return request;
+}
+
+/** The length of base64 text without its trailing `=`: counted from the end (a regex would scan the whole body). */
+function unpaddedLength(data: string): number {
+  let length = data.length;
+  while (length > 0 && data.charCodeAt(length - 1) === 0x3d) length--;
+  return length;
 }
 
 function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]): { config: TaskConfig; firstExecAt: number } {
