@@ -4,6 +4,7 @@ import type pino from 'pino';
 import { type AppDeps, buildApp } from './api/app.js';
 import { type AppConfig, describeStore, inboxEnabled } from './config.js';
 import type { Clock } from './core/clock.js';
+import type { Random } from './core/retry-policy.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -24,6 +25,8 @@ export interface ServerOverrides {
   /** Stands in for DNS (and the hosts file) when resolving targets' host names. */
   resolver?: AddressSource;
   store?: TaskStore;
+  /** Draws retry policies' jitter (a seeded source in tests); Math.random by default. */
+  random?: Random;
 }
 
 export interface RunningServer {
@@ -102,6 +105,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       hostShare: config.hostShare / 100,
       leaseMs: config.leaseMs,
       maxIdleMs: config.pollMs,
+      ...(overrides.random ? { random: overrides.random } : {}),
     });
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
     const backlog = new DueBacklog(store, clock, logger);

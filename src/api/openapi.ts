@@ -11,6 +11,7 @@
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { ERROR_REGISTRY, type ErrorCode } from '../core/errors.js';
+import { ATTEMPT_LOG } from '../core/limits.js';
 import { ErrorBody } from '../core/shapes.js';
 import { PROJECT_HEADER } from './auth.js';
 
@@ -126,6 +127,13 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'timeline',
     summary: "A page of the task's timeline, oldest first; the next page in the Link header",
     tag: 'tasks',
+    errors: ['VALIDATION_FAILED', 'TASK_NOT_FOUND'],
+  },
+  'GET /v1beta/queues/:id/attempts': {
+    operationId: 'attempts',
+    summary: "A page of the task's attempts, newest first, each with the first 1 KB of the answer; the next page in the Link header",
+    tag: 'tasks',
+    description: `A task keeps its latest ${ATTEMPT_LOG.maxEntries} attempts.`,
     errors: ['VALIDATION_FAILED', 'TASK_NOT_FOUND'],
   },
   'PATCH /v1beta/pause/:id': {

@@ -7,6 +7,7 @@
 import Type from 'typebox';
 import {
   ActionAnswer,
+  AttemptsView,
   ActivityView,
   BatchResults,
   BulkAnswer,
@@ -25,12 +26,19 @@ import {
 } from '../core/shapes.js';
 import { LISTING } from '../core/listing.js';
 import { TIMELINE } from '../core/timeline.js';
+import { ATTEMPT_LOG } from '../core/limits.js';
 
 const IdParams = Type.Object({ id: Type.String() });
 
 /** Checked by core/timeline.ts timelinePageQuery; other parameters are ignored, as they always were. */
 const TimelineQuery = Type.Object({
   limit: Type.Optional(Type.String({ maxLength: 16, description: `Entries in the page, 1 to ${TIMELINE.pageMax} (the default)` })),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'Where the page starts, from the Link header of the page before' })),
+});
+
+/** Checked by core/attempt-log.ts attemptPageQuery. */
+const AttemptsQuery = Type.Object({
+  limit: Type.Optional(Type.String({ maxLength: 16, description: `Attempts in the page, 1 to ${ATTEMPT_LOG.pageMax} (the default)` })),
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'Where the page starts, from the Link header of the page before' })),
 });
 
@@ -55,6 +63,7 @@ export const ROUTE_SCHEMAS = {
   subscribeBatch: { body: SubscribeBatchBody, response: { 200: BatchResults } },
   task: { params: IdParams, response: { 200: TaskView } },
   timeline: { params: IdParams, querystring: TimelineQuery, response: { 200: TimelineView } },
+  attempts: { params: IdParams, querystring: AttemptsQuery, response: { 200: AttemptsView } },
   pause: { params: IdParams, response: { 200: ActionAnswer('PAUSED') } },
   resume: { params: IdParams, response: { 200: QueuedView } },
   unsubscribe: { params: IdParams, response: { 200: ActionAnswer('UNSUBSCRIBED') } },

@@ -23,6 +23,22 @@ export const LIMITS = {
   emailLength: 254,
   /** Tags on one task. */
   tagCount: 10,
+  /** Statuses in one of a retry policy's lists. */
+  statusListMax: 50,
+  /** A backoff's factor at most. */
+  backoffFactorMax: 10,
+  /** What a retry policy's backoff cap and Retry-After cap default to. */
+  retryCapDefault: 3_600_000,
+} as const;
+
+/**
+ * The attempt log (core/attempt-log.ts): the latest `maxEntries` attempts of a task are kept, each
+ * with the first `excerptBytes` of the answer; one page holds at most `pageMax` of them.
+ */
+export const ATTEMPT_LOG = {
+  maxEntries: 50,
+  excerptBytes: 1024,
+  pageMax: 50,
 } as const;
 
 /** A tag: a letter or digit, then up to 39 of letters, digits and `.`, `_`, `:`, `-` (never a space or a comma). */

@@ -16,7 +16,9 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { ERROR_CODES } from './errors.js';
 import { ID_LENGTH } from './ids.js';
-import { LIMITS, TAG_PATTERN } from './limits.js';
+import { ATTEMPT_LOG, LIMITS, TAG_PATTERN } from './limits.js';
+import { ERROR_CLASSES, type ErrorClass } from './attempt-log.js';
+import { BACKOFF_JITTERS } from './retry-policy.js';
 import { HTTP_METHODS, TASK_STATES, TIMELINE_LABELS } from './task.js';
 
 // ── Request bodies ───────────────────────────────────────────────────────────
@@ -59,6 +61,55 @@ export type HttpRequestBody = Static<typeof HttpRequestBody>;
 
 // ── The task config ──────────────────────────────────────────────────────────
 
+/** HTTP statuses a retry policy lists: the failures a target can answer (redirects are not followed). */
+const statusList = (description: string) =>
+  Type.Array(Type.Integer({ minimum: 300, maximum: 599 }), { minItems: 1, maxItems: LIMITS.statusListMax, uniqueItems: true, description });
+
+/**
+ * The retry policy as a task keeps it (core/retry-policy.ts applies it): opt-in, beside the seed's
+ * retry fields, which keep their meaning. Durations in milliseconds; `maxRetryDurationMs` 0 means no cap.
+ */
+export const RetryPolicy = Type.Object({
+  backoff: Type.Optional(
+    Type.Object({
+      baseMs: Type.Integer(),
+      factor: Type.Number(),
+      capMs: Type.Integer(),
+      jitter: Type.Enum(BACKOFF_JITTERS, { type: 'string' }),
+    }),
+  ),
+  retryStatuses: Type.Optional(Type.Array(Type.Integer())),
+  finalStatuses: Type.Optional(Type.Array(Type.Integer())),
+  honorRetryAfter: Type.Boolean(),
+  retryAfterCapMs: Type.Integer(),
+  maxRetryDurationMs: Type.Integer(),
+});
+export type RetryPolicy = Static<typeof RetryPolicy>;
+
+/** The retry policy a subscribe may give (docs/api.md): every field optional; durations also as strings. */
+export const SubscribeRetryPolicy = Type.Object(
+  {
+    backoff: Type.Optional(
+      Type.Object(
+        {
+          baseMs: Type.Optional(duration()),
+          factor: Type.Optional(Type.Number({ minimum: 1, maximum: LIMITS.backoffFactorMax })),
+          capMs: Type.Optional(duration()),
+          jitter: Type.Optional(Type.Enum(BACKOFF_JITTERS, { type: 'string' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    retryStatuses: Type.Optional(statusList('Only these statuses are retried; any other failing status ends the task')),
+    finalStatuses: Type.Optional(statusList('These statuses end the task at once, retries left or not')),
+    honorRetryAfter: Type.Optional(Type.Boolean({ description: 'Wait at least what Retry-After says on a 429 or 503 (default true)' })),
+    retryAfterCapMs: Type.Optional(duration()),
+    maxRetryDurationMs: Type.Optional(duration()),
+  } satisfies { [K in keyof RetryPolicy]: TSchema },
+  { additionalProperties: false },
+);
+export type SubscribeRetryPolicy = Static<typeof SubscribeRetryPolicy>;
+
 /** The effective configuration: every field present, durations in milliseconds, 0 for "not set". */
 export const TaskConfig = Type.Object({
   executionDelay: Type.Integer(),
@@ -72,6 +123,7 @@ export const TaskConfig = Type.Object({
   repeatExponential: Type.Boolean(),
   repeatAt: Type.Integer(),
   timeout: Type.Integer(),
+  retryPolicy: Type.Optional(RetryPolicy),
 });
 export type TaskConfig = Static<typeof TaskConfig>;
 
@@ -92,6 +144,7 @@ export const SubscribeConfig = Type.Object(
     repeatExponential: Type.Optional(Type.Boolean()),
     repeatAt: Type.Optional(epochMs()),
     timeout: Type.Optional(duration()),
+    retryPolicy: Type.Optional(SubscribeRetryPolicy),
   } satisfies { [K in keyof TaskConfig]: TSchema },
   { additionalProperties: false },
 );
@@ -237,6 +290,25 @@ export type TimelineEntryView = Static<typeof TimelineEntryView>;
 
 export const TimelineView = Type.Array(TimelineEntryView);
 export type TimelineView = Static<typeof TimelineView>;
+
+/** One entry of `GET /v1beta/queues/:id/attempts` (core/attempt-log.ts). */
+export const AttemptView = Type.Object({
+  attempt: Type.Integer({ description: "The attempt's number: 1 for the task's first" }),
+  startedAt: Type.Integer(),
+  durationMs: Type.Integer(),
+  statusCode: Type.Integer({ description: 'The status the target answered; 0 when it did not answer' }),
+  errorClass: Type.Unsafe<ErrorClass | null>({
+    type: ['string', 'null'],
+    enum: [...ERROR_CLASSES, null],
+    description: 'Why there was no answer; null when there was one',
+  }),
+  response: Type.String({ description: `The first ${ATTEMPT_LOG.excerptBytes} bytes of the answer's body, as text or base64` }),
+  responseEncoding: Type.Enum(['utf8', 'base64'], { type: 'string' }),
+});
+export type AttemptView = Static<typeof AttemptView>;
+
+export const AttemptsView = Type.Array(AttemptView);
+export type AttemptsView = Static<typeof AttemptsView>;
 
 /** The answer of pause, unsubscribe and delete: `{"response": value}`. */
 export const ActionAnswer = <Value extends string>(value: Value) => Type.Object({ response: Type.Literal(value) });

@@ -6,7 +6,16 @@
 import { type FieldIssue, validationError } from './errors.js';
 import { parseDuration } from './durations.js';
 import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
-import type { HttpRequestBody, RescheduleBody, SubscribeBody, SubscribeConfig, TaskConfig } from './shapes.js';
+import { RETRY_POLICY_DEFAULTS } from './retry-policy.js';
+import type {
+  HttpRequestBody,
+  RescheduleBody,
+  RetryPolicy,
+  SubscribeBody,
+  SubscribeConfig,
+  SubscribeRetryPolicy,
+  TaskConfig,
+} from './shapes.js';
 import { portOf, type TargetPolicy } from './target-policy.js';
 import { firstExecAtOf } from './task-machine.js';
 import type { HttpRequestSpec } from './task.js';
@@ -167,7 +176,46 @@ function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]
   absolute('retryAt', 'retry');
   absolute('repeatAt', 'repeat');
 
+  if (input.retryPolicy !== undefined) {
+    const policy = resolveRetryPolicy(input.retryPolicy, config.retryInterval, issues);
+    if (policy.backoff && input.retryAt !== undefined) {
+      issues.push({
+        field: 'config.retryPolicy.backoff',
+        message: 'must be left out when config.retryAt is set (a retry at a set time has no backoff)',
+      });
+    }
+    config.retryPolicy = policy;
+  }
+
   return { config, firstExecAt };
+}
+
+/** The effective retry policy a subscribe's `config.retryPolicy` asks for, its defaults filled in (retry-policy.ts). */
+function resolveRetryPolicy(input: SubscribeRetryPolicy, retryInterval: number, issues: FieldIssue[]): RetryPolicy {
+  const at = (name: string): string => `config.retryPolicy.${name}`;
+  const d = RETRY_POLICY_DEFAULTS;
+  const policy: RetryPolicy = {
+    honorRetryAfter: input.honorRetryAfter ?? d.honorRetryAfter,
+    retryAfterCapMs: boundedDuration(input.retryAfterCapMs, at('retryAfterCapMs'), 0, LIMITS.intervalMax, issues) ?? d.retryAfterCapMs,
+    maxRetryDurationMs:
+      boundedDuration(input.maxRetryDurationMs, at('maxRetryDurationMs'), LIMITS.intervalMin, LIMITS.scheduleAheadMax, issues) ??
+      d.maxRetryDurationMs,
+  };
+  if (input.backoff) {
+    const baseMs =
+      boundedDuration(input.backoff.baseMs, at('backoff.baseMs'), LIMITS.intervalMin, LIMITS.intervalMax, issues) ?? retryInterval;
+    const capMs = boundedDuration(input.backoff.capMs, at('backoff.capMs'), LIMITS.intervalMin, LIMITS.intervalMax, issues) ?? d.capMs;
+    if (capMs < baseMs) issues.push({ field: at('backoff.capMs'), message: `must be at least backoff.baseMs (${baseMs} ms)` });
+    policy.backoff = { baseMs, factor: input.backoff.factor ?? d.factor, capMs, jitter: input.backoff.jitter ?? d.jitter };
+  }
+  if (input.retryStatuses) policy.retryStatuses = [...input.retryStatuses];
+  if (input.finalStatuses) {
+    policy.finalStatuses = [...input.finalStatuses];
+    const both = input.finalStatuses.filter((status) => input.retryStatuses?.includes(status));
+    if (both.length > 0)
+      issues.push({ field: at('finalStatuses'), message: `must not name a status retryStatuses names (${both.join(', ')})` });
+  }
+  return policy;
 }
 
 /** A duration given as `raw` (absent: undefined), in milliseconds if it parses and is within bounds; else an issue. */

@@ -17,7 +17,8 @@
  *
  * Retries: a failed attempt with retries left runs again after `retryInterval`, or
  * `retryInterval × n` for the n-th retry when `retryExponential` (the original's linear meaning), or
- * at `retryAt`. The retry budget starts again with every repeat. Repeats: a successful run with
+ * at `retryAt`. A task with a `retryPolicy` may end at once instead, or retry at another time
+ * (retry-policy.ts). The retry budget starts again with every repeat. Repeats: a successful run with
  * repeats left runs again after `repeatInterval` (× n when `repeatExponential`) or at `repeatAt`.
  *
  * Run now and reschedule move the next execution (to now, or to a given time) and keep every
@@ -32,11 +33,15 @@
  */
 import { AppError } from './errors.js';
 import { formatDuration } from './durations.js';
+import type { AttemptRecord, ErrorClass } from './attempt-log.js';
+import { type Random, finalReason, pastRetryDuration, policyRetryAt } from './retry-policy.js';
 import type { Task, TaskConfig, TaskState, TimelineEntry } from './task.js';
 
 export interface Transition {
   task: Task;
   entries: TimelineEntry[];
+  /** The attempt this step records, for the attempt log; written with the task (TaskStore.replaceTask). */
+  attempt?: AttemptRecord;
 }
 
 /** What one attempt to send the request came to. */
@@ -47,6 +52,14 @@ export interface AttemptOutcome {
   statusCode: number;
   /** Why there was no answer (timeout, connection refused, ...), when there was none. */
   error?: string;
+  /** The kind of that failure, for the attempt log (core/attempt-log.ts). */
+  errorClass?: ErrorClass;
+  /** The answer's Retry-After header, as sent (a retry policy may honour it on a 429 or 503). */
+  retryAfter?: string;
+  /** The answer carried the stop header (retry-policy.ts STOP_RETRY_HEADER) set to true. */
+  stopRetry?: boolean;
+  /** The first bytes of the answer's body (at most ATTEMPT_LOG.excerptBytes), for the attempt log. */
+  excerpt?: Uint8Array;
   /**
    * Nothing was sent and retrying cannot help (the target's address is refused, the stored request
    * cannot be opened): end the task now. Not counted in `attempts`, which counts requests sent.
@@ -106,6 +119,7 @@ export function createTask(input: NewTaskInput, now: number): Task {
     retryCount: 0,
     repeatCount: 0,
     attempts: 0,
+    retrySince: 0,
     pausedLeft: 0,
     leaseToken: null,
     leaseUntil: 0,
@@ -226,6 +240,7 @@ function finish(task: Task, state: TaskState, now: number): Task {
     endAt: now,
     retrying: false,
     repeating: false,
+    retrySince: 0,
     pausedLeft: 0,
     ...NO_LEASE,
   };
@@ -250,9 +265,10 @@ function describeOutcome(outcome: AttemptOutcome): string {
 
 /**
  * Records the outcome of the attempt the lease holder just made. The task may have been paused
- * meanwhile: then the next execution is computed as usual and kept as time left.
+ * meanwhile: then the next execution is computed as usual and kept as time left. `random` draws a
+ * retry policy's jitter (retry-policy.ts); tasks without a policy never call it.
  */
-export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): Transition {
+export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number, random: Random = Math.random): Transition {
   if (task.state !== 'RUNNING' && task.state !== 'PAUSED') {
     throw new Error(`applyOutcome on a ${task.state} task`);
   }
@@ -281,6 +297,8 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
     );
   }
 
+  // A retry policy may make a failure final (retry-policy.ts); without one, every failure may be retried.
+  const final = !outcome.ok && config.retryPolicy ? finalReason(config.retryPolicy, outcome.statusCode, outcome.stopRetry === true) : null;
   let next: Task;
   if (outcome.ok) {
     if (task.repeatCount < config.repeat) {
@@ -290,7 +308,7 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
         next = finish(base, 'EXCEEDED', now);
         entries.push(entry('Exceeded', `Success with ${what}, but repeatAt ${iso(config.repeatAt)} has already passed`, now));
       } else {
-        next = { ...base, execAt: at, repeating: true, retrying: false, repeatCount: n, retryCount: 0 };
+        next = { ...base, execAt: at, repeating: true, retrying: false, repeatCount: n, retryCount: 0, retrySince: 0 };
         entries.push(entry('Complete', `Success with ${what}; repeat ${n} of ${config.repeat} at ${iso(at)}`, now));
       }
     } else {
@@ -300,14 +318,25 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number): 
   } else if (outcome.permanent) {
     next = finish(base, 'ERROR', now);
     entries.push(entry('Error', `Failed with ${what}; retrying cannot help, task ended`, now));
+  } else if (final !== null) {
+    next = finish(base, 'ERROR', now);
+    entries.push(entry('Error', `Failed with ${what}; ${final}, task ended`, now));
   } else if (task.retryCount < config.retry) {
     const n = task.retryCount + 1;
-    const at = nextRetryAt(config, n, now);
+    const seedAt = nextRetryAt(config, n, now);
+    const at = config.retryPolicy ? policyRetryAt(config.retryPolicy, seedAt, config.retryAt > 0, outcome, n, now, random) : seedAt;
+    // The run's first failure starts the retry policy's time cap (a task stored before the field: now).
+    const since = task.retrying && task.retrySince > 0 ? task.retrySince : now;
     if (at === null) {
       next = finish(base, 'EXCEEDED', now);
       entries.push(entry('Exceeded', `Failed with ${what}, but retryAt ${iso(config.retryAt)} has already passed`, now));
+    } else if (pastRetryDuration(config, since, at)) {
+      next = finish(base, 'ERROR', now);
+      entries.push(
+        entry('Error', `Failed with ${what}; retry ${n} at ${iso(at)} would pass retryPolicy.maxRetryDurationMs, task ended`, now),
+      );
     } else {
-      next = { ...base, execAt: at, retrying: true, repeating: false, retryCount: n };
+      next = { ...base, execAt: at, retrying: true, repeating: false, retryCount: n, retrySince: since };
       entries.push(entry('Error', `Failed with ${what}; retry ${n} of ${config.retry} at ${iso(at)}`, now));
     }
   } else {

@@ -120,6 +120,11 @@ export const TASK_FIELDS = [
   { name: 'repeatCount', kind: 'int', mutable: true },
   /** Attempts sent so far, for display. */
   { name: 'attempts', kind: 'int', mutable: true },
+  /**
+   * While retrying: when the run's first failure was recorded, so a retry policy's
+   * `maxRetryDurationMs` counts from it. 0 when not retrying (and for tasks stored before it existed).
+   */
+  { name: 'retrySince', kind: 'int', mutable: true },
   /** Time that was left until the next execution when the task was paused. */
   { name: 'pausedLeft', kind: 'int', mutable: true },
   /**

@@ -89,14 +89,23 @@ export function pageLimitOf(value: string | undefined, fallback: number, max: nu
   return limit;
 }
 
-/** The `limit` and `cursor` query parameters, checked; every problem at once as VALIDATION_FAILED. */
-export function timelinePageQuery(query: { limit?: string; cursor?: string }): TimelinePageQuery {
+/**
+ * A paged route's `limit` (1 to `max`, `max` when absent) and `cursor` (the position it stands for,
+ * null when absent) query parameters, checked; every problem at once as VALIDATION_FAILED.
+ */
+export function cursorPageQuery(query: { limit?: string; cursor?: string }, max: number): { limit: number; position: number | null } {
   const issues: FieldIssue[] = [];
-  const limit = pageLimitOf(query.limit, TIMELINE.pageMax, TIMELINE.pageMax, issues);
-  const from = query.cursor === undefined ? null : decodeCursor(query.cursor);
-  if (query.cursor !== undefined && from === null) {
+  const limit = pageLimitOf(query.limit, max, max, issues);
+  const position = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  if (query.cursor !== undefined && position === null) {
     issues.push({ field: 'querystring.cursor', message: 'must be a cursor as a previous page gave it (its Link header)' });
   }
   if (issues.length > 0) throw validationError(issues);
-  return { limit, from };
+  return { limit, position };
+}
+
+/** The timeline's `limit` and `cursor` query parameters, checked. */
+export function timelinePageQuery(query: { limit?: string; cursor?: string }): TimelinePageQuery {
+  const { limit, position } = cursorPageQuery(query, TIMELINE.pageMax);
+  return { limit, from: position };
 }

@@ -22,6 +22,8 @@
 import { ActivityCounter } from './activity-counter.js';
 import { type Clock, monotonic } from '../core/clock.js';
 import { isAppError } from '../core/errors.js';
+import { type AttemptRecord, excerptAad } from '../core/attempt-log.js';
+import type { Random } from '../core/retry-policy.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { Task, TimelineEntry } from '../core/task.js';
 import {
@@ -74,6 +76,8 @@ export interface DispatcherOptions {
   /** Multi-node stores: how often this node says it is alive, and when silence means all were down. */
   heartbeatMs?: number;
   staleAfterMs?: number;
+  /** Draws a retry policy's jitter (default Math.random; seeded in tests). */
+  random?: Random;
 }
 
 /** The first wait before writing an outcome the store refused again; doubled each time, up to 2 s. */
@@ -105,7 +109,7 @@ interface InFlight {
 
 export class Dispatcher {
   private readonly store: TaskStore;
-  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer'>>;
+  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random'>>;
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
   private readonly slotsByGroup = new Map<string, number>();
@@ -356,7 +360,8 @@ export class Dispatcher {
     }
 
     let outcome: AttemptOutcome;
-    const lateMs = clock.now() - claimed.execAt;
+    const startedAt = clock.now();
+    const lateMs = startedAt - claimed.execAt;
     const sentAt = monotonic();
     try {
       const request = this.deps.cipher.open(claimed.request, claimed.id);
@@ -364,7 +369,13 @@ export class Dispatcher {
       outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation, on);
     } catch (error) {
       this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
-      outcome = { ok: false, statusCode: 0, error: 'the stored request cannot be decrypted (was the key changed?)', permanent: true };
+      outcome = {
+        ok: false,
+        statusCode: 0,
+        error: 'the stored request cannot be decrypted (was the key changed?)',
+        errorClass: 'unreadable',
+        permanent: true,
+      };
     }
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
@@ -374,9 +385,10 @@ export class Dispatcher {
     // Every outcome is counted here and only here: the activity counts and the metrics.
     this.activity.count(claimed.projectId, outcome.ok);
     this.deps.observer?.attempt(name, took, lateMs);
+    const random = this.deps.random ?? Math.random;
     const recorded = await this.record(slot, (current) => {
-      const next = applyOutcome(current, outcome, clock.now());
-      return { task: next.task, entries: [...before, ...next.entries] };
+      const next = applyOutcome(current, outcome, clock.now(), random);
+      return { task: next.task, entries: [...before, ...next.entries], attempt: this.attemptRecord(current, outcome, startedAt, ms) };
     });
     // One line per attempt, from what the task machine was told: never the URL, a header or a body
     // (any of them may hold a secret), only the answer's status or why there was none.
@@ -393,6 +405,18 @@ export class Dispatcher {
       },
       outcome.ok ? 'attempt succeeded' : 'attempt failed',
     );
+  }
+
+  /**
+   * The attempt log's record of this attempt (core/attempt-log.ts): numbered after the attempts the
+   * task counts, its answer's first bytes sealed as the request is, for the task and that number.
+   */
+  private attemptRecord(task: Task, outcome: AttemptOutcome, startedAt: number, durationMs: number): AttemptRecord {
+    const number = task.attempts + 1;
+    const excerpt =
+      outcome.excerpt && outcome.excerpt.length > 0 ? this.deps.cipher.sealBytes(outcome.excerpt, excerptAad(task.id, number)) : null;
+    const errorClass = outcome.errorClass ?? (outcome.statusCode > 0 ? null : 'other');
+    return { number, startedAt, durationMs, statusCode: outcome.statusCode, errorClass, excerpt };
   }
 
   /**
@@ -415,7 +439,7 @@ export class Dispatcher {
       if (!stillOurs) return null; // cancelled, deleted, or reclaimed after the lease ran out
       try {
         const next = step(current);
-        if (await this.store.replaceTask(current, next.task, next.entries)) return next.task;
+        if (await this.store.replaceTask(current, next.task, next.entries, next.attempt)) return next.task;
         conflicts++;
         current = await this.store.findTask(claimed.projectId, claimed.id);
       } catch (error) {

@@ -2,7 +2,9 @@ import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, Client, errors as undiciErrors } from 'undici';
-import { LIMITS } from '../core/limits.js';
+import type { ErrorClass } from '../core/attempt-log.js';
+import { ATTEMPT_LOG, LIMITS } from '../core/limits.js';
+import { STOP_RETRY_HEADER } from '../core/retry-policy.js';
 import type { OpenedRequest } from '../core/request-codec.js';
 import { isIpLiteral, portOf, type TargetPolicy } from '../core/target-policy.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
@@ -157,12 +159,17 @@ export async function warmUpHttpClient(): Promise<void> {
   }
 }
 
+const RETRY_AFTER = 'retry-after';
+const STOP_RETRY = STOP_RETRY_HEADER.toLowerCase();
+
 /** Why an attempt stopped reading an answer whose status it already had. */
 const ENOUGH_READ = new Error('answer longer than the bytes read of it');
 
 /**
- * One attempt as an undici dispatch handler. The status is the outcome; the body is counted, not
- * kept, up to `maxBytes` (then the connection is closed), which spares the response stream,
+ * One attempt as an undici dispatch handler. The status is the outcome, with the two headers the
+ * retry rules read (Retry-After, the stop header); of the body, the first ATTEMPT_LOG.excerptBytes
+ * are kept for the attempt log, and the rest is counted, not kept, up to `maxBytes` (then the
+ * connection is closed), which spares the response stream,
  * header parsing and promise plumbing of `request()` on every attempt. One timer bounds the whole
  * exchange: connecting, the answer's head and its body. A body still arriving when the time is up
  * makes the attempt a timeout.
@@ -174,6 +181,10 @@ class Attempt {
   /** Why this side stopped the exchange (timeout, cancellation, enough read); null while it runs. */
   private stoppedBy: Error | null = null;
   private statusCode = 0;
+  private retryAfter: string | undefined;
+  private stopRetry = false;
+  /** The answer's first bytes, as they came (chunks copied: undici may reuse its buffers). */
+  private excerpt: Buffer[] = [];
   private received = 0;
   private timedOut = false;
   private done = false;
@@ -223,8 +234,13 @@ class Attempt {
   }
 
   private byStatus(): AttemptOutcome {
-    if (this.timedOut) return { ok: false, statusCode: this.statusCode, error: `timeout after ${this.timeoutMs} ms reading the answer` };
-    return { ok: this.statusCode >= 200 && this.statusCode < 300, statusCode: this.statusCode };
+    const outcome: AttemptOutcome = this.timedOut
+      ? { ok: false, statusCode: this.statusCode, error: `timeout after ${this.timeoutMs} ms reading the answer`, errorClass: 'timeout' }
+      : { ok: this.statusCode >= 200 && this.statusCode < 300, statusCode: this.statusCode };
+    if (this.retryAfter !== undefined) outcome.retryAfter = this.retryAfter;
+    if (this.stopRetry) outcome.stopRetry = true;
+    if (this.excerpt.length > 0) outcome.excerpt = this.excerpt.length === 1 ? this.excerpt[0]! : Buffer.concat(this.excerpt);
+    return outcome;
   }
 
   onConnect(abort: (reason: Error) => void): void {
@@ -232,12 +248,23 @@ class Attempt {
     else this.abort = abort;
   }
 
-  onHeaders(statusCode: number): boolean {
-    if (statusCode >= 200) this.statusCode = statusCode; // a 1xx is not the answer
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    if (statusCode < 200) return true; // a 1xx is not the answer
+    this.statusCode = statusCode;
+    // Raw name, value pairs; names compared by length first, so most are never turned into text.
+    for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
+      const length = rawHeaders[i]!.length;
+      if (length !== RETRY_AFTER.length && length !== STOP_RETRY.length) continue;
+      const name = rawHeaders[i]!.toString().toLowerCase();
+      if (name === RETRY_AFTER) this.retryAfter = rawHeaders[i + 1]!.toString();
+      else if (name === STOP_RETRY) this.stopRetry = rawHeaders[i + 1]!.toString().trim().toLowerCase() === 'true';
+    }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    const kept = Math.min(this.received, ATTEMPT_LOG.excerptBytes);
+    if (kept < ATTEMPT_LOG.excerptBytes) this.excerpt.push(Buffer.from(chunk.subarray(0, ATTEMPT_LOG.excerptBytes - kept)));
     this.received += chunk.length;
     if (this.received > this.maxBytes) this.stop(ENOUGH_READ);
     return true;
@@ -258,7 +285,7 @@ class Attempt {
 function failure(error: unknown, timedOut: boolean, timeoutMs: number): AttemptOutcome {
   if (error instanceof TargetRefusedError || (error as { cause?: unknown }).cause instanceof TargetRefusedError) {
     const refused = error instanceof TargetRefusedError ? error : (error as { cause: TargetRefusedError }).cause;
-    return { ok: false, statusCode: 0, error: refused.message, permanent: true };
+    return { ok: false, statusCode: 0, error: refused.message, errorClass: 'refused', permanent: true };
   }
   if (
     timedOut ||
@@ -266,35 +293,35 @@ function failure(error: unknown, timedOut: boolean, timeoutMs: number): AttemptO
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
   ) {
-    return { ok: false, statusCode: 0, error: `timeout after ${timeoutMs} ms` };
+    return { ok: false, statusCode: 0, error: `timeout after ${timeoutMs} ms`, errorClass: 'timeout' };
   }
   // undici 7 sets no code on parser errors, and reports a 1xx it did not expect (101, 100) as a
   // socket error: both mean the target did not speak HTTP as asked.
   if (error instanceof undiciErrors.HTTPParserError) {
-    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})` };
+    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})`, errorClass: 'protocol' };
   }
   if (error instanceof undiciErrors.SocketError && /^bad (upgrade|response)$/.test(error.message)) {
-    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})` };
+    return { ok: false, statusCode: 0, error: `invalid HTTP response (${error.message})`, errorClass: 'protocol' };
   }
   const code = (error as { code?: string }).code ?? '';
-  const known: Record<string, string> = {
-    ECONNREFUSED: 'connection refused',
-    ECONNRESET: 'connection reset by the target',
-    UND_ERR_SOCKET: 'connection closed by the target',
-    ENOTFOUND: 'host name not found',
-    ENODATA: 'host name not found',
-    EAI_AGAIN: 'host name lookup failed',
-    ETIMEOUT: 'host name lookup timed out',
-    ESERVFAIL: 'host name lookup failed',
-    EREFUSED: 'host name lookup refused by the DNS server',
-    [LOOKUPS_BUSY]: 'too many host name lookups of this project at once',
-    EHOSTUNREACH: 'host unreachable',
-    ENETUNREACH: 'network unreachable',
-    UND_ERR_ABORTED: 'attempt aborted',
-    ABORT_ERR: 'attempt aborted',
-    HPE_INVALID_CONSTANT: 'invalid HTTP response',
+  const known: Record<string, [string, ErrorClass]> = {
+    ECONNREFUSED: ['connection refused', 'connection'],
+    ECONNRESET: ['connection reset by the target', 'connection'],
+    UND_ERR_SOCKET: ['connection closed by the target', 'connection'],
+    ENOTFOUND: ['host name not found', 'dns'],
+    ENODATA: ['host name not found', 'dns'],
+    EAI_AGAIN: ['host name lookup failed', 'dns'],
+    ETIMEOUT: ['host name lookup timed out', 'dns'],
+    ESERVFAIL: ['host name lookup failed', 'dns'],
+    EREFUSED: ['host name lookup refused by the DNS server', 'dns'],
+    [LOOKUPS_BUSY]: ['too many host name lookups of this project at once', 'dns'],
+    EHOSTUNREACH: ['host unreachable', 'connection'],
+    ENETUNREACH: ['network unreachable', 'connection'],
+    UND_ERR_ABORTED: ['attempt aborted', 'aborted'],
+    ABORT_ERR: ['attempt aborted', 'aborted'],
+    HPE_INVALID_CONSTANT: ['invalid HTTP response', 'protocol'],
   };
-  const described = known[code] ?? (code.startsWith('HPE_') ? 'invalid HTTP response' : null);
-  const message = described ?? (error instanceof Error ? error.message : String(error));
-  return { ok: false, statusCode: 0, error: code ? `${message} (${code})` : message };
+  const described = known[code] ?? (code.startsWith('HPE_') ? (['invalid HTTP response', 'protocol'] as const) : null);
+  const message = described?.[0] ?? (error instanceof Error ? error.message : String(error));
+  return { ok: false, statusCode: 0, error: code ? `${message} (${code})` : message, errorClass: described?.[1] ?? 'other' };
 }

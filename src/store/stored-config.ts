@@ -1,3 +1,4 @@
+import { checkRetryPolicy } from '../core/retry-policy.js';
 import type { TaskConfig } from '../core/task.js';
 
 /*
@@ -5,7 +6,7 @@ import type { TaskConfig } from '../core/task.js';
  * STORED_CONFIG_BASE. Most tasks keep most defaults, so a stored config is a few fields, not eleven.
  * The base is part of the storage format, apart from the API's defaults on purpose: a default may
  * change without changing what stored tasks mean. A config stored whole (as before this format)
- * reads the same.
+ * reads the same. An optional object (`retryPolicy`) is kept as its JSON when present.
  */
 
 /** Never change a value here: stored configs leave out the fields equal to it. Add new fields at will. */
@@ -23,7 +24,8 @@ export const STORED_CONFIG_BASE: Readonly<TaskConfig> = Object.freeze({
   timeout: 300_000,
 });
 
-const KEYS = Object.keys(STORED_CONFIG_BASE) as (keyof TaskConfig)[];
+type ScalarKey = Exclude<keyof TaskConfig, 'retryPolicy'>;
+const KEYS = Object.keys(STORED_CONFIG_BASE) as ScalarKey[];
 
 export function encodeConfig(config: TaskConfig): string {
   let out = '';
@@ -31,6 +33,7 @@ export function encodeConfig(config: TaskConfig): string {
     const value = config[key];
     if (value !== STORED_CONFIG_BASE[key]) out += `${out === '' ? '{' : ','}"${key}":${String(value)}`;
   }
+  if (config.retryPolicy) out += `${out === '' ? '{' : ','}"retryPolicy":${JSON.stringify(config.retryPolicy)}`;
   return out === '' ? '{}' : `${out}}`;
 }
 
@@ -41,6 +44,12 @@ export function decodeConfig(json: string, taskId: string): TaskConfig {
     throw new Error(`Stored task ${taskId} has a config that is not an object`);
   const config: TaskConfig = { ...STORED_CONFIG_BASE };
   for (const [key, value] of Object.entries(stored)) {
+    if (key === 'retryPolicy') {
+      const policy = checkRetryPolicy(value);
+      if (!policy) throw new Error(`Stored task ${taskId} has a bad config field ${key}`);
+      config.retryPolicy = policy;
+      continue;
+    }
     const base = (STORED_CONFIG_BASE as Record<string, unknown>)[key];
     const ok = typeof base === 'boolean' ? typeof value === 'boolean' : Number.isSafeInteger(value);
     if (base === undefined || !ok) throw new Error(`Stored task ${taskId} has a bad config field ${key}`);

@@ -1,3 +1,4 @@
+import type { AttemptRecord } from '../core/attempt-log.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Project, Task, TaskState, TimelineEntry } from '../core/task.js';
@@ -87,6 +88,19 @@ export interface TimelineRange {
 export interface TimelinePage {
   entries: TimelineEntry[];
   /** Where the next page starts; null when this one reaches the end. */
+  next: number | null;
+}
+
+/** A page of a task's attempt log asked for: newest first, numbers below `before` (null: from the newest). */
+export interface AttemptRange {
+  before: number | null;
+  limit: number;
+}
+
+export interface AttemptPage {
+  /** Newest first. */
+  attempts: AttemptRecord[];
+  /** The `before` of the next page; null when this one reaches the end. */
   next: number | null;
 }
 
@@ -220,15 +234,19 @@ export interface TaskStore {
    * (changed or gone). A task's id, project, startAt, config and sealed request never
    * change after the insert; adapters may keep them as first written. `prev` is the task as this
    * store answered it (a claim or a read), unchanged: adapters may write only what differs from it.
+   * `attempt` (an outcome's) joins the task's attempt log in the same write, which keeps the log's
+   * latest ATTEMPT_LOG.maxEntries records (core/limits.ts); numbers grow by one per attempt of a task.
    */
-  replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean>;
+  replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[], attempt?: AttemptRecord): Promise<boolean>;
+  /** A page of the task's attempt log, newest first; null when the task does not exist in this project. */
+  readAttempts(projectId: string, id: string, page: AttemptRange): Promise<AttemptPage | null>;
   /**
    * A page of the project's tasks matching `query`, newest first (by id: keyset paging, so a task
    * that existed before the first page is answered exactly once, whatever is written meanwhile,
    * unless it leaves the filter). Tasks of other projects never show.
    */
   listTasks(projectId: string, query: TaskQuery): Promise<TaskList>;
-  /** Deletes the task and its timeline if it still has `prev.version`. */
+  /** Deletes the task, its timeline and its attempt log if it still has `prev.version`. */
   deleteTask(prev: StoredTask): Promise<boolean>;
 
   /**

@@ -13,6 +13,7 @@ const TIMED = [
   'insertTasks',
   'findTask',
   'readTimeline',
+  'readAttempts',
   'replaceTask',
   'listTasks',
   'deleteTask',

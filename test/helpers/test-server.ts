@@ -20,6 +20,8 @@ export interface TestServer {
   client: ApiClient;
   url: string;
   dir: string;
+  /** The redis-server's URL when the store is Redis (for tests that read what it holds), else null. */
+  redisUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function startTestServer(
       client: new ApiClient(server.url),
       url: server.url,
       dir,
+      redisUrl: redis?.url ?? null,
       async close() {
         await server.close();
         if (!options.dir) {

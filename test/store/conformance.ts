@@ -9,12 +9,15 @@ import {
   PARK_WINDOW,
   type StoredTask,
   type SweepStep,
+  type AttemptPage,
   type TaskStore,
   type TimelinePage,
   hostGroup,
   projectGroup,
 } from '../../src/store/task-store.js';
 import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
+import type { AttemptRecord } from '../../src/core/attempt-log.js';
+import { ATTEMPT_LOG } from '../../src/core/limits.js';
 import {
   T0,
   appError,
@@ -167,9 +170,19 @@ export function describeTaskStoreContract(
           case 'tags':
             return [`a-${index}`, 'b:2', 'c.3_d'];
           case 'config':
-            return Object.fromEntries(
-              Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [key, typeof base === 'boolean' ? !base : base + 1 + i]),
-            );
+            return {
+              ...Object.fromEntries(
+                Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [key, typeof base === 'boolean' ? !base : Number(base) + 1 + i]),
+              ),
+              retryPolicy: {
+                backoff: { baseMs: 1_000 + index, factor: 1.5, capMs: 60_000, jitter: 'none' },
+                retryStatuses: [429, 503],
+                finalStatuses: [404],
+                honorRetryAfter: false,
+                retryAfterCapMs: 5_000,
+                maxRetryDurationMs: 90_000,
+              },
+            };
           case 'sealed':
             return Buffer.from([2, 0, 0xff, 0x80, 0x0a, 0x0d, index, ...Buffer.from(`sealed ${field.name}`)]);
         }
@@ -606,6 +619,74 @@ export function describeTaskStoreContract(
         const rest = await readOn(task, read.next);
         assert.equal(rest[0]?.label, 'Omitted');
         assert.deepEqual(rest, now.slice(keepFirst));
+      });
+    });
+
+    describe('the attempt log (core/limits.ts ATTEMPT_LOG)', () => {
+      const { maxEntries } = ATTEMPT_LOG;
+      const record = (number: number): AttemptRecord => ({
+        number,
+        startedAt: T0 + number * 1_000,
+        durationMs: number,
+        statusCode: number % 2 === 0 ? 503 : 0,
+        errorClass: number % 2 === 0 ? null : 'timeout',
+        excerpt: number % 3 === 0 ? null : Buffer.from([3, 0, 0xff, 0x7c, number & 0xff]),
+      });
+      /** Records `from`..`to` with writes that change nothing else of the task. */
+      const log = async (task: StoredTask, from: number, to: number): Promise<StoredTask> => {
+        let current = task;
+        for (let n = from; n <= to; n++)
+          current = await step(store, current, { task: withoutVersion(current), entries: [], attempt: record(n) });
+        return current;
+      };
+      const readAll = async (task: StoredTask, size: number): Promise<AttemptRecord[]> => {
+        const all: AttemptRecord[] = [];
+        for (let before: number | null = null, first = true; first || before !== null; first = false) {
+          const page: AttemptPage = must(await store.readAttempts(task.projectId, task.id, { before, limit: size }), 'page');
+          assert.ok(page.attempts.length <= size);
+          if (page.next !== null) assert.equal(page.attempts.length, size, 'only the last page is short');
+          all.push(...page.attempts);
+          before = page.next;
+          assert.ok(all.length <= 2 * maxEntries, 'the pages end');
+        }
+        return all.map((r) => ({ ...r, excerpt: r.excerpt === null ? null : Buffer.from(r.excerpt) }));
+      };
+      const expected = (from: number, to: number): AttemptRecord[] => {
+        const out: AttemptRecord[] = [];
+        for (let n = to; n >= from; n--) out.push(record(n));
+        return out;
+      };
+
+      test('records written with outcomes read back newest first, every field and byte as written', async () => {
+        const p = await project();
+        const task = await log(await insertAt(store, p, T0 + 1_000), 1, 4);
+        assert.deepEqual(await readAll(task, 10), expected(1, 4));
+        assert.deepEqual(await readAll(task, 3), expected(1, 4), 'pages of 3 join up');
+        assert.deepEqual(await readAll(task, 1), expected(1, 4), 'pages of 1 join up');
+      });
+
+      test('a task without attempts has an empty log; an unknown task or another project answers null', async () => {
+        const p = await project();
+        const task = await insertAt(store, p, T0 + 1_000);
+        assert.deepEqual(await store.readAttempts(p, task.id, { before: null, limit: 10 }), { attempts: [], next: null });
+        assert.equal(await store.readAttempts(await project(), task.id, { before: null, limit: 10 }), null);
+        assert.equal(await store.readAttempts(p, newId(T0), { before: null, limit: 10 }), null);
+      });
+
+      test('past maxEntries only the latest records are kept', async () => {
+        const p = await project();
+        const task = await log(await insertAt(store, p, T0 + 1_000), 1, maxEntries + 7);
+        assert.deepEqual(await readAll(task, 16), expected(8, maxEntries + 7));
+      });
+
+      test('a refused write records no attempt, and a delete takes the log with the task', async () => {
+        const p = await project();
+        const stale = await insertInState(store, p, 'PAUSED', T0 + 100);
+        const current = await log(stale, 1, 1);
+        assert.equal(await store.replaceTask(stale, withoutVersion(stale), [], record(2)), false);
+        assert.deepEqual(await readAll(current, 10), expected(1, 1));
+        assert.equal(await store.deleteTask(current), true);
+        assert.equal(await store.readAttempts(p, current.id, { before: null, limit: 10 }), null);
       });
     });
 

@@ -64,7 +64,11 @@ export async function insertAt(
 
 /** Writes one state-machine step with compare-and-set (which must succeed) and answers the stored result. */
 export async function step(store: TaskStore, prev: StoredTask, transition: Transition): Promise<StoredTask> {
-  assert.equal(await store.replaceTask(prev, transition.task, transition.entries), true, `replaceTask of ${prev.id} was refused`);
+  assert.equal(
+    await store.replaceTask(prev, transition.task, transition.entries, transition.attempt),
+    true,
+    `replaceTask of ${prev.id} was refused`,
+  );
   return must(await store.findTask(prev.projectId, prev.id), `task ${prev.id} after replace`);
 }
 

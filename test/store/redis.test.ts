@@ -120,6 +120,25 @@ describe('redis specifics', () => {
     });
   });
 
+  test("a task's attempt log expires with the task once it finishes", async () => {
+    await withRaw(async (store, raw) => {
+      const prefix = `t${process.pid}.${counter}:`;
+      const project = newProject();
+      await store.insertProject(project);
+      const record = { number: 1, startedAt: T0, durationMs: 3, statusCode: 500, errorClass: null, excerpt: null };
+      const task = await insertAt(store, project.id, T0, { config: { retry: 1 } });
+      const retrying = await step(store, task, { ...applyOutcome(task, { ok: false, statusCode: 500 }, T0 + 10), attempt: record });
+      await raw.select(3);
+      const key = `${prefix}attempts:${task.id}`;
+      assert.equal(await raw.ttl(key), -1, 'kept while the task is active');
+      await step(store, retrying, { ...applyOutcome(retrying, { ok: true, statusCode: 200 }, T0 + 20), attempt: { ...record, number: 2 } });
+      await raw.select(3);
+      const left = await raw.ttl(key);
+      assert.ok(left > RETENTION_SECONDS - 60 && left <= RETENTION_SECONDS, `ttl ${left}`);
+      assert.equal(await raw.llen(key), 2);
+    });
+  });
+
   test('a finished task, its configuration and its timeline expire after the retention period; active ones never do', async () => {
     const { store, cleanup } = await openStore();
     const raw = new Redis(redis.url, { lazyConnect: true });
@@ -329,6 +348,7 @@ describe('redis specifics', () => {
         retryCount: 0,
         repeatCount: 0,
         attempts: 0,
+        retrySince: 0, // written before the retry policy's time cap
         pausedLeft: 0,
         leaseToken: null,
         leaseUntil: 0,

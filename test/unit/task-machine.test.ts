@@ -140,6 +140,7 @@ describe('createTask', () => {
       retryCount: 0,
       repeatCount: 0,
       attempts: 0,
+      retrySince: 0,
       pausedLeft: 0,
       leaseToken: null,
       leaseUntil: 0,

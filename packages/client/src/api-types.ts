@@ -99,6 +99,26 @@ export type SubscribeBody = {
     repeatAt?: number;
     /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
     timeout?: number | string;
+    retryPolicy?: {
+      backoff?: {
+        /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+        baseMs?: number | string;
+        factor?: number;
+        /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+        capMs?: number | string;
+        jitter?: 'full' | 'none';
+      };
+      /** Only these statuses are retried; any other failing status ends the task */
+      retryStatuses?: number[];
+      /** These statuses end the task at once, retries left or not */
+      finalStatuses?: number[];
+      /** Wait at least what Retry-After says on a 429 or 503 (default true) */
+      honorRetryAfter?: boolean;
+      /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+      retryAfterCapMs?: number | string;
+      /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+      maxRetryDurationMs?: number | string;
+    };
   };
   tags?: string[];
 };
@@ -142,6 +162,19 @@ export type GetTaskAnswer = {
     repeatExponential: boolean;
     repeatAt: number;
     timeout: number;
+    retryPolicy?: {
+      backoff?: {
+        baseMs: number;
+        factor: number;
+        capMs: number;
+        jitter: 'full' | 'none';
+      };
+      retryStatuses?: number[];
+      finalStatuses?: number[];
+      honorRetryAfter: boolean;
+      retryAfterCapMs: number;
+      maxRetryDurationMs: number;
+    };
   };
   updates: {
     /** Retries scheduled in the current run */
@@ -211,6 +244,34 @@ export type TimelineAnswer = Array<{
   description: string;
   createdAt: number;
   metadata?: Record<string, number | string | boolean>;
+}>;
+
+/** The path parameters of `GET /v1beta/queues/{id}/attempts`. */
+export type AttemptsParams = {
+  id: string;
+};
+
+/** The query parameters of `GET /v1beta/queues/{id}/attempts`. */
+export type AttemptsQuery = {
+  /** Attempts in the page, 1 to 50 (the default) */
+  limit?: string;
+  /** Where the page starts, from the Link header of the page before */
+  cursor?: string;
+};
+
+/** The 200 answer of `GET /v1beta/queues/{id}/attempts`. */
+export type AttemptsAnswer = Array<{
+  /** The attempt's number: 1 for the task's first */
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  /** The status the target answered; 0 when it did not answer */
+  statusCode: number;
+  /** Why there was no answer; null when there was one */
+  errorClass: 'timeout' | 'connection' | 'dns' | 'protocol' | 'refused' | 'aborted' | 'unreadable' | 'other' | null;
+  /** The first 1024 bytes of the answer's body, as text or base64 */
+  response: string;
+  responseEncoding: 'utf8' | 'base64';
 }>;
 
 /** The path parameters of `PATCH /v1beta/pause/{id}`. */
@@ -381,6 +442,8 @@ export interface Operations {
   deleteTask: { params: DeleteTaskParams; query: never; body: never; answer: DeleteTaskAnswer };
   /** GET /v1beta/queues/{id}/timeline: A page of the task's timeline, oldest first; the next page in the Link header */
   timeline: { params: TimelineParams; query: TimelineQuery; body: never; answer: TimelineAnswer };
+  /** GET /v1beta/queues/{id}/attempts: A page of the task's attempts, newest first, each with the first 1 KB of the answer; the next page in the Link header */
+  attempts: { params: AttemptsParams; query: AttemptsQuery; body: never; answer: AttemptsAnswer };
   /** PATCH /v1beta/pause/{id}: Pause a RUNNING task, keeping the time left */
   pause: { params: PauseParams; query: never; body: never; answer: PauseAnswer };
   /** PATCH /v1beta/resume/{id}: Resume a PAUSED task with the time it had left */
@@ -421,6 +484,7 @@ export const OPERATIONS = {
   getTask: { method: 'GET', path: '/v1beta/queues/{id}', status: 200, auth: true },
   deleteTask: { method: 'DELETE', path: '/v1beta/queues/{id}', status: 200, auth: true },
   timeline: { method: 'GET', path: '/v1beta/queues/{id}/timeline', status: 200, auth: true },
+  attempts: { method: 'GET', path: '/v1beta/queues/{id}/attempts', status: 200, auth: true },
   pause: { method: 'PATCH', path: '/v1beta/pause/{id}', status: 200, auth: true },
   resume: { method: 'PATCH', path: '/v1beta/resume/{id}', status: 200, auth: true },
   execute: { method: 'PATCH', path: '/v1beta/execute/{id}', status: 200, auth: true },

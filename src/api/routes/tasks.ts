@@ -9,8 +9,9 @@ import { type RouteContext, projectOf } from '../context.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import { newTask, subscribeIssues } from '../subscribe-body.js';
 import { deleteOwnTask, findOwnTask, mutateTask, notFound } from '../task-writes.js';
+import { attemptPageQuery, attemptViewOf } from '../../core/attempt-log.js';
 
-/** Tasks: subscribe, read, timeline, pause, resume, execute, reschedule, unsubscribe, delete. */
+/** Tasks: subscribe, read, timeline, attempts, pause, resume, execute, reschedule, unsubscribe, delete. */
 export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   // Types only: requests and answers are typed from the route schemas; validation stays Fastify's ajv.
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -44,6 +45,19 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
       reply.header('link', `</v1beta/queues/${task.id}/timeline?limit=${limit}&cursor=${encodeCursor(page.next)}>; rel="next"`);
     }
     return pageEntries(task, page.entries, from === null);
+  });
+
+  // Newest first; as on the timeline, a Link header (rel="next") gives the next page.
+  app.get('/v1beta/queues/:id/attempts', { schema: ROUTE_SCHEMAS.attempts }, async (request, reply) => {
+    const project = projectOf(request);
+    const { limit, before } = attemptPageQuery(request.query);
+    const task = await findOwnTask(ctx, project.id, request.params.id);
+    const page = await ctx.store.readAttempts(project.id, task.id, { before, limit });
+    if (!page) throw notFound(request.params.id);
+    if (page.next !== null) {
+      reply.header('link', `</v1beta/queues/${task.id}/attempts?limit=${limit}&cursor=${encodeCursor(page.next)}>; rel="next"`);
+    }
+    return page.attempts.map((record) => attemptViewOf(record, task.id, ctx.cipher));
   });
 
   app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {

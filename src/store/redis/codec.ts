@@ -11,6 +11,8 @@ import {
   type TimelineEntry,
 } from '../../core/task.js';
 import { OMITTED_LABEL, TIMELINE, omittedCount, omittedEntry } from '../../core/timeline.js';
+import { type AttemptRecord, ERROR_CLASSES, type ErrorClass } from '../../core/attempt-log.js';
+import { ATTEMPT_LOG } from '../../core/limits.js';
 import type { StoredTask } from '../task-store.js';
 import { decodeConfig, encodeConfig } from '../stored-config.js';
 
@@ -178,8 +180,36 @@ export function luaTimelineTable(): string {
   return [
     '-- Generated from TIMELINE (src/core/timeline.ts): how much of a timeline is kept.',
     `local TIMELINE = { maxEntries = ${TIMELINE.maxEntries}, keepFirst = ${TIMELINE.keepFirst}, omitted = '${OMITTED_LABEL}' }`,
+    '-- Generated from ATTEMPT_LOG (src/core/limits.ts): how many attempts of a task are kept.',
+    `local ATTEMPT_LOG = { maxEntries = ${ATTEMPT_LOG.maxEntries} }`,
     '',
   ].join('\n');
+}
+
+/**
+ * An attempt record as a value of a task's attempt list (db 3): its numbers and error class as
+ * text up to a `|`, then the sealed excerpt's bytes as they are (scripts read only the number).
+ */
+export function attemptToValue(record: AttemptRecord): Buffer {
+  const head = `${record.number},${record.startedAt},${record.durationMs},${record.statusCode},${record.errorClass ?? ''}|`;
+  return record.excerpt ? Buffer.concat([Buffer.from(head), record.excerpt]) : Buffer.from(head);
+}
+
+const ATTEMPT_CLASSES = new Set<string>(ERROR_CLASSES);
+
+export function attemptFromValue(value: Buffer, taskId: string): AttemptRecord {
+  const bar = value.indexOf(0x7c);
+  const match = bar < 0 ? null : /^([0-9]+),([0-9]+),([0-9]+),([0-9]+),([a-z]*)$/.exec(value.subarray(0, bar).toString('latin1'));
+  if (!match) throw new Error(`Stored task ${taskId} has a bad attempt record`);
+  const errorClass = match[5]!;
+  return {
+    number: Number(match[1]),
+    startedAt: Number(match[2]),
+    durationMs: Number(match[3]),
+    statusCode: Number(match[4]),
+    errorClass: errorClass === '' ? null : ATTEMPT_CLASSES.has(errorClass) ? (errorClass as ErrorClass) : 'other',
+    excerpt: value.length > bar + 1 ? value.subarray(bar + 1) : null,
+  };
 }
 
 /** Every name a script may use for a task hash field. */

@@ -80,12 +80,13 @@ export const SCRIPTS = {
   insertProject: LuaScript.load('insert-project-2.lua'),
   insertTasks: LuaScript.load('insert-tasks-1.lua'),
   replaceTasks: LuaScript.load('replace-tasks-1.lua'),
-  deleteTask: LuaScript.load('delete-task-6.lua'),
+  deleteTask: LuaScript.load('delete-task-7.lua'),
   claimDue: LuaScript.load('claim-due-3.lua'),
   renewLeases: LuaScript.load('renew-leases-1.lua'),
   releaseLeases: LuaScript.load('release-leases-2.lua'),
   findTask: LuaScript.load('find-task-2.lua'),
   readTimeline: LuaScript.load('read-timeline-2.lua'),
+  readAttempts: LuaScript.load('read-attempts-2.lua'),
   listTasks: LuaScript.load('list-tasks-0.lua'),
 } as const;
 

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { ID_LENGTH } from '../../core/ids.js';
+import type { AttemptRecord } from '../../core/attempt-log.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import {
@@ -21,9 +22,13 @@ import {
   type TimelineRange,
   ACTIVITY_KEEP_MS,
   type ActivityCount,
+  type AttemptPage,
+  type AttemptRange,
   type InboxRecord,
 } from '../task-store.js';
 import {
+  attemptFromValue,
+  attemptToValue,
   changedTaskFields,
   configValue,
   entryFromJson,
@@ -116,6 +121,7 @@ export class RedisStore implements TaskStore {
       task: (id: string) => `${this.prefix}task:${id}`,
       config: (id: string) => `${this.prefix}config:${id}`,
       timeline: (id: string) => `${this.prefix}timeline:${id}`,
+      attempts: (id: string) => `${this.prefix}attempts:${id}`,
       inbox: (projectId: string) => `${this.prefix}inbox:${projectId}`,
       activity: (projectId: string, minute: number) => `${this.prefix}activity:${projectId}:${minute}`,
     };
@@ -317,7 +323,17 @@ export class RedisStore implements TaskStore {
     return { entries: reply.slice(1).map((json) => entryFromJson(String(json))), next: next === '' ? null : Number(next) };
   }
 
-  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
+  async readAttempts(projectId: string, id: string, page: AttemptRange): Promise<AttemptPage | null> {
+    const args = [projectId, page.before ?? '', page.limit];
+    const reply = await this.call(() =>
+      SCRIPTS.readAttempts.run(this.main, [this.keys.task(id), this.keys.attempts(id)], args, [], { buffers: true }),
+    );
+    if (!Array.isArray(reply)) return null;
+    const next = String(reply[0] ?? '');
+    return { attempts: reply.slice(1).map((value) => attemptFromValue(value as Buffer, id)), next: next === '' ? null : Number(next) };
+  }
+
+  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[], attempt?: AttemptRecord): Promise<boolean> {
     const due = dueAtOf(next);
     const delta = Number(isActive(next.state)) - Number(isActive(prev.state));
     const fields = changedTaskFields(prev, next);
@@ -333,6 +349,7 @@ export class RedisStore implements TaskStore {
       ...entries.map(entryToJson),
       String(fields.length),
       ...fields,
+      ...(attempt ? ['1', attemptToValue(attempt)] : ['0']),
     ];
     return written(await this.call(() => this.replaces.add(args)));
   }
@@ -348,6 +365,7 @@ export class RedisStore implements TaskStore {
           this.keys.leased,
           this.keys.config(prev.id),
           this.keys.timeline(prev.id),
+          this.keys.attempts(prev.id),
         ],
         [prev.version, isActive(prev.state) ? -1 : 0, prev.id, this.prefix],
       ),

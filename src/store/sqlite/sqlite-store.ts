@@ -25,6 +25,8 @@ import {
   type TimelinePage,
   type TimelineRange,
   type ActivityCount,
+  type AttemptPage,
+  type AttemptRange,
   type InboxRecord,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
@@ -53,6 +55,8 @@ import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
 import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
+import { AttemptLogTable } from './attempt-log.js';
+import type { AttemptRecord } from '../../core/attempt-log.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -90,6 +94,7 @@ export class SqliteStore implements TaskStore {
   private readonly inboxActivity: InboxActivityTables;
   private readonly lister: TaskLister;
   private readonly inserter: TaskInserter;
+  private readonly attempts: AttemptLogTable;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -233,6 +238,7 @@ export class SqliteStore implements TaskStore {
     // An in-memory database is this connection's alone.
     this.lister = this.db.memory ? new TaskLister(this.db, false) : new TaskLister(listingConnection(options.path), true);
     this.inserter = new TaskInserter(this.db, this.active);
+    this.attempts = new AttemptLogTable(this.db);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -401,16 +407,24 @@ export class SqliteStore implements TaskStore {
     });
   }
 
+  async readAttempts(projectId: string, id: string, page: AttemptRange): Promise<AttemptPage | null> {
+    return this.guard(() => {
+      const task = this.stmt.findRid.get(id, projectId);
+      return task ? this.attempts.read(task.rid, page) : null;
+    });
+  }
+
   async listTasks(projectId: string, query: TaskQuery): Promise<TaskList> {
     const { rows, next } = this.guard(() => this.lister.list(projectId, query));
     return { tasks: rows.map(taskFromRow), next };
   }
 
-  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[]): Promise<boolean> {
+  async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[], attempt?: AttemptRecord): Promise<boolean> {
     const written = await this.writes.run((): boolean => {
       const info = this.stmt.updateTask.run(updateValues(next, prev.version));
       if (info.changes === 0) return false;
       if (entries.length > 0) this.appendEntries(prev.id, entries);
+      if (attempt) this.attempts.write(prev.id, attempt);
       this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
       return true;
     });
@@ -423,6 +437,7 @@ export class SqliteStore implements TaskStore {
       const row = this.stmt.deleteTask.get(prev.id, prev.version);
       if (!row) return false;
       this.stmt.deleteTimeline.run(row.rid);
+      this.attempts.deleteAll(row.rid);
       this.stmt.deleteRequest.run(row.rid);
       if (isActive(prev.state)) this.active.change(prev.projectId, -1);
       return true;
@@ -574,6 +589,7 @@ export class SqliteStore implements TaskStore {
               return { deleted, more: true };
             }
             this.stmt.deleteTimeline.run(row.rid);
+            this.attempts.deleteAll(row.rid);
             this.stmt.deleteRequest.run(row.rid);
             this.stmt.deleteByRid.run(row.rid);
             left -= cost;

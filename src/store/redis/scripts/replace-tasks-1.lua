@@ -2,7 +2,8 @@
 -- resumes...). For each task whose version is still the expected one: writes the new fields, moves
 -- it in the due index, adjusts its project's active count, appends its timeline entries and, when
 -- it has finished, sets the retention expiry on its three keys; a new state moves it between the
--- per-state listing indexes. A timeline is kept within its bound
+-- per-state listing indexes; the outcome's attempt record joins the task's attempt log (newest
+-- first, cut to ATTEMPT_LOG.maxEntries). A timeline is kept within its bound
 -- (boundTimeline, prelude.lua). Tasks are taken in order, as if
 -- each were its own call: a second write of the same task in the batch expects the version the
 -- first one left. Writes are grouped database by database (one SELECT each in the AOF).
@@ -11,7 +12,7 @@
 --   (take and list, from the prelude), for each task: task id, project id, expected version,
 --   active count delta (-1, 0, 1), due time or '', 1 when the task holds a lease, expiry in seconds
 --   or '' (still active), a list of timeline entries (JSON), a list of the hash's field, value pairs
---   that changed.
+--   that changed, a list of attempt records (none or one; codec.ts attemptToValue).
 -- Returns one code per task, in order: RESULT.DONE written, RESULT.STALE the version changed or
 -- the task is gone.
 local prefix = ARGV[2]
@@ -24,6 +25,7 @@ for t = 1, tonumber(ARGV[3]) do
   }
   task.entries, task.entryCount = list()
   task.fields, task.fieldCount = list()
+  task.attempts, task.attemptCount = list()
   task.project = prefix .. 'project:' .. task.projectId
   tasks[t] = task
 end
@@ -98,6 +100,12 @@ for t, task in ipairs(tasks) do
       boundTimeline(key)
     end
     if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
+    local log = prefix .. 'attempts:' .. task.id
+    if task.attemptCount > 0 then
+      redis.call('LPUSH', log, unpack(ARGV, task.attempts, task.attempts + task.attemptCount - 1))
+      redis.call('LTRIM', log, 0, ATTEMPT_LOG.maxEntries - 1)
+    end
+    if task.expiry ~= '' then redis.call('EXPIRE', log, task.expiry) end
   end
 end
 return codes
