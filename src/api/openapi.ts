@@ -113,8 +113,9 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /v1beta/queues/bulk': {
     operationId: 'bulk',
-    summary: 'Pause, resume, unsubscribe or delete many tasks, by id or by filter; counts per outcome',
+    summary: 'Pause, resume, unsubscribe, delete or replay many tasks, by id or by filter; counts per outcome',
     tag: 'tasks',
+    description: '`replay` by a filter without `state` selects the tasks that ended ERROR or EXCEEDED.',
     bodyExample: { action: 'pause', filter: { state: ['RUNNING'], tag: 'billing' } },
   },
   'GET /v1beta/queues/:id': {
@@ -135,6 +136,13 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tasks',
     description: `A task keeps its latest ${ATTEMPT_LOG.maxEntries} attempts.`,
     errors: ['VALIDATION_FAILED', 'TASK_NOT_FOUND'],
+  },
+  'PATCH /v1beta/replay/:id': {
+    operationId: 'replay',
+    summary: 'Run a task that ended ERROR or EXCEEDED again, as a new task with a fresh retry budget',
+    tag: 'tasks',
+    description: "The new task has the original's request, config and tags, and runs now; the two timelines name each other.",
+    errors: ['TASK_NOT_FOUND', 'TASK_NOT_REPLAYABLE', 'QUEUE_FULL'],
   },
   'PATCH /v1beta/pause/:id': {
     operationId: 'pause',

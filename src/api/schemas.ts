@@ -64,6 +64,7 @@ export const ROUTE_SCHEMAS = {
   task: { params: IdParams, response: { 200: TaskView } },
   timeline: { params: IdParams, querystring: TimelineQuery, response: { 200: TimelineView } },
   attempts: { params: IdParams, querystring: AttemptsQuery, response: { 200: AttemptsView } },
+  replay: { params: IdParams, response: { 201: TaskView } },
   pause: { params: IdParams, response: { 200: ActionAnswer('PAUSED') } },
   resume: { params: IdParams, response: { 200: QueuedView } },
   unsubscribe: { params: IdParams, response: { 200: ActionAnswer('UNSUBSCRIBED') } },

@@ -20,6 +20,15 @@ export interface OpenedRequest {
   headers?: Record<string, string>;
 }
 
+/** The request as a subscribe gave it, from its opened form (to seal it anew for another task). */
+export function specOf(opened: OpenedRequest): HttpRequestSpec {
+  const spec: HttpRequestSpec = { url: opened.url, method: opened.method };
+  if (opened.body !== undefined) spec.data = opened.body.toString('base64');
+  if (opened.params) spec.params = opened.params;
+  if (opened.headers) spec.headers = opened.headers;
+  return spec;
+}
+
 export function encodeRequest(request: HttpRequestSpec): Buffer {
   // Sized first, then written in place: no Buffer per string, nor for the decoded body.
   const params = request.params === undefined ? [] : Object.entries(request.params);

@@ -239,7 +239,7 @@ export const TaskListView = Type.Object({
 });
 export type TaskListView = Static<typeof TaskListView>;
 
-export const BULK_ACTIONS = ['pause', 'resume', 'unsubscribe', 'delete'] as const;
+export const BULK_ACTIONS = ['pause', 'resume', 'unsubscribe', 'delete', 'replay'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];
 
 /** Tasks a bulk action names at most, and tasks it works on between two turns of the event loop. */
@@ -265,12 +265,16 @@ export const BulkBody = Type.Object(
 );
 export type BulkBody = Static<typeof BulkBody>;
 
-/** What a bulk action did: tasks changed, not found, whose state forbids the action, and that kept changing meanwhile. */
+/**
+ * What a bulk action did: tasks changed (or replayed), not found, whose state forbids the action, that
+ * kept changing meanwhile, and (replay) not replayed because the project's queue was full.
+ */
 export const BulkAnswer = Type.Object({
   done: Type.Integer(),
   notFound: Type.Integer(),
   notAllowed: Type.Integer(),
   busy: Type.Integer(),
+  queueFull: Type.Integer(),
 });
 export type BulkAnswer = Static<typeof BulkAnswer>;
 

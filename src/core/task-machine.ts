@@ -14,6 +14,7 @@
  *                  ├─ execute, reschedule: the next execution moves (now, or a given time)
  *                  └─ an absolute retryAt/repeatAt passed (while the server was down, or before the
  *                     run it follows ended) ───────────> EXCEEDED
+ *   ERROR | EXCEEDED ──replay──> stays as it is; a NEW task, RUNNING, due now (replayTask)
  *
  * Retries: a failed attempt with retries left runs again after `retryInterval`, or
  * `retryInterval × n` for the n-th retry when `retryExponential` (the original's linear meaning), or
@@ -33,6 +34,7 @@
  */
 import { AppError } from './errors.js';
 import { formatDuration } from './durations.js';
+import { LIMITS } from './limits.js';
 import type { AttemptRecord, ErrorClass } from './attempt-log.js';
 import { type Random, finalReason, pastRetryDuration, policyRetryAt } from './retry-policy.js';
 import type { Task, TaskConfig, TaskState, TimelineEntry } from './task.js';
@@ -261,6 +263,42 @@ function describeOutcome(outcome: AttemptOutcome): string {
   if (outcome.statusCode > 0)
     return outcome.error ? `status code ${outcome.statusCode}, then ${outcome.error}` : `status code ${outcome.statusCode}`;
   return outcome.error ?? 'no answer';
+}
+
+/** The states a task may be replayed from: it ended by failing. */
+export const REPLAYABLE_STATES = ['ERROR', 'EXCEEDED'] as const satisfies readonly TaskState[];
+
+/** A replay: the new task with its first timeline entry, and the entry that links the original to it. */
+export interface Replay {
+  task: Task;
+  entries: TimelineEntry[];
+  originalEntry: TimelineEntry;
+}
+
+/**
+ * Runs an ended task again (`PATCH /v1beta/replay/:id`) as a NEW task: the original's request
+ * (sealed anew for `input.id`), config, tags and host, a fresh retry and repeat budget, due now.
+ * The original stays as it was but for a timeline entry; each names the other. Only a task that
+ * ended ERROR or EXCEEDED is replayed (TASK_NOT_REPLAYABLE). Absolute retryAt/repeatAt times are
+ * kept as they were: one that has passed ends the replay EXCEEDED when it is reached.
+ */
+export function replayTask(original: Task, input: { id: string; request: Uint8Array }, now: number): Replay {
+  if (!(REPLAYABLE_STATES as readonly TaskState[]).includes(original.state)) {
+    throw new AppError(
+      'TASK_NOT_REPLAYABLE',
+      `Cannot replay a task that is ${original.state}; only ${REPLAYABLE_STATES.join(' or ')} tasks are replayed`,
+    );
+  }
+  const config: TaskConfig = { ...original.config, executionAt: 0, executionDelay: LIMITS.executionDelayMin };
+  const task = createTask(
+    { id: input.id, projectId: original.projectId, config, request: input.request, hostTag: original.hostTag, tags: original.tags },
+    now,
+  );
+  return {
+    task,
+    entries: [entry('Replay', `Replay of ${original.id}; it runs now with a fresh retry budget`, now, { replayOf: original.id })],
+    originalEntry: entry('Replay', `Replayed as ${input.id}`, now, { replayedAs: input.id }),
+  };
 }
 
 /**

@@ -27,6 +27,8 @@ export const TIMELINE_LABELS = [
   'Reschedule',
   /** Stands for the entries left out of a long timeline (core/timeline.ts); never made by the state machine. */
   'Omitted',
+  /** Links a replayed task and its replay (`PATCH /v1beta/replay/:id`), each naming the other. */
+  'Replay',
 ] as const;
 export type TimelineLabel = (typeof TIMELINE_LABELS)[number];
 

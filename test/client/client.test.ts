@@ -177,12 +177,19 @@ describe('the typed client against a real server', () => {
     const own = anonymous.withCredentials(project.id, project.token);
     const a = await own.subscribe(task('/hook', { executionDelay: '1h' }, ['bulk']));
     await own.subscribe(task('/hook', { executionDelay: '1h' }, ['bulk']));
-    assert.deepEqual(await own.bulk({ action: 'pause', filter: { tag: 'bulk' } }), { done: 2, notFound: 0, notAllowed: 0, busy: 0 });
+    assert.deepEqual(await own.bulk({ action: 'pause', filter: { tag: 'bulk' } }), {
+      done: 2,
+      notFound: 0,
+      notAllowed: 0,
+      busy: 0,
+      queueFull: 0,
+    });
     assert.deepEqual(await own.bulk({ action: 'resume', ids: [a.id, '01KB0000000000000000000000'] }), {
       done: 1,
       notFound: 1,
       notAllowed: 0,
       busy: 0,
+      queueFull: 0,
     });
     assert.equal((await own.activity()).minutes.length, 60);
 

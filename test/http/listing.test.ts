@@ -148,16 +148,16 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
     assert.equal((await server.client.pause(creds, paused)).status, 200);
     let res = await bulk(creds, { action: 'pause', ids: [running, paused, UNKNOWN_ID, 'not-an-id', running] });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { done: 1, notFound: 2, notAllowed: 1, busy: 0 });
+    assert.deepEqual(res.body, { done: 1, notFound: 2, notAllowed: 1, busy: 0, queueFull: 0 });
     assert.equal((await server.client.task(creds, running)).body.state, 'PAUSED');
     res = await bulk(creds, { action: 'resume', ids: [running, paused] });
-    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0 });
+    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     res = await bulk(creds, { action: 'delete', ids: [running] });
-    assert.deepEqual(res.body, { done: 0, notFound: 0, notAllowed: 1, busy: 0 }, 'a RUNNING task is not deleted');
+    assert.deepEqual(res.body, { done: 0, notFound: 0, notAllowed: 1, busy: 0, queueFull: 0 }, 'a RUNNING task is not deleted');
     res = await bulk(creds, { action: 'unsubscribe', ids: [running, paused] });
-    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0 });
+    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     res = await bulk(creds, { action: 'delete', ids: [running, paused] });
-    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0 });
+    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     assert.equal((await server.client.task(creds, running)).status, 404);
   });
 
@@ -198,7 +198,7 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
     };
     try {
       const res = await bulk(creds, { action: 'unsubscribe', filter: { tag: 'big', state: ['RUNNING'] } });
-      assert.deepEqual(res.body, { done: count, notFound: 0, notAllowed: 0, busy: 0 });
+      assert.deepEqual(res.body, { done: count, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     } finally {
       store.listTasks = listTasks;
     }
@@ -212,7 +212,7 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
     assert.equal(await queued(), 1);
     assert.equal((await server.client.task(creds, keep)).body.state, 'RUNNING');
     const again = await bulk(creds, { action: 'delete', filter: { tag: 'big' } });
-    assert.deepEqual(again.body, { done: count, notFound: 0, notAllowed: 0, busy: 0 });
+    assert.deepEqual(again.body, { done: count, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     assert.deepEqual((await page(creds, 'tag=big')).tasks, []);
   });
 });

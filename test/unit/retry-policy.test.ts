@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { excerptText } from '../../src/core/attempt-log.js';
+import { AppError } from '../../src/core/errors.js';
 import {
   RETRY_POLICY_DEFAULTS,
   backoffDelay,
@@ -14,7 +15,7 @@ import {
 import type { RetryPolicy } from '../../src/core/shapes.js';
 import { DEFAULT_CONFIG } from '../../src/core/subscription.js';
 import type { Task, TaskConfig } from '../../src/core/task.js';
-import { applyOutcome, createTask } from '../../src/core/task-machine.js';
+import { applyOutcome, createTask, replayTask } from '../../src/core/task-machine.js';
 import { decodeConfig, encodeConfig } from '../../src/store/stored-config.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
@@ -147,6 +148,37 @@ describe('stored retry policies', () => {
     assert.throws(() => decodeConfig('{"retryPolicy":{"honorRetryAfter":true}}', 'x'), /bad config field retryPolicy/);
     assert.equal(checkRetryPolicy({ ...POLICY, extra: 1 }), null);
     assert.equal(checkRetryPolicy({ ...POLICY, backoff: { baseMs: 1, factor: 0.5, capMs: 1, jitter: 'full' } }), null);
+  });
+});
+
+describe('replayTask', () => {
+  test('a new RUNNING task due now with the config, tags and host of the original, and links both ways', () => {
+    const original: Task = {
+      ...task({ retry: 2, executionDelay: 86_400_000 }),
+      state: 'ERROR',
+      retryCount: 2,
+      attempts: 3,
+      tags: ['a'],
+      hostTag: 'h',
+    };
+    const replay = replayTask(original, { id: '01KDXQ0001ABCDEFGHJKMNPQRS', request: new Uint8Array([9]) }, T0 + 50_000);
+    assert.equal(replay.task.state, 'RUNNING');
+    assert.equal(replay.task.execAt, T0 + 50_001);
+    assert.equal(replay.task.retryCount, 0);
+    assert.equal(replay.task.attempts, 0);
+    assert.equal(replay.task.config.retry, 2);
+    assert.deepEqual([replay.task.tags, replay.task.hostTag], [['a'], 'h']);
+    assert.deepEqual(replay.entries[0]!.metadata, { replayOf: original.id });
+    assert.deepEqual(replay.originalEntry.metadata, { replayedAs: '01KDXQ0001ABCDEFGHJKMNPQRS' });
+  });
+
+  test('only ERROR and EXCEEDED tasks are replayed', () => {
+    for (const state of ['RUNNING', 'PAUSED', 'CANCELED', 'COMPLETED'] as const) {
+      assert.throws(
+        () => replayTask({ ...task({}), state }, { id: '01KDXQ0001ABCDEFGHJKMNPQRS', request: new Uint8Array(1) }, T0),
+        (error: unknown) => error instanceof AppError && error.code === 'TASK_NOT_REPLAYABLE',
+      );
+    }
   });
 });
 

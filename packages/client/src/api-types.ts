@@ -14,6 +14,7 @@ export type ErrorBody = {
     | 'TASK_STATE_CONFLICT'
     | 'TASK_IN_FLIGHT'
     | 'TASK_BUSY'
+    | 'TASK_NOT_REPLAYABLE'
     | 'REQUEST_TIMEOUT'
     | 'BODY_TOO_LARGE'
     | 'UNSUPPORTED_MEDIA_TYPE'
@@ -240,7 +241,8 @@ export type TimelineAnswer = Array<{
     | 'Exceeded'
     | 'Execute'
     | 'Reschedule'
-    | 'Omitted';
+    | 'Omitted'
+    | 'Replay';
   description: string;
   createdAt: number;
   metadata?: Record<string, number | string | boolean>;
@@ -273,6 +275,14 @@ export type AttemptsAnswer = Array<{
   response: string;
   responseEncoding: 'utf8' | 'base64';
 }>;
+
+/** The path parameters of `PATCH /v1beta/replay/{id}`. */
+export type ReplayParams = {
+  id: string;
+};
+
+/** The 201 answer of `PATCH /v1beta/replay/{id}`. */
+export type ReplayAnswer = GetTaskAnswer;
 
 /** The path parameters of `PATCH /v1beta/pause/{id}`. */
 export type PauseParams = {
@@ -367,7 +377,7 @@ export type ListTasksAnswer = {
 
 /** The request body of `POST /v1beta/queues/bulk`. */
 export type BulkBody = {
-  action: 'pause' | 'resume' | 'unsubscribe' | 'delete';
+  action: 'pause' | 'resume' | 'unsubscribe' | 'delete' | 'replay';
   ids?: string[];
   filter?: {
     state?: Array<'RUNNING' | 'PAUSED' | 'CANCELED' | 'COMPLETED' | 'ERROR' | 'EXCEEDED'>;
@@ -383,6 +393,7 @@ export type BulkAnswer = {
   notFound: number;
   notAllowed: number;
   busy: number;
+  queueFull: number;
 };
 
 /** The 200 answer of `GET /v1beta/activity`. */
@@ -444,6 +455,8 @@ export interface Operations {
   timeline: { params: TimelineParams; query: TimelineQuery; body: never; answer: TimelineAnswer };
   /** GET /v1beta/queues/{id}/attempts: A page of the task's attempts, newest first, each with the first 1 KB of the answer; the next page in the Link header */
   attempts: { params: AttemptsParams; query: AttemptsQuery; body: never; answer: AttemptsAnswer };
+  /** PATCH /v1beta/replay/{id}: Run a task that ended ERROR or EXCEEDED again, as a new task with a fresh retry budget */
+  replay: { params: ReplayParams; query: never; body: never; answer: ReplayAnswer };
   /** PATCH /v1beta/pause/{id}: Pause a RUNNING task, keeping the time left */
   pause: { params: PauseParams; query: never; body: never; answer: PauseAnswer };
   /** PATCH /v1beta/resume/{id}: Resume a PAUSED task with the time it had left */
@@ -458,7 +471,7 @@ export interface Operations {
   subscribeBatch: { params: never; query: never; body: SubscribeBatchBody; answer: SubscribeBatchAnswer };
   /** GET /v1beta/queues: A page of the project's tasks, newest first, filtered by state, tag, host and time; the next page in the Link header */
   listTasks: { params: never; query: ListTasksQuery; body: never; answer: ListTasksAnswer };
-  /** POST /v1beta/queues/bulk: Pause, resume, unsubscribe or delete many tasks, by id or by filter; counts per outcome */
+  /** POST /v1beta/queues/bulk: Pause, resume, unsubscribe, delete or replay many tasks, by id or by filter; counts per outcome */
   bulk: { params: never; query: never; body: BulkBody; answer: BulkAnswer };
   /** GET /v1beta/activity: The project's deliveries and failures per minute over the last hour */
   activity: { params: never; query: never; body: never; answer: ActivityAnswer };
@@ -485,6 +498,7 @@ export const OPERATIONS = {
   deleteTask: { method: 'DELETE', path: '/v1beta/queues/{id}', status: 200, auth: true },
   timeline: { method: 'GET', path: '/v1beta/queues/{id}/timeline', status: 200, auth: true },
   attempts: { method: 'GET', path: '/v1beta/queues/{id}/attempts', status: 200, auth: true },
+  replay: { method: 'PATCH', path: '/v1beta/replay/{id}', status: 201, auth: true },
   pause: { method: 'PATCH', path: '/v1beta/pause/{id}', status: 200, auth: true },
   resume: { method: 'PATCH', path: '/v1beta/resume/{id}', status: 200, auth: true },
   execute: { method: 'PATCH', path: '/v1beta/execute/{id}', status: 200, auth: true },

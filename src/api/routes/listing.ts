@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { type FieldIssue, validationError } from '../../core/errors.js';
 import { checkFilter, encodeListCursor, listingQuery } from '../../core/listing.js';
 import { targetOf, taskView } from '../../core/views.js';
+import { REPLAYABLE_STATES } from '../../core/task-machine.js';
 import type { TaskFilter } from '../../store/task-store.js';
 import { bulkByFilter, bulkByIds } from '../bulk.js';
 import { type RouteContext, projectOf } from '../context.js';
@@ -38,6 +39,8 @@ export function listingRoutes(fastify: FastifyInstance, ctx: RouteContext): void
     if (ids !== undefined) return bulkByIds(ctx, project.id, action, ids);
     const { host, ...rest } = checked;
     const storeFilter: TaskFilter = { ...rest, ...(host === undefined ? {} : { hostTag: ctx.cipher.hostTag(host) }) };
+    // A replay by filter without states replays what can be: the tasks that ended ERROR or EXCEEDED.
+    if (action === 'replay' && storeFilter.states === undefined) storeFilter.states = REPLAYABLE_STATES;
     return bulkByFilter(ctx, project.id, action, storeFilter);
   });
 }

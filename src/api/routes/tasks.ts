@@ -9,9 +9,10 @@ import { type RouteContext, projectOf } from '../context.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import { newTask, subscribeIssues } from '../subscribe-body.js';
 import { deleteOwnTask, findOwnTask, mutateTask, notFound } from '../task-writes.js';
+import { replayOwnTask } from '../replay.js';
 import { attemptPageQuery, attemptViewOf } from '../../core/attempt-log.js';
 
-/** Tasks: subscribe, read, timeline, attempts, pause, resume, execute, reschedule, unsubscribe, delete. */
+/** Tasks: subscribe, read, timeline, attempts, pause, resume, execute, reschedule, unsubscribe, replay, delete. */
 export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   // Types only: requests and answers are typed from the route schemas; validation stays Fastify's ajv.
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -58,6 +59,12 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
       reply.header('link', `</v1beta/queues/${task.id}/attempts?limit=${limit}&cursor=${encodeCursor(page.next)}>; rel="next"`);
     }
     return page.attempts.map((record) => attemptViewOf(record, task.id, ctx.cipher));
+  });
+
+  app.patch('/v1beta/replay/:id', { schema: ROUTE_SCHEMAS.replay }, async (request, reply) => {
+    const project = projectOf(request);
+    const task = await replayOwnTask(ctx, project.id, request.params.id);
+    return reply.code(201).send(taskView(task, targetOf(ctx.cipher, task)));
   });
 
   app.patch('/v1beta/pause/:id', { schema: ROUTE_SCHEMAS.pause }, async (request) => {
