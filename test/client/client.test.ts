@@ -31,11 +31,17 @@ describe('the typed client against a real server', () => {
   let target: TargetServer;
   let anonymous: KuueriTasksClient;
   let client: KuueriTasksClient;
+  /** `METHOD /path` of every request the clients sent, to show each operation has its method. */
+  const sent: string[] = [];
+  const recordingFetch: typeof fetch = (input, init) => {
+    sent.push(`${init?.method ?? 'GET'} ${new URL(input instanceof Request ? input.url : input).pathname}`);
+    return fetch(input, init);
+  };
 
   before(async () => {
     server = await startTestServer();
     target = await TargetServer.start((request) => ({ status: request.url.startsWith('/fail') ? 500 : 200 }));
-    anonymous = new KuueriTasksClient({ url: server.url });
+    anonymous = new KuueriTasksClient({ url: server.url, fetch: recordingFetch });
     const project = await anonymous.register(newEmail());
     client = anonymous.withCredentials(project.id, project.token);
   });
@@ -202,6 +208,33 @@ describe('the typed client against a real server', () => {
     assert.deepEqual((await own.inbox()).requests, []);
   });
 
+  test('attempts pages the attempt log, newest first; replay runs a failed task again as a new task', async () => {
+    // Retries an hour apart, each run now: three failed attempts, then ERROR.
+    const failed = await client.subscribe(task('/fail', { executionDelay: '1h', retry: 2, retryInterval: '1h' }));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await client.execute(failed.id);
+      await waitFor(`attempt ${attempt}`, async () => (await client.attempts(failed.id)).attempts.length === attempt);
+    }
+    await waitFor('the task to end ERROR', async () => (await client.getTask(failed.id)).state === 'ERROR');
+    const first = await client.attempts(failed.id, { limit: 2 });
+    assert.deepEqual(
+      first.attempts.map((a) => [a.attempt, a.statusCode]),
+      [
+        [3, 500],
+        [2, 500],
+      ],
+    );
+    assert.equal(typeof first.nextCursor, 'string');
+    const all: number[] = [];
+    for await (const attempt of client.iterateAttempts(failed.id, { pageSize: 1 })) all.push(attempt.attempt);
+    assert.deepEqual(all, [3, 2, 1]);
+
+    const replayed = await client.replay(failed.id);
+    assert.notEqual(replayed.id, failed.id);
+    assert.equal(replayed.state, 'RUNNING');
+    await rejectsWith(client.replay(replayed.id), 409, 'TASK_NOT_REPLAYABLE');
+  });
+
   test('errors are KuueriTasksError with the API code, message, status and issues', async () => {
     await rejectsWith(client.getTask('01KB0000000000000000000000'), 404, 'TASK_NOT_FOUND');
     const invalid = await rejectsWith(
@@ -262,5 +295,17 @@ describe('the typed client against a real server', () => {
     } finally {
       await recorder.close();
     }
+  });
+
+  test('every operation of the OpenAPI document has a client method, called above', () => {
+    // /metrics is for Prometheus, not for a project's client.
+    const missing = Object.entries(OPERATIONS)
+      .filter(([id]) => id !== 'metrics')
+      .filter(([, op]) => {
+        const path = new RegExp(`^${op.method} ${op.path.replace(/\{\w+\}/g, '[^/]+')}$`);
+        return !sent.some((request) => path.test(request));
+      })
+      .map(([id]) => id);
+    assert.deepEqual(missing, []);
   });
 });

@@ -7,6 +7,7 @@
  */
 import {
   type ActivityAnswer,
+  type AttemptsAnswer,
   type BulkAnswer,
   type BulkBody,
   type ClearInboxAnswer,
@@ -23,6 +24,7 @@ import {
   type Operations,
   type PauseAnswer,
   type RegisterAnswer,
+  type ReplayAnswer,
   type RescheduleBody,
   type ServiceIndexAnswer,
   type SubscribeAnswer,
@@ -39,6 +41,8 @@ export type Task = GetTaskAnswer;
 export type QueuedTask = SubscribeAnswer;
 export type TaskState = Task['state'];
 export type TimelineEntry = TimelineAnswer[number];
+/** One attempt of the task's attempt log. */
+export type Attempt = AttemptsAnswer[number];
 /** One item's result of a batch subscribe: `task` on 201, `error` otherwise. */
 export type BatchResult = SubscribeBatchAnswer[number];
 
@@ -83,6 +87,12 @@ export interface PageOptions {
 /** A page of a timeline: its entries, oldest first, and where the next page starts (null at the end). */
 export interface TimelinePage {
   entries: TimelineEntry[];
+  nextCursor: string | null;
+}
+
+/** A page of an attempt log: its attempts, newest first, and where the next page starts (null at the end). */
+export interface AttemptPage {
+  attempts: Attempt[];
   nextCursor: string | null;
 }
 
@@ -154,6 +164,20 @@ export class KuueriTasksClient {
     });
   }
 
+  /** A page of the task's attempt log, newest first (the log keeps the latest attempts). */
+  async attempts(id: string, page: PageOptions = {}): Promise<AttemptPage> {
+    const { body, headers } = await this.#call('attempts', { params: { id }, query: pageQuery(page) });
+    return { attempts: body, nextCursor: nextCursorOf(headers.get('link'), this.url) };
+  }
+
+  /** Every attempt of the task's log, newest first, page after page. */
+  iterateAttempts(id: string, options: { pageSize?: number } = {}): AsyncGenerator<Attempt, void, undefined> {
+    return walk(async (cursor) => {
+      const page = await this.attempts(id, { limit: options.pageSize, cursor });
+      return { items: page.attempts, nextCursor: page.nextCursor };
+    });
+  }
+
   /** A page of the project's tasks, newest first; `nextCursor` is null on the last page. */
   async listTasks(options: TaskFilter & PageOptions = {}): Promise<ListTasksAnswer> {
     return (await this.#call('listTasks', { query: { ...filterQuery(options), ...pageQuery(options) } })).body;
@@ -191,6 +215,11 @@ export class KuueriTasksClient {
     return (await this.#call('reschedule', { params: { id }, body: when })).body;
   }
 
+  /** Runs a task that ended ERROR or EXCEEDED again, as a new task with a fresh retry budget; answers the new task. */
+  async replay(id: string): Promise<ReplayAnswer> {
+    return (await this.#call('replay', { params: { id } })).body;
+  }
+
   /** Cancels a RUNNING or PAUSED task. */
   async unsubscribe(id: string): Promise<UnsubscribeAnswer> {
     return (await this.#call('unsubscribe', { params: { id } })).body;
@@ -201,7 +230,7 @@ export class KuueriTasksClient {
     return (await this.#call('deleteTask', { params: { id } })).body;
   }
 
-  /** Pauses, resumes, unsubscribes or deletes many tasks, by id or by filter; counts each outcome. */
+  /** Pauses, resumes, unsubscribes, deletes or replays many tasks, by id or by filter; counts each outcome. */
   async bulk(request: BulkBody): Promise<BulkAnswer> {
     return (await this.#call('bulk', { body: request })).body;
   }
