@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       const id = newId(t);
       if (!mix) {
         const task = createTask({ id, projectId, config: resolved.config, request: cipher.seal(resolved.request, id) }, t);
-        return store.insertTask(task, [], LIMIT);
+        return store.insertTask(task, [], LIMIT).then(() => undefined);
       }
       const tags = [MIX.tags[j % MIX.tags.length]!, ...(j % 3 === 0 ? [MIX.tags[(j + 3) % MIX.tags.length]!] : [])];
       const hostTag = cipher.hostTag(new URL(resolved.request.url).hostname);
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
         { id, projectId: project, config: resolved.config, request: cipher.seal(resolved.request, id), hostTag, tags },
         t,
       );
-      return store.insertTask(mixState(task, j, t), [], LIMIT);
+      return store.insertTask(mixState(task, j, t), [], LIMIT).then(() => undefined);
     };
 
     const t0 = performance.now();

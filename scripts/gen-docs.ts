@@ -73,6 +73,7 @@ export async function openApiJson(): Promise<string> {
       policy: createTargetPolicy(config.allowList, config.denyList),
       logger: createLogger('silent'),
       metrics: new ServiceMetrics(),
+      signer: { forget: () => undefined },
     };
     const app = await buildApp(appDeps(config, parts));
     await app.ready();

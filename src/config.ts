@@ -299,6 +299,20 @@ export const SETTINGS = {
     default: 10_000,
     doc: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before they are aborted (and run again after the restart).',
   }),
+  signingGraceSeconds: setting({
+    key: 'SERVICE.SIGNING.GRACE_SECONDS',
+    env: 'TASKS_SIGNING_GRACE',
+    parse: int(0, 2_592_000),
+    default: 86_400,
+    doc: "After `POST /v1beta/signing-secret` rotates a project's signing secret, how long every delivery is signed with the old secret as well as the new one (two signatures in `webhook-signature`), so receivers can switch over.",
+  }),
+  idempotencyWindowSeconds: setting({
+    key: 'SERVICE.IDEMPOTENCY.WINDOW_SECONDS',
+    env: 'TASKS_IDEMPOTENCY_WINDOW',
+    parse: int(1, 2_592_000),
+    default: 86_400,
+    doc: "How long a subscribe's `Idempotency-Key` is remembered: the same key with the same body within this time answers the task it made (200, `Idempotent-Replayed: true`) instead of making another.",
+  }),
   databaseUrl: setting<string | null>({
     key: 'DATABASE.URL',
     env: 'TASKS_DB',

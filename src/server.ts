@@ -7,6 +7,7 @@ import type { Clock } from './core/clock.js';
 import type { Random } from './core/retry-policy.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
+import { DeliverySigner } from './dispatch/delivery-signer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
 import { type AddressSource, NameLookups, systemAddresses } from './dispatch/name-resolver.js';
@@ -42,10 +43,15 @@ export interface RunningServer {
 }
 
 /** The API's dependencies: the parts given, and the rest from configuration. */
-export function appDeps(config: AppConfig, parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger' | 'metrics'>): AppDeps {
+export function appDeps(
+  config: AppConfig,
+  parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger' | 'metrics' | 'signer'>,
+): AppDeps {
   return {
     ...parts,
     metricsToken: config.metricsToken,
+    signingGraceMs: config.signingGraceSeconds * 1000,
+    idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
     level: config.level,
     inbox: inboxEnabled(config),
     queueLimit: config.queueLimit,
@@ -93,10 +99,12 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const policy = createTargetPolicy(config.allowList, config.denyList, { inbox: inboxEnabled(config) });
     const names = new NameLookups(overrides.resolver ?? systemAddresses({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs }));
     const sender = createHttpSender({ policy, names, maxResponseBytes: config.maxContentLength });
+    const signer = new DeliverySigner(store, cipher);
     const dispatcher = new Dispatcher({
       store,
       sender,
       cipher,
+      signer,
       clock,
       logger,
       observer: metrics,
@@ -110,7 +118,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
     const backlog = new DueBacklog(store, clock, logger);
     metrics.watch({ inFlight: () => dispatcher.active, dueBacklog: () => backlog.read() });
-    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger, metrics }));
+    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger, metrics, signer }));
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).
     await dispatcher.prepare();

@@ -9,8 +9,10 @@ import type { Project } from '../core/task.js';
 import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import { type ServiceMetrics, UNMATCHED_ROUTE } from '../observe/metrics.js';
+import type { DeliverySigner } from '../dispatch/delivery-signer.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
+import { IDEMPOTENCY_HEADER } from './idempotency.js';
 import { clientAddressOf } from './client-address.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { asGiven } from './client-windows.js';
@@ -41,6 +43,12 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   /** The bearer token GET /metrics asks for (config.ts metricsToken); null: none. */
   metricsToken: string | null;
+  /** The dispatcher's signing keys: a rotation here drops the project's cached keys at once. */
+  signer: Pick<DeliverySigner, 'forget'>;
+  /** How long both the old and the new signing secret sign deliveries after a rotation. */
+  signingGraceMs: number;
+  /** How long a subscribe's Idempotency-Key is remembered. */
+  idempotencyWindowMs: number;
   level: 'DEVELOPMENT' | 'PRODUCTION';
   /** Whether the inbox routes answer (config.ts inboxEnabled); off, they answer 404. */
   inbox: boolean;
@@ -99,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Past the limit Node closes a new connection as soon as it is accepted, before reading from it.
   app.server.maxConnections = deps.connections.maxConnections;
   app.decorateRequest('project', null);
+  app.decorateRequest('rawBody', null);
   app.decorateRequest('clientAddress', '');
   app.decorateRequest('taskId', undefined);
   const clientAddress = clientAddressOf(deps.trustedProxies);
@@ -107,8 +116,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only; an empty body is "no body" (PATCH routes carry none), and a body that tries to set
   // __proto__ or constructor.prototype is refused rather than parsed.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : bodyText(body);
+    if (request.headers[IDEMPOTENCY_HEADER] !== undefined) request.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
@@ -136,6 +146,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     inbox: deps.inbox,
     queueLimit: deps.queueLimit,
     metrics: deps.metrics,
+    signer: deps.signer,
+    signingGraceMs: deps.signingGraceMs,
+    idempotencyWindowMs: deps.idempotencyWindowMs,
   };
   // Registrations are counted per client address; everything else a project does, per project
   // (when a limit is set): an app server calling its own service is one address doing everything.

@@ -5,6 +5,7 @@ import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import type { Project } from '../core/task.js';
 import type { ServiceMetrics } from '../observe/metrics.js';
+import type { DeliverySigner } from '../dispatch/delivery-signer.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Authenticator } from './auth.js';
 
@@ -14,6 +15,8 @@ declare module 'fastify' {
     project: Project | null;
     /** The task the request created or acted on, for its log line; routes with an `:id` need not set it. */
     taskId: string | undefined;
+    /** The body as received, kept only when an Idempotency-Key came with it (its digest is compared). */
+    rawBody: string | null;
   }
   interface FastifyContextConfig {
     /** Routes that need no credentials (register, health). */
@@ -39,6 +42,9 @@ export interface RouteContext {
   queueLimit: number;
   /** Where subscribes are counted. */
   metrics: Pick<ServiceMetrics, 'subscribed'>;
+  signer: Pick<DeliverySigner, 'forget'>;
+  signingGraceMs: number;
+  idempotencyWindowMs: number;
 }
 
 export function projectOf(request: FastifyRequest): Project {

@@ -83,17 +83,26 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /v1beta/register': {
     operationId: 'register',
-    summary: 'Register a project; the token is shown this once',
+    summary: 'Register a project; the token and the signing secret are shown this once',
     tag: 'projects',
     errors: ['EMAIL_TAKEN'],
     bodyExample: { email: 'me@example.com' },
   },
   'GET /v1beta/info': { operationId: 'info', summary: "The project's email, queue count and limit", tag: 'projects' },
+  'POST /v1beta/signing-secret': {
+    operationId: 'rotateSigningSecret',
+    summary: "Rotate the project's signing secret; the new one is shown this once",
+    tag: 'projects',
+    description:
+      'Deliveries are signed with the new secret at once, and with the previous one too (a second signature in `webhook-signature`) until `previousValidUntil`, so receivers can switch over. A project registered before signing existed gets its first secret here.',
+  },
   'POST /v1beta/subscribe': {
     operationId: 'subscribe',
     summary: 'Subscribe a task: an HTTP request to send later, with retries and repeats',
     tag: 'tasks',
-    errors: ['QUEUE_FULL'],
+    description:
+      'With an `Idempotency-Key` header (1–255 printable ASCII characters), the same key and body within the window answer the task the first call made: `200` with `Idempotent-Replayed: true`; the same key with another body answers `422 IDEMPOTENCY_KEY_REUSED`.',
+    errors: ['QUEUE_FULL', 'IDEMPOTENCY_KEY_REUSED'],
     bodyExample: {
       httpRequest: {
         url: 'https://example.com/hook',

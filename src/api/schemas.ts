@@ -18,6 +18,7 @@ import {
   RegisterBody,
   RegisteredView,
   RescheduleBody,
+  SigningSecretView,
   SubscribeBatchBody,
   SubscribeBody,
   TaskListView,
@@ -59,7 +60,8 @@ const ListQuery = Type.Object({
 export const ROUTE_SCHEMAS = {
   register: { body: RegisterBody, response: { 201: RegisteredView } },
   info: { response: { 200: InfoView } },
-  subscribe: { body: SubscribeBody, response: { 201: QueuedView } },
+  signingSecret: { response: { 200: SigningSecretView } },
+  subscribe: { body: SubscribeBody, response: { 201: QueuedView, 200: QueuedView } },
   subscribeBatch: { body: SubscribeBatchBody, response: { 200: BatchResults } },
   task: { params: IdParams, response: { 200: TaskView } },
   timeline: { params: IdParams, querystring: TimelineQuery, response: { 200: TimelineView } },

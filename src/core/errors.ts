@@ -26,6 +26,10 @@ export const ERROR_REGISTRY = {
   TASK_IN_FLIGHT: { status: 409, message: 'An attempt of this task is in flight; try again once it is recorded' },
   TASK_BUSY: { status: 409, message: 'The task kept changing while this request tried to change it; try again' },
   TASK_NOT_REPLAYABLE: { status: 409, message: 'Only a task that ended ERROR or EXCEEDED can be replayed' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'This Idempotency-Key was used with another request body; use a new key for a new task',
+  },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },

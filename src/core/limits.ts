@@ -61,3 +61,6 @@ export const FORBIDDEN_HEADERS = new Set([
 
 /** Headers the server sets on every attempt; a user's value would be overwritten, so it is refused. */
 export const RESERVED_HEADER_PREFIX = 'x-kuueri-tasks-';
+
+/** The Standard Webhooks headers the server signs every attempt with (core/signing.ts); a user's value is refused. */
+export const SIGNATURE_HEADERS: ReadonlySet<string> = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);

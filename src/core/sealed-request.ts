@@ -42,6 +42,11 @@ export interface RequestCipher {
    * under one key, and the tag does not tell the host to whoever reads the store without the key.
    */
   hostTag(hostname: string): string;
+  /**
+   * A keyed digest of `data` for `purpose` (an Idempotency-Key, a request body): equal inputs give
+   * equal digests under one key, and the digest tells nothing of the input without the key.
+   */
+  keyedDigest(purpose: string, data: string): string;
 }
 
 const HOST_TAG_BYTES = 12;
@@ -121,6 +126,9 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       const { format, bytes } = open(sealed, aad);
       if (format !== BYTES_FORMAT) throw new Error('Sealed record has an unknown format');
       return bytes;
+    },
+    keyedDigest(purpose, data) {
+      return createHmac('sha256', tagKey).update(`${purpose}\n`).update(data).digest('base64url');
     },
     hostTag(hostname) {
       return createHmac('sha256', tagKey).update(hostname.toLowerCase()).digest().subarray(0, HOST_TAG_BYTES).toString('base64url');

@@ -317,9 +317,22 @@ export type AttemptsView = Static<typeof AttemptsView>;
 /** The answer of pause, unsubscribe and delete: `{"response": value}`. */
 export const ActionAnswer = <Value extends string>(value: Value) => Type.Object({ response: Type.Literal(value) });
 
-/** `POST /v1beta/register`: the token is shown this once. */
-export const RegisteredView = Type.Object({ id: Type.String(), token: Type.String() });
+/** `POST /v1beta/register`: the token and the signing secret are shown this once. */
+export const RegisteredView = Type.Object({
+  id: Type.String(),
+  token: Type.String(),
+  signingSecret: Type.String({ description: 'The secret every delivery is signed with (`whsec_…`, Standard Webhooks); shown this once' }),
+});
 export type RegisteredView = Static<typeof RegisteredView>;
+
+/** `POST /v1beta/signing-secret`: the new secret, shown this once. */
+export const SigningSecretView = Type.Object({
+  signingSecret: Type.String({ description: 'The new secret (`whsec_…`); shown this once' }),
+  previousValidUntil: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Until when (ms since the epoch) deliveries are signed with the previous secret too; null when there was none',
+  }),
+});
+export type SigningSecretView = Static<typeof SigningSecretView>;
 
 /** `GET /v1beta/info`. */
 export const InfoView = Type.Object({

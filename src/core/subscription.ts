@@ -5,7 +5,7 @@
  */
 import { type FieldIssue, validationError } from './errors.js';
 import { parseDuration } from './durations.js';
-import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX } from './limits.js';
+import { FORBIDDEN_HEADERS, LIMITS, RESERVED_HEADER_PREFIX, SIGNATURE_HEADERS } from './limits.js';
 import { RETRY_POLICY_DEFAULTS } from './retry-policy.js';
 import type {
   HttpRequestBody,
@@ -73,26 +73,26 @@ export function subscriptionIssues(body: PartialSubscribeBody, now: number, poli
   return issues;
 }
 
+/**
+ * What is wrong with a URL the server is to send requests to, or null: http(s) only, no
+ * credentials (`credentialsHint` says where they belong), a host, and a literal address the policy
+ * allows. `inboxOf`: the project whose own inbox on this server the URL may name.
+ */
+function targetUrlProblem(raw: string, policy: TargetPolicy, credentialsHint: string, inboxOf?: string): string | null {
+  const url = URL.canParse(raw) ? new URL(raw) : null;
+  if (!url) return 'must be an absolute http:// or https:// URL';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must start with http:// or https://';
+  if (url.username !== '' || url.password !== '') return `must not hold credentials; ${credentialsHint}`;
+  if (url.hostname === '') return 'must name a host';
+  if (inboxOf !== undefined && policy.ownInbox(url, inboxOf)) return null;
+  const refused = policy.refuseLiteralHost(url.hostname, portOf(url));
+  return refused ? `target refused: ${refused}` : null;
+}
+
 function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, issues: FieldIssue[], projectId?: string): HttpRequestSpec {
-  let url: URL | null = null;
   if (input.url !== undefined) {
-    try {
-      url = new URL(input.url);
-    } catch {
-      issues.push({ field: 'httpRequest.url', message: 'must be an absolute http:// or https:// URL' });
-    }
-  }
-  if (url) {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      issues.push({ field: 'httpRequest.url', message: 'must start with http:// or https://' });
-    } else if (url.username !== '' || url.password !== '') {
-      issues.push({ field: 'httpRequest.url', message: 'must not hold credentials; send them in httpRequest.headers' });
-    } else if (url.hostname === '') {
-      issues.push({ field: 'httpRequest.url', message: 'must name a host' });
-    } else if (projectId === undefined || !policy.ownInbox(url, projectId)) {
-      const refused = policy.refuseLiteralHost(url.hostname, portOf(url));
-      if (refused) issues.push({ field: 'httpRequest.url', message: `target refused: ${refused}` });
-    }
+    const problem = targetUrlProblem(input.url, policy, 'send them in httpRequest.headers', projectId);
+    if (problem) issues.push({ field: 'httpRequest.url', message: problem });
   }
 
   const headers = input.headers;
@@ -105,6 +105,8 @@ function resolveRequest(input: Partial<HttpRequestBody>, policy: TargetPolicy, i
         issues.push({ field, message: 'is set by the server for the connection and may not be given' });
       } else if (lower.startsWith(RESERVED_HEADER_PREFIX)) {
         issues.push({ field, message: `headers starting with ${RESERVED_HEADER_PREFIX} are set by the server` });
+      } else if (SIGNATURE_HEADERS.has(lower)) {
+        issues.push({ field, message: 'is set by the server: every attempt is signed (webhook-id, webhook-timestamp, webhook-signature)' });
       } else if (seen.has(lower)) {
         issues.push({ field, message: 'is given twice (header names are case-insensitive)' });
       }

@@ -37,7 +37,10 @@ import {
 } from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
 import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../store/task-store.js';
-import { Cancellation, type Sender } from './http-sender.js';
+import type { OpenedRequest } from '../core/request-codec.js';
+import { type SigningKeys, webhookHeaders, webhookId } from '../core/signing.js';
+import type { DeliverySigner } from './delivery-signer.js';
+import { Cancellation, type Sender, sentBody } from './http-sender.js';
 
 /** Told of every attempt's outcome (the metrics): how long it took and how late after its due time it was sent, in ms. */
 export interface AttemptObserver {
@@ -48,6 +51,8 @@ export interface DispatcherOptions {
   store: TaskStore;
   sender: Sender;
   cipher: RequestCipher;
+  /** The projects' signing keys: every attempt is signed with them (core/signing.ts). */
+  signer: DeliverySigner;
   clock: Clock;
   logger: Logger;
   /** Besides the activity counts, who hears of each outcome. */
@@ -83,19 +88,6 @@ export interface DispatcherOptions {
 /** The first wait before writing an outcome the store refused again; doubled each time, up to 2 s. */
 const FIRST_PAUSE_MS = 100;
 
-/** Waits `ms`, or less if the attempt is aborted meanwhile (a stopping server). */
-function pauseUnlessCancelled(ms: number, cancellation: Cancellation): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      cancellation.off('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    cancellation.once('abort', done);
-  });
-}
-
 /** A claimed task: it holds a lease. */
 type Claimed = StoredTask & { leaseToken: string };
 const isClaimed = (task: StoredTask): task is Claimed => task.leaseToken !== null;
@@ -109,7 +101,9 @@ interface InFlight {
 
 export class Dispatcher {
   private readonly store: TaskStore;
-  private readonly options: Required<Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random'>>;
+  private readonly options: Required<
+    Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random' | 'signer'>
+  >;
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
   private readonly slotsByGroup = new Map<string, number>();
@@ -359,24 +353,10 @@ export class Dispatcher {
       before = recovered.entries;
     }
 
-    let outcome: AttemptOutcome;
     const startedAt = clock.now();
     const lateMs = startedAt - claimed.execAt;
     const sentAt = monotonic();
-    try {
-      const request = this.deps.cipher.open(claimed.request, claimed.id);
-      const on = { projectId: claimed.projectId };
-      outcome = await this.deps.sender.send(request, attemptHeaders(claimed), claimed.config.timeout, cancellation, on);
-    } catch (error) {
-      this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
-      outcome = {
-        ok: false,
-        statusCode: 0,
-        error: 'the stored request cannot be decrypted (was the key changed?)',
-        errorClass: 'unreadable',
-        permanent: true,
-      };
-    }
+    const outcome = await this.send(claimed, cancellation);
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
     const took = monotonic() - sentAt;
@@ -405,6 +385,36 @@ export class Dispatcher {
       },
       outcome.ok ? 'attempt succeeded' : 'attempt failed',
     );
+  }
+
+  /** Opens the task's request, signs it with its project's keys and sends it. */
+  private async send(claimed: Claimed, cancellation: Cancellation): Promise<AttemptOutcome> {
+    let keys: SigningKeys | null;
+    try {
+      const cached = this.deps.signer.keysFor(claimed.projectId);
+      keys = cached instanceof Promise ? await cached : cached;
+    } catch (error) {
+      // Nothing was sent; the next attempt reads them again (the store away, most likely).
+      this.deps.logger.error({ err: error, taskId: claimed.id }, "the project's signing keys cannot be read");
+      return { ok: false, statusCode: 0, error: 'the signing keys could not be read; nothing was sent', errorClass: 'other' };
+    }
+    let request: OpenedRequest;
+    try {
+      request = this.deps.cipher.open(claimed.request, claimed.id);
+    } catch (error) {
+      this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
+      return {
+        ok: false,
+        statusCode: 0,
+        error: 'the stored request cannot be decrypted (was the key changed?)',
+        errorClass: 'unreadable',
+        permanent: true,
+      };
+    }
+    // Signed just before sending: the timestamp is the send time, the signature covers the exact body sent.
+    const headers = attemptHeaders(claimed);
+    Object.assign(headers, webhookHeaders(keys, webhookId(claimed), this.deps.clock.now(), sentBody(request)));
+    return this.deps.sender.send(request, headers, claimed.config.timeout, cancellation, { projectId: claimed.projectId });
   }
 
   /**
@@ -450,7 +460,7 @@ export class Dispatcher {
         }
         if (pause === FIRST_PAUSE_MS)
           this.deps.logger.warn({ err: error, taskId: claimed.id }, 'the store refused an outcome; trying again');
-        await pauseUnlessCancelled(pause, slot.cancellation);
+        await slot.cancellation.pause(pause);
         pause = Math.min(pause * 2, 2_000);
       }
     }

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, Client, errors as undiciErrors } from 'undici';
 import type { ErrorClass } from '../core/attempt-log.js';
-import { ATTEMPT_LOG, LIMITS } from '../core/limits.js';
+import { ATTEMPT_LOG, LIMITS, SIGNATURE_HEADERS } from '../core/limits.js';
 import { STOP_RETRY_HEADER } from '../core/retry-policy.js';
 import type { OpenedRequest } from '../core/request-codec.js';
 import { isIpLiteral, portOf, type TargetPolicy } from '../core/target-policy.js';
@@ -52,6 +52,19 @@ export class Cancellation extends EventEmitter {
     this.reason = reason;
     this.emit('abort');
   }
+
+  /** Waits `ms`, or less if cancelled meanwhile. */
+  pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.once('abort', done);
+    });
+  }
 }
 
 export interface Sender {
@@ -66,6 +79,11 @@ export interface Sender {
 }
 
 export const USER_AGENT = 'Kuueri-Tasks';
+
+/** The exact bytes an attempt sends as its body (what a signature covers): none with DELETE and GET. */
+export function sentBody(request: OpenedRequest): Buffer | undefined {
+  return request.method !== 'DELETE' && request.method !== 'GET' ? request.body : undefined;
+}
 
 export function createHttpSender(options: SenderOptions): Sender {
   const { policy } = options;
@@ -96,13 +114,14 @@ export function createHttpSender(options: SenderOptions): Sender {
       let hasContentType = false;
       for (const [name, value] of Object.entries(request.headers ?? {})) {
         const lower = name.toLowerCase();
-        if (lower === 'user-agent') continue;
+        // The server's own (a task stored before they were refused at subscribe may hold one).
+        if (lower === 'user-agent' || SIGNATURE_HEADERS.has(lower)) continue;
         if (lower === 'content-type') hasContentType = true;
         headers[name] = value;
       }
       headers['User-Agent'] = userAgent;
       Object.assign(headers, extraHeaders);
-      const body = request.method !== 'DELETE' && request.method !== 'GET' ? request.body : undefined;
+      const body = sentBody(request);
       if (body && !hasContentType) headers['Content-Type'] = 'application/octet-stream';
 
       const toInbox = sendOptions.projectId !== undefined && policy.ownInbox(url, sendOptions.projectId);

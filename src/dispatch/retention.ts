@@ -18,7 +18,8 @@ export interface SweepReport {
 }
 
 /**
- * Deletes finished tasks (and their timelines) once the retention period has passed, in small
+ * Deletes finished tasks (and their timelines) once the retention period has passed, and
+ * Idempotency-Key records once their window has, in small
  * steps with a turn of the event loop between them, so a large backlog never holds requests or
  * deliveries up for long. Stores that expire keys themselves (Redis EXPIRE) answer at once.
  */
@@ -59,6 +60,16 @@ export class RetentionSweeper {
           await new Promise((resolve) => setImmediate(resolve));
         }
         if (report.deleted > 0) this.logger.info(report, 'deleted finished tasks past retention');
+        // Idempotency-Key records past their window (SQLite; Redis expires its own), in steps as well.
+        const now = this.clock.now();
+        let keys = 0;
+        for (let more = true; more && !this.stopped;) {
+          const removed = await this.store.sweepIdempotencyKeys(now, this.stepRows);
+          keys += removed;
+          more = removed === this.stepRows;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (keys > 0) this.logger.info({ deleted: keys }, 'deleted expired Idempotency-Key records');
       } catch (error) {
         this.logger.warn({ err: error, ...report }, 'retention sweep failed');
       } finally {

@@ -118,6 +118,34 @@ export interface InboxRecord {
   sealed: Uint8Array;
 }
 
+/**
+ * A project's signing keys as stored: each sealed by the API (RequestCipher.sealBytes, bound to the
+ * project, core/signing.ts), opaque to stores.
+ */
+export interface StoredSigningKeys {
+  current: Uint8Array;
+  /** The key before the last rotation, used beside `current` until `previousUntil`; null when none. */
+  previous: Uint8Array | null;
+  previousUntil: number;
+}
+
+/**
+ * An Idempotency-Key given with a subscribe: keyed digests of the key and of the raw body (never
+ * the key or the body themselves), recorded with the task for `windowMs` from `now`.
+ */
+export interface IdempotencyClaim {
+  keyDigest: string;
+  bodyDigest: string;
+  now: number;
+  windowMs: number;
+}
+
+/** What a store answers when the claim's key was recorded already (and not yet expired): nothing was inserted. */
+export interface IdempotencyRecord {
+  taskId: string;
+  bodyDigest: string;
+}
+
 /** Attempt outcomes of one project in one minute (`minute`: its start, ms). */
 export interface ActivityCount {
   projectId: string;
@@ -203,16 +231,30 @@ export interface TaskStore {
   /** Facts about durability read from the engine itself, logged at start (docs/storage.md). */
   inspect(): Promise<StoreReport>;
 
-  insertProject(project: Project): Promise<void>;
+  /** Inserts a project (EMAIL_TAKEN when its email is registered), with its signing keys when given. */
+  insertProject(project: Project, signing?: StoredSigningKeys): Promise<void>;
   findProject(id: string): Promise<Project | null>;
+  /** The project's signing keys; null when it has none (registered before signing) or does not exist. */
+  readSigningKeys(projectId: string): Promise<StoredSigningKeys | null>;
+  /** Replaces the signing keys of an existing project (a rotation). */
+  writeSigningKeys(projectId: string, keys: StoredSigningKeys): Promise<void>;
   /** Tasks of the project that are RUNNING or PAUSED. */
   countActive(projectId: string): Promise<number>;
 
   /**
    * Inserts a new task with its first timeline entries, unless the project already holds
    * `activeLimit` active tasks (QUEUE_FULL). The project must exist.
+   *
+   * With `idempotency`: when the project recorded the same key digest within its window, nothing is
+   * inserted and the record is answered (the caller compares the body digests); else the key is
+   * recorded with the task, in the same atomic write, for `windowMs`. Answers null when inserted.
    */
-  insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void>;
+  insertTask(
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+    idempotency?: IdempotencyClaim,
+  ): Promise<IdempotencyRecord | null>;
   /**
    * Inserts new tasks (with no timeline entries) in one write: each alone is all or nothing, and
    * each is counted against `activeLimit` in order, as if inserted one after the other. Answers
@@ -297,6 +339,11 @@ export interface TaskStore {
    * Stores that expire finished tasks themselves (Redis EXPIRE) answer `{deleted: 0, more: false}`.
    */
   sweepFinished(before: number, budget: number): Promise<SweepStep>;
+  /**
+   * Deletes up to `budget` Idempotency-Key records that expired before `now`; answers how many.
+   * Stores whose records expire by themselves (Redis key TTL) answer 0.
+   */
+  sweepIdempotencyKeys(now: number, budget: number): Promise<number>;
 
   /** Keeps a request the project's inbox received; past `keep` of them, the oldest are dropped. */
   pushInbox(projectId: string, record: InboxRecord, keep: number): Promise<void>;

@@ -102,10 +102,10 @@ describe('the kuueri-tasks CLI against a real server', { concurrency: true }, ()
     removeDir(home);
   });
 
-  test('register prints the project and its token; --save writes them to the config file, readable by its owner alone', async () => {
+  test('register prints the project, its token and signing secret; --save writes them to the config file, readable by its owner alone', async () => {
     const printed = await cli(['register', newEmail(), '--server', server.url]);
     assert.equal(printed.status, 0, printed.stderr);
-    assert.match(printed.stdout, /^project: +[0-9A-Z]{26}\ntoken: +kt_\S+\n/);
+    assert.match(printed.stdout, /^project: +[0-9A-Z]{26}\ntoken: +kt_\S+\nsigning secret: +whsec_\S+\n/);
     assert.match(printed.stdout, /shown this once/);
     tokens.push(/token: +(\S+)/.exec(printed.stdout)![1]!);
 

@@ -61,7 +61,12 @@ describe('the typed client against a real server', () => {
     const project = await anonymous.register(email);
     assert.equal(project.id.length, 26);
     assert.match(project.token, /^kt_/);
-    const info = await anonymous.withCredentials(project.id, project.token).info();
+    assert.match(project.signingSecret, /^whsec_/);
+    const own = anonymous.withCredentials(project.id, project.token);
+    const rotated = await own.rotateSigningSecret();
+    assert.match(rotated.signingSecret, /^whsec_/);
+    assert.notEqual(rotated.signingSecret, project.signingSecret);
+    const info = await own.info();
     assert.equal(info.email, email);
     assert.equal(info.taskInQueue, 0);
     assert.deepEqual(await anonymous.health(), { status: 'ok', store: TEST_STORE });

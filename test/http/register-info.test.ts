@@ -17,10 +17,11 @@ describe('POST /v1beta/register and GET /v1beta/info', () => {
     await server.close();
   });
 
-  test('register answers 201 with exactly {id, token}', async () => {
+  test('register answers 201 with exactly {id, token, signingSecret}', async () => {
     const res = await server.client.request('POST', '/v1beta/register', { body: { email: email('fresh') } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    assert.deepEqual(Object.keys(res.body).sort(), ['id', 'token']);
+    assert.deepEqual(Object.keys(res.body).sort(), ['id', 'signingSecret', 'token']);
+    assert.match(res.body.signingSecret as string, /^whsec_/);
     assert.match(res.body.id as string, ID_PATTERN);
     assert.equal(typeof res.body.token, 'string');
     assert.ok((res.body.token as string).length >= 32, 'the token is long enough to be a secret');

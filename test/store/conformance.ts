@@ -232,6 +232,48 @@ export function describeTaskStoreContract(
       });
     });
 
+    describe('Idempotency-Key records and signing keys', () => {
+      const claim = (keyDigest: string, bodyDigest = 'body-1') => ({ keyDigest, bodyDigest, now: T0, windowMs: 60_000 });
+
+      test('insertTask with a key used already inserts nothing and answers the record, also within one turn', async () => {
+        const p = await project();
+        const a = subscribeAt(p, T0 + 5_000).task;
+        const b = subscribeAt(p, T0 + 5_000).task;
+        const c = subscribeAt(p, T0 + 5_000).task;
+        // One turn: both stores write these in one batch (one transaction, one script call).
+        const answers = await Promise.all([store.insertTask(a, [], 10, claim('k1')), store.insertTask(b, [], 10, claim('k1', 'body-2'))]);
+        assert.deepEqual(answers, [null, { taskId: a.id, bodyDigest: 'body-1' }]);
+        assert.equal(await store.findTask(p, b.id), null);
+        assert.deepEqual(await store.insertTask(c, [], 10, claim('k1')), { taskId: a.id, bodyDigest: 'body-1' });
+        assert.equal(await store.countActive(p), 1);
+        // Keys are per project.
+        const q = await project();
+        assert.equal(await store.insertTask(subscribeAt(q, T0 + 5_000).task, [], 10, claim('k1')), null);
+      });
+
+      test('a refused insert (queue full) records no key', async () => {
+        const p = await project();
+        await store.insertTask(subscribeAt(p, T0 + 5_000).task, [], 1);
+        await assert.rejects(store.insertTask(subscribeAt(p, T0 + 5_000).task, [], 1, claim('k2')), appError('QUEUE_FULL'));
+        assert.equal(await store.insertTask(subscribeAt(p, T0 + 5_000).task, [], 2, claim('k2')), null);
+      });
+
+      test('signing keys: none until written; written at insertProject or replaced later, bytes kept', async () => {
+        const p = await project();
+        assert.equal(await store.readSigningKeys(p), null);
+        const keys = { current: Buffer.from([1, 2, 3]), previous: Buffer.from([0, 4, 5]), previousUntil: T0 + 1 };
+        await store.writeSigningKeys(p, keys);
+        const read = must(await store.readSigningKeys(p), 'keys');
+        assert.deepEqual(
+          [Buffer.from(read.current), Buffer.from(read.previous!), read.previousUntil],
+          [keys.current, keys.previous, keys.previousUntil],
+        );
+        await store.writeSigningKeys(p, { current: Buffer.from([9]), previous: null, previousUntil: 0 });
+        const replaced = must(await store.readSigningKeys(p), 'keys');
+        assert.deepEqual([Buffer.from(replaced.current), replaced.previous, replaced.previousUntil], [Buffer.from([9]), null, 0]);
+      });
+    });
+
     describe('insertTask, findTask, readTimeline', () => {
       test('findTask answers the task exactly as inserted, with a numeric version', async () => {
         const p = await project();

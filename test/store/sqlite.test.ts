@@ -128,7 +128,7 @@ describe('SqliteStore specifics', () => {
         const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
         assert.deepEqual(
           tables.map((t) => t.name),
-          ['activity', 'attempts', 'inbox', 'meta', 'projects', 'requests', 'task_tags', 'tasks', 'timeline'],
+          ['activity', 'attempts', 'idempotency_keys', 'inbox', 'meta', 'projects', 'requests', 'task_tags', 'tasks', 'timeline'],
         );
         assert.equal(migrate(raw), 0, 'nothing left to apply');
       } finally {

@@ -15,6 +15,7 @@ export type ErrorBody = {
     | 'TASK_IN_FLIGHT'
     | 'TASK_BUSY'
     | 'TASK_NOT_REPLAYABLE'
+    | 'IDEMPOTENCY_KEY_REUSED'
     | 'REQUEST_TIMEOUT'
     | 'BODY_TOO_LARGE'
     | 'UNSUPPORTED_MEDIA_TYPE'
@@ -59,6 +60,16 @@ export type RegisterBody = {
 export type RegisterAnswer = {
   id: string;
   token: string;
+  /** The secret every delivery is signed with (`whsec_…`, Standard Webhooks); shown this once */
+  signingSecret: string;
+};
+
+/** The 200 answer of `POST /v1beta/signing-secret`. */
+export type RotateSigningSecretAnswer = {
+  /** The new secret (`whsec_…`); shown this once */
+  signingSecret: string;
+  /** Until when (ms since the epoch) deliveries are signed with the previous secret too; null when there was none */
+  previousValidUntil: number | null;
 };
 
 /** The 200 answer of `GET /v1beta/info`. */
@@ -124,7 +135,7 @@ export type SubscribeBody = {
   tags?: string[];
 };
 
-/** The 201 answer of `POST /v1beta/subscribe`. */
+/** The 200 answer of `POST /v1beta/subscribe`. */
 export type SubscribeAnswer = {
   id: string;
   state: 'RUNNING' | 'PAUSED' | 'CANCELED' | 'COMPLETED' | 'ERROR' | 'EXCEEDED';
@@ -441,8 +452,10 @@ export interface Operations {
   health: { params: never; query: never; body: never; answer: HealthAnswer };
   /** GET /metrics: This server's metrics, in the Prometheus text format */
   metrics: { params: never; query: never; body: never; answer: MetricsAnswer };
-  /** POST /v1beta/register: Register a project; the token is shown this once */
+  /** POST /v1beta/register: Register a project; the token and the signing secret are shown this once */
   register: { params: never; query: never; body: RegisterBody; answer: RegisterAnswer };
+  /** POST /v1beta/signing-secret: Rotate the project's signing secret; the new one is shown this once */
+  rotateSigningSecret: { params: never; query: never; body: never; answer: RotateSigningSecretAnswer };
   /** GET /v1beta/info: The project's email, queue count and limit */
   info: { params: never; query: never; body: never; answer: InfoAnswer };
   /** POST /v1beta/subscribe: Subscribe a task: an HTTP request to send later, with retries and repeats */
@@ -492,8 +505,9 @@ export const OPERATIONS = {
   health: { method: 'GET', path: '/healthz', status: 200, auth: false },
   metrics: { method: 'GET', path: '/metrics', status: 200, auth: false },
   register: { method: 'POST', path: '/v1beta/register', status: 201, auth: false },
+  rotateSigningSecret: { method: 'POST', path: '/v1beta/signing-secret', status: 200, auth: true },
   info: { method: 'GET', path: '/v1beta/info', status: 200, auth: true },
-  subscribe: { method: 'POST', path: '/v1beta/subscribe', status: 201, auth: true },
+  subscribe: { method: 'POST', path: '/v1beta/subscribe', status: 200, auth: true },
   getTask: { method: 'GET', path: '/v1beta/queues/{id}', status: 200, auth: true },
   deleteTask: { method: 'DELETE', path: '/v1beta/queues/{id}', status: 200, auth: true },
   timeline: { method: 'GET', path: '/v1beta/queues/{id}/timeline', status: 200, auth: true },

@@ -25,6 +25,7 @@ import {
   type PauseAnswer,
   type RegisterAnswer,
   type ReplayAnswer,
+  type RotateSigningSecretAnswer,
   type RescheduleBody,
   type ServiceIndexAnswer,
   type SubscribeAnswer,
@@ -133,6 +134,14 @@ export class KuueriTasksClient {
   /** The project's email, creation time, tasks in queue and their limit. */
   async info(): Promise<InfoAnswer> {
     return (await this.#call('info', {})).body;
+  }
+
+  /**
+   * Makes a new signing secret for the project's deliveries, shown this once; the old one keeps
+   * signing beside it until `previousValidUntil`, so receivers can switch without losing any.
+   */
+  async rotateSigningSecret(): Promise<RotateSigningSecretAnswer> {
+    return (await this.#call('rotateSigningSecret', {})).body;
   }
 
   /** Queues a task. */

@@ -7,6 +7,7 @@ import { queuedView } from '../../core/views.js';
 import { queueFull } from '../../store/task-store.js';
 import { type RouteContext, projectOf } from '../context.js';
 import { errorBody } from '../error-handler.js';
+import { IDEMPOTENCY_HEADER } from '../idempotency.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import { newTask, subscribeIssues } from '../subscribe-body.js';
 import { type SchemaValidationFailure, isSchemaValidationFailure, validationIssues } from '../validation-issues.js';
@@ -47,6 +48,14 @@ export function batchRoutes(fastify: FastifyInstance, ctx: RouteContext, bodyLim
 
   app.post('/v1beta/subscribe/batch', { schema: ROUTE_SCHEMAS.subscribeBatch, attachValidation: true, bodyLimit }, async (request) => {
     const project = projectOf(request);
+    if (request.headers[IDEMPOTENCY_HEADER] !== undefined) {
+      throw validationError([
+        {
+          field: 'Idempotency-Key',
+          message: 'is not taken by the batch route (one key cannot stand for many tasks); send it with POST /v1beta/subscribe',
+        },
+      ]);
+    }
     const now = ctx.clock.now();
     const body: unknown = request.body;
     const failure: unknown = request.validationError;

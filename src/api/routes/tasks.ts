@@ -1,11 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { validationError } from '../../core/errors.js';
+import { AppError, validationError } from '../../core/errors.js';
 import { resolveReschedule } from '../../core/subscription.js';
 import { executeTask, pauseTask, rescheduleTask, resumeTask, unsubscribeTask } from '../../core/task-machine.js';
 import { encodeCursor, pageEntries, timelinePageQuery } from '../../core/timeline.js';
 import { queuedView, targetOf, taskView } from '../../core/views.js';
 import { type RouteContext, projectOf } from '../context.js';
+import { REPLAYED_HEADER, idempotencyClaim, idempotencyKeyOf, replayedTaskId } from '../idempotency.js';
 import { ROUTE_SCHEMAS } from '../schemas.js';
 import { newTask, subscribeIssues } from '../subscribe-body.js';
 import { deleteOwnTask, findOwnTask, mutateTask, notFound } from '../task-writes.js';
@@ -22,10 +23,20 @@ export function taskRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
     const now = ctx.clock.now();
     // Every problem at once: the schema's, and the semantic ones of the fields that passed it.
     if (request.validationError) throw validationError(subscribeIssues(request.body, request.validationError, project.id, now, ctx));
+    const key = idempotencyKeyOf(request);
     const task = newTask(request.body, project.id, now, ctx);
-    await ctx.store.insertTask(task, [], ctx.queueLimit);
-    ctx.metrics.subscribed(1);
-    return reply.code(201).send(queuedView(task));
+    const claim =
+      key === undefined ? undefined : idempotencyClaim(ctx.cipher, project.id, key, request.rawBody ?? '', now, ctx.idempotencyWindowMs);
+    const recorded = await ctx.store.insertTask(task, [], ctx.queueLimit, claim);
+    if (!recorded) {
+      ctx.metrics.subscribed(1);
+      request.taskId = task.id;
+      return reply.code(201).send(queuedView(task));
+    }
+    const first = await ctx.store.findTask(project.id, replayedTaskId(recorded, claim!));
+    if (!first) throw new AppError('TASK_NOT_FOUND', 'The task this Idempotency-Key made has been deleted; use a new key for a new task');
+    request.taskId = first.id;
+    return reply.code(200).header(REPLAYED_HEADER, 'true').send(queuedView(first));
   });
 
   app.get('/v1beta/queues/:id', { schema: ROUTE_SCHEMAS.task }, async (request) => {

@@ -13,7 +13,7 @@ import {
 import { OMITTED_LABEL, TIMELINE, omittedCount, omittedEntry } from '../../core/timeline.js';
 import { type AttemptRecord, ERROR_CLASSES, type ErrorClass } from '../../core/attempt-log.js';
 import { ATTEMPT_LOG } from '../../core/limits.js';
-import type { StoredTask } from '../task-store.js';
+import type { StoredSigningKeys, StoredTask } from '../task-store.js';
 import { decodeConfig, encodeConfig } from '../stored-config.js';
 
 /*
@@ -306,6 +306,31 @@ export function projectFields(project: Project): string[] {
     'active',
     '0',
   ];
+}
+
+/** The project hash's fields that hold its signing keys (each sealed, as base64). */
+export const SIGNING_FIELDS = ['signingKey', 'signingPrevious', 'signingPreviousUntil'] as const;
+
+export function signingFields(keys: StoredSigningKeys): string[] {
+  return [
+    'signingKey',
+    Buffer.from(keys.current).toString('base64'),
+    'signingPrevious',
+    keys.previous ? Buffer.from(keys.previous).toString('base64') : '',
+    'signingPreviousUntil',
+    String(keys.previousUntil),
+  ];
+}
+
+/** The signing keys from the values of SIGNING_FIELDS, in order (HMGET); null when the project has none. */
+export function signingFromValues(values: readonly (string | null)[]): StoredSigningKeys | null {
+  const [current, previous, until] = values;
+  if (!current) return null;
+  return {
+    current: Buffer.from(current, 'base64'),
+    previous: previous ? Buffer.from(previous, 'base64') : null,
+    previousUntil: Number(until ?? 0) || 0,
+  };
 }
 
 export function projectFromHash(hash: Record<string, string>): Project | null {

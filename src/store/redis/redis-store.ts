@@ -25,6 +25,9 @@ import {
   type AttemptPage,
   type AttemptRange,
   type InboxRecord,
+  type IdempotencyClaim,
+  type IdempotencyRecord,
+  type StoredSigningKeys,
 } from '../task-store.js';
 import {
   attemptFromValue,
@@ -36,6 +39,9 @@ import {
   projectFields,
   projectFromHash,
   pushNewTaskFields,
+  SIGNING_FIELDS,
+  signingFields,
+  signingFromValues,
   taskFromHash,
   taskFromLine,
 } from './codec.js';
@@ -43,7 +49,7 @@ import type { Argument } from './encoded-command.js';
 import { type LuaReply, type LuaScript, SCRIPTS, loadScripts } from './lua-script.js';
 import { RedisClock } from './redis-clock.js';
 import { parseInfo, redisReport } from './redis-report.js';
-import { RESULT, insertFailure, written } from './script-results.js';
+import { RESULT, idempotencyRecordOf, insertFailure, written } from './script-results.js';
 import { TurnBatch } from './turn-batch.js';
 import { TurnWrites } from './turn-writes.js';
 
@@ -206,15 +212,27 @@ export class RedisStore implements TaskStore {
     return report;
   }
 
-  async insertProject(project: Project): Promise<void> {
+  async insertProject(project: Project, signing?: StoredSigningKeys): Promise<void> {
+    const fields = projectFields(project);
+    if (signing) fields.push(...signingFields(signing));
     const inserted = await this.call(() =>
-      SCRIPTS.insertProject.run(
-        this.main,
-        [this.keys.email(project.email), this.keys.project(project.id)],
-        [project.id, ...projectFields(project)],
-      ),
+      SCRIPTS.insertProject.run(this.main, [this.keys.email(project.email), this.keys.project(project.id)], [project.id, ...fields]),
     );
     if (!written(inserted)) throw new AppError('EMAIL_TAKEN');
+  }
+
+  async readSigningKeys(projectId: string): Promise<StoredSigningKeys | null> {
+    const values = await this.call(() => this.projects.hmget(this.keys.project(projectId), ...SIGNING_FIELDS));
+    return signingFromValues(values);
+  }
+
+  async writeSigningKeys(projectId: string, keys: StoredSigningKeys): Promise<void> {
+    // Projects are never deleted, and only an authenticated project rotates its keys: the hash exists.
+    await this.call(() => this.projects.hset(this.keys.project(projectId), ...signingFields(keys)));
+  }
+
+  async sweepIdempotencyKeys(): Promise<number> {
+    return 0; // each record expires by itself (PX, insert-tasks-1.lua)
   }
 
   async findProject(id: string): Promise<Project | null> {
@@ -228,7 +246,7 @@ export class RedisStore implements TaskStore {
   }
 
   /** One task's values, in the order insert-tasks-1.lua reads them. */
-  private insertArgs(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Argument[] {
+  private insertArgs(task: Task, entries: readonly TimelineEntry[], activeLimit: number, idempotency?: IdempotencyClaim): Argument[] {
     const due = dueAtOf(task);
     const args: Argument[] = [
       task.projectId,
@@ -237,6 +255,9 @@ export class RedisStore implements TaskStore {
       isActive(task.state) ? '1' : '0',
       due === null ? '' : String(due),
       configValue(task),
+      idempotency?.keyDigest ?? '',
+      idempotency?.bodyDigest ?? '',
+      String(idempotency?.windowMs ?? 0),
     ];
     args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
@@ -244,10 +265,18 @@ export class RedisStore implements TaskStore {
     return args;
   }
 
-  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    const result = await this.call(() => this.inserts.add(this.insertArgs(task, entries, activeLimit)));
+  async insertTask(
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+    idempotency?: IdempotencyClaim,
+  ): Promise<IdempotencyRecord | null> {
+    const result = await this.call(() => this.inserts.add(this.insertArgs(task, entries, activeLimit, idempotency)));
+    const recorded = idempotencyRecordOf(result);
+    if (recorded) return recorded;
     const failure = insertFailure(result, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
     if (failure) throw failure;
+    return null;
   }
 
   async insertTasks(tasks: readonly Task[], activeLimit: number): Promise<boolean[]> {

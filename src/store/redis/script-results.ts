@@ -1,4 +1,4 @@
-import { StoreInvariantError, queueFull } from '../task-store.js';
+import { type IdempotencyRecord, StoreInvariantError, queueFull } from '../task-store.js';
 
 /*
  * Every code a Lua script answers, by name, in one place. Scripts use the names (the generated
@@ -47,4 +47,13 @@ export function insertFailure(code: unknown, context: { taskId: string; projectI
 export function written(code: unknown): boolean {
   if (code !== RESULT.DONE && code !== RESULT.STALE) throw new Error(`a script answered ${String(code)}, not DONE or STALE`);
   return code === RESULT.DONE;
+}
+
+/** The record of an Idempotency-Key that insert-tasks answered instead of a code ("<task id> <body digest>"), or null. */
+export function idempotencyRecordOf(reply: unknown): IdempotencyRecord | null {
+  const text = Buffer.isBuffer(reply) ? reply.toString('utf8') : reply;
+  if (typeof text !== 'string') return null;
+  const [taskId, bodyDigest] = text.split(' ');
+  if (!taskId || !bodyDigest) throw new Error('insert-tasks answered a malformed Idempotency-Key record');
+  return { taskId, bodyDigest };
 }

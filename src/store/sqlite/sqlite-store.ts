@@ -28,6 +28,9 @@ import {
   type AttemptPage,
   type AttemptRange,
   type InboxRecord,
+  type IdempotencyClaim,
+  type IdempotencyRecord,
+  type StoredSigningKeys,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
@@ -53,6 +56,7 @@ import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
+import { ProjectKeyTables } from './project-keys.js';
 import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
 import { AttemptLogTable } from './attempt-log.js';
@@ -92,6 +96,7 @@ export class SqliteStore implements TaskStore {
   private readonly active: ActiveCounts;
   private checkpointer: Checkpointer | null = null;
   private readonly inboxActivity: InboxActivityTables;
+  private readonly projectKeys: ProjectKeyTables;
   private readonly lister: TaskLister;
   private readonly inserter: TaskInserter;
   private readonly attempts: AttemptLogTable;
@@ -235,6 +240,7 @@ export class SqliteStore implements TaskStore {
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
     this.inboxActivity = new InboxActivityTables(db);
+    this.projectKeys = new ProjectKeyTables(db);
     // An in-memory database is this connection's alone.
     this.lister = this.db.memory ? new TaskLister(this.db, false) : new TaskLister(listingConnection(options.path), true);
     this.inserter = new TaskInserter(this.db, this.active);
@@ -292,21 +298,33 @@ export class SqliteStore implements TaskStore {
     return { facts, warnings };
   }
 
-  async insertProject(project: Project): Promise<void> {
-    this.guard(() => {
-      try {
-        this.stmt.insertProject.run({
-          id: project.id,
-          email: project.email,
-          tokenHash: project.tokenHash,
-          createdAt: project.createdAt,
-          as: project.as,
-        });
-      } catch (error) {
-        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
-        throw error;
-      }
-    });
+  async insertProject(project: Project, signing?: StoredSigningKeys): Promise<void> {
+    this.guard(() =>
+      this.db.transaction(() => {
+        try {
+          this.stmt.insertProject.run({
+            id: project.id,
+            email: project.email,
+            tokenHash: project.tokenHash,
+            createdAt: project.createdAt,
+            as: project.as,
+          });
+        } catch (error) {
+          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('EMAIL_TAKEN');
+          throw error;
+        }
+        if (signing) this.projectKeys.writeSigning(project.id, signing);
+      })(),
+    );
+  }
+
+  async readSigningKeys(projectId: string): Promise<StoredSigningKeys | null> {
+    return this.guard(() => this.projectKeys.readSigning(projectId));
+  }
+
+  async writeSigningKeys(projectId: string, keys: StoredSigningKeys): Promise<void> {
+    const found = await this.writes.run(() => this.projectKeys.writeSigning(projectId, keys));
+    if (!found) throw new StoreInvariantError('NO_PROJECT', `Project ${projectId} does not exist`);
   }
 
   async findProject(id: string): Promise<Project | null> {
@@ -355,7 +373,16 @@ export class SqliteStore implements TaskStore {
    * One task's insert, inside a write batch. A full queue is answered, not thrown: nothing was
    * written yet, and a throw would make the whole batch run again with savepoints (write-batcher.ts).
    */
-  private insertRow(task: Task, entries: readonly TimelineEntry[], activeLimit: number): boolean {
+  private insertRow(
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+    idempotency?: IdempotencyClaim,
+  ): boolean | IdempotencyRecord {
+    if (idempotency) {
+      const recorded = this.projectKeys.findKey(task.projectId, idempotency);
+      if (recorded) return recorded;
+    }
     const active = isActive(task.state);
     if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
     let rid: number;
@@ -367,14 +394,22 @@ export class SqliteStore implements TaskStore {
     }
     this.stmt.insertRequest.run(rid, requestValue(task));
     if (entries.length > 0) this.appendEntries(task.id, entries);
+    if (idempotency) this.projectKeys.putKey(task.projectId, task.id, idempotency);
     if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
     return true;
   }
 
-  async insertTask(task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<void> {
-    const stored = await this.writes.run(() => this.insertRow(task, entries, activeLimit));
-    if (!stored) throw queueFull(activeLimit);
+  async insertTask(
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+    idempotency?: IdempotencyClaim,
+  ): Promise<IdempotencyRecord | null> {
+    const stored = await this.writes.run(() => this.insertRow(task, entries, activeLimit, idempotency));
+    if (stored === false) throw queueFull(activeLimit);
+    if (stored !== true) return stored;
     this.notifyDue(dueAtOf(task));
+    return null;
   }
 
   async insertTasks(tasks: readonly Task[], activeLimit: number): Promise<boolean[]> {
@@ -599,6 +634,10 @@ export class SqliteStore implements TaskStore {
         })
         .immediate(),
     );
+  }
+
+  async sweepIdempotencyKeys(now: number, budget: number): Promise<number> {
+    return this.writes.run(() => this.projectKeys.sweepKeys(now, budget));
   }
 
   async pushInbox(projectId: string, record: InboxRecord, keep: number): Promise<void> {

@@ -74,7 +74,7 @@ function taskAction<T>(
 const register: Command = {
   name: 'register',
   usage: 'register <email> [--save]',
-  summary: 'Create a project; prints its id and token (the token is shown this once)',
+  summary: 'Create a project; prints its id, token and signing secret (both shown this once)',
   details: [
     '--save          write the server URL, project and token to the config file (mode 0600)',
     '                instead of only printing them',
@@ -91,12 +91,13 @@ const register: Command = {
       fields([
         ['project', project.id],
         ['token', project.token],
+        ['signing secret', project.signingSecret],
       ]),
     );
     context.print(
       save
-        ? `saved to ${context.settings.configPath}`
-        : 'The token is shown this once: keep it (register --save writes it to the config file).',
+        ? `saved to ${context.settings.configPath}; the signing secret is for your receivers: keep it, it is shown this once.`
+        : 'The token and the signing secret are shown this once: keep them (register --save writes the token to the config file).',
     );
   },
 };

@@ -6,17 +6,24 @@
 -- KEYS[1] due index (db 1)
 -- ARGV[1] wake-up channel; ARGV[2] key prefix; ARGV[3] number of tasks; then, read in order
 --   (take and list, from the prelude), for each task: project id, task id, queue limit, 1 when the
---   task counts as active, due time or '', config JSON, a list of timeline entries (JSON), a list
---   of the task hash's field, value pairs.
--- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua).
--- Returns one code per task, in order (script-results.ts): DONE stored, QUEUE_FULL the project's
--- queue is full, NO_PROJECT the project does not exist, ID_TAKEN a task with this id exists.
+--   task counts as active, due time or '', config JSON, the Idempotency-Key's digest or '', the
+--   body's digest, the key's window (ms), a list of timeline entries (JSON), a list of the task
+--   hash's field, value pairs.
+-- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua). A task given an
+-- Idempotency-Key records it (db 0, <prefix>idem:<project>:<key digest> = "<task id> <body
+-- digest>", expiring after the window) in this same script, so concurrent subscribes with one key,
+-- from any node, make one task.
+-- Returns one reply per task, in order (script-results.ts): DONE stored, QUEUE_FULL the project's
+-- queue is full, NO_PROJECT the project does not exist, ID_TAKEN a task with this id exists; or
+-- the record of its Idempotency-Key ("<task id> <body digest>"), when that key was used already:
+-- nothing of the task was written.
 local prefix = ARGV[2]
 local count = tonumber(ARGV[3])
 local take, list = reader(4)
 local tasks = {}
 for t = 1, count do
   local task = { project = take(), id = take(), limit = tonumber(take()), active = take() == '1', due = take(), config = take() }
+  task.idemKey, task.bodyDigest, task.window = take(), take(), take()
   task.entries, task.entryCount = list()
   task.fields, task.fieldCount = list()
   tasks[t] = task
@@ -35,7 +42,15 @@ end
 redis.call('SELECT', 0)
 local active = {}
 local added = {}
+-- Idempotency-Key records: those stored, and those of the earlier tasks of this call.
+local recorded = {}
 for t, task in ipairs(tasks) do
+  -- A key used already answers its record, before the queue's limit is looked at.
+  if codes[t] == nil and task.idemKey ~= '' then
+    task.idem = prefix .. 'idem:' .. task.project .. ':' .. task.idemKey
+    local record = recorded[task.idem] or redis.call('GET', task.idem)
+    if record then codes[t] = record end
+  end
   if codes[t] == nil then
     local project = task.project
     if active[project] == nil then
@@ -54,6 +69,7 @@ for t, task in ipairs(tasks) do
       codes[t] = RESULT.QUEUE_FULL
     else
       codes[t] = RESULT.DONE
+      if task.idem then recorded[task.idem] = task.id .. ' ' .. task.bodyDigest end
       if task.active then
         active[project] = current + 1
         added[project] = added[project] + 1
@@ -65,6 +81,11 @@ end
 -- Writes, database by database.
 for project, n in pairs(added) do
   if n > 0 then redis.call('HINCRBY', prefix .. 'project:' .. project, 'active', n) end
+end
+for t, task in ipairs(tasks) do
+  if codes[t] == RESULT.DONE and task.idem then
+    redis.call('SET', task.idem, recorded[task.idem], 'PX', task.window)
+  end
 end
 redis.call('SELECT', 1)
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
