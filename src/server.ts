@@ -7,6 +7,7 @@ import type { Clock } from './core/clock.js';
 import type { Random } from './core/retry-policy.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
+import { CallbackSender } from './dispatch/callbacks.js';
 import { DeliverySigner } from './dispatch/delivery-signer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
@@ -100,11 +101,13 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const names = new NameLookups(overrides.resolver ?? systemAddresses({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs }));
     const sender = createHttpSender({ policy, names, maxResponseBytes: config.maxContentLength });
     const signer = new DeliverySigner(store, cipher);
+    const callbacks = new CallbackSender({ store, sender, signer, cipher, clock, logger });
     const dispatcher = new Dispatcher({
       store,
       sender,
       cipher,
       signer,
+      callbacks,
       clock,
       logger,
       observer: metrics,
@@ -136,6 +139,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
         const dispatcherStopped = dispatcher.stop(config.shutdownGraceMs);
         await app.close();
         await dispatcherStopped;
+        await callbacks.stop();
         await retention.stop();
         await sender.close();
         await store.close();

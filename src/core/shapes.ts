@@ -109,6 +109,23 @@ export const SubscribeRetryPolicy = Type.Object(
   { additionalProperties: false },
 );
 export type SubscribeRetryPolicy = Static<typeof SubscribeRetryPolicy>;
+/** What a callback may be sent for (core/callbacks.ts): an attempt succeeded, one failed, the task ended with no retries left. */
+export const CALLBACK_EVENTS = ['success', 'failure', 'exhausted'] as const;
+export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];
+
+/** Where the server POSTs a signed JSON about the task, and for which events. */
+export const CallbackConfig = Type.Object(
+  {
+    url: Type.String({
+      minLength: 1,
+      maxLength: LIMITS.urlLength,
+      description: 'http:// or https://; judged by the target guard as the task URL is',
+    }),
+    on: Type.Array(Type.Enum(CALLBACK_EVENTS, { type: 'string' }), { minItems: 1, maxItems: CALLBACK_EVENTS.length, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+export type CallbackConfig = Static<typeof CallbackConfig>;
 
 /** The effective configuration: every field present, durations in milliseconds, 0 for "not set". */
 export const TaskConfig = Type.Object({
@@ -124,6 +141,7 @@ export const TaskConfig = Type.Object({
   repeatAt: Type.Integer(),
   timeout: Type.Integer(),
   retryPolicy: Type.Optional(RetryPolicy),
+  callback: Type.Unsafe<CallbackConfig | null>({ anyOf: [CallbackConfig, { type: 'null' }], description: 'null when none was given' }),
 });
 export type TaskConfig = Static<typeof TaskConfig>;
 
@@ -145,6 +163,7 @@ export const SubscribeConfig = Type.Object(
     repeatAt: Type.Optional(epochMs()),
     timeout: Type.Optional(duration()),
     retryPolicy: Type.Optional(SubscribeRetryPolicy),
+    callback: Type.Optional(CallbackConfig),
   } satisfies { [K in keyof TaskConfig]: TSchema },
   { additionalProperties: false },
 );

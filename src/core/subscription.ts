@@ -35,6 +35,7 @@ export const DEFAULT_CONFIG: TaskConfig = {
   repeatExponential: true,
   repeatAt: 0,
   timeout: 300_000,
+  callback: null,
 };
 
 export interface ResolvedSubscription {
@@ -52,6 +53,7 @@ export function resolveSubscription(body: SubscribeBody, now: number, policy: Ta
   const issues: FieldIssue[] = [];
   const request = resolveRequest(body.httpRequest, policy, issues, projectId);
   const { config, firstExecAt } = resolveConfig(body.config ?? {}, now, issues);
+  callbackIssues(body.config?.callback, policy, issues);
   if (issues.length > 0) throw validationError(issues);
   return { request, config, firstExecAt };
 }
@@ -70,7 +72,15 @@ export function subscriptionIssues(body: PartialSubscribeBody, now: number, poli
   const issues: FieldIssue[] = [];
   resolveRequest(body.httpRequest ?? {}, policy, issues, projectId);
   resolveConfig(body.config ?? {}, now, issues);
+  callbackIssues(body.config?.callback, policy, issues);
   return issues;
+}
+
+/** The callback URL is judged as the task's own URL is (its inbox aside: a callback never targets an inbox). */
+function callbackIssues(callback: SubscribeConfig['callback'], policy: TargetPolicy, issues: FieldIssue[]): void {
+  if (callback?.url === undefined) return;
+  const problem = targetUrlProblem(callback.url, policy, 'a callback is signed with the project secret instead');
+  if (problem) issues.push({ field: 'config.callback.url', message: problem });
 }
 
 /**
@@ -148,6 +158,7 @@ function resolveConfig(input: SubscribeConfig, now: number, issues: FieldIssue[]
   duration('repeatInterval', LIMITS.intervalMin, LIMITS.intervalMax);
   duration('timeout', LIMITS.timeoutMin, LIMITS.timeoutMax);
 
+  if (input.callback !== undefined) config.callback = { url: input.callback.url, on: [...input.callback.on] };
   if (input.retry !== undefined) config.retry = input.retry;
   if (input.repeat !== undefined) config.repeat = input.repeat;
   if (input.retryExponential !== undefined) config.retryExponential = input.retryExponential;

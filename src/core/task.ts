@@ -25,6 +25,8 @@ export const TIMELINE_LABELS = [
   'Execute',
   /** The next execution moved on request (`PATCH /v1beta/reschedule/:id`). */
   'Reschedule',
+  /** What came of a callback (config.callback): delivered, or failed after its attempts. */
+  'Callback',
   /** Stands for the entries left out of a long timeline (core/timeline.ts); never made by the state machine. */
   'Omitted',
   /** Links a replayed task and its replay (`PATCH /v1beta/replay/:id`), each naming the other. */

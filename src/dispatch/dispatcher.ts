@@ -39,6 +39,7 @@ import type { Logger } from '../logger.js';
 import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGroup } from '../store/task-store.js';
 import type { OpenedRequest } from '../core/request-codec.js';
 import { type SigningKeys, webhookHeaders, webhookId } from '../core/signing.js';
+import type { CallbackSender } from './callbacks.js';
 import type { DeliverySigner } from './delivery-signer.js';
 import { Cancellation, type Sender, sentBody } from './http-sender.js';
 
@@ -53,6 +54,8 @@ export interface DispatcherOptions {
   cipher: RequestCipher;
   /** The projects' signing keys: every attempt is signed with them (core/signing.ts). */
   signer: DeliverySigner;
+  /** Sends the callbacks of recorded attempts (config.callback). */
+  callbacks: CallbackSender;
   clock: Clock;
   logger: Logger;
   /** Besides the activity counts, who hears of each outcome. */
@@ -102,7 +105,7 @@ interface InFlight {
 export class Dispatcher {
   private readonly store: TaskStore;
   private readonly options: Required<
-    Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random' | 'signer'>
+    Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random' | 'signer' | 'callbacks'>
   >;
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
@@ -370,6 +373,7 @@ export class Dispatcher {
       const next = applyOutcome(current, outcome, clock.now(), random);
       return { task: next.task, entries: [...before, ...next.entries], attempt: this.attemptRecord(current, outcome, startedAt, ms) };
     });
+    if (recorded) this.deps.callbacks.notify(recorded, outcome, startedAt);
     // One line per attempt, from what the task machine was told: never the URL, a header or a body
     // (any of them may hold a secret), only the answer's status or why there was none.
     this.deps.logger.info(

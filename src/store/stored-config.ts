@@ -1,4 +1,5 @@
 import { checkRetryPolicy } from '../core/retry-policy.js';
+import { CALLBACK_EVENTS, type CallbackConfig } from '../core/shapes.js';
 import type { TaskConfig } from '../core/task.js';
 
 /*
@@ -6,7 +7,8 @@ import type { TaskConfig } from '../core/task.js';
  * STORED_CONFIG_BASE. Most tasks keep most defaults, so a stored config is a few fields, not eleven.
  * The base is part of the storage format, apart from the API's defaults on purpose: a default may
  * change without changing what stored tasks mean. A config stored whole (as before this format)
- * reads the same. An optional object (`retryPolicy`) is kept as its JSON when present.
+ * reads the same. Object fields are kept as their JSON: `callback` when not null, `retryPolicy`
+ * (absent by default, so outside the base) when present.
  */
 
 /** Never change a value here: stored configs leave out the fields equal to it. Add new fields at will. */
@@ -22,16 +24,19 @@ export const STORED_CONFIG_BASE: Readonly<TaskConfig> = Object.freeze({
   repeatExponential: true,
   repeatAt: 0,
   timeout: 300_000,
+  callback: null,
 });
 
-type ScalarKey = Exclude<keyof TaskConfig, 'retryPolicy'>;
-const KEYS = Object.keys(STORED_CONFIG_BASE) as ScalarKey[];
+type BaseKey = Exclude<keyof TaskConfig, 'retryPolicy'>;
+const KEYS = Object.keys(STORED_CONFIG_BASE) as BaseKey[];
 
 export function encodeConfig(config: TaskConfig): string {
   let out = '';
   for (const key of KEYS) {
     const value = config[key];
-    if (value !== STORED_CONFIG_BASE[key]) out += `${out === '' ? '{' : ','}"${key}":${String(value)}`;
+    if (value !== STORED_CONFIG_BASE[key]) {
+      out += `${out === '' ? '{' : ','}"${key}":${typeof value === 'object' ? JSON.stringify(value) : String(value)}`;
+    }
   }
   if (config.retryPolicy) out += `${out === '' ? '{' : ','}"retryPolicy":${JSON.stringify(config.retryPolicy)}`;
   return out === '' ? '{}' : `${out}}`;
@@ -51,9 +56,22 @@ export function decodeConfig(json: string, taskId: string): TaskConfig {
       continue;
     }
     const base = (STORED_CONFIG_BASE as Record<string, unknown>)[key];
-    const ok = typeof base === 'boolean' ? typeof value === 'boolean' : Number.isSafeInteger(value);
+    const ok =
+      key === 'callback' ? isCallback(value) : typeof base === 'boolean' ? typeof value === 'boolean' : Number.isSafeInteger(value);
     if (base === undefined || !ok) throw new Error(`Stored task ${taskId} has a bad config field ${key}`);
     (config as unknown as Record<string, unknown>)[key] = value;
   }
   return config;
+}
+
+function isCallback(value: unknown): value is CallbackConfig | null {
+  if (value === null) return true;
+  if (typeof value !== 'object' || Array.isArray(value)) return false;
+  const { url, on, ...rest } = value as Record<string, unknown>;
+  return (
+    typeof url === 'string' &&
+    Array.isArray(on) &&
+    on.every((e) => (CALLBACK_EVENTS as readonly unknown[]).includes(e)) &&
+    Object.keys(rest).length === 0
+  );
 }

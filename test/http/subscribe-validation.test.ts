@@ -63,6 +63,7 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
       repeatExponential: true,
       repeatAt: 0,
       timeout: 300000,
+      callback: null,
     });
     assert.equal(task.id, queued.id);
     assert.equal(task.estimateStartAt, queued.estimateStartAt);

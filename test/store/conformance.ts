@@ -172,7 +172,14 @@ export function describeTaskStoreContract(
           case 'config':
             return {
               ...Object.fromEntries(
-                Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [key, typeof base === 'boolean' ? !base : Number(base) + 1 + i]),
+                Object.entries(STORED_CONFIG_BASE).map(([key, base], i) => [
+                  key,
+                  typeof base === 'boolean'
+                    ? !base
+                    : typeof base === 'number'
+                      ? base + 1 + i
+                      : { url: `https://callback.example/${index}`, on: ['exhausted', 'success'] },
+                ]),
               ),
               retryPolicy: {
                 backoff: { baseMs: 1_000 + index, factor: 1.5, capMs: 60_000, jitter: 'none' },

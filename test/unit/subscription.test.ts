@@ -69,6 +69,7 @@ describe('resolveSubscription: defaults', () => {
       repeatExponential: true,
       repeatAt: 0,
       timeout: 300_000,
+      callback: null,
     });
   });
 
@@ -97,6 +98,7 @@ describe('resolveSubscription: defaults', () => {
           repeatInterval: '1m',
           repeatExponential: false,
           timeout: '30s',
+          callback: { url: 'https://callback.example/done', on: ['success', 'exhausted'] },
         },
       ),
     );
@@ -112,6 +114,7 @@ describe('resolveSubscription: defaults', () => {
       repeatExponential: false,
       repeatAt: 0,
       timeout: 30_000,
+      callback: { url: 'https://callback.example/done', on: ['success', 'exhausted'] },
     });
     assert.equal(r.firstExecAt, NOW + 10_000);
   });

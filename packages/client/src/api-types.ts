@@ -131,6 +131,11 @@ export type SubscribeBody = {
       /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
       maxRetryDurationMs?: number | string;
     };
+    callback?: {
+      /** http:// or https://; judged by the target guard as the task URL is */
+      url: string;
+      on: Array<'success' | 'failure' | 'exhausted'>;
+    };
   };
   tags?: string[];
 };
@@ -187,6 +192,12 @@ export type GetTaskAnswer = {
       retryAfterCapMs: number;
       maxRetryDurationMs: number;
     };
+    /** null when none was given */
+    callback: {
+      /** http:// or https://; judged by the target guard as the task URL is */
+      url: string;
+      on: Array<'success' | 'failure' | 'exhausted'>;
+    } | null;
   };
   updates: {
     /** Retries scheduled in the current run */
@@ -252,6 +263,7 @@ export type TimelineAnswer = Array<{
     | 'Exceeded'
     | 'Execute'
     | 'Reschedule'
+    | 'Callback'
     | 'Omitted'
     | 'Replay';
   description: string;

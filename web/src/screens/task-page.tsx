@@ -219,6 +219,8 @@ function Config({ task }: { task: TaskView }) {
         </dd>
         <dt>Timeout</dt>
         <dd>{ms(c.timeout)}</dd>
+        <dt>Callback</dt>
+        <dd>{c.callback ? `${c.callback.on.join(', ')} → ${c.callback.url}` : '—'}</dd>
       </dl>
     </section>
   );
