@@ -28,7 +28,8 @@ export interface RequestCipher {
   open(sealed: Uint8Array, taskId: string): OpenedRequest;
   /**
    * The method and shown URL of a sealed request (request-codec.ts shownUrl), for a listing: the
-   * record is opened as by `open`, but of its plaintext only the method and URL are decoded.
+   * record is opened as by `open`, but of its plaintext only the method and URL are decoded. Kept
+   * for the last records opened (OPENED_TARGETS), which listings polled every few seconds ask for again.
    */
   openTarget(sealed: Uint8Array, taskId: string): TargetView;
   /**
@@ -50,6 +51,15 @@ export interface RequestCipher {
 }
 
 const HOST_TAG_BYTES = 12;
+
+/**
+ * Targets opened for listings, kept per sealed record: a task's request never changes once sealed
+ * (a replay is a new task, sealed anew), and the dashboard asks for the same pages every few
+ * seconds. A record is known by its task id with its key id, IV and tag: a record sealed again has
+ * another IV, and one whose ciphertext changed under the same head would not open, so a hit only
+ * ever answers what opening that record answered. Forgotten all at once when full (remembered.ts).
+ */
+const OPENED_TARGETS = 10_000;
 
 /**
  * A 32-byte key from configuration: 64 hex characters or base64 of 32 bytes are used as they are;
@@ -84,6 +94,7 @@ export function createRequestCipher(key: Buffer): RequestCipher {
     rest.copy(raw, HEAD_BYTES + body.length);
     return raw;
   };
+  const targets = new Map<string, TargetView>();
   const open = (sealed: Uint8Array, aad: string): { format: number; bytes: Buffer } => {
     const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
     const format = raw[0];
@@ -103,6 +114,16 @@ export function createRequestCipher(key: Buffer): RequestCipher {
     return { format, bytes: rest.length === 0 ? plain : Buffer.concat([plain, rest]) };
   };
 
+  const openTarget = (sealed: Buffer, taskId: string): TargetView => {
+    const { format, bytes } = open(sealed, taskId);
+    if (format === FORMAT) return decodeRequestTarget(bytes);
+    if (format === JSON_FORMAT) {
+      const { method, url } = parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown);
+      return { method, url: shownUrl(url) };
+    }
+    throw new Error('Sealed request has an unknown format');
+  };
+
   return {
     keyId: keyId.toString('hex'),
     seal: (request, taskId) => seal(FORMAT, encodeRequest(request), taskId),
@@ -113,13 +134,14 @@ export function createRequestCipher(key: Buffer): RequestCipher {
       throw new Error('Sealed request has an unknown format');
     },
     openTarget(sealed, taskId) {
-      const { format, bytes } = open(sealed, taskId);
-      if (format === FORMAT) return decodeRequestTarget(bytes);
-      if (format === JSON_FORMAT) {
-        const { method, url } = parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown);
-        return { method, url: shownUrl(url) };
-      }
-      throw new Error('Sealed request has an unknown format');
+      const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
+      const known = `${taskId} ${raw.toString('latin1', 0, Math.min(raw.length, HEAD_BYTES))}`;
+      const kept = targets.get(known);
+      if (kept) return { method: kept.method, url: kept.url };
+      const target = openTarget(raw, taskId);
+      if (targets.size >= OPENED_TARGETS) targets.clear();
+      targets.set(known, target);
+      return { method: target.method, url: target.url };
     },
     sealBytes: (plain, aad) => seal(BYTES_FORMAT, plain, aad),
     openBytes(sealed, aad) {

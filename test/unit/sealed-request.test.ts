@@ -192,6 +192,34 @@ describe('openTarget: the method and the URL without its query, for a listing', 
     }
     assert.throws(() => cipher.openTarget(cipher.sealBytes(Buffer.from('x'), TASK_ID), TASK_ID), /unknown format/);
   });
+
+  test("a target kept from an earlier listing is that record's: a record sealed anew for the task opens anew", () => {
+    const kept = createRequestCipher(KEY);
+    const first = kept.seal({ url: 'https://one.example/a?k=1', method: 'POST' }, TASK_ID);
+    assert.deepEqual(kept.openTarget(first, TASK_ID), { method: 'POST', url: 'https://one.example/a' });
+    const again = kept.seal({ url: 'https://two.example/b', method: 'PUT' }, TASK_ID);
+    assert.deepEqual(kept.openTarget(again, TASK_ID), { method: 'PUT', url: 'https://two.example/b' });
+    assert.deepEqual(kept.openTarget(first, TASK_ID), { method: 'POST', url: 'https://one.example/a' });
+  });
+
+  test('a kept target is still bound to its task id, and answers are not shared objects', () => {
+    const kept = createRequestCipher(KEY);
+    const sealed = kept.seal(REQUEST, TASK_ID);
+    const shown = kept.openTarget(sealed, TASK_ID);
+    shown.url = 'changed by a caller';
+    assert.deepEqual(kept.openTarget(sealed, TASK_ID), SHOWN);
+    assert.throws(() => kept.openTarget(sealed, OTHER_ID));
+  });
+
+  test('a record changed after its target was kept answers what the record held when it opened, never the change', () => {
+    const kept = createRequestCipher(KEY);
+    const sealed = kept.seal(REQUEST, TASK_ID);
+    assert.deepEqual(kept.openTarget(sealed, TASK_ID), SHOWN);
+    // The head (key id, IV, tag) is unchanged, so the kept target answers; the dispatcher's open still refuses the record.
+    const tampered = flipByte(sealed, sealed.length - 1);
+    assert.deepEqual(kept.openTarget(tampered, TASK_ID), SHOWN);
+    assert.throws(() => kept.open(tampered, TASK_ID));
+  });
 });
 
 describe('records sealed before the binary format (format 1, JSON) still open', () => {
