@@ -186,3 +186,14 @@ describe('formatDuration', () => {
     }
   });
 });
+
+describe('parseDuration: strings seen before', () => {
+  test('a string asked for again answers the same, and an answer cannot be changed by the caller that got it', () => {
+    const first = parseDuration('7s');
+    assert.deepEqual(parseDuration('7s'), { ok: true, ms: 7_000 });
+    assert.throws(() => Object.assign(first, { ms: 1 }), TypeError);
+    assert.deepEqual(parseDuration('7s'), { ok: true, ms: 7_000 });
+    assert.equal(refused('7x'), DURATION_HINT);
+    assert.equal(refused('7x'), DURATION_HINT);
+  });
+});
