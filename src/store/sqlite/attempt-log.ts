@@ -38,10 +38,9 @@ export class AttemptLogTable {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      // The task's rid found by its id in the same statement: the outcome's UPDATE does not answer it.
-      insert: db.prepare<[number, number, number, number, string | null, Uint8Array | null, string], { task_rid: number }>(
+      insert: db.prepare<[number, number, number, number, number, string | null, Uint8Array | null]>(
         `INSERT OR REPLACE INTO attempts (task_rid, number, started_at, duration_ms, status_code, error_class, excerpt)
-         SELECT rid, ?, ?, ?, ?, ?, ? FROM tasks WHERE id = ? RETURNING task_rid`,
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       cut: db.prepare<[number, number]>('DELETE FROM attempts WHERE task_rid = ? AND number <= ?'),
       // Limit -1 reads to the end.
@@ -53,18 +52,13 @@ export class AttemptLogTable {
     };
   }
 
-  /** Adds the record to the log of the task `taskId` and keeps the log's latest ATTEMPT_LOG.maxEntries. */
-  write(taskId: string, record: AttemptRecord): void {
-    const row = this.stmt.insert.get(
-      record.number,
-      record.startedAt,
-      record.durationMs,
-      record.statusCode,
-      record.errorClass,
-      record.excerpt,
-      taskId,
-    );
-    if (row && record.number > ATTEMPT_LOG.maxEntries) this.stmt.cut.run(row.task_rid, record.number - ATTEMPT_LOG.maxEntries);
+  /**
+   * Adds the record to the log of the task whose row is `rid` (the outcome's UPDATE answers it) and
+   * keeps the log's latest ATTEMPT_LOG.maxEntries: nothing is cut until a task has made more attempts.
+   */
+  write(rid: number, record: AttemptRecord): void {
+    this.stmt.insert.run(rid, record.number, record.startedAt, record.durationMs, record.statusCode, record.errorClass, record.excerpt);
+    if (record.number > ATTEMPT_LOG.maxEntries) this.stmt.cut.run(rid, record.number - ATTEMPT_LOG.maxEntries);
   }
 
   read(rid: number, page: AttemptRange): AttemptPage {

@@ -228,9 +228,11 @@ export function requestValue(task: Task): SqlValue {
 /**
  * Compare-and-set UPDATE of what a task's life changes (its mutable fields, with the index columns
  * derived from them), bound by position with updateValues: the task's id and expected version last.
+ * It answers the row's rid (none when the version did not match), which the rows written with the
+ * outcome (its attempt record) are keyed by, so they need no lookup of their own.
  */
 export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'parked = NULL', 'version = version + 1'].join(', ')}
-  WHERE id = ? AND version = ?`;
+  WHERE id = ? AND version = ? RETURNING rid`;
 
 export function updateValues(task: Task, prevVersion: number): SqlValue[] {
   const values = MUTABLE.map((f) => encode(f, task));

@@ -38,6 +38,7 @@ import {
   INSERT_REQUEST,
   INSERT_TASK,
   type ProjectRow,
+  type SqlValue,
   TASK_SELECT,
   type TaskRow,
   type TimelineRow,
@@ -148,7 +149,7 @@ export class SqliteStore implements TaskStore {
       countActive: db.prepare<[string], { active: number }>('SELECT active FROM projects WHERE id = ?'),
       adjustActive: db.prepare('UPDATE projects SET active = active + ? WHERE id = ?'),
       insertTask: db.prepare(INSERT_TASK),
-      updateTask: db.prepare(UPDATE_TASK),
+      updateTask: db.prepare<[SqlValue[]], number>(UPDATE_TASK).pluck(),
       insertRequest: db.prepare(INSERT_REQUEST),
       findTask: db
         .prepare<[string, string], TaskRow>(
@@ -456,10 +457,10 @@ export class SqliteStore implements TaskStore {
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[], attempt?: AttemptRecord): Promise<boolean> {
     const written = await this.writes.run((): boolean => {
-      const info = this.stmt.updateTask.run(updateValues(next, prev.version));
-      if (info.changes === 0) return false;
+      const rid = this.stmt.updateTask.get(updateValues(next, prev.version));
+      if (rid === undefined) return false;
       if (entries.length > 0) this.appendEntries(prev.id, entries);
-      if (attempt) this.attempts.write(prev.id, attempt);
+      if (attempt) this.attempts.write(rid, attempt);
       this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
       return true;
     });
