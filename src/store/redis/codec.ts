@@ -192,7 +192,12 @@ export function luaTimelineTable(): string {
  */
 export function attemptToValue(record: AttemptRecord): Buffer {
   const head = `${record.number},${record.startedAt},${record.durationMs},${record.statusCode},${record.errorClass ?? ''}|`;
-  return record.excerpt ? Buffer.concat([Buffer.from(head), record.excerpt]) : Buffer.from(head);
+  if (!record.excerpt) return Buffer.from(head, 'latin1');
+  // One allocation, the head written in place (it is ASCII): one value per attempt.
+  const value = Buffer.allocUnsafe(head.length + record.excerpt.length);
+  value.write(head, 0, 'latin1');
+  value.set(record.excerpt, head.length);
+  return value;
 }
 
 const ATTEMPT_CLASSES = new Set<string>(ERROR_CLASSES);

@@ -3,7 +3,7 @@
 -- it in the due index, adjusts its project's active count, appends its timeline entries and, when
 -- it has finished, sets the retention expiry on its three keys; a new state moves it between the
 -- per-state listing indexes; the outcome's attempt record joins the task's attempt log (newest
--- first, cut to ATTEMPT_LOG.maxEntries). A timeline is kept within its bound
+-- first, cut to ATTEMPT_LOG.maxEntries once longer). A timeline is kept within its bound
 -- (boundTimeline, prelude.lua). Tasks are taken in order, as if
 -- each were its own call: a second write of the same task in the batch expects the version the
 -- first one left. Writes are grouped database by database (one SELECT each in the AOF).
@@ -102,8 +102,9 @@ for t, task in ipairs(tasks) do
     if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
     local log = prefix .. 'attempts:' .. task.id
     if task.attemptCount > 0 then
-      redis.call('LPUSH', log, unpack(ARGV, task.attempts, task.attempts + task.attemptCount - 1))
-      redis.call('LTRIM', log, 0, ATTEMPT_LOG.maxEntries - 1)
+      local length = redis.call('LPUSH', log, unpack(ARGV, task.attempts, task.attempts + task.attemptCount - 1))
+      -- Cut only once the log passes its bound: most tasks never make that many attempts.
+      if length > ATTEMPT_LOG.maxEntries then redis.call('LTRIM', log, 0, ATTEMPT_LOG.maxEntries - 1) end
     end
     if task.expiry ~= '' then redis.call('EXPIRE', log, task.expiry) end
   end
