@@ -55,17 +55,28 @@ export function signingKeys(current: Uint8Array, previous: Uint8Array | null, pr
   };
 }
 
-/** One `v1,<base64>` signature of `id.timestamp.body`. */
-export function signatureOf(key: KeyObject | Uint8Array, id: string, timestamp: number, body: Uint8Array | undefined): string {
+/** One `v1,<base64>` signature of `id.timestamp.body` (`timestamp`: the webhook-timestamp header's text). */
+export function signatureOf(key: KeyObject | Uint8Array, id: string, timestamp: string, body: Uint8Array | undefined): string {
   const hmac = createHmac('sha256', key).update(`${id}.${timestamp}.`);
   if (body && body.length > 0) hmac.update(body);
   return `v1,${hmac.digest('base64')}`;
 }
 
-/** The three Standard Webhooks headers of one attempt sent at `nowMs` with exactly `body` as its body. */
-export function webhookHeaders(keys: SigningKeys | null, id: string, nowMs: number, body: Uint8Array | undefined): Record<string, string> {
-  const timestamp = Math.floor(nowMs / 1000);
-  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(timestamp) };
+/**
+ * The three Standard Webhooks headers of one attempt sent at `nowMs` with exactly `body` as its body,
+ * added to `headers` (a new object when none is given), which is answered. Every delivery is signed
+ * here, so it adds to the request's own headers rather than building an object to be copied.
+ */
+export function webhookHeaders(
+  keys: SigningKeys | null,
+  id: string,
+  nowMs: number,
+  body: Uint8Array | undefined,
+  headers: Record<string, string> = {},
+): Record<string, string> {
+  const timestamp = String(Math.floor(nowMs / 1000));
+  headers['webhook-id'] = id;
+  headers['webhook-timestamp'] = timestamp;
   if (!keys) return headers;
   let signature = signatureOf(keys.current, id, timestamp, body);
   if (keys.previous && nowMs < keys.previousUntil) signature += ` ${signatureOf(keys.previous, id, timestamp, body)}`;

@@ -416,8 +416,7 @@ export class Dispatcher {
       };
     }
     // Signed just before sending: the timestamp is the send time, the signature covers the exact body sent.
-    const headers = attemptHeaders(claimed);
-    Object.assign(headers, webhookHeaders(keys, webhookId(claimed), this.deps.clock.now(), sentBody(request)));
+    const headers = webhookHeaders(keys, webhookId(claimed), this.deps.clock.now(), sentBody(request), attemptHeaders(claimed));
     return this.deps.sender.send(request, headers, claimed.config.timeout, cancellation, { projectId: claimed.projectId });
   }
 
