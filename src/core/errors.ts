@@ -21,10 +21,13 @@ export const ERROR_REGISTRY = {
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
   NOT_FOUND: { status: 404, message: 'Route not found' },
   TASK_NOT_FOUND: { status: 404, message: 'Task not found' },
+  SCHEDULE_NOT_FOUND: { status: 404, message: 'Schedule not found' },
   EMAIL_TAKEN: { status: 409, message: 'This email is already registered' },
   TASK_STATE_CONFLICT: { status: 409, message: 'The task is not in a state that allows this' },
   TASK_IN_FLIGHT: { status: 409, message: 'An attempt of this task is in flight; try again once it is recorded' },
   TASK_BUSY: { status: 409, message: 'The task kept changing while this request tried to change it; try again' },
+  SCHEDULE_STATE_CONFLICT: { status: 409, message: 'The schedule is not in a state that allows this' },
+  SCHEDULE_BUSY: { status: 409, message: 'The schedule kept changing while this request tried to change it; try again' },
   TASK_NOT_REPLAYABLE: { status: 409, message: 'Only a task that ended ERROR or EXCEEDED can be replayed' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,

@@ -20,6 +20,7 @@ import { ATTEMPT_LOG, LIMITS, TAG_PATTERN } from './limits.js';
 import { ERROR_CLASSES, type ErrorClass } from './attempt-log.js';
 import { BACKOFF_JITTERS } from './retry-policy.js';
 import { HTTP_METHODS, TASK_STATES, TIMELINE_LABELS } from './task.js';
+import { CATCH_UP_POLICIES, JITTER_MAX_MS, OVERLAP_POLICIES, SCHEDULE_STATES } from './schedule.js';
 
 // ── Request bodies ───────────────────────────────────────────────────────────
 
@@ -193,6 +194,41 @@ export const BATCH_MAX_ITEMS = 1000;
 export const SubscribeBatchBody = Type.Array(SubscribeBody, { minItems: 1, maxItems: BATCH_MAX_ITEMS });
 export type SubscribeBatchBody = Static<typeof SubscribeBatchBody>;
 
+/**
+ * `POST /v1beta/schedules`: a task of `httpRequest` with `config` (a subscribe's, less its first
+ * execution time) at every instant of `cron` in `timezone`. Rules that need croner, the clock or
+ * several fields are core/schedule-body.ts's.
+ */
+export const ScheduleBody = Type.Object(
+  {
+    cron: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: '5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first',
+    }),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'An IANA time zone (default UTC)' })),
+    httpRequest: HttpRequestBody,
+    config: Type.Optional(SubscribeConfig),
+    overlap: Type.Optional(
+      Type.Enum(OVERLAP_POLICIES, { type: 'string', description: "skip (default): no run while the last run's task is active" }),
+    ),
+    catchUp: Type.Optional(
+      Type.Enum(CATCH_UP_POLICIES, {
+        type: 'string',
+        description: 'Runs missed while no server ran: none, the latest (default), all (bounded)',
+      }),
+    ),
+    jitterMs: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: JITTER_MAX_MS, description: 'Each run executes up to this much after its instant' }),
+    ),
+    startAt: Type.Optional(epochMs()),
+    endAt: Type.Optional(epochMs()),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagCount, uniqueItems: true })),
+  },
+  { additionalProperties: false },
+);
+export type ScheduleBody = Static<typeof ScheduleBody>;
+
 /** `PATCH /v1beta/reschedule/:id`: exactly one of the two (core/subscription.ts resolveReschedule says so). */
 export const RescheduleBody = Type.Object(
   { executionDelay: Type.Optional(duration()), executionAt: Type.Optional(epochMs()) },
@@ -248,8 +284,39 @@ export const TaskView = Type.Object({
   updates: TaskUpdates,
   tags: Type.Array(Type.String()),
   target: TargetView,
+  scheduleId: Type.Optional(Type.String({ description: 'The schedule whose run made the task; absent for a task subscribed directly' })),
 });
 export type TaskView = Static<typeof TaskView>;
+
+/** A schedule, as every schedule route answers it: never the request's headers, params or body. */
+export const ScheduleView = Type.Object({
+  id: Type.String({ minLength: ID_LENGTH, maxLength: ID_LENGTH }),
+  cron: Type.String(),
+  timezone: Type.String(),
+  state: Type.Enum(SCHEDULE_STATES, { type: 'string' }),
+  nextRunAt: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: "The next run's instant; null while PAUSED or ENDED" }),
+  lastRunAt: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: "The latest run's instant; null before the first" }),
+  lastTaskId: Type.Unsafe<string | null>({ type: ['string', 'null'], description: "The latest run's task; null before the first" }),
+  runs: Type.Integer({ description: 'Runs made so far' }),
+  skipped: Type.Integer({ description: 'Runs skipped by the overlap policy or a full queue' }),
+  overlap: Type.Enum(OVERLAP_POLICIES, { type: 'string' }),
+  catchUp: Type.Enum(CATCH_UP_POLICIES, { type: 'string' }),
+  jitterMs: Type.Integer(),
+  startAt: Type.Unsafe<number | null>({ type: ['integer', 'null'] }),
+  endAt: Type.Unsafe<number | null>({ type: ['integer', 'null'] }),
+  createdAt: Type.Integer(),
+  config: TaskConfig,
+  tags: Type.Array(Type.String()),
+  target: TargetView,
+});
+export type ScheduleView = Static<typeof ScheduleView>;
+
+/** `GET /v1beta/schedules`: a page of the project's schedules, newest first. */
+export const ScheduleListView = Type.Object({
+  schedules: Type.Array(ScheduleView),
+  nextCursor: Type.Unsafe<string | null>({ type: ['string', 'null'], description: 'Where the next page starts; null at the end' }),
+});
+export type ScheduleListView = Static<typeof ScheduleListView>;
 
 /** `GET /v1beta/queues`: a page of the project's tasks, newest first. */
 export const TaskListView = Type.Object({

@@ -92,6 +92,8 @@ export interface NewTaskInput {
   hostTag?: string;
   /** The subscribe's tags, already checked (shapes.ts); none when left out. */
   tags?: string[];
+  /** The schedule whose run this is (core/schedule.ts); none when left out. */
+  scheduleId?: string;
 }
 
 /** When a task subscribed at `startAt` with `config` first runs. */
@@ -112,6 +114,7 @@ export function createTask(input: NewTaskInput, now: number): Task {
     request: input.request,
     hostTag: input.hostTag ?? '',
     tags: input.tags ?? [],
+    scheduleId: input.scheduleId ?? '',
     state: 'RUNNING',
     statusCode: 0,
     execAt: firstExecAtOf(input.config, now),
@@ -436,10 +439,17 @@ export function dueAtOf(task: Task): number | null {
   return task.leaseToken !== null ? task.leaseUntil : task.execAt;
 }
 
-function entry(label: TimelineEntry['label'], description: string, now: number, metadata?: TimelineEntry['metadata']): TimelineEntry {
+/** A timeline entry made at `now`. */
+export function entry(
+  label: TimelineEntry['label'],
+  description: string,
+  now: number,
+  metadata?: TimelineEntry['metadata'],
+): TimelineEntry {
   return metadata ? { label, description, createdAt: now, metadata } : { label, description, createdAt: now };
 }
 
-function iso(ms: number): string {
+/** A time as the timeline's descriptions write it. */
+export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

@@ -31,6 +31,8 @@ export const TIMELINE_LABELS = [
   'Omitted',
   /** Links a replayed task and its replay (`PATCH /v1beta/replay/:id`), each naming the other. */
   'Replay',
+  /** The task is a run of a schedule (`POST /v1beta/schedules`): names it and the run's instant. */
+  'Schedule',
 ] as const;
 export type TimelineLabel = (typeof TIMELINE_LABELS)[number];
 
@@ -107,6 +109,8 @@ export const TASK_FIELDS = [
   { name: 'hostTag', kind: 'tag', mutable: false },
   /** The labels the subscribe gave (at most LIMITS.tagCount, unique): a listing filters on them. */
   { name: 'tags', kind: 'tags', mutable: false },
+  /** The schedule whose run made the task (core/schedule.ts); '' for a task subscribed directly. */
+  { name: 'scheduleId', kind: 'tag', mutable: false },
   { name: 'state', kind: 'state', mutable: true },
   /** The last HTTP status the target answered, 0 when it never answered. */
   { name: 'statusCode', kind: 'int', mutable: true },

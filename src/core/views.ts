@@ -1,6 +1,7 @@
 /* The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
 import type { RequestCipher } from './sealed-request.js';
-import type { QueuedView, TargetView, TaskView } from './shapes.js';
+import type { Schedule } from './schedule.js';
+import type { QueuedView, ScheduleView, TargetView, TaskView } from './shapes.js';
 import type { Task } from './task.js';
 
 export type { QueuedView, TargetView, TaskUpdates, TaskView } from './shapes.js';
@@ -54,6 +55,32 @@ export function taskView(task: Task, target: TargetView): TaskView {
       pausedTimeLeft: task.state === 'PAUSED' ? task.pausedLeft : 0,
     },
     tags: [...task.tags],
+    target,
+    ...(task.scheduleId === '' ? {} : { scheduleId: task.scheduleId }),
+  };
+}
+
+/** A schedule as the API shows it; `target` from targetOf with the schedule's id (its request is sealed with it). */
+export function scheduleView(schedule: Schedule, target: TargetView): ScheduleView {
+  const orNull = (ms: number): number | null => (ms === 0 ? null : ms);
+  return {
+    id: schedule.id,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    state: schedule.state,
+    nextRunAt: orNull(schedule.nextRunAt),
+    lastRunAt: orNull(schedule.lastRunAt),
+    lastTaskId: schedule.lastTaskId === '' ? null : schedule.lastTaskId,
+    runs: schedule.runs,
+    skipped: schedule.skipped,
+    overlap: schedule.overlap,
+    catchUp: schedule.catchUp,
+    jitterMs: schedule.jitterMs,
+    startAt: orNull(schedule.startAt),
+    endAt: orNull(schedule.endAt),
+    createdAt: schedule.createdAt,
+    config: { ...schedule.config },
+    tags: [...schedule.tags],
     target,
   };
 }

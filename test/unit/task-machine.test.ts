@@ -131,6 +131,7 @@ describe('createTask', () => {
       request,
       hostTag: 'tag',
       tags: [],
+      scheduleId: '',
       state: 'RUNNING',
       statusCode: 0,
       execAt: T0 + 10_000,

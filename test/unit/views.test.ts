@@ -126,7 +126,15 @@ describe('views and their schemas (core/shapes.ts)', () => {
 
   test('taskView builds exactly the fields of TaskView, its config and its updates', () => {
     const view = taskView(newTask(new TestClock(T0)), TARGET);
-    assert.deepEqual(keys(view), declared(TaskView));
+    // scheduleId is shown only for a run of a schedule.
+    assert.deepEqual(
+      keys(view),
+      declared(TaskView).filter((key) => key !== 'scheduleId'),
+    );
+    assert.deepEqual(
+      keys(taskView({ ...newTask(new TestClock(T0)), scheduleId: '01KDXQ0000SCHEDULE00000000' }, TARGET)),
+      declared(TaskView),
+    );
     assert.deepEqual(keys(view.config), required(TaskConfig));
     assert.deepEqual(keys(view.updates), declared(TaskUpdates));
   });
