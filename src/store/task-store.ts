@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../core/attempt-log.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
+import type { Schedule, StoredSchedule } from '../core/schedule.js';
 import type { Project, Task, TaskState, TimelineEntry } from '../core/task.js';
 
 /** A task as read from a store: `version` changes with every write, for compare-and-set. */
@@ -196,6 +197,25 @@ export interface TaskList {
 /** Candidates one listing page reads at most beyond the tasks it answers, checking the conditions no index covers. */
 export const LIST_SCAN = 2_000;
 
+/** A page of a project's schedules asked for: newest first (by id), ids below `below`. */
+export interface ScheduleQuery {
+  below?: string;
+  limit: number;
+}
+
+export interface ScheduleList {
+  schedules: StoredSchedule[];
+  /** Where the next page starts (its `below`); null when nothing is left. */
+  next: string | null;
+}
+
+/**
+ * What TaskStore.makeRun did: DONE the run's task is stored and the schedule written; MOVED the
+ * schedule changed (another server made the run, or it was paused or deleted) and nothing was
+ * written; QUEUE_FULL the project's queue is full and nothing was written.
+ */
+export type RunWrite = 'DONE' | 'MOVED' | 'QUEUE_FULL';
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -358,4 +378,27 @@ export interface TaskStore {
   addActivity(counts: readonly ActivityCount[]): Promise<void>;
   /** The project's counts for the minutes starting in [from, to), oldest first; minutes with none are left out. */
   readActivity(projectId: string, from: number, to: number): Promise<ActivityCount[]>;
+
+  // Schedules (core/schedule.ts). A schedule is due at its nextRunAt while ACTIVE (scheduleDueAt).
+
+  /** Inserts a new schedule (version 1). The project must exist. */
+  insertSchedule(schedule: Schedule): Promise<void>;
+  findSchedule(projectId: string, id: string): Promise<StoredSchedule | null>;
+  /** A page of the project's schedules, newest first (by id); other projects' never show. */
+  listSchedules(projectId: string, query: ScheduleQuery): Promise<ScheduleList>;
+  /** Writes `next` if the schedule still has `prev.version`; false otherwise (changed or gone). */
+  replaceSchedule(prev: StoredSchedule, next: Schedule): Promise<boolean>;
+  /** Deletes the schedule if it still has `prev.version` (the tasks it made stay). */
+  deleteSchedule(prev: StoredSchedule): Promise<boolean>;
+  /**
+   * Makes a run, in one atomic write conditioned on the schedule's version: writes `next` and
+   * inserts `task` with `entries` (counted against `activeLimit` as insertTask counts it), or
+   * writes nothing (MOVED, QUEUE_FULL). Two servers reading the same schedule cannot both make
+   * its run. Listeners of onDue hear of the task as after insertTask.
+   */
+  makeRun(prev: StoredSchedule, next: Schedule, task: Task, entries: readonly TimelineEntry[], activeLimit: number): Promise<RunWrite>;
+  /** Schedules (of every project) due at or before `until`, earliest first, at most `limit`. */
+  dueSchedules(until: number, limit: number): Promise<StoredSchedule[]>;
+  /** The earliest due time of a schedule after `after`, or null when none. */
+  nextScheduleAfter(after: number): Promise<number | null>;
 }

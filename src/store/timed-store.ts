@@ -34,6 +34,14 @@ const TIMED = [
   'clearInbox',
   'addActivity',
   'readActivity',
+  'insertSchedule',
+  'findSchedule',
+  'listSchedules',
+  'replaceSchedule',
+  'deleteSchedule',
+  'makeRun',
+  'dueSchedules',
+  'nextScheduleAfter',
 ] as const satisfies readonly (keyof TaskStore)[];
 
 /** Passed through as they are; with TIMED, every member of TaskStore (a new member fails to compile until it is in one of them). */

@@ -8,6 +8,7 @@ import { applyOutcome, pauseTask, timelineOf, unsubscribeTask } from '../../src/
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { describeTaskStoreContract } from './conformance.js';
+import { describeScheduleContract } from './schedule-contract.js';
 import { T0, cancel, insertAt, newProject, numbered, pause, step, subscribeAt, succeed, withoutVersion } from './fixtures.js';
 import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import { must } from '../helpers/must.js';
@@ -61,6 +62,8 @@ describeTaskStoreContract('redis', openStore, {
     },
   ],
 });
+
+describeScheduleContract('redis', openStore);
 
 describe('redis specifics', () => {
   test('the seed layout: projects in db 0, records in db 1, configurations in db 2, timelines in db 3', async () => {
@@ -339,6 +342,7 @@ describe('redis specifics', () => {
         request: sealed,
         hostTag: '', // written before tasks had one: no host's share counts it
         tags: [], // written before tasks had them
+        scheduleId: '', // likewise
         state: 'RUNNING',
         statusCode: 0,
         execAt: T0 + 1_000,

@@ -18,11 +18,24 @@ import { ACTIVITY_KEEP_MS } from '../../src/store/task-store.js';
 import { TestClock } from '../../src/core/clock.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { describeTaskStoreContract } from './conformance.js';
+import { describeScheduleContract } from './schedule-contract.js';
 import { T0, insertAt, insertInState, leaseOf, newProject, numbered, pause, subscribeAt } from './fixtures.js';
 import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import { must } from '../helpers/must.js';
 
 describeTaskStoreContract('sqlite (file)', async () => {
+  const dir = makeTempDir('store');
+  const store = new SqliteStore({ path: join(dir, 'tasks.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      removeDir(dir);
+    },
+  };
+});
+
+describeScheduleContract('sqlite', async () => {
   const dir = makeTempDir('store');
   const store = new SqliteStore({ path: join(dir, 'tasks.db') });
   return {
@@ -128,7 +141,19 @@ describe('SqliteStore specifics', () => {
         const tables = raw.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
         assert.deepEqual(
           tables.map((t) => t.name),
-          ['activity', 'attempts', 'idempotency_keys', 'inbox', 'meta', 'projects', 'requests', 'task_tags', 'tasks', 'timeline'],
+          [
+            'activity',
+            'attempts',
+            'idempotency_keys',
+            'inbox',
+            'meta',
+            'projects',
+            'requests',
+            'schedules',
+            'task_tags',
+            'tasks',
+            'timeline',
+          ],
         );
         assert.equal(migrate(raw), 0, 'nothing left to apply');
       } finally {

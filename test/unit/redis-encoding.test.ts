@@ -81,7 +81,8 @@ describe('the task hash’s fields, derived from TASK_FIELDS', () => {
   });
 
   test('no script keeps a list of fields, and every field a script names is one of the hash', () => {
-    const allowed = new Set([...HASH_FIELD_NAMES, 'active' /* the project hash's count */]);
+    // Besides the task hash's: the project hash's count, and a schedule hash's JSON (its other fields are named as the task's are).
+    const allowed = new Set([...HASH_FIELD_NAMES, 'active', 'data']);
     for (const file of readdirSync(scriptsDir)) {
       const source = readFileSync(scriptsDir + file, 'utf8');
       assert.doesNotMatch(source, /local FIELDS|'projectId', '/, `${file} declares a field list of its own`);

@@ -88,6 +88,7 @@ export const SCRIPTS = {
   readTimeline: LuaScript.load('read-timeline-2.lua'),
   readAttempts: LuaScript.load('read-attempts-2.lua'),
   listTasks: LuaScript.load('list-tasks-0.lua'),
+  writeSchedule: LuaScript.load('write-schedule-2.lua'),
 } as const;
 
 /**

@@ -5,6 +5,8 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { ID_LENGTH } from '../../core/ids.js';
 import type { AttemptRecord } from '../../core/attempt-log.js';
+import type { Schedule, StoredSchedule } from '../../core/schedule.js';
+import { decodeSchedule, encodeScheduleData, scheduleDueAt } from '../schedule-codec.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
 import {
@@ -28,6 +30,10 @@ import {
   type IdempotencyClaim,
   type IdempotencyRecord,
   type StoredSigningKeys,
+  type RunWrite,
+  type ScheduleList,
+  type ScheduleQuery,
+  StoreInvariantError,
 } from '../task-store.js';
 import {
   attemptFromValue,
@@ -130,6 +136,9 @@ export class RedisStore implements TaskStore {
       attempts: (id: string) => `${this.prefix}attempts:${id}`,
       inbox: (projectId: string) => `${this.prefix}inbox:${projectId}`,
       activity: (projectId: string, minute: number) => `${this.prefix}activity:${projectId}:${minute}`,
+      schedule: (id: string) => `${this.prefix}schedule:${id}`,
+      scheduleDue: `${this.prefix}schedule:due`,
+      schedules: (projectId: string) => `${this.prefix}schedule:list:${projectId}`,
     };
     this.events.setMaxListeners(0);
     subscriber.on('message', (channel: string, message: string) => {
@@ -245,8 +254,14 @@ export class RedisStore implements TaskStore {
     return Number(active ?? 0);
   }
 
-  /** One task's values, in the order insert-tasks-1.lua reads them. */
-  private insertArgs(task: Task, entries: readonly TimelineEntry[], activeLimit: number, idempotency?: IdempotencyClaim): Argument[] {
+  /** One task's values, in the order insert-tasks-1.lua reads them; `run`: the schedule a run writes with it (makeRun). */
+  private insertArgs(
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+    idempotency?: IdempotencyClaim,
+    run?: { prev: StoredSchedule; next: Schedule },
+  ): Argument[] {
     const due = dueAtOf(task);
     const args: Argument[] = [
       task.projectId,
@@ -262,6 +277,8 @@ export class RedisStore implements TaskStore {
     args.push(String(entries.length));
     for (const entry of entries) args.push(entryToJson(entry));
     pushNewTaskFields(args, task, 1);
+    if (run) args.push('4', run.prev.id, String(run.prev.version), String(scheduleDueAt(run.next) ?? ''), encodeScheduleData(run.next));
+    else args.push('0');
     return args;
   }
 
@@ -542,6 +559,83 @@ export class RedisStore implements TaskStore {
       counts.push({ projectId, minute: minutes[i]!, delivered: Number(delivered ?? 0), failed: Number(failed ?? 0) });
     });
     return counts;
+  }
+
+  // Schedules: write-schedule-2.lua and, for a run, insert-tasks-1.lua (its header says the layout).
+
+  private writeSchedule(mode: 'insert' | 'replace' | 'delete', schedule: Schedule, version: number): Promise<LuaReply> {
+    const args: Argument[] = [mode, this.prefix, schedule.id, schedule.projectId, String(version)];
+    if (mode !== 'delete') args.push(String(scheduleDueAt(schedule) ?? ''), encodeScheduleData(schedule));
+    if (mode === 'insert') args.push(Buffer.from(schedule.request));
+    return this.call(() => SCRIPTS.writeSchedule.run(this.main, [this.keys.schedule(schedule.id), this.keys.scheduleDue], args));
+  }
+
+  async insertSchedule(schedule: Schedule): Promise<void> {
+    const result = await this.writeSchedule('insert', schedule, 0);
+    if (result === RESULT.NO_PROJECT) throw new StoreInvariantError('NO_PROJECT', `Project ${schedule.projectId} does not exist`);
+    if (!written(result)) throw new Error(`write-schedule answered ${String(result)}`);
+  }
+
+  /** The schedules of these ids, in order, leaving out those gone (or of another project, when `projectId` is given). */
+  private async readSchedules(ids: readonly string[], projectId?: string): Promise<StoredSchedule[]> {
+    if (ids.length === 0) return [];
+    const batch = this.main.pipeline();
+    for (const id of ids) batch.hmgetBuffer(this.keys.schedule(id), 'projectId', 'version', 'request', 'data');
+    const replies = (await this.call(() => batch.exec())) ?? [];
+    const schedules: StoredSchedule[] = [];
+    replies.forEach(([error, value], i) => {
+      if (error) throw storeUnavailable(error) ?? error;
+      const [project, version, request, data] = value as (Buffer | null)[];
+      if (!project || !version || !request || !data) return;
+      if (projectId !== undefined && project.toString() !== projectId) return;
+      schedules.push(decodeSchedule(ids[i]!, project.toString(), Number(version.toString()), request, data.toString()));
+    });
+    return schedules;
+  }
+
+  async findSchedule(projectId: string, id: string): Promise<StoredSchedule | null> {
+    return (await this.readSchedules([id], projectId))[0] ?? null;
+  }
+
+  async listSchedules(projectId: string, query: ScheduleQuery): Promise<ScheduleList> {
+    const max = query.below === undefined ? '+' : `(${query.below}`;
+    const ids = await this.call(() => this.main.zrevrangebylex(this.keys.schedules(projectId), max, '-', 'LIMIT', 0, query.limit + 1));
+    const more = ids.length > query.limit;
+    const page = more ? ids.slice(0, query.limit) : ids;
+    return { schedules: await this.readSchedules(page, projectId), next: more ? page.at(-1)! : null };
+  }
+
+  async replaceSchedule(prev: StoredSchedule, next: Schedule): Promise<boolean> {
+    return written(await this.writeSchedule('replace', next, prev.version));
+  }
+
+  async deleteSchedule(prev: StoredSchedule): Promise<boolean> {
+    return written(await this.writeSchedule('delete', prev, prev.version));
+  }
+
+  async makeRun(
+    prev: StoredSchedule,
+    next: Schedule,
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+  ): Promise<RunWrite> {
+    const result = await this.call(() => this.inserts.add(this.insertArgs(task, entries, activeLimit, undefined, { prev, next })));
+    if (result === RESULT.STALE) return 'MOVED';
+    if (result === RESULT.QUEUE_FULL) return 'QUEUE_FULL';
+    const failure = insertFailure(result, { taskId: task.id, projectId: task.projectId, limit: activeLimit });
+    if (failure) throw failure;
+    return 'DONE';
+  }
+
+  async dueSchedules(until: number, limit: number): Promise<StoredSchedule[]> {
+    const ids = await this.call(() => this.main.zrangebyscore(this.keys.scheduleDue, '-inf', String(until), 'LIMIT', 0, limit));
+    return this.readSchedules(ids);
+  }
+
+  async nextScheduleAfter(after: number): Promise<number | null> {
+    const first = await this.call(() => this.main.zrangebyscore(this.keys.scheduleDue, `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1));
+    return first.length === 2 ? Number(first[1]) : null;
   }
 }
 

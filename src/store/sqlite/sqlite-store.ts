@@ -31,6 +31,9 @@ import {
   type IdempotencyClaim,
   type IdempotencyRecord,
   type StoredSigningKeys,
+  type RunWrite,
+  type ScheduleList,
+  type ScheduleQuery,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
@@ -62,6 +65,8 @@ import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
 import { AttemptLogTable } from './attempt-log.js';
 import type { AttemptRecord } from '../../core/attempt-log.js';
+import type { Schedule, StoredSchedule } from '../../core/schedule.js';
+import { ScheduleTable } from './schedule-table.js';
 
 /** The page size of a new database file (SQLite's default is 4096). */
 export const PAGE_BYTES = 8192;
@@ -101,6 +106,7 @@ export class SqliteStore implements TaskStore {
   private readonly lister: TaskLister;
   private readonly inserter: TaskInserter;
   private readonly attempts: AttemptLogTable;
+  private readonly schedules: ScheduleTable;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -246,6 +252,7 @@ export class SqliteStore implements TaskStore {
     this.lister = this.db.memory ? new TaskLister(this.db, false) : new TaskLister(listingConnection(options.path), true);
     this.inserter = new TaskInserter(this.db, this.active);
     this.attempts = new AttemptLogTable(this.db);
+    this.schedules = new ScheduleTable(this.db);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -661,5 +668,57 @@ export class SqliteStore implements TaskStore {
 
   async readActivity(projectId: string, from: number, to: number): Promise<ActivityCount[]> {
     return this.guard(() => this.inboxActivity.readActivity(projectId, from, to));
+  }
+
+  async insertSchedule(schedule: Schedule): Promise<void> {
+    await this.writes.run(() => {
+      if (this.stmt.countActive.get(schedule.projectId) === undefined) {
+        throw new StoreInvariantError('NO_PROJECT', `Project ${schedule.projectId} does not exist`);
+      }
+      this.schedules.insert(schedule);
+    });
+  }
+
+  async findSchedule(projectId: string, id: string): Promise<StoredSchedule | null> {
+    return this.guard(() => this.schedules.find(projectId, id));
+  }
+
+  async listSchedules(projectId: string, query: ScheduleQuery): Promise<ScheduleList> {
+    return this.guard(() => this.schedules.list(projectId, query));
+  }
+
+  async replaceSchedule(prev: StoredSchedule, next: Schedule): Promise<boolean> {
+    return this.writes.run(() => this.schedules.update(prev, next));
+  }
+
+  async deleteSchedule(prev: StoredSchedule): Promise<boolean> {
+    return this.writes.run(() => this.schedules.remove(prev));
+  }
+
+  async makeRun(
+    prev: StoredSchedule,
+    next: Schedule,
+    task: Task,
+    entries: readonly TimelineEntry[],
+    activeLimit: number,
+  ): Promise<RunWrite> {
+    // One write of the batch, so one transaction: the version checked, the task inserted (or
+    // refused with nothing written), the schedule advanced.
+    const result = await this.writes.run((): RunWrite => {
+      if (!this.schedules.hasVersion(prev.id, prev.version)) return 'MOVED';
+      if (this.insertRow(task, entries, activeLimit) === false) return 'QUEUE_FULL';
+      this.schedules.update(prev, next);
+      return 'DONE';
+    });
+    if (result === 'DONE') this.notifyDue(dueAtOf(task));
+    return result;
+  }
+
+  async dueSchedules(until: number, limit: number): Promise<StoredSchedule[]> {
+    return this.guard(() => this.schedules.due(until, limit));
+  }
+
+  async nextScheduleAfter(after: number): Promise<number | null> {
+    return this.guard(() => this.schedules.nextAfter(after));
   }
 }

@@ -8,12 +8,17 @@
 --   (take and list, from the prelude), for each task: project id, task id, queue limit, 1 when the
 --   task counts as active, due time or '', config JSON, the Idempotency-Key's digest or '', the
 --   body's digest, the key's window (ms), a list of timeline entries (JSON), a list of the task
---   hash's field, value pairs.
+--   hash's field, value pairs, and a list that is empty but for a schedule's run (TaskStore.makeRun):
+--   the schedule id, its expected version, its next due time or '', its new data.
 -- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua). A task given an
 -- Idempotency-Key records it (db 0, <prefix>idem:<project>:<key digest> = "<task id> <body
 -- digest>", expiring after the window) in this same script, so concurrent subscribes with one key,
 -- from any node, make one task.
--- Returns one reply per task, in order (script-results.ts): DONE stored, QUEUE_FULL the project's
+-- A run is stored only while its schedule (<prefix>schedule:<id>, db 1) still has the expected
+-- version, and writes the schedule with it (as write-schedule-2.lua replaces it): two servers that
+-- read the schedule at one version cannot both make its run.
+-- Returns one reply per task, in order (script-results.ts): DONE stored, STALE its schedule moved
+-- on (nothing written), QUEUE_FULL the project's
 -- queue is full, NO_PROJECT the project does not exist, ID_TAKEN a task with this id exists; or
 -- the record of its Idempotency-Key ("<task id> <body digest>"), when that key was used already:
 -- nothing of the task was written.
@@ -26,6 +31,11 @@ for t = 1, count do
   task.idemKey, task.bodyDigest, task.window = take(), take(), take()
   task.entries, task.entryCount = list()
   task.fields, task.fieldCount = list()
+  local schedule, scheduleCount = list()
+  if scheduleCount > 0 then
+    task.schedule = { id = ARGV[schedule], version = ARGV[schedule + 1], due = ARGV[schedule + 2], data = ARGV[schedule + 3] }
+    task.schedule.key = prefix .. 'schedule:' .. task.schedule.id
+  end
   tasks[t] = task
 end
 
@@ -38,6 +48,14 @@ for t, task in ipairs(tasks) do
   task.key = prefix .. 'task:' .. task.id
   if seen[task.id] or redis.call('EXISTS', task.key) == 1 then codes[t] = RESULT.ID_TAKEN end
   seen[task.id] = true
+  -- A schedule takes one run per call: a second run from the same version (another writer's, in
+  -- the same turn) finds it moved on, as it would after the first's write.
+  if codes[t] == nil and task.schedule then
+    if seen[task.schedule.key] or redis.call('HGET', task.schedule.key, 'version') ~= task.schedule.version then
+      codes[t] = RESULT.STALE
+    end
+    seen[task.schedule.key] = true
+  end
 end
 redis.call('SELECT', 0)
 local active = {}
@@ -94,6 +112,16 @@ local wake = nil
 for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE then
     redis.call('HSET', task.key, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
+    local schedule = task.schedule
+    if schedule then
+      redis.call('HSET', schedule.key, 'data', schedule.data)
+      redis.call('HINCRBY', schedule.key, 'version', 1)
+      if schedule.due == '' then
+        redis.call('ZREM', prefix .. 'schedule:due', schedule.id)
+      else
+        redis.call('ZADD', prefix .. 'schedule:due', schedule.due, schedule.id)
+      end
+    end
     local state = pairValue(task.fields, task.fieldCount, 'state')
     local hostTag = pairValue(task.fields, task.fieldCount, 'hostTag')
     local tags = pairValue(task.fields, task.fieldCount, 'tags')
