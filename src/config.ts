@@ -292,6 +292,20 @@ export const SETTINGS = {
     default: 1_000,
     doc: 'Longest time the dispatcher waits without looking at the store; writes that make a task due sooner wake it at once (across servers on Redis), so this only bounds how late a missed wake-up can make a task.',
   }),
+  scheduleLeadMs: setting({
+    key: 'SERVICE.SCHEDULES.LEAD_MS',
+    env: 'TASKS_SCHEDULE_LEAD_MS',
+    parse: int(100, 60_000),
+    default: 1_000,
+    doc: "How far ahead of its instant a schedule's run becomes a task (executing at the instant): the dispatcher's own timer then sends it on time.",
+  }),
+  scheduleCatchUpMax: setting({
+    key: 'SERVICE.SCHEDULES.CATCH_UP_MAX',
+    env: 'TASKS_SCHEDULE_CATCH_UP_MAX',
+    parse: int(1, 10_000),
+    default: 100,
+    doc: 'Most runs a schedule with catch-up policy `all` makes for the runs it missed while no server ran (the latest ones).',
+  }),
   shutdownGraceMs: setting({
     key: 'SERVICE.DISPATCH.SHUTDOWN_GRACE_MS',
     env: 'TASKS_SHUTDOWN_GRACE_MS',

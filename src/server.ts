@@ -13,6 +13,7 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
 import { type AddressSource, NameLookups, systemAddresses } from './dispatch/name-resolver.js';
 import { RetentionSweeper } from './dispatch/retention.js';
+import { Scheduler } from './dispatch/scheduler.js';
 import { ownEndpoints } from './dispatch/target-guard.js';
 import { resolveEncryptionKey } from './key-file.js';
 import { DueBacklog } from './dispatch/due-backlog.js';
@@ -35,6 +36,8 @@ export interface RunningServer {
   app: FastifyInstance;
   store: TaskStore;
   dispatcher: Dispatcher;
+  /** Makes the runs of schedules (every server runs one). */
+  scheduler: Scheduler;
   /** This server's metrics (its own registry). */
   metrics: ServiceMetrics;
   /** The address it listens on, e.g. http://127.0.0.1:8202 */
@@ -118,10 +121,24 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       maxIdleMs: config.pollMs,
       ...(overrides.random ? { random: overrides.random } : {}),
     });
+    const scheduler = new Scheduler({
+      store,
+      cipher,
+      clock,
+      logger,
+      queueLimit: config.queueLimit,
+      leadMs: config.scheduleLeadMs,
+      catchUpMax: config.scheduleCatchUpMax,
+      maxIdleMs: config.pollMs,
+      ...(overrides.random ? { random: overrides.random } : {}),
+    });
     const retention = new RetentionSweeper(store, clock, logger, config.retentionSeconds * 1000);
     const backlog = new DueBacklog(store, clock, logger);
     metrics.watch({ inFlight: () => dispatcher.active, dueBacklog: () => backlog.read() });
-    const app = await buildApp(appDeps(config, { store, cipher, clock, policy, logger, metrics, signer }));
+    const app = await buildApp({
+      ...appDeps(config, { store, cipher, clock, policy, logger, metrics, signer }),
+      wakeScheduler: (at) => scheduler.wake(at),
+    });
     // Restart rules are decided before anything is accepted; no task is sent before the server
     // listens (a start that cannot listen must not have sent anything).
     await dispatcher.prepare();
@@ -130,6 +147,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const listening = app.addresses().filter((a) => typeof a !== 'string');
     policy.denyOwnEndpoints(ownEndpoints(listening, networkInterfaces()));
     await dispatcher.start();
+    scheduler.start();
     retention.start();
 
     let closing: Promise<void> | null = null;
@@ -137,7 +155,9 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       closing ??= (async () => {
         // Claiming stops at once; requests to the API and attempts in flight finish meanwhile.
         const dispatcherStopped = dispatcher.stop(config.shutdownGraceMs);
+        const schedulerStopped = scheduler.stop();
         await app.close();
+        await schedulerStopped;
         await dispatcherStopped;
         await callbacks.stop();
         await retention.stop();
@@ -146,7 +166,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       })();
       return closing;
     };
-    return { app, store, dispatcher, metrics, url, close };
+    return { app, store, dispatcher, scheduler, metrics, url, close };
   } catch (error) {
     await store.close();
     throw error;

@@ -18,6 +18,7 @@ import { FailureThrottle } from './failure-throttle.js';
 import { asGiven } from './client-windows.js';
 import { RequestThrottle, type ThrottleAnswer } from './request-throttle.js';
 import type { RouteContext } from './context.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { activityRoutes } from './routes/activity.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   signingGraceMs: number;
   /** How long a subscribe's Idempotency-Key is remembered. */
   idempotencyWindowMs: number;
+  /** This server's scheduler, told of schedules written (none: schedules wait for a scheduler's poll). */
+  wakeScheduler?: (at: number) => void;
   level: 'DEVELOPMENT' | 'PRODUCTION';
   /** Whether the inbox routes answer (config.ts inboxEnabled); off, they answer 404. */
   inbox: boolean;
@@ -149,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     signer: deps.signer,
     signingGraceMs: deps.signingGraceMs,
     idempotencyWindowMs: deps.idempotencyWindowMs,
+    wakeScheduler: deps.wakeScheduler ?? (() => undefined),
   };
   // Registrations are counted per client address; everything else a project does, per project
   // (when a limit is set): an app server calling its own service is one address doing everything.
@@ -227,6 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   taskRoutes(app, ctx);
   batchRoutes(app, ctx, deps.batchBodyLimit);
   listingRoutes(app, ctx);
+  scheduleRoutes(app, ctx);
   activityRoutes(app, ctx);
   await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);

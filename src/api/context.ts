@@ -45,6 +45,8 @@ export interface RouteContext {
   signer: Pick<DeliverySigner, 'forget'>;
   signingGraceMs: number;
   idempotencyWindowMs: number;
+  /** Tells this server's scheduler that a schedule is due at `at` (it may sleep past it otherwise until its next poll). */
+  wakeScheduler: (at: number) => void;
 }
 
 export function projectOf(request: FastifyRequest): Project {

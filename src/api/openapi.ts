@@ -19,6 +19,7 @@ import { PROJECT_HEADER } from './auth.js';
 const TAGS = [
   { name: 'projects', description: 'Register a project and read its facts' },
   { name: 'tasks', description: 'Subscribe, read and manage tasks' },
+  { name: 'schedules', description: 'Tasks made at every instant of a cron expression, in a time zone' },
   { name: 'activity', description: "The project's deliveries per minute" },
   { name: 'inbox', description: 'A URL on this server that keeps the requests it receives, to try tasks with' },
   { name: 'service', description: 'Health, the index and this document' },
@@ -195,6 +196,53 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     tag: 'tasks',
     errors: ['TASK_NOT_FOUND', 'TASK_STATE_CONFLICT', 'TASK_IN_FLIGHT', 'TASK_BUSY'],
     bodyExample: { executionDelay: '10m' },
+  },
+  'POST /v1beta/schedules': {
+    operationId: 'createSchedule',
+    summary: 'Create a schedule: a task of this request at every instant of a cron expression, in a time zone',
+    tag: 'schedules',
+    description:
+      "Each run becomes a task of its own (with `scheduleId` and a `Schedule` timeline entry), made shortly before its instant and counted against the queue limit. The request and config are judged as a subscribe's, less the fields that set a time (executionDelay, executionAt, retryAt, repeatAt).",
+    errors: ['VALIDATION_FAILED'],
+    bodyExample: {
+      cron: '0 9 * * 1-5',
+      timezone: 'Europe/Berlin',
+      httpRequest: { url: 'https://example.com/report', method: 'POST' },
+      config: { retry: 3 },
+      overlap: 'skip',
+      catchUp: 'latest',
+      jitterMs: 1000,
+    },
+  },
+  'GET /v1beta/schedules': {
+    operationId: 'listSchedules',
+    summary: "A page of the project's schedules, newest first",
+    tag: 'schedules',
+    errors: ['VALIDATION_FAILED'],
+  },
+  'GET /v1beta/schedules/:id': {
+    operationId: 'getSchedule',
+    summary: 'A schedule: its next run, its latest run and task, and its counts',
+    tag: 'schedules',
+    errors: ['SCHEDULE_NOT_FOUND'],
+  },
+  'PATCH /v1beta/schedules/:id/pause': {
+    operationId: 'pauseSchedule',
+    summary: 'Pause an ACTIVE schedule: no run is made until it is resumed',
+    tag: 'schedules',
+    errors: ['SCHEDULE_NOT_FOUND', 'SCHEDULE_STATE_CONFLICT', 'SCHEDULE_BUSY'],
+  },
+  'PATCH /v1beta/schedules/:id/resume': {
+    operationId: 'resumeSchedule',
+    summary: 'Resume a PAUSED schedule from its next instant (the runs of the pause are not made)',
+    tag: 'schedules',
+    errors: ['SCHEDULE_NOT_FOUND', 'SCHEDULE_STATE_CONFLICT', 'SCHEDULE_BUSY'],
+  },
+  'DELETE /v1beta/schedules/:id': {
+    operationId: 'deleteSchedule',
+    summary: 'Delete a schedule; the tasks its runs made stay',
+    tag: 'schedules',
+    errors: ['SCHEDULE_NOT_FOUND', 'SCHEDULE_BUSY'],
   },
   'GET /inbox/:projectId': {
     summary: "The project's inbox: keeps this request (any method a task sends; the last 100 per project)",

@@ -18,6 +18,9 @@ import {
   RegisterBody,
   RegisteredView,
   RescheduleBody,
+  ScheduleBody,
+  ScheduleListView,
+  ScheduleView,
   SigningSecretView,
   SubscribeBatchBody,
   SubscribeBody,
@@ -57,6 +60,12 @@ const ListQuery = Type.Object({
   cursor: text('Where the page starts: the nextCursor of the page before'),
 });
 
+/** Checked by api/routes/schedules.ts (core/listing.ts's page size and cursor). */
+const ScheduleListQuery = Type.Object({
+  limit: text(`Schedules in the page, 1 to ${LISTING.pageMax} (default ${LISTING.pageDefault})`),
+  cursor: text('Where the page starts: the nextCursor of the page before'),
+});
+
 export const ROUTE_SCHEMAS = {
   register: { body: RegisterBody, response: { 201: RegisteredView } },
   info: { response: { 200: InfoView } },
@@ -78,4 +87,10 @@ export const ROUTE_SCHEMAS = {
   activity: { response: { 200: ActivityView } },
   list: { querystring: ListQuery, response: { 200: TaskListView } },
   bulk: { body: BulkBody, response: { 200: BulkAnswer } },
+  createSchedule: { body: ScheduleBody, response: { 201: ScheduleView } },
+  listSchedules: { querystring: ScheduleListQuery, response: { 200: ScheduleListView } },
+  schedule: { params: IdParams, response: { 200: ScheduleView } },
+  pauseSchedule: { params: IdParams, response: { 200: ScheduleView } },
+  resumeSchedule: { params: IdParams, response: { 200: ScheduleView } },
+  removeSchedule: { params: IdParams, response: { 200: ActionAnswer('EMPTY') } },
 };

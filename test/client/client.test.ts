@@ -240,6 +240,35 @@ describe('the typed client against a real server', () => {
     await rejectsWith(client.replay(replayed.id), 409, 'TASK_NOT_REPLAYABLE');
   });
 
+  test('schedules: create, list, read, pause, resume and delete', async () => {
+    const created = await client.createSchedule({
+      cron: '0 9 * * 1-5',
+      timezone: 'Europe/Berlin',
+      httpRequest: { url: target.url('/scheduled'), method: 'POST' },
+      config: { retry: 2 },
+      tags: ['nightly'],
+    });
+    assert.equal(created.state, 'ACTIVE');
+    assert.equal(created.timezone, 'Europe/Berlin');
+    assert.equal(created.overlap, 'skip');
+    assert.equal(created.catchUp, 'latest');
+    assert.equal(typeof created.nextRunAt, 'number');
+    assert.deepEqual(created.target, { method: 'POST', url: target.url('/scheduled') });
+    assert.deepEqual((await client.getSchedule(created.id)).id, created.id);
+    assert.deepEqual(
+      (await client.listSchedules({ limit: 10 })).schedules.map((s) => s.id),
+      [created.id],
+    );
+    const paused = await client.pauseSchedule(created.id);
+    assert.equal(paused.state, 'PAUSED');
+    assert.equal(paused.nextRunAt, null);
+    await rejectsWith(client.pauseSchedule(created.id), 409, 'SCHEDULE_STATE_CONFLICT');
+    const resumed = await client.resumeSchedule(created.id);
+    assert.equal(resumed.state, 'ACTIVE');
+    assert.deepEqual(await client.deleteSchedule(created.id), { response: 'EMPTY' });
+    await rejectsWith(client.getSchedule(created.id), 404, 'SCHEDULE_NOT_FOUND');
+  });
+
   test('errors are KuueriTasksError with the API code, message, status and issues', async () => {
     await rejectsWith(client.getTask('01KB0000000000000000000000'), 404, 'TASK_NOT_FOUND');
     const invalid = await rejectsWith(

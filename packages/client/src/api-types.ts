@@ -10,10 +10,13 @@ export type ErrorBody = {
     | 'UNAUTHORIZED'
     | 'NOT_FOUND'
     | 'TASK_NOT_FOUND'
+    | 'SCHEDULE_NOT_FOUND'
     | 'EMAIL_TAKEN'
     | 'TASK_STATE_CONFLICT'
     | 'TASK_IN_FLIGHT'
     | 'TASK_BUSY'
+    | 'SCHEDULE_STATE_CONFLICT'
+    | 'SCHEDULE_BUSY'
     | 'TASK_NOT_REPLAYABLE'
     | 'IDEMPOTENCY_KEY_REUSED'
     | 'REQUEST_TIMEOUT'
@@ -223,6 +226,8 @@ export type GetTaskAnswer = {
     /** The URL as subscribed without its query or fragment (a query may hold a secret) */
     url: string;
   };
+  /** The schedule whose run made the task; absent for a task subscribed directly */
+  scheduleId?: string;
 };
 
 /** The path parameters of `DELETE /v1beta/queues/{id}`. */
@@ -265,7 +270,8 @@ export type TimelineAnswer = Array<{
     | 'Reschedule'
     | 'Callback'
     | 'Omitted'
-    | 'Replay';
+    | 'Replay'
+    | 'Schedule';
   description: string;
   createdAt: number;
   metadata?: Record<string, number | string | boolean>;
@@ -419,6 +425,187 @@ export type BulkAnswer = {
   queueFull: number;
 };
 
+/** The request body of `POST /v1beta/schedules`. */
+export type CreateScheduleBody = {
+  /** 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first */
+  cron: string;
+  /** An IANA time zone (default UTC) */
+  timezone?: string;
+  httpRequest: {
+    url: string;
+    method: 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'GET';
+    /** Base64 body */
+    data?: string;
+    params?: Record<string, string>;
+    headers?: Record<string, string>;
+  };
+  config?: {
+    /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+    executionDelay?: number | string;
+    /** Milliseconds since the Unix epoch (UTC) */
+    executionAt?: number;
+    retry?: number;
+    /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+    retryInterval?: number | string;
+    retryExponential?: boolean;
+    /** Milliseconds since the Unix epoch (UTC) */
+    retryAt?: number;
+    repeat?: number;
+    /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+    repeatInterval?: number | string;
+    repeatExponential?: boolean;
+    /** Milliseconds since the Unix epoch (UTC) */
+    repeatAt?: number;
+    /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+    timeout?: number | string;
+    retryPolicy?: {
+      backoff?: {
+        /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+        baseMs?: number | string;
+        factor?: number;
+        /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+        capMs?: number | string;
+        jitter?: 'full' | 'none';
+      };
+      /** Only these statuses are retried; any other failing status ends the task */
+      retryStatuses?: number[];
+      /** These statuses end the task at once, retries left or not */
+      finalStatuses?: number[];
+      /** Wait at least what Retry-After says on a 429 or 503 (default true) */
+      honorRetryAfter?: boolean;
+      /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+      retryAfterCapMs?: number | string;
+      /** Milliseconds, or a duration string: "500ms", "10s", "5m", "1h", "2d" */
+      maxRetryDurationMs?: number | string;
+    };
+    callback?: {
+      /** http:// or https://; judged by the target guard as the task URL is */
+      url: string;
+      on: Array<'success' | 'failure' | 'exhausted'>;
+    };
+  };
+  /** skip (default): no run while the last run's task is active */
+  overlap?: 'skip' | 'allow';
+  /** Runs missed while no server ran: none, the latest (default), all (bounded) */
+  catchUp?: 'none' | 'latest' | 'all';
+  /** Each run executes up to this much after its instant */
+  jitterMs?: number;
+  /** Milliseconds since the Unix epoch (UTC) */
+  startAt?: number;
+  /** Milliseconds since the Unix epoch (UTC) */
+  endAt?: number;
+  tags?: string[];
+};
+
+/** The 201 answer of `POST /v1beta/schedules`. */
+export type CreateScheduleAnswer = {
+  id: string;
+  cron: string;
+  timezone: string;
+  state: 'ACTIVE' | 'PAUSED' | 'ENDED';
+  /** The next run's instant; null while PAUSED or ENDED */
+  nextRunAt: number | null;
+  /** The latest run's instant; null before the first */
+  lastRunAt: number | null;
+  /** The latest run's task; null before the first */
+  lastTaskId: string | null;
+  /** Runs made so far */
+  runs: number;
+  /** Runs skipped by the overlap policy or a full queue */
+  skipped: number;
+  overlap: 'skip' | 'allow';
+  catchUp: 'none' | 'latest' | 'all';
+  jitterMs: number;
+  startAt: number | null;
+  endAt: number | null;
+  createdAt: number;
+  config: {
+    executionDelay: number;
+    executionAt: number;
+    retry: number;
+    retryInterval: number;
+    retryExponential: boolean;
+    retryAt: number;
+    repeat: number;
+    repeatInterval: number;
+    repeatExponential: boolean;
+    repeatAt: number;
+    timeout: number;
+    retryPolicy?: {
+      backoff?: {
+        baseMs: number;
+        factor: number;
+        capMs: number;
+        jitter: 'full' | 'none';
+      };
+      retryStatuses?: number[];
+      finalStatuses?: number[];
+      honorRetryAfter: boolean;
+      retryAfterCapMs: number;
+      maxRetryDurationMs: number;
+    };
+    /** null when none was given */
+    callback: {
+      /** http:// or https://; judged by the target guard as the task URL is */
+      url: string;
+      on: Array<'success' | 'failure' | 'exhausted'>;
+    } | null;
+  };
+  tags: string[];
+  target: {
+    method: 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'GET';
+    /** The URL as subscribed without its query or fragment (a query may hold a secret) */
+    url: string;
+  };
+};
+
+/** The query parameters of `GET /v1beta/schedules`. */
+export type ListSchedulesQuery = {
+  /** Schedules in the page, 1 to 1000 (default 100) */
+  limit?: string;
+  /** Where the page starts: the nextCursor of the page before */
+  cursor?: string;
+};
+
+/** The 200 answer of `GET /v1beta/schedules`. */
+export type ListSchedulesAnswer = {
+  schedules: CreateScheduleAnswer[];
+  /** Where the next page starts; null at the end */
+  nextCursor: string | null;
+};
+
+/** The path parameters of `GET /v1beta/schedules/{id}`. */
+export type GetScheduleParams = {
+  id: string;
+};
+
+/** The 200 answer of `GET /v1beta/schedules/{id}`. */
+export type GetScheduleAnswer = CreateScheduleAnswer;
+
+/** The path parameters of `DELETE /v1beta/schedules/{id}`. */
+export type DeleteScheduleParams = {
+  id: string;
+};
+
+/** The 200 answer of `DELETE /v1beta/schedules/{id}`. */
+export type DeleteScheduleAnswer = DeleteTaskAnswer;
+
+/** The path parameters of `PATCH /v1beta/schedules/{id}/pause`. */
+export type PauseScheduleParams = {
+  id: string;
+};
+
+/** The 200 answer of `PATCH /v1beta/schedules/{id}/pause`. */
+export type PauseScheduleAnswer = CreateScheduleAnswer;
+
+/** The path parameters of `PATCH /v1beta/schedules/{id}/resume`. */
+export type ResumeScheduleParams = {
+  id: string;
+};
+
+/** The 200 answer of `PATCH /v1beta/schedules/{id}/resume`. */
+export type ResumeScheduleAnswer = CreateScheduleAnswer;
+
 /** The 200 answer of `GET /v1beta/activity`. */
 export type ActivityAnswer = {
   minutes: Array<{
@@ -498,6 +685,18 @@ export interface Operations {
   listTasks: { params: never; query: ListTasksQuery; body: never; answer: ListTasksAnswer };
   /** POST /v1beta/queues/bulk: Pause, resume, unsubscribe, delete or replay many tasks, by id or by filter; counts per outcome */
   bulk: { params: never; query: never; body: BulkBody; answer: BulkAnswer };
+  /** POST /v1beta/schedules: Create a schedule: a task of this request at every instant of a cron expression, in a time zone */
+  createSchedule: { params: never; query: never; body: CreateScheduleBody; answer: CreateScheduleAnswer };
+  /** GET /v1beta/schedules: A page of the project's schedules, newest first */
+  listSchedules: { params: never; query: ListSchedulesQuery; body: never; answer: ListSchedulesAnswer };
+  /** GET /v1beta/schedules/{id}: A schedule: its next run, its latest run and task, and its counts */
+  getSchedule: { params: GetScheduleParams; query: never; body: never; answer: GetScheduleAnswer };
+  /** DELETE /v1beta/schedules/{id}: Delete a schedule; the tasks its runs made stay */
+  deleteSchedule: { params: DeleteScheduleParams; query: never; body: never; answer: DeleteScheduleAnswer };
+  /** PATCH /v1beta/schedules/{id}/pause: Pause an ACTIVE schedule: no run is made until it is resumed */
+  pauseSchedule: { params: PauseScheduleParams; query: never; body: never; answer: PauseScheduleAnswer };
+  /** PATCH /v1beta/schedules/{id}/resume: Resume a PAUSED schedule from its next instant (the runs of the pause are not made) */
+  resumeSchedule: { params: ResumeScheduleParams; query: never; body: never; answer: ResumeScheduleAnswer };
   /** GET /v1beta/activity: The project's deliveries and failures per minute over the last hour */
   activity: { params: never; query: never; body: never; answer: ActivityAnswer };
   /** GET /v1beta/inbox: What the inbox received, newest first, and the URL a task of this project can target */
@@ -533,6 +732,12 @@ export const OPERATIONS = {
   subscribeBatch: { method: 'POST', path: '/v1beta/subscribe/batch', status: 200, auth: true },
   listTasks: { method: 'GET', path: '/v1beta/queues', status: 200, auth: true },
   bulk: { method: 'POST', path: '/v1beta/queues/bulk', status: 200, auth: true },
+  createSchedule: { method: 'POST', path: '/v1beta/schedules', status: 201, auth: true },
+  listSchedules: { method: 'GET', path: '/v1beta/schedules', status: 200, auth: true },
+  getSchedule: { method: 'GET', path: '/v1beta/schedules/{id}', status: 200, auth: true },
+  deleteSchedule: { method: 'DELETE', path: '/v1beta/schedules/{id}', status: 200, auth: true },
+  pauseSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/pause', status: 200, auth: true },
+  resumeSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/resume', status: 200, auth: true },
   activity: { method: 'GET', path: '/v1beta/activity', status: 200, auth: true },
   inbox: { method: 'GET', path: '/v1beta/inbox', status: 200, auth: true },
   clearInbox: { method: 'DELETE', path: '/v1beta/inbox', status: 200, auth: true },

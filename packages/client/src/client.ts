@@ -11,6 +11,10 @@ import {
   type BulkAnswer,
   type BulkBody,
   type ClearInboxAnswer,
+  type CreateScheduleAnswer,
+  type CreateScheduleBody,
+  type DeleteScheduleAnswer,
+  type ListSchedulesAnswer,
   type DeleteTaskAnswer,
   type GetTaskAnswer,
   type HealthAnswer,
@@ -44,6 +48,9 @@ export type TaskState = Task['state'];
 export type TimelineEntry = TimelineAnswer[number];
 /** One attempt of the task's attempt log. */
 export type Attempt = AttemptsAnswer[number];
+/** A schedule, as every schedule method answers it. */
+export type Schedule = CreateScheduleAnswer;
+
 /** One item's result of a batch subscribe: `task` on 201, `error` otherwise. */
 export type BatchResult = SubscribeBatchAnswer[number];
 
@@ -237,6 +244,35 @@ export class KuueriTasksClient {
   /** Deletes a task that is not RUNNING, with its timeline. */
   async deleteTask(id: string): Promise<DeleteTaskAnswer> {
     return (await this.#call('deleteTask', { params: { id } })).body;
+  }
+
+  /** Creates a schedule: a task of its request at every instant of its cron expression, in its time zone. */
+  async createSchedule(schedule: CreateScheduleBody): Promise<Schedule> {
+    return (await this.#call('createSchedule', { body: schedule })).body;
+  }
+
+  /** A page of the project's schedules, newest first; `nextCursor` is null on the last page. */
+  async listSchedules(page: PageOptions = {}): Promise<ListSchedulesAnswer> {
+    return (await this.#call('listSchedules', { query: pageQuery(page) })).body;
+  }
+
+  async getSchedule(id: string): Promise<Schedule> {
+    return (await this.#call('getSchedule', { params: { id } })).body;
+  }
+
+  /** Pauses an ACTIVE schedule: no run is made until it is resumed. */
+  async pauseSchedule(id: string): Promise<Schedule> {
+    return (await this.#call('pauseSchedule', { params: { id } })).body;
+  }
+
+  /** Resumes a PAUSED schedule from its next instant. */
+  async resumeSchedule(id: string): Promise<Schedule> {
+    return (await this.#call('resumeSchedule', { params: { id } })).body;
+  }
+
+  /** Deletes a schedule; the tasks its runs made stay. */
+  async deleteSchedule(id: string): Promise<DeleteScheduleAnswer> {
+    return (await this.#call('deleteSchedule', { params: { id } })).body;
   }
 
   /** Pauses, resumes, unsubscribes, deletes or replays many tasks, by id or by filter; counts each outcome. */
