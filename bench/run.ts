@@ -18,6 +18,7 @@ import { dispatchScenario } from './scenarios/dispatch.js';
 import { noisyScenario } from './scenarios/noisy.js';
 import { listingScenario } from './scenarios/listing.js';
 import { scaleScenario } from './scenarios/scale.js';
+import { schedulesScenario } from './scenarios/schedules.js';
 import { subscribeScenario } from './scenarios/subscribe.js';
 import { timingScenario } from './scenarios/timing.js';
 
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
     for (const store of options.stores) if (wants('noisy')) await runScenario('noisy', store, () => noisyScenario(ctx, store));
     for (const store of options.stores) if (wants('scale')) await runScenario('scale', store, () => scaleScenario(ctx, store));
     for (const store of options.stores) if (wants('listing')) await runScenario('listing', store, () => listingScenario(ctx, store));
+    for (const store of options.stores) if (wants('schedules')) await runScenario('schedules', store, () => schedulesScenario(ctx, store));
     if (wants('bullmq') && !bullmqDone) await runScenario('bullmq', null, () => bullmqScenario(ctx));
     rows.push(...bullmqRowsLater);
   } finally {

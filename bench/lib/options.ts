@@ -1,6 +1,6 @@
 /* Command-line options of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq', 'listing'] as const;
+export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq', 'listing', 'schedules'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type StoreName = 'sqlite' | 'redis';
 
