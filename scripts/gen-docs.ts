@@ -74,6 +74,7 @@ export async function openApiJson(): Promise<string> {
       logger: createLogger('silent'),
       metrics: new ServiceMetrics(),
       signer: { forget: () => undefined },
+      circuits: { forget: () => undefined },
     };
     const app = await buildApp(appDeps(config, parts));
     await app.ready();

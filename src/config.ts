@@ -320,6 +320,13 @@ export const SETTINGS = {
     default: 86_400,
     doc: "After `POST /v1beta/signing-secret` rotates a project's signing secret, how long every delivery is signed with the old secret as well as the new one (two signatures in `webhook-signature`), so receivers can switch over.",
   }),
+  breakersCacheMs: setting({
+    key: 'SERVICE.BREAKERS.CACHE_MS',
+    env: 'TASKS_BREAKERS_CACHE_MS',
+    parse: int(50, 60_000),
+    default: 1_000,
+    doc: "How long a server keeps a project's circuit breakers (its policy and its circuits that are not closed) before reading them again from the store. Within this time a circuit opened or a policy set through another server is not yet seen here; through this server, at once.",
+  }),
   idempotencyWindowSeconds: setting({
     key: 'SERVICE.IDEMPOTENCY.WINDOW_SECONDS',
     env: 'TASKS_IDEMPOTENCY_WINDOW',

@@ -8,6 +8,7 @@ import type { Random } from './core/retry-policy.js';
 import { createRequestCipher } from './core/sealed-request.js';
 import { createTargetPolicy } from './core/target-policy.js';
 import { CallbackSender } from './dispatch/callbacks.js';
+import { CircuitGate } from './dispatch/circuits.js';
 import { DeliverySigner } from './dispatch/delivery-signer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createHttpSender, warmUpHttpClient } from './dispatch/http-sender.js';
@@ -49,7 +50,7 @@ export interface RunningServer {
 /** The API's dependencies: the parts given, and the rest from configuration. */
 export function appDeps(
   config: AppConfig,
-  parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger' | 'metrics' | 'signer'>,
+  parts: Pick<AppDeps, 'store' | 'cipher' | 'clock' | 'policy' | 'logger' | 'metrics' | 'signer' | 'circuits'>,
 ): AppDeps {
   return {
     ...parts,
@@ -105,12 +106,14 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const sender = createHttpSender({ policy, names, maxResponseBytes: config.maxContentLength });
     const signer = new DeliverySigner(store, cipher);
     const callbacks = new CallbackSender({ store, sender, signer, cipher, clock, logger });
+    const circuits = new CircuitGate({ store, sender, signer, cipher, clock, logger, cacheMs: config.breakersCacheMs });
     const dispatcher = new Dispatcher({
       store,
       sender,
       cipher,
       signer,
       callbacks,
+      circuits,
       clock,
       logger,
       observer: metrics,
@@ -136,7 +139,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
     const backlog = new DueBacklog(store, clock, logger);
     metrics.watch({ inFlight: () => dispatcher.active, dueBacklog: () => backlog.read() });
     const app = await buildApp({
-      ...appDeps(config, { store, cipher, clock, policy, logger, metrics, signer }),
+      ...appDeps(config, { store, cipher, clock, policy, logger, metrics, signer, circuits }),
       wakeScheduler: (at) => scheduler.wake(at),
     });
     // Restart rules are decided before anything is accepted; no task is sent before the server
@@ -160,6 +163,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
         await schedulerStopped;
         await dispatcherStopped;
         await callbacks.stop();
+        await circuits.stop();
         await retention.stop();
         await sender.close();
         await store.close();

@@ -10,6 +10,7 @@ import type { RequestCipher } from '../core/sealed-request.js';
 import type { TargetPolicy } from '../core/target-policy.js';
 import { type ServiceMetrics, UNMATCHED_ROUTE } from '../observe/metrics.js';
 import type { DeliverySigner } from '../dispatch/delivery-signer.js';
+import type { CircuitGate } from '../dispatch/circuits.js';
 import type { TaskStore } from '../store/task-store.js';
 import { createAuthenticator } from './auth.js';
 import { IDEMPOTENCY_HEADER } from './idempotency.js';
@@ -22,6 +23,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { clientError, frameworkError, installErrorHandling, notFound } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { activityRoutes } from './routes/activity.js';
+import { breakerRoutes } from './routes/breakers.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -46,6 +48,8 @@ export interface AppDeps {
   metricsToken: string | null;
   /** The dispatcher's signing keys: a rotation here drops the project's cached keys at once. */
   signer: Pick<DeliverySigner, 'forget'>;
+  /** The dispatcher's circuit breakers: a policy or circuit changed here drops the project's kept copy at once. */
+  circuits: Pick<CircuitGate, 'forget'>;
   /** How long both the old and the new signing secret sign deliveries after a rotation. */
   signingGraceMs: number;
   /** How long a subscribe's Idempotency-Key is remembered. */
@@ -150,6 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queueLimit: deps.queueLimit,
     metrics: deps.metrics,
     signer: deps.signer,
+    circuits: deps.circuits,
     signingGraceMs: deps.signingGraceMs,
     idempotencyWindowMs: deps.idempotencyWindowMs,
     wakeScheduler: deps.wakeScheduler ?? (() => undefined),
@@ -233,6 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   listingRoutes(app, ctx);
   scheduleRoutes(app, ctx);
   activityRoutes(app, ctx);
+  breakerRoutes(app, ctx);
   await inboxRoutes(app, ctx);
   await apiDocsRoutes(app);
   dashboardRoutes(app);

@@ -6,6 +6,7 @@ import type { TargetPolicy } from '../core/target-policy.js';
 import type { Project } from '../core/task.js';
 import type { ServiceMetrics } from '../observe/metrics.js';
 import type { DeliverySigner } from '../dispatch/delivery-signer.js';
+import type { CircuitGate } from '../dispatch/circuits.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Authenticator } from './auth.js';
 
@@ -43,6 +44,7 @@ export interface RouteContext {
   /** Where subscribes are counted. */
   metrics: Pick<ServiceMetrics, 'subscribed'>;
   signer: Pick<DeliverySigner, 'forget'>;
+  circuits: Pick<CircuitGate, 'forget'>;
   signingGraceMs: number;
   idempotencyWindowMs: number;
   /** Tells this server's scheduler that a schedule is due at `at` (it may sleep past it otherwise until its next poll). */

@@ -21,6 +21,7 @@ const TAGS = [
   { name: 'tasks', description: 'Subscribe, read and manage tasks' },
   { name: 'schedules', description: 'Tasks made at every instant of a cron expression, in a time zone' },
   { name: 'activity', description: "The project's deliveries per minute" },
+  { name: 'breakers', description: 'Circuit breakers per target host: failing targets are left alone for a while' },
   { name: 'inbox', description: 'A URL on this server that keeps the requests it receives, to try tasks with' },
   { name: 'service', description: 'Health, the index and this document' },
 ] as const;
@@ -261,6 +262,40 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'activity',
     summary: "The project's deliveries and failures per minute over the last hour",
     tag: 'activity',
+  },
+  'GET /v1beta/breakers': {
+    operationId: 'breakers',
+    summary: "The project's breaker policy and its circuits that are not closed and clean",
+    tag: 'breakers',
+  },
+  'GET /v1beta/breakers/policy': {
+    operationId: 'breakerPolicy',
+    summary: "The project's breaker policy",
+    tag: 'breakers',
+    errors: ['BREAKERS_OFF'],
+  },
+  'PUT /v1beta/breakers/policy': {
+    operationId: 'setBreakerPolicy',
+    summary: 'Turn circuit breakers on (or change them): failures in a row that open a circuit, for how long, a callback',
+    tag: 'breakers',
+    bodyExample: { failureThreshold: 5, openMs: 30_000, maxOpenMs: 600_000, callbackUrl: 'https://example.com/hooks/circuits' },
+  },
+  'DELETE /v1beta/breakers/policy': {
+    operationId: 'deleteBreakerPolicy',
+    summary: "Turn circuit breakers off and forget the project's circuits",
+    tag: 'breakers',
+  },
+  'GET /v1beta/breakers/:kind/:key': {
+    operationId: 'circuit',
+    summary: 'One circuit, by its key or (kind host) its host name',
+    tag: 'breakers',
+    errors: ['CIRCUIT_NOT_FOUND'],
+  },
+  'DELETE /v1beta/breakers/:kind/:key': {
+    operationId: 'resetCircuit',
+    summary: 'Reset one circuit: closed, its failures forgotten; its waiting tasks run at their moved times',
+    tag: 'breakers',
+    errors: ['CIRCUIT_NOT_FOUND', 'TASK_BUSY'],
   },
 };
 

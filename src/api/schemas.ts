@@ -8,6 +8,10 @@ import Type from 'typebox';
 import {
   ActionAnswer,
   AttemptsView,
+  BreakerPolicyBody,
+  BreakerPolicyView,
+  BreakersView,
+  CircuitView,
   ActivityView,
   BatchResults,
   BulkAnswer,
@@ -33,6 +37,10 @@ import { TIMELINE } from '../core/timeline.js';
 import { ATTEMPT_LOG } from '../core/limits.js';
 
 const IdParams = Type.Object({ id: Type.String() });
+const CircuitParams = Type.Object({
+  kind: Type.Enum(['host', 'flow'], { type: 'string' }),
+  key: Type.String({ minLength: 1, maxLength: 256, description: "The circuit's key; for kind host also the host name" }),
+});
 
 /** Checked by core/timeline.ts timelinePageQuery; other parameters are ignored, as they always were. */
 const TimelineQuery = Type.Object({
@@ -93,4 +101,10 @@ export const ROUTE_SCHEMAS = {
   pauseSchedule: { params: IdParams, response: { 200: ScheduleView } },
   resumeSchedule: { params: IdParams, response: { 200: ScheduleView } },
   removeSchedule: { params: IdParams, response: { 200: ActionAnswer('EMPTY') } },
+  breakers: { response: { 200: BreakersView } },
+  breakerPolicy: { response: { 200: BreakerPolicyView } },
+  putBreakerPolicy: { body: BreakerPolicyBody, response: { 200: BreakerPolicyView } },
+  deleteBreakerPolicy: { response: { 200: ActionAnswer('EMPTY') } },
+  circuit: { params: CircuitParams, response: { 200: CircuitView } },
+  resetCircuit: { params: CircuitParams, response: { 200: ActionAnswer('EMPTY') } },
 };

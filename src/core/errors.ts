@@ -22,6 +22,11 @@ export const ERROR_REGISTRY = {
   NOT_FOUND: { status: 404, message: 'Route not found' },
   TASK_NOT_FOUND: { status: 404, message: 'Task not found' },
   SCHEDULE_NOT_FOUND: { status: 404, message: 'Schedule not found' },
+  BREAKERS_OFF: { status: 404, message: 'Circuit breakers are off for this project; PUT /v1beta/breakers/policy turns them on' },
+  CIRCUIT_NOT_FOUND: {
+    status: 404,
+    message: 'No circuit of this project holds a record for this key: it is closed with no failures counted',
+  },
   EMAIL_TAKEN: { status: 409, message: 'This email is already registered' },
   TASK_STATE_CONFLICT: { status: 409, message: 'The task is not in a state that allows this' },
   TASK_IN_FLIGHT: { status: 409, message: 'An attempt of this task is in flight; try again once it is recorded' },

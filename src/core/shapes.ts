@@ -462,6 +462,66 @@ export const InboxView = Type.Object({
 });
 export type InboxView = Static<typeof InboxView>;
 
+// ── Circuit breakers ─────────────────────────────────────────────────────────
+
+/** Bounds of a breaker policy (core/circuit.ts). */
+export const BREAKER_LIMITS = { thresholdMax: 1_000, openMsMin: 100, openMsMax: 7 * 86_400_000 } as const;
+
+const openTime = (description: string) =>
+  Type.Integer({ minimum: BREAKER_LIMITS.openMsMin, maximum: BREAKER_LIMITS.openMsMax, description });
+
+/** `PUT /v1beta/breakers/policy`: turns circuit breakers on for the project's target hosts. */
+export const BreakerPolicyBody = Type.Object(
+  {
+    failureThreshold: Type.Integer({
+      minimum: 1,
+      maximum: BREAKER_LIMITS.thresholdMax,
+      description: 'Failures in a row (no answer, or a status the task would retry) that open a circuit',
+    }),
+    openMs: openTime('How long a circuit stays open the first time (ms)'),
+    maxOpenMs: openTime('The longest it stays open (ms, at least openMs): the time doubles each time a probe fails'),
+    callbackUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.urlLength,
+        description: 'Where a signed POST goes when a circuit opens; judged by the target guard as a task URL is',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BreakerPolicyBody = Static<typeof BreakerPolicyBody>;
+
+/** A project's breaker policy. */
+export const BreakerPolicyView = Type.Object({
+  failureThreshold: Type.Integer(),
+  openMs: Type.Integer(),
+  maxOpenMs: Type.Integer(),
+  callbackUrl: Type.Unsafe<string | null>({ type: ['string', 'null'], description: 'null when none was given' }),
+});
+export type BreakerPolicyView = Static<typeof BreakerPolicyView>;
+
+/** One circuit: closed (failures counted), open (its tasks wait) or half-open (one probe task under way). */
+export const CircuitView = Type.Object({
+  kind: Type.Enum(['host', 'flow'], { type: 'string' }),
+  key: Type.String({ description: "The host's tag (a keyed digest of its name) or the flow key: the `:key` of this circuit's routes" }),
+  host: Type.Unsafe<string | null>({ type: ['string', 'null'], description: 'The target host name (kind host), when known' }),
+  state: Type.Enum(['closed', 'open', 'half-open'], { type: 'string' }),
+  failures: Type.Integer({ description: 'Failures in a row that were counted' }),
+  openMs: Type.Integer({ description: 'The open time in force (ms); 0 while it never opened' }),
+  openedAt: Type.Integer({ description: 'When it last opened from closed (ms); 0 while it never did' }),
+  retryAt: Type.Integer({ description: 'Open: when it lets a probe through. Half-open: until when the probe holds it. 0 while closed' }),
+  opens: Type.Integer({ description: 'Times it opened since it was last closed (failed probes included)' }),
+});
+export type CircuitView = Static<typeof CircuitView>;
+
+/** `GET /v1beta/breakers`: the policy (null: breakers off) and the circuits that are not closed and clean. */
+export const BreakersView = Type.Object({
+  policy: Type.Unsafe<BreakerPolicyView | null>({ anyOf: [BreakerPolicyView, { type: 'null' }] }),
+  circuits: Type.Array(CircuitView),
+});
+export type BreakersView = Static<typeof BreakersView>;
+
 // ── Errors ───────────────────────────────────────────────────────────────────
 
 /** One problem with one field of a request, e.g. `{field: "config.retry", message: "must be an integer"}`. */

@@ -79,8 +79,13 @@ export function subscriptionIssues(body: PartialSubscribeBody, now: number, poli
 /** The callback URL is judged as the task's own URL is (its inbox aside: a callback never targets an inbox). */
 function callbackIssues(callback: SubscribeConfig['callback'], policy: TargetPolicy, issues: FieldIssue[]): void {
   if (callback?.url === undefined) return;
-  const problem = targetUrlProblem(callback.url, policy, 'a callback is signed with the project secret instead');
+  const problem = callbackUrlProblem(callback.url, policy);
   if (problem) issues.push({ field: 'config.callback.url', message: problem });
+}
+
+/** What is wrong with a callback URL (a task's, a breaker policy's), or null: judged as a task URL is, never an inbox. */
+export function callbackUrlProblem(url: string, policy: TargetPolicy): string | null {
+  return targetUrlProblem(url, policy, 'a callback is signed with the project secret instead');
 }
 
 /**

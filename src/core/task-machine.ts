@@ -12,6 +12,7 @@
  *                  ├─ attempt fails, no retry left ─────> ERROR
  *                  ├─ unsubscribe ──────────────────────> CANCELED
  *                  ├─ execute, reschedule: the next execution moves (now, or a given time)
+ *                  ├─ held by an open circuit (deferTask): the next execution moves, no attempt used
  *                  └─ an absolute retryAt/repeatAt passed (while the server was down, or before the
  *                     run it follows ended) ───────────> EXCEEDED
  *   ERROR | EXCEEDED ──replay──> stays as it is; a NEW task, RUNNING, due now (replayTask)
@@ -389,6 +390,19 @@ export function applyOutcome(task: Task, outcome: AttemptOutcome, now: number, r
     next = { ...next, state: 'PAUSED', pausedLeft: Math.max(0, next.execAt - now), execAt: 0 };
   }
   return { task: next, entries };
+}
+
+/**
+ * Holds the task back without sending it (an open circuit, core/circuit.ts): the next execution
+ * moves to `until` and the lease is given back, with one `Circuit` entry. No attempt is counted and
+ * nothing else changes, so the retry and repeat budgets are as they were. A task paused meanwhile
+ * keeps the wait as its time left. `before`: entries to record first (a recovery's `Alert`).
+ */
+export function deferTask(task: Task, until: number, why: string, now: number, before: readonly TimelineEntry[] = []): Transition {
+  if (task.state !== 'RUNNING' && task.state !== 'PAUSED') throw new Error(`deferTask on a ${task.state} task`);
+  const entries = [...before, entry('Circuit', `${why}; the next ${nextKind(task)} waits until ${iso(until)}, using no attempt`, now)];
+  if (task.state === 'PAUSED') return { task: { ...task, pausedLeft: Math.max(0, until - now), ...NO_LEASE }, entries };
+  return { task: { ...task, execAt: until, ...NO_LEASE }, entries };
 }
 
 /**

@@ -33,6 +33,8 @@ export const TIMELINE_LABELS = [
   'Replay',
   /** The task is a run of a schedule (`POST /v1beta/schedules`): names it and the run's instant. */
   'Schedule',
+  /** The task waited for an open circuit (core/circuit.ts) instead of being sent: no attempt used. */
+  'Circuit',
 ] as const;
 export type TimelineLabel = (typeof TIMELINE_LABELS)[number];
 

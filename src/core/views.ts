@@ -1,7 +1,8 @@
 /* The views the API answers with, built from a stored task; their shapes are declared in shapes.ts. */
+import { type Circuit, circuitAad } from './circuit.js';
 import type { RequestCipher } from './sealed-request.js';
 import type { Schedule } from './schedule.js';
-import type { QueuedView, ScheduleView, TargetView, TaskView } from './shapes.js';
+import type { CircuitView, QueuedView, ScheduleView, TargetView, TaskView } from './shapes.js';
 import type { Task } from './task.js';
 
 export type { QueuedView, TargetView, TaskUpdates, TaskView } from './shapes.js';
@@ -83,4 +84,18 @@ export function scheduleView(schedule: Schedule, target: TargetView): ScheduleVi
     tags: [...schedule.tags],
     target,
   };
+}
+
+/** A circuit as the API shows it: its host's name opened when it was kept (a name that does not open shows as null). */
+export function circuitView(cipher: RequestCipher, projectId: string, circuit: Circuit): CircuitView {
+  let host: string | null = null;
+  if (circuit.name) {
+    try {
+      host = cipher.openBytes(circuit.name, circuitAad(projectId, circuit.kind, circuit.key)).toString('utf8');
+    } catch {
+      host = null; // sealed under another key, or moved: the key still names the circuit
+    }
+  }
+  const { kind, key, state, failures, openMs, openedAt, opens } = circuit;
+  return { kind, key, host, state, failures, openMs, openedAt, retryAt: state === 'closed' ? 0 : circuit.retryAt, opens };
 }

@@ -4,6 +4,7 @@
  *   idle ──(timer at the earliest due time | wake-up from a write | poll)──> claiming
  *   claiming ──claimDue(now, free slots, shares)──> one attempt per claimed task, each:
  *       missed while no server ran?  recoverMissedRun: EXCEEDED (recorded, not sent) or Alert + send
+ *       an open circuit (circuits.ts)?  deferTask: moved to when it lets a probe through, lease given back
  *       open the sealed request -> send (timeout, target guard) -> applyOutcome
  *       -> replaceTask if the version still matches; else re-read: record again while the lease is
  *          still ours (paused meanwhile), drop the outcome when it is not (cancelled, deleted,
@@ -32,6 +33,7 @@ import {
   type Transition,
   applyOutcome,
   attemptHeaders,
+  deferTask,
   outcomeName,
   recoverMissedRun,
 } from '../core/task-machine.js';
@@ -40,6 +42,7 @@ import { type ClaimShares, type StoredTask, type TaskStore, hostGroup, projectGr
 import type { OpenedRequest } from '../core/request-codec.js';
 import { type SigningKeys, webhookHeaders, webhookId } from '../core/signing.js';
 import type { CallbackSender } from './callbacks.js';
+import type { CircuitGate } from './circuits.js';
 import type { DeliverySigner } from './delivery-signer.js';
 import { Cancellation, type Sender, sentBody } from './http-sender.js';
 
@@ -56,6 +59,8 @@ export interface DispatcherOptions {
   signer: DeliverySigner;
   /** Sends the callbacks of recorded attempts (config.callback). */
   callbacks: CallbackSender;
+  /** Circuit breakers (dispatch/circuits.ts): asked before each attempt, told each outcome; none: every task is sent. */
+  circuits?: Pick<CircuitGate, 'admit' | 'report'>;
   clock: Clock;
   logger: Logger;
   /** Besides the activity counts, who hears of each outcome. */
@@ -105,7 +110,10 @@ interface InFlight {
 export class Dispatcher {
   private readonly store: TaskStore;
   private readonly options: Required<
-    Omit<DispatcherOptions, 'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random' | 'signer' | 'callbacks'>
+    Omit<
+      DispatcherOptions,
+      'store' | 'sender' | 'cipher' | 'clock' | 'logger' | 'observer' | 'random' | 'signer' | 'callbacks' | 'circuits'
+    >
   >;
   private readonly inFlight = new Map<string, InFlight>();
   /** Attempts in flight per share group (projectGroup, hostGroup). */
@@ -356,6 +364,17 @@ export class Dispatcher {
       before = recovered.entries;
     }
 
+    // An open circuit holds the task: its next execution moves, its lease is given back, no attempt is used.
+    const gate = this.deps.circuits?.admit(claimed) ?? null;
+    const heldUntil = gate instanceof Promise ? await gate : gate;
+    if (heldUntil !== null) {
+      const entries = before;
+      const why = 'The circuit of its target is open';
+      const held = await this.record(slot, (current) => deferTask(current, heldUntil, why, clock.now(), entries));
+      this.deps.logger.info({ taskId: claimed.id, projectId: claimed.projectId, until: heldUntil, recorded: held !== null }, why);
+      return;
+    }
+
     const startedAt = clock.now();
     const lateMs = startedAt - claimed.execAt;
     const sentAt = monotonic();
@@ -365,6 +384,7 @@ export class Dispatcher {
     const took = monotonic() - sentAt;
     const ms = Math.round(took);
     const name = outcomeName(outcome);
+    this.deps.circuits?.report(claimed, outcome);
     // Every outcome is counted here and only here: the activity counts and the metrics.
     this.activity.count(claimed.projectId, outcome.ok);
     this.deps.observer?.attempt(name, took, lateMs);

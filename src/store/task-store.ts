@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../core/attempt-log.js';
+import type { BreakerPolicy, Circuit, ProjectBreakers, StoredCircuit } from '../core/circuit.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Schedule, StoredSchedule } from '../core/schedule.js';
@@ -401,4 +402,14 @@ export interface TaskStore {
   dueSchedules(until: number, limit: number): Promise<StoredSchedule[]>;
   /** The earliest due time of a schedule after `after`, or null when none. */
   nextScheduleAfter(after: number): Promise<number | null>;
+  /** The project's breaker policy (null: breakers off) and its circuits that hold a record (core/circuit.ts), in one read. */
+  readBreakers(projectId: string): Promise<ProjectBreakers>;
+  /** Sets the project's breaker policy; null turns breakers off and forgets every circuit of the project. */
+  writeBreakerPolicy(projectId: string, policy: BreakerPolicy | null): Promise<void>;
+  /**
+   * Compare-and-set of one circuit of the project (kind and key from `next`, else from `prev`):
+   * written, or deleted when `next` is null, if the stored record still has `prev`'s version (`prev`
+   * null: if none is stored). Answers false otherwise. The stored version grows by one per write.
+   */
+  writeCircuit(projectId: string, prev: StoredCircuit | null, next: Circuit | null): Promise<boolean>;
 }

@@ -42,6 +42,9 @@ const TIMED = [
   'makeRun',
   'dueSchedules',
   'nextScheduleAfter',
+  'readBreakers',
+  'writeBreakerPolicy',
+  'writeCircuit',
 ] as const satisfies readonly (keyof TaskStore)[];
 
 /** Passed through as they are; with TIMED, every member of TaskStore (a new member fails to compile until it is in one of them). */

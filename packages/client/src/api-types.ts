@@ -11,6 +11,8 @@ export type ErrorBody = {
     | 'NOT_FOUND'
     | 'TASK_NOT_FOUND'
     | 'SCHEDULE_NOT_FOUND'
+    | 'BREAKERS_OFF'
+    | 'CIRCUIT_NOT_FOUND'
     | 'EMAIL_TAKEN'
     | 'TASK_STATE_CONFLICT'
     | 'TASK_IN_FLIGHT'
@@ -271,7 +273,8 @@ export type TimelineAnswer = Array<{
     | 'Callback'
     | 'Omitted'
     | 'Replay'
-    | 'Schedule';
+    | 'Schedule'
+    | 'Circuit';
   description: string;
   createdAt: number;
   metadata?: Record<string, number | string | boolean>;
@@ -618,6 +621,99 @@ export type ActivityAnswer = {
   }>;
 };
 
+/** The 200 answer of `GET /v1beta/breakers`. */
+export type BreakersAnswer = {
+  policy: {
+    failureThreshold: number;
+    openMs: number;
+    maxOpenMs: number;
+    /** null when none was given */
+    callbackUrl: string | null;
+  } | null;
+  circuits: Array<{
+    kind: 'host' | 'flow';
+    /** The host's tag (a keyed digest of its name) or the flow key: the `:key` of this circuit's routes */
+    key: string;
+    /** The target host name (kind host), when known */
+    host: string | null;
+    state: 'closed' | 'open' | 'half-open';
+    /** Failures in a row that were counted */
+    failures: number;
+    /** The open time in force (ms); 0 while it never opened */
+    openMs: number;
+    /** When it last opened from closed (ms); 0 while it never did */
+    openedAt: number;
+    /** Open: when it lets a probe through. Half-open: until when the probe holds it. 0 while closed */
+    retryAt: number;
+    /** Times it opened since it was last closed (failed probes included) */
+    opens: number;
+  }>;
+};
+
+/** The 200 answer of `GET /v1beta/breakers/policy`. */
+export type BreakerPolicyAnswer = {
+  failureThreshold: number;
+  openMs: number;
+  maxOpenMs: number;
+  /** null when none was given */
+  callbackUrl: string | null;
+};
+
+/** The request body of `PUT /v1beta/breakers/policy`. */
+export type SetBreakerPolicyBody = {
+  /** Failures in a row (no answer, or a status the task would retry) that open a circuit */
+  failureThreshold: number;
+  /** How long a circuit stays open the first time (ms) */
+  openMs: number;
+  /** The longest it stays open (ms, at least openMs): the time doubles each time a probe fails */
+  maxOpenMs: number;
+  /** Where a signed POST goes when a circuit opens; judged by the target guard as a task URL is */
+  callbackUrl?: string;
+};
+
+/** The 200 answer of `PUT /v1beta/breakers/policy`. */
+export type SetBreakerPolicyAnswer = BreakerPolicyAnswer;
+
+/** The 200 answer of `DELETE /v1beta/breakers/policy`. */
+export type DeleteBreakerPolicyAnswer = DeleteTaskAnswer;
+
+/** The path parameters of `GET /v1beta/breakers/{kind}/{key}`. */
+export type CircuitParams = {
+  kind: 'host' | 'flow';
+  /** The circuit's key; for kind host also the host name */
+  key: string;
+};
+
+/** The 200 answer of `GET /v1beta/breakers/{kind}/{key}`. */
+export type CircuitAnswer = {
+  kind: 'host' | 'flow';
+  /** The host's tag (a keyed digest of its name) or the flow key: the `:key` of this circuit's routes */
+  key: string;
+  /** The target host name (kind host), when known */
+  host: string | null;
+  state: 'closed' | 'open' | 'half-open';
+  /** Failures in a row that were counted */
+  failures: number;
+  /** The open time in force (ms); 0 while it never opened */
+  openMs: number;
+  /** When it last opened from closed (ms); 0 while it never did */
+  openedAt: number;
+  /** Open: when it lets a probe through. Half-open: until when the probe holds it. 0 while closed */
+  retryAt: number;
+  /** Times it opened since it was last closed (failed probes included) */
+  opens: number;
+};
+
+/** The path parameters of `DELETE /v1beta/breakers/{kind}/{key}`. */
+export type ResetCircuitParams = {
+  kind: 'host' | 'flow';
+  /** The circuit's key; for kind host also the host name */
+  key: string;
+};
+
+/** The 200 answer of `DELETE /v1beta/breakers/{kind}/{key}`. */
+export type ResetCircuitAnswer = DeleteTaskAnswer;
+
 /** The 200 answer of `GET /v1beta/inbox`. */
 export type InboxAnswer = {
   /** The inbox URL a task of this project can target */
@@ -699,6 +795,18 @@ export interface Operations {
   resumeSchedule: { params: ResumeScheduleParams; query: never; body: never; answer: ResumeScheduleAnswer };
   /** GET /v1beta/activity: The project's deliveries and failures per minute over the last hour */
   activity: { params: never; query: never; body: never; answer: ActivityAnswer };
+  /** GET /v1beta/breakers: The project's breaker policy and its circuits that are not closed and clean */
+  breakers: { params: never; query: never; body: never; answer: BreakersAnswer };
+  /** GET /v1beta/breakers/policy: The project's breaker policy */
+  breakerPolicy: { params: never; query: never; body: never; answer: BreakerPolicyAnswer };
+  /** PUT /v1beta/breakers/policy: Turn circuit breakers on (or change them): failures in a row that open a circuit, for how long, a callback */
+  setBreakerPolicy: { params: never; query: never; body: SetBreakerPolicyBody; answer: SetBreakerPolicyAnswer };
+  /** DELETE /v1beta/breakers/policy: Turn circuit breakers off and forget the project's circuits */
+  deleteBreakerPolicy: { params: never; query: never; body: never; answer: DeleteBreakerPolicyAnswer };
+  /** GET /v1beta/breakers/{kind}/{key}: One circuit, by its key or (kind host) its host name */
+  circuit: { params: CircuitParams; query: never; body: never; answer: CircuitAnswer };
+  /** DELETE /v1beta/breakers/{kind}/{key}: Reset one circuit: closed, its failures forgotten; its waiting tasks run at their moved times */
+  resetCircuit: { params: ResetCircuitParams; query: never; body: never; answer: ResetCircuitAnswer };
   /** GET /v1beta/inbox: What the inbox received, newest first, and the URL a task of this project can target */
   inbox: { params: never; query: never; body: never; answer: InboxAnswer };
   /** DELETE /v1beta/inbox: Empty the project's inbox */
@@ -739,6 +847,12 @@ export const OPERATIONS = {
   pauseSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/pause', status: 200, auth: true },
   resumeSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/resume', status: 200, auth: true },
   activity: { method: 'GET', path: '/v1beta/activity', status: 200, auth: true },
+  breakers: { method: 'GET', path: '/v1beta/breakers', status: 200, auth: true },
+  breakerPolicy: { method: 'GET', path: '/v1beta/breakers/policy', status: 200, auth: true },
+  setBreakerPolicy: { method: 'PUT', path: '/v1beta/breakers/policy', status: 200, auth: true },
+  deleteBreakerPolicy: { method: 'DELETE', path: '/v1beta/breakers/policy', status: 200, auth: true },
+  circuit: { method: 'GET', path: '/v1beta/breakers/{kind}/{key}', status: 200, auth: true },
+  resetCircuit: { method: 'DELETE', path: '/v1beta/breakers/{kind}/{key}', status: 200, auth: true },
   inbox: { method: 'GET', path: '/v1beta/inbox', status: 200, auth: true },
   clearInbox: { method: 'DELETE', path: '/v1beta/inbox', status: 200, auth: true },
   openApi: { method: 'GET', path: '/v1beta/openapi.json', status: 200, auth: false },

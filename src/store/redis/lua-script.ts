@@ -89,6 +89,7 @@ export const SCRIPTS = {
   readAttempts: LuaScript.load('read-attempts-2.lua'),
   listTasks: LuaScript.load('list-tasks-0.lua'),
   writeSchedule: LuaScript.load('write-schedule-2.lua'),
+  writeCircuit: LuaScript.load('write-circuit-1.lua'),
 } as const;
 
 /**

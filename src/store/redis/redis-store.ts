@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { BreakerPolicy, Circuit, ProjectBreakers, StoredCircuit } from '../../core/circuit.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { ID_LENGTH } from '../../core/ids.js';
@@ -139,6 +140,7 @@ export class RedisStore implements TaskStore {
       schedule: (id: string) => `${this.prefix}schedule:${id}`,
       scheduleDue: `${this.prefix}schedule:due`,
       schedules: (projectId: string) => `${this.prefix}schedule:list:${projectId}`,
+      circuits: (projectId: string) => `${this.prefix}circuit:${projectId}`,
     };
     this.events.setMaxListeners(0);
     subscriber.on('message', (channel: string, message: string) => {
@@ -637,9 +639,52 @@ export class RedisStore implements TaskStore {
     const first = await this.call(() => this.main.zrangebyscore(this.keys.scheduleDue, `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1));
     return first.length === 2 ? Number(first[1]) : null;
   }
+
+  // Breakers: a hash per project, `kt:circuit:<project>`: field `policy` (JSON) while breakers are
+  // on, and a field `<kind>:<key>` per circuit that is not closed and clean (JSON, see circuitJson).
+
+  async readBreakers(projectId: string): Promise<ProjectBreakers> {
+    const fields = await this.call(() => this.main.hgetall(this.keys.circuits(projectId)));
+    let policy: BreakerPolicy | null = null;
+    const circuits: StoredCircuit[] = [];
+    for (const [field, value] of Object.entries(fields)) {
+      if (field === POLICY_FIELD) policy = JSON.parse(value) as BreakerPolicy;
+      else circuits.push(circuitFromJson(value));
+    }
+    circuits.sort((a, b) => (a.kind === b.kind ? (a.key < b.key ? -1 : 1) : a.kind < b.kind ? -1 : 1));
+    return { policy, circuits };
+  }
+
+  async writeBreakerPolicy(projectId: string, policy: BreakerPolicy | null): Promise<void> {
+    const key = this.keys.circuits(projectId);
+    await this.call(() => (policy ? this.main.hset(key, POLICY_FIELD, JSON.stringify(policy)) : this.main.del(key)));
+  }
+
+  async writeCircuit(projectId: string, prev: StoredCircuit | null, next: Circuit | null): Promise<boolean> {
+    const { kind, key } = (next ?? prev)!;
+    const version = prev?.version ?? 0;
+    const value = next ? circuitJson(next, version + 1) : '';
+    const reply = await this.call(() =>
+      SCRIPTS.writeCircuit.run(this.main, [this.keys.circuits(projectId)], [`${kind}:${key}`, String(version), value]),
+    );
+    return reply === 1;
+  }
 }
 
 const MINUTE_MS = 60_000;
+
+/** The field of a project's circuit hash that holds its breaker policy (circuits are `<kind>:<key>`). */
+const POLICY_FIELD = 'policy';
+
+/** A circuit as its hash field holds it: the record with its version, the sealed name as base64. */
+function circuitJson(circuit: Circuit, version: number): string {
+  return JSON.stringify({ ...circuit, version, name: circuit.name ? Buffer.from(circuit.name).toString('base64') : null });
+}
+
+function circuitFromJson(value: string): StoredCircuit {
+  const parsed = JSON.parse(value) as Omit<StoredCircuit, 'name'> & { name: string | null };
+  return { ...parsed, name: parsed.name === null ? null : Buffer.from(parsed.name, 'base64') };
+}
 
 /**
  * Redis failing underneath is the store being unavailable, with the reason kept as the cause for

@@ -60,6 +60,8 @@ import { Checkpointer } from './checkpointer.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ActiveCounts } from './active-counts.js';
 import { InboxActivityTables } from './inbox-activity.js';
+import type { BreakerPolicy, Circuit, ProjectBreakers, StoredCircuit } from '../../core/circuit.js';
+import { BreakerTables } from './breaker-tables.js';
 import { ProjectKeyTables } from './project-keys.js';
 import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
@@ -102,6 +104,7 @@ export class SqliteStore implements TaskStore {
   private readonly active: ActiveCounts;
   private checkpointer: Checkpointer | null = null;
   private readonly inboxActivity: InboxActivityTables;
+  private readonly breakers: BreakerTables;
   private readonly projectKeys: ProjectKeyTables;
   private readonly lister: TaskLister;
   private readonly inserter: TaskInserter;
@@ -247,6 +250,7 @@ export class SqliteStore implements TaskStore {
     );
     this.writes = new WriteBatcher(this.db, (error) => this.translate(error), this.active);
     this.inboxActivity = new InboxActivityTables(db);
+    this.breakers = new BreakerTables(db);
     this.projectKeys = new ProjectKeyTables(db);
     // An in-memory database is this connection's alone.
     this.lister = this.db.memory ? new TaskLister(this.db, false) : new TaskLister(listingConnection(options.path), true);
@@ -720,5 +724,17 @@ export class SqliteStore implements TaskStore {
 
   async nextScheduleAfter(after: number): Promise<number | null> {
     return this.guard(() => this.schedules.nextAfter(after));
+  }
+
+  async readBreakers(projectId: string): Promise<ProjectBreakers> {
+    return this.guard(() => this.breakers.read(projectId));
+  }
+
+  async writeBreakerPolicy(projectId: string, policy: BreakerPolicy | null): Promise<void> {
+    await this.writes.run(() => this.breakers.writePolicy(projectId, policy));
+  }
+
+  async writeCircuit(projectId: string, prev: StoredCircuit | null, next: Circuit | null): Promise<boolean> {
+    return this.writes.run(() => this.breakers.writeCircuit(projectId, prev, next));
   }
 }
