@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test as nodeTest } from 'node:test';
 import { newId } from '../../src/core/ids.js';
+import { type BreakerPolicy, type Circuit, newCircuit } from '../../src/core/circuit.js';
 import { TASK_FIELDS, type Task, type TaskField, type TimelineEntry } from '../../src/core/task.js';
 import { STORED_CONFIG_BASE } from '../../src/store/stored-config.js';
 import { type Transition, applyOutcome, pauseTask, resumeTask, unsubscribeTask } from '../../src/core/task-machine.js';
@@ -236,6 +237,58 @@ export function describeTaskStoreContract(
           assert.equal(await store.deleteTask(current), true);
           if (current.state === 'RUNNING' || current.state === 'PAUSED') assert.equal(await store.countActive(p), 0);
         }
+      });
+    });
+
+    describe('circuit breakers', () => {
+      const policy: BreakerPolicy = { failureThreshold: 3, openMs: 1_000, maxOpenMs: 8_000, callbackUrl: 'https://example.com/cb' };
+      const open = (key: string): Circuit => ({
+        ...newCircuit('host', key, Buffer.from([0, 1, 0xff])),
+        state: 'open',
+        failures: 3,
+        openMs: 1_000,
+        openedAt: T0,
+        retryAt: T0 + 1_000,
+        opens: 1,
+      });
+
+      test('breakers: off until a policy is written; a policy and circuits round-trip; off forgets the circuits', async () => {
+        const p = await project();
+        assert.deepEqual(await store.readBreakers(p), { policy: null, circuits: [] });
+        await store.writeBreakerPolicy(p, policy);
+        await store.writeBreakerPolicy(p, { ...policy, callbackUrl: null });
+        assert.ok(await store.writeCircuit(p, null, open('tag-a')));
+        assert.ok(await store.writeCircuit(p, null, { ...newCircuit('flow', 'orders', null), failures: 1 }));
+        const read = await store.readBreakers(p);
+        assert.deepEqual(read.policy, { ...policy, callbackUrl: null });
+        assert.deepEqual(
+          read.circuits.map((c) => ({ ...c, name: c.name ? Buffer.from(c.name) : null })),
+          [
+            { ...open('tag-a'), name: Buffer.from([0, 1, 0xff]), version: 1 },
+            { ...newCircuit('flow', 'orders', null), failures: 1, version: 1 },
+          ].sort((a, b) => (a.kind < b.kind ? -1 : 1)),
+        );
+        const other = await project();
+        assert.deepEqual(await store.readBreakers(other), { policy: null, circuits: [] }, 'another project sees none of them');
+        await store.writeBreakerPolicy(p, null);
+        assert.deepEqual(await store.readBreakers(p), { policy: null, circuits: [] });
+      });
+
+      test('writeCircuit is a compare-and-set on the version: a stale write is refused', async () => {
+        const p = await project();
+        await store.writeBreakerPolicy(p, policy);
+        assert.ok(await store.writeCircuit(p, null, open('tag-b')));
+        assert.equal(await store.writeCircuit(p, null, open('tag-b')), false, 'a second insert of the same circuit');
+        const [first] = (await store.readBreakers(p)).circuits;
+        const stale = must(first, 'circuit');
+        assert.ok(await store.writeCircuit(p, stale, { ...stale, state: 'half-open', probeTaskId: 'T1' }));
+        assert.equal(await store.writeCircuit(p, stale, { ...stale, state: 'half-open', probeTaskId: 'T2' }), false, 'stale version');
+        assert.equal(await store.writeCircuit(p, stale, null), false, 'a stale delete');
+        const [current] = (await store.readBreakers(p)).circuits;
+        assert.equal(current?.probeTaskId, 'T1');
+        assert.equal(current?.version, 2);
+        assert.ok(await store.writeCircuit(p, must(current, 'circuit'), null));
+        assert.deepEqual((await store.readBreakers(p)).circuits, []);
       });
     });
 

@@ -144,6 +144,8 @@ describe('SqliteStore specifics', () => {
           [
             'activity',
             'attempts',
+            'breaker_policies',
+            'circuits',
             'idempotency_keys',
             'inbox',
             'meta',
