@@ -204,6 +204,22 @@ describe('the typed client against a real server', () => {
     });
     assert.equal((await own.activity()).minutes.length, 60);
 
+    // Circuit breakers: off, on, a circuit that holds no record, off again.
+    assert.deepEqual(await own.breakers(), { policy: null, circuits: [] });
+    await assert.rejects(own.breakerPolicy(), (error: unknown) => error instanceof KuueriTasksError && error.code === 'BREAKERS_OFF');
+    const breakerPolicy = { failureThreshold: 5, openMs: 30_000, maxOpenMs: 600_000 };
+    assert.deepEqual(await own.setBreakerPolicy(breakerPolicy), { ...breakerPolicy, callbackUrl: null });
+    assert.deepEqual(await own.breakerPolicy(), { ...breakerPolicy, callbackUrl: null });
+    await assert.rejects(
+      own.circuit('host', 'example.com'),
+      (error: unknown) => error instanceof KuueriTasksError && error.code === 'CIRCUIT_NOT_FOUND',
+    );
+    await assert.rejects(
+      own.resetCircuit('host', 'example.com'),
+      (error: unknown) => error instanceof KuueriTasksError && error.status === 404,
+    );
+    assert.deepEqual(await own.deleteBreakerPolicy(), { response: 'EMPTY' });
+
     const { url } = await own.inbox();
     const sent = await own.subscribe({ httpRequest: { url, method: 'PUT', data: Buffer.from('hi').toString('base64') }, config: {} });
     await waitFor('the inbox to receive the task', async () => (await own.inbox()).requests.length === 1);

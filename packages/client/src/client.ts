@@ -8,13 +8,18 @@
 import {
   type ActivityAnswer,
   type AttemptsAnswer,
+  type BreakerPolicyAnswer,
+  type BreakersAnswer,
   type BulkAnswer,
   type BulkBody,
+  type CircuitAnswer,
+  type CircuitParams,
   type ClearInboxAnswer,
   type CreateScheduleAnswer,
   type CreateScheduleBody,
   type DeleteScheduleAnswer,
   type ListSchedulesAnswer,
+  type DeleteBreakerPolicyAnswer,
   type DeleteTaskAnswer,
   type GetTaskAnswer,
   type HealthAnswer,
@@ -29,9 +34,11 @@ import {
   type PauseAnswer,
   type RegisterAnswer,
   type ReplayAnswer,
+  type ResetCircuitAnswer,
   type RotateSigningSecretAnswer,
   type RescheduleBody,
   type ServiceIndexAnswer,
+  type SetBreakerPolicyBody,
   type SubscribeAnswer,
   type SubscribeBatchAnswer,
   type SubscribeBody,
@@ -283,6 +290,36 @@ export class KuueriTasksClient {
   /** Deliveries and failures per minute over the last hour. */
   async activity(): Promise<ActivityAnswer> {
     return (await this.#call('activity', {})).body;
+  }
+
+  /** The project's breaker policy (null: breakers off) and its circuits that are not closed and clean. */
+  async breakers(): Promise<BreakersAnswer> {
+    return (await this.#call('breakers', {})).body;
+  }
+
+  /** The project's breaker policy; throws BREAKERS_OFF when breakers are off. */
+  async breakerPolicy(): Promise<BreakerPolicyAnswer> {
+    return (await this.#call('breakerPolicy', {})).body;
+  }
+
+  /** Turns circuit breakers on for the project's target hosts, or changes their policy. */
+  async setBreakerPolicy(policy: SetBreakerPolicyBody): Promise<BreakerPolicyAnswer> {
+    return (await this.#call('setBreakerPolicy', { body: policy })).body;
+  }
+
+  /** Turns circuit breakers off and forgets the project's circuits. */
+  async deleteBreakerPolicy(): Promise<DeleteBreakerPolicyAnswer> {
+    return (await this.#call('deleteBreakerPolicy', {})).body;
+  }
+
+  /** One circuit, by its key or (kind host) the host's name; throws CIRCUIT_NOT_FOUND when it holds no record. */
+  async circuit(kind: CircuitParams['kind'], key: string): Promise<CircuitAnswer> {
+    return (await this.#call('circuit', { params: { kind, key } })).body;
+  }
+
+  /** Resets one circuit: closed, its failures forgotten. */
+  async resetCircuit(kind: CircuitParams['kind'], key: string): Promise<ResetCircuitAnswer> {
+    return (await this.#call('resetCircuit', { params: { kind, key } })).body;
   }
 
   /** What the project's inbox received, and the URL a task can target to reach it. */
