@@ -321,4 +321,23 @@ describe('the web app at /dashboard', () => {
 
     await signOut(page, context, creds);
   });
+
+  test('the activity screen names an open circuit of the project', async () => {
+    const failing = await TargetServer.start(() => ({ status: 503 }));
+    try {
+      const { page, context, creds } = await freshPage();
+      const policy = { failureThreshold: 1, openMs: 600_000, maxOpenMs: 600_000 };
+      assert.equal((await server.client.request('PUT', '/v1beta/breakers/policy', { creds, body: policy })).status, 200);
+      await subscribeOk(server.client, creds, { httpRequest: { url: failing.url('/down'), method: 'POST' }, config: { retry: 1 } });
+      await signIn(page, creds);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Activity' }).click();
+      const circuits = page.getByRole('region', { name: 'Open circuits' });
+      await circuits.getByText('127.0.0.1').waitFor({ timeout: 20_000 });
+      await circuits.getByText(/open, 1 failure in a row/).waitFor();
+      await assertAccessible(page, 'the activity screen with an open circuit');
+      await signOut(page, context, creds);
+    } finally {
+      await failing.close();
+    }
+  });
 });

@@ -5,6 +5,7 @@
 import type { Session } from './session.js';
 import type {
   ActivityView,
+  BreakersView,
   BulkAction,
   BulkAnswer,
   ErrorBody,
@@ -118,6 +119,7 @@ export function apiFor(session: Session) {
     bulk: (action: BulkAction, ids: string[]) =>
       call<BulkAnswer>(session, 'POST', '/v1beta/queues/bulk', { action, ids }).then((a) => a.body),
     activity: () => call<ActivityView>(session, 'GET', '/v1beta/activity').then((a) => a.body),
+    breakers: () => call<BreakersView>(session, 'GET', '/v1beta/breakers').then((a) => a.body),
     inbox: () => call<InboxView>(session, 'GET', '/v1beta/inbox').then((a) => a.body),
     clearInbox: () => call(session, 'DELETE', '/v1beta/inbox'),
   };

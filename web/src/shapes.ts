@@ -7,6 +7,7 @@ import type { QueuedView, SubscribeBody } from '../../src/core/shapes.js';
 
 export type {
   ActivityView,
+  BreakersView,
   BulkAction,
   BulkAnswer,
   ErrorBody,
