@@ -43,6 +43,8 @@ export const ATTEMPT_LOG = {
 
 /** A tag: a letter or digit, then up to 39 of letters, digits and `.`, `_`, `:`, `-` (never a space or a comma). */
 export const TAG_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$';
+/** A flow key (core/flow.ts): like a tag, up to 64 characters. */
+export const FLOW_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
 
 /** Headers a user may not set: they belong to the connection or would lie about the body. */
 export const FORBIDDEN_HEADERS = new Set([

@@ -95,6 +95,8 @@ export interface NewTaskInput {
   tags?: string[];
   /** The schedule whose run this is (core/schedule.ts); none when left out. */
   scheduleId?: string;
+  /** The subscribe's flow key, already checked (shapes.ts); none when left out. */
+  flowKey?: string;
 }
 
 /** When a task subscribed at `startAt` with `config` first runs. */
@@ -116,6 +118,7 @@ export function createTask(input: NewTaskInput, now: number): Task {
     hostTag: input.hostTag ?? '',
     tags: input.tags ?? [],
     scheduleId: input.scheduleId ?? '',
+    flowKey: input.flowKey ?? '',
     state: 'RUNNING',
     statusCode: 0,
     execAt: firstExecAtOf(input.config, now),
@@ -295,7 +298,15 @@ export function replayTask(original: Task, input: { id: string; request: Uint8Ar
   }
   const config: TaskConfig = { ...original.config, executionAt: 0, executionDelay: LIMITS.executionDelayMin };
   const task = createTask(
-    { id: input.id, projectId: original.projectId, config, request: input.request, hostTag: original.hostTag, tags: original.tags },
+    {
+      id: input.id,
+      projectId: original.projectId,
+      config,
+      request: input.request,
+      hostTag: original.hostTag,
+      tags: original.tags,
+      flowKey: original.flowKey,
+    },
     now,
   );
   return {

@@ -66,7 +66,7 @@ export interface FieldKinds {
   state: TaskState;
   /** An opaque server-made token; null when the store holds nothing for it. */
   token: string | null;
-  /** A short opaque text (base64url); '' when the store holds nothing for it. */
+  /** A short text (base64url, or a pattern of limits.ts) holding no space or newline; '' when the store holds nothing for it. */
   tag: string;
   /** The user's labels (TAG_PATTERN each, none holding a space); [] when the store holds nothing for it. */
   tags: string[];
@@ -113,6 +113,11 @@ export const TASK_FIELDS = [
   { name: 'tags', kind: 'tags', mutable: false },
   /** The schedule whose run made the task (core/schedule.ts); '' for a task subscribed directly. */
   { name: 'scheduleId', kind: 'tag', mutable: false },
+  /**
+   * The flow key the subscribe gave (FLOW_KEY_PATTERN), '' when none: the project's limits for that
+   * key (core/flow.ts) decide when the task may start.
+   */
+  { name: 'flowKey', kind: 'tag', mutable: false },
   { name: 'state', kind: 'state', mutable: true },
   /** The last HTTP status the target answered, 0 when it never answered. */
   { name: 'statusCode', kind: 'int', mutable: true },

@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../core/attempt-log.js';
 import type { BreakerPolicy, Circuit, ProjectBreakers, StoredCircuit } from '../core/circuit.js';
 import type { Clock } from '../core/clock.js';
+import type { FlowLimits, FlowSettings } from '../core/flow.js';
 import { AppError } from '../core/errors.js';
 import type { Schedule, StoredSchedule } from '../core/schedule.js';
 import type { Project, Task, TaskState, TimelineEntry } from '../core/task.js';
@@ -217,6 +218,15 @@ export interface ScheduleList {
  */
 export type RunWrite = 'DONE' | 'MOVED' | 'QUEUE_FULL';
 
+/** A flow key's limits and what it uses now (core/flow.ts). */
+export interface FlowStatus extends FlowLimits {
+  key: string;
+  /** The key's tasks whose lease has not ended, on every node. */
+  inFlight: number;
+  /** The key's due tasks held back by its limits, waiting in the store. */
+  waiting: number;
+}
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -319,6 +329,13 @@ export interface TaskStore {
    * but parked: it leaves the due index, unchanged, until a claim whose claimer has room for its
    * group puts it back (any claim, on any node). Parked tasks neither fail nor use up attempts. A
    * task due because its lease ran out is claimed whatever the shares (its holder is presumed gone).
+   *
+   * Flow control (core/flow.ts): a due task with a flow key whose project set limits for it is
+   * claimed only as flowRoom allows (rate, parallelism, order, pause), counted in the store so every
+   * claimer sees it; the others wait in the store (out of the due index, unchanged, no attempt used)
+   * until the key has room: the store then makes them due again, and nextDueAt answers when that is
+   * (flowWakeAt). A task whose lease ran out is claimed whatever the key's limits, and counted.
+   * A task without a flow key costs the claim nothing of this.
    */
   claimDue(now: number, limit: number, leaseMs: number, shares?: ClaimShares): Promise<StoredTask[]>;
   /** Extends the leases still held; returns how many were. */
@@ -328,6 +345,23 @@ export interface TaskStore {
    * is due again at its execution time, at once, and listeners are told. Returns how many.
    */
   releaseLeases(leases: readonly LeaseRef[]): Promise<number>;
+  /**
+   * Sets a flow key's limits (its paused state kept; a new key starts unpaused) and makes its waiting
+   * tasks due again for a claim to judge them by the new limits. Answers false when the project
+   * already holds FLOW.keysMax keys and this one is new (nothing written).
+   */
+  putFlow(projectId: string, key: string, settings: FlowSettings): Promise<boolean>;
+  /** The key's limits and use; null when the project set none for it. */
+  readFlow(projectId: string, key: string): Promise<FlowStatus | null>;
+  /** The project's keys with limits, by key. */
+  listFlows(projectId: string): Promise<FlowStatus[]>;
+  /** Removes the key's limits (its tasks flow freely; those waiting are due again). False when it had none. */
+  deleteFlow(projectId: string, key: string): Promise<boolean>;
+  /**
+   * Pauses or resumes a whole key. Pausing a key with no limits records it with none but the pause;
+   * resuming one that has none answers false. Resuming makes its waiting tasks due again.
+   */
+  pauseFlow(projectId: string, key: string, paused: boolean): Promise<boolean>;
   /** Drops every lease: only after no server ran, so every holder is dead. Returns how many. */
   releaseAllLeases(): Promise<number>;
   /** The earliest due time, or null when nothing is scheduled. */

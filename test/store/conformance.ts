@@ -39,6 +39,7 @@ import {
 } from './fixtures.js';
 import { must } from '../helpers/must.js';
 import { describeListingContract } from './listing-contract.js';
+import { describeFlowContract } from './flow-contract.js';
 
 /**
  * The TaskStore contract (src/store/task-store.ts), as one suite every adapter runs unchanged.
@@ -842,6 +843,7 @@ export function describeTaskStoreContract(
     });
 
     describeListingContract(test, () => store, project);
+    describeFlowContract(test, () => store, project);
 
     describe('deleteTask', () => {
       test('removes the task and its timeline', async () => {

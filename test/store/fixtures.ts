@@ -27,7 +27,7 @@ export function newProject(overrides: Partial<Project> = {}): Project {
 export function subscribeAt(
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string; tags?: string[] } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string; tags?: string[]; flowKey?: string } = {},
 ): Transition {
   const id = newId(T0);
   const task = createTask(
@@ -39,6 +39,7 @@ export function subscribeAt(
       request: options.request ?? Buffer.concat([Buffer.of(2, 0, 0xff, 0x0a), Buffer.from(`sealed.${id}.opaque`)]),
       hostTag: options.hostTag ?? '',
       tags: options.tags ?? [],
+      flowKey: options.flowKey ?? '',
     },
     options.now ?? T0,
   );
@@ -55,7 +56,7 @@ export async function insertAt(
   store: TaskStore,
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string; tags?: string[] } = {},
+  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string; tags?: string[]; flowKey?: string } = {},
 ): Promise<StoredTask> {
   const { task, entries } = subscribeAt(projectId, execAt, options);
   await store.insertTask(task, entries, options.limit ?? 1000);

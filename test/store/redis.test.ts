@@ -343,6 +343,7 @@ describe('redis specifics', () => {
         hostTag: '', // written before tasks had one: no host's share counts it
         tags: [], // written before tasks had them
         scheduleId: '', // likewise
+        flowKey: '', // written before flow control: no key's limits apply
         state: 'RUNNING',
         statusCode: 0,
         execAt: T0 + 1_000,

@@ -146,6 +146,8 @@ describe('SqliteStore specifics', () => {
             'attempts',
             'breaker_policies',
             'circuits',
+            'flow_starts',
+            'flows',
             'idempotency_keys',
             'inbox',
             'meta',

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'ioredis';
 import { TASK_FIELDS } from '../../src/core/task.js';
-import { HASH_FIELD_NAMES, luaFieldTable, taskFromLine } from '../../src/store/redis/codec.js';
+import { HASH_FIELD_NAMES, FLOW_HASH_FIELDS, luaFieldTable, taskFromLine } from '../../src/store/redis/codec.js';
 import { STORED_CONFIG_BASE } from '../../src/store/stored-config.js';
 import { must } from '../helpers/must.js';
 import { EncodedCommand, encode } from '../../src/store/redis/encoded-command.js';
@@ -81,8 +81,8 @@ describe('the task hash’s fields, derived from TASK_FIELDS', () => {
   });
 
   test('no script keeps a list of fields, and every field a script names is one of the hash', () => {
-    // Besides the task hash's: the project hash's count, and a schedule hash's JSON (its other fields are named as the task's are).
-    const allowed = new Set([...HASH_FIELD_NAMES, 'active', 'data']);
+    // Besides the task hash's: the project hash's count, a schedule hash's JSON (its other fields are named as the task's are), a flow key's limits.
+    const allowed = new Set([...HASH_FIELD_NAMES, 'active', 'data', ...FLOW_HASH_FIELDS]);
     for (const file of readdirSync(scriptsDir)) {
       const source = readFileSync(scriptsDir + file, 'utf8');
       assert.doesNotMatch(source, /local FIELDS|'projectId', '/, `${file} declares a field list of its own`);

@@ -132,6 +132,7 @@ describe('createTask', () => {
       hostTag: 'tag',
       tags: [],
       scheduleId: '',
+      flowKey: '',
       state: 'RUNNING',
       statusCode: 0,
       execAt: T0 + 10_000,

@@ -10,6 +10,7 @@ import {
   type TaskFieldName,
   type TimelineEntry,
 } from '../../core/task.js';
+import { FLOW } from '../../core/flow.js';
 import { OMITTED_LABEL, TIMELINE, omittedCount, omittedEntry } from '../../core/timeline.js';
 import { type AttemptRecord, ERROR_CLASSES, type ErrorClass } from '../../core/attempt-log.js';
 import { ATTEMPT_LOG } from '../../core/limits.js';
@@ -150,8 +151,8 @@ const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
  * them a claim joins into one line), put before every script (lua-script.ts): no script keeps a
  * field list or a field's position by hand.
  */
-/** What a claim under shares reads before it decides: whether the record exists, its groups, its lease. */
-const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken'];
+/** What a claim under shares reads before it decides: whether the record exists, its groups, its lease, its flow key. */
+const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken', 'flowKey'];
 
 /** What a listing checks its conditions on, and what a delete reads to leave the listing indexes. */
 const LIST_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'state', 'hostTag', 'tags', 'execAt'];
@@ -182,6 +183,8 @@ export function luaTimelineTable(): string {
     `local TIMELINE = { maxEntries = ${TIMELINE.maxEntries}, keepFirst = ${TIMELINE.keepFirst}, omitted = '${OMITTED_LABEL}' }`,
     '-- Generated from ATTEMPT_LOG (src/core/limits.ts): how many attempts of a task are kept.',
     `local ATTEMPT_LOG = { maxEntries = ${ATTEMPT_LOG.maxEntries} }`,
+    '-- Generated from FLOW (src/core/flow.ts): the longest a key with waiting tasks goes unlooked at.',
+    `local FLOW = { recheckMs = ${FLOW.recheckMs}, catchUpMs = ${FLOW.catchUpMs}, paceLookMs = ${FLOW.paceLookMs} }`,
     '',
   ].join('\n');
 }
@@ -216,6 +219,9 @@ export function attemptFromValue(value: Buffer, taskId: string): AttemptRecord {
     excerpt: value.length > bar + 1 ? value.subarray(bar + 1) : null,
   };
 }
+
+/** The fields of a flow key's hash (<prefix>flow:<project>:<key>, write-flow-0.lua): its limits (core/flow.ts). */
+export const FLOW_HASH_FIELDS: readonly string[] = ['rateLimit', 'ratePeriodMs', 'parallelism', 'ordered', 'paused', 'pace'];
 
 /** Every name a script may use for a task hash field. */
 export const HASH_FIELD_NAMES: readonly string[] = [...HASH_FIELDS.map((f) => f.name), VERSION_FIELD];

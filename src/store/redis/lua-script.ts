@@ -90,6 +90,9 @@ export const SCRIPTS = {
   listTasks: LuaScript.load('list-tasks-0.lua'),
   writeSchedule: LuaScript.load('write-schedule-2.lua'),
   writeCircuit: LuaScript.load('write-circuit-1.lua'),
+  flowSettle: LuaScript.load('flow-settle-0.lua'),
+  writeFlow: LuaScript.load('write-flow-0.lua'),
+  readFlows: LuaScript.load('read-flows-0.lua'),
 } as const;
 
 /**

@@ -10,6 +10,7 @@ import type { Schedule, StoredSchedule } from '../../core/schedule.js';
 import { decodeSchedule, encodeScheduleData, scheduleDueAt } from '../schedule-codec.js';
 import { dueAtOf } from '../../core/task-machine.js';
 import { type Project, type Task, type TimelineEntry, isActive, isFinished } from '../../core/task.js';
+import { FLOW, type FlowSettings } from '../../core/flow.js';
 import {
   type ClaimShares,
   type LeaseRef,
@@ -35,6 +36,7 @@ import {
   type ScheduleList,
   type ScheduleQuery,
   StoreInvariantError,
+  type FlowStatus,
 } from '../task-store.js';
 import {
   attemptFromValue,
@@ -128,6 +130,7 @@ export class RedisStore implements TaskStore {
       due: `${this.prefix}due`,
       leased: `${this.prefix}leased`,
       parked: `${this.prefix}parked`,
+      flowWake: `${this.prefix}flow-wake`,
       heartbeat: `${this.prefix}heartbeat`,
       project: (id: string) => `${this.prefix}project:${id}`,
       email: (email: string) => `${this.prefix}email:${email}`,
@@ -399,7 +402,19 @@ export class RedisStore implements TaskStore {
       ...fields,
       ...(attempt ? ['1', attemptToValue(attempt)] : ['0']),
     ];
-    return written(await this.call(() => this.replaces.add(args)));
+    const done = written(await this.call(() => this.replaces.add(args)));
+    if (done && prev.flowKey !== '' && (prev.leaseToken !== null || isActive(prev.state) !== isActive(next.state))) this.settleFlow(prev);
+    return done;
+  }
+
+  /**
+   * After a write that may have given up a lease of a keyed task: frees its place in its key and
+   * wakes the key's waiting tasks (flow-settle-0.lua). Not awaited: the claim script heals what
+   * a lost call leaves (a lease counts until its end), and the write it follows is done.
+   */
+  private settleFlow(task: StoredTask): void {
+    const args = [this.prefix, this.channel, task.projectId, task.flowKey, task.id];
+    this.call(() => SCRIPTS.flowSettle.run(this.main, [], args)).catch(() => undefined);
   }
 
   async deleteTask(prev: StoredTask): Promise<boolean> {
@@ -418,7 +433,9 @@ export class RedisStore implements TaskStore {
         [prev.version, isActive(prev.state) ? -1 : 0, prev.id, this.prefix],
       ),
     );
-    return written(result);
+    const done = written(result);
+    if (done && prev.flowKey !== '') this.settleFlow(prev);
+    return done;
   }
 
   async claimDue(now: number, limit: number, leaseMs: number, shares?: ClaimShares): Promise<StoredTask[]> {
@@ -475,8 +492,68 @@ export class RedisStore implements TaskStore {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const first = await this.call(() => this.main.zrange(this.keys.due, '0', '0', 'WITHSCORES'));
-    return first.length === 2 ? Number(first[1]) : null;
+    // The earliest due task, and the earliest time a flow key with waiting tasks is to be looked at
+    // (claim-due-3.lua): both leave in one write.
+    const [first, wake] = await this.call(() =>
+      Promise.all([this.main.zrange(this.keys.due, '0', '0', 'WITHSCORES'), this.main.zrange(this.keys.flowWake, '0', '0', 'WITHSCORES')]),
+    );
+    const due = first.length === 2 ? Number(first[1]) : null;
+    const look = wake.length === 2 ? Number(wake[1]) : null;
+    return look === null ? due : due === null ? look : Math.min(due, look);
+  }
+
+  private async writeFlow(projectId: string, key: string, op: string, extra: (string | number)[]): Promise<boolean> {
+    const args = [this.prefix, this.channel, projectId, key, op, ...extra];
+    return Number(await this.call(() => SCRIPTS.writeFlow.run(this.main, [], args))) === 1;
+  }
+
+  async putFlow(projectId: string, key: string, settings: FlowSettings): Promise<boolean> {
+    const { rate, parallelism, ordered } = settings;
+    return this.writeFlow(projectId, key, 'put', [rate?.limit ?? 0, rate?.periodMs ?? 0, parallelism ?? 0, ordered ? 1 : 0, FLOW.keysMax]);
+  }
+
+  async pauseFlow(projectId: string, key: string, paused: boolean): Promise<boolean> {
+    return this.writeFlow(projectId, key, paused ? 'pause' : 'resume', paused ? [FLOW.keysMax] : []);
+  }
+
+  async deleteFlow(projectId: string, key: string): Promise<boolean> {
+    return this.writeFlow(projectId, key, 'delete', []);
+  }
+
+  private async readFlows(projectId: string, key: string): Promise<FlowStatus[]> {
+    const reply = await this.call(() => SCRIPTS.readFlows.run(this.main, [], [this.prefix, this.clock.now(), projectId, key]));
+    if (!Array.isArray(reply)) return [];
+    const flows: FlowStatus[] = [];
+    for (let i = 0; i + 7 < reply.length; i += 8) {
+      const [flowKey, rateLimit, periodMs, parallelism, ordered, paused, inFlight, waiting] = reply.slice(i, i + 8).map(String) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      flows.push({
+        key: flowKey,
+        rate: Number(rateLimit) > 0 ? { limit: Number(rateLimit), periodMs: Number(periodMs) } : null,
+        parallelism: Number(parallelism) > 0 ? Number(parallelism) : null,
+        ordered: ordered === '1',
+        paused: paused === '1',
+        inFlight: Number(inFlight),
+        waiting: Number(waiting),
+      });
+    }
+    return flows;
+  }
+
+  async readFlow(projectId: string, key: string): Promise<FlowStatus | null> {
+    return (await this.readFlows(projectId, key))[0] ?? null;
+  }
+
+  async listFlows(projectId: string): Promise<FlowStatus[]> {
+    return this.readFlows(projectId, '');
   }
 
   async countDue(now: number, cap: number): Promise<number> {

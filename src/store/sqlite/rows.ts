@@ -137,6 +137,8 @@ const AT = {
   id: fieldAt('id'),
   leaseToken: fieldAt('leaseToken'),
   leaseUntil: fieldAt('leaseUntil'),
+  projectId: fieldAt('projectId'),
+  flowKey: fieldAt('flowKey'),
   version: 1 + ROW_FIELDS.length,
   request: 2 + ROW_FIELDS.length,
 };
@@ -157,6 +159,20 @@ export function idOf(row: TaskRow): string {
 
 export function ridOf(row: TaskRow): number {
   return row[AT.rid] as number;
+}
+
+/** The row's flow key ('' when none). */
+export function flowKeyOf(row: TaskRow): string {
+  return row[AT.flowKey] as string;
+}
+
+export function projectIdOf(row: TaskRow): string {
+  return row[AT.projectId] as string;
+}
+
+/** Whether the row holds a lease (a task due because its lease ran out). */
+export function leasedRow(row: TaskRow): boolean {
+  return row[AT.leaseToken] !== null;
 }
 
 export function taskFromRow(row: TaskRow): StoredTask {

@@ -34,6 +34,7 @@ import {
   type RunWrite,
   type ScheduleList,
   type ScheduleQuery,
+  type FlowStatus,
 } from '../task-store.js';
 import { acquireLockFile, type LockFile, lockPathFor, realPath, refuseHardLinks } from './lock-file.js';
 import { migrate } from './migrate.js';
@@ -47,8 +48,11 @@ import {
   type TimelineRow,
   UPDATE_TASK,
   insertValues,
+  flowKeyOf,
   leaseRow,
+  leasedRow,
   parseMetadata,
+  projectIdOf,
   projectFromRow,
   requestValue,
   ridOf,
@@ -66,6 +70,8 @@ import { ProjectKeyTables } from './project-keys.js';
 import { TaskLister, listingConnection } from './task-lister.js';
 import { TaskInserter } from './task-inserter.js';
 import { AttemptLogTable } from './attempt-log.js';
+import { type FlowClaim, FlowTables } from './flow-tables.js';
+import type { FlowSettings } from '../../core/flow.js';
 import type { AttemptRecord } from '../../core/attempt-log.js';
 import type { Schedule, StoredSchedule } from '../../core/schedule.js';
 import { ScheduleTable } from './schedule-table.js';
@@ -110,6 +116,7 @@ export class SqliteStore implements TaskStore {
   private readonly inserter: TaskInserter;
   private readonly attempts: AttemptLogTable;
   private readonly schedules: ScheduleTable;
+  private readonly flows: FlowTables;
   /** Lease tokens need to be unique, not secret: a random prefix per store and a counter. */
   private readonly tokenPrefix = `${randomBytes(6).toString('base64url')}.`;
   private claims = 0;
@@ -193,8 +200,8 @@ export class SqliteStore implements TaskStore {
         )
         .raw(true),
       dueShares: db
-        .prepare<[number, number], [rid: number, projectId: string, hostTag: string, leased: 0 | 1]>(
-          'SELECT rid, project_id, host_tag, lease_token IS NOT NULL FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?',
+        .prepare<[number, number], [rid: number, projectId: string, hostTag: string, leased: 0 | 1, flowKey: string]>(
+          'SELECT rid, project_id, host_tag, lease_token IS NOT NULL, flow_key FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?',
         )
         .raw(true),
       tasksByRid: db
@@ -225,10 +232,10 @@ export class SqliteStore implements TaskStore {
            due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
          WHERE lease_token IS NOT NULL`,
       ),
-      releaseOne: db.prepare<[string, string], { due_at: number | null }>(
+      releaseOne: db.prepare<[string, string], { due_at: number | null; project_id: string; flow_key: string }>(
         `UPDATE tasks SET lease_token = NULL, lease_until = NULL,
            due_at = CASE WHEN state = 'RUNNING' THEN exec_at ELSE NULL END, version = version + 1
-         WHERE id = ? AND lease_token = ? RETURNING due_at`,
+         WHERE id = ? AND lease_token = ? RETURNING due_at, project_id, flow_key`,
       ),
       nextDue: db.prepare<[], { due: number | null }>('SELECT MIN(due_at) AS due FROM tasks WHERE due_at IS NOT NULL'),
       // Reads at most `cap` entries of the due index.
@@ -257,6 +264,7 @@ export class SqliteStore implements TaskStore {
     this.inserter = new TaskInserter(this.db, this.active);
     this.attempts = new AttemptLogTable(this.db);
     this.schedules = new ScheduleTable(this.db);
+    this.flows = new FlowTables(this.db);
   }
 
   /** Tells listeners; a listener that throws must not turn a committed write into a failure. */
@@ -473,6 +481,9 @@ export class SqliteStore implements TaskStore {
       if (entries.length > 0) this.appendEntries(prev.id, entries);
       if (attempt) this.attempts.write(rid, attempt);
       this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
+      if (prev.flowKey !== '' && (prev.leaseToken !== null || isActive(prev.state) !== isActive(next.state))) {
+        this.flows.leaseGivenUp(prev.projectId, prev.flowKey);
+      }
       return true;
     });
     if (written) this.notifyDue(dueAtOf(next));
@@ -487,6 +498,7 @@ export class SqliteStore implements TaskStore {
       this.attempts.deleteAll(row.rid);
       this.stmt.deleteRequest.run(row.rid);
       if (isActive(prev.state)) this.active.change(prev.projectId, -1);
+      if (prev.flowKey !== '') this.flows.leaseGivenUp(prev.projectId, prev.flowKey);
       return true;
     });
   }
@@ -497,7 +509,9 @@ export class SqliteStore implements TaskStore {
     const until = now + leaseMs;
     // In the write batch: the claim shares its commit with the outcomes recorded in the same turn.
     const rows = await this.writes.run((): TaskRow[] => {
-      const due = shares ? this.dueWithin(now, limit, shares) : this.stmt.dueTasks.all(now, limit);
+      const flows = this.flows.claim(now);
+      const due = shares ? this.dueWithin(now, limit, shares, flows) : this.admitted(this.stmt.dueTasks.all(now, limit), flows);
+      flows.settle();
       if (due.length === 0) return [];
       this.stmt.claimRids.run(token, until, until, JSON.stringify(due.map(ridOf)));
       // The rows as the UPDATE left them (this process is the database's only writer), earliest first.
@@ -507,13 +521,27 @@ export class SqliteStore implements TaskStore {
     return rows.map(taskFromRow);
   }
 
+  /** The due rows a claim without shares takes: all but those of a flow key without room (core/flow.ts). */
+  private admitted(rows: TaskRow[], flows: FlowClaim): TaskRow[] {
+    let refused = false;
+    for (const row of rows) {
+      const key = flowKeyOf(row);
+      if (key !== '' && !flows.admit(ridOf(row), projectIdOf(row), key, leasedRow(row))) {
+        flows.refuse(ridOf(row), projectIdOf(row), key, leasedRow(row));
+        refused = true;
+      }
+    }
+    if (!refused) return rows;
+    return rows.filter((row) => !flows.refused(ridOf(row)));
+  }
+
   /**
    * The due tasks a claim under `shares` takes: parked tasks of groups with room go back to the due
    * index first; then due tasks earliest first, parking those whose group is full. A parked task
    * leaves the due index, so the next claim does not read it again: each claim reads at most what
    * it takes and what it parks.
    */
-  private dueWithin(now: number, limit: number, shares: ClaimShares): TaskRow[] {
+  private dueWithin(now: number, limit: number, shares: ClaimShares, flows: FlowClaim): TaskRow[] {
     for (const group of this.parkedGroups) {
       const room = roomIn(shares, group);
       if (room > 0 && this.stmt.unpark.run(group, room).changes < room) this.parkedGroups.delete(group);
@@ -523,7 +551,9 @@ export class SqliteStore implements TaskStore {
     const held = new Map<string, number>();
     // Decided on the index and three short columns: a task that is parked is never read whole.
     // Statements cannot run while the read is open; the tasks to park are written after it.
-    for (const [rid, projectId, hostTag, leased] of this.stmt.dueShares.iterate(now, limit + PARK_WINDOW)) {
+    // Tasks with a flow key are judged after the read (their key's use is read with statements).
+    const keyed: [rid: number, projectId: string, hostTag: string, leased: 0 | 1, flowKey: string][] = [];
+    const share = (rid: number, projectId: string, hostTag: string, leased: 0 | 1): void => {
       const full = takeShare(shares, held, projectId, hostTag);
       // A task whose lease ran out is taken whatever the shares: its holder is presumed gone.
       if (full === null || leased === 1) taken.push(rid);
@@ -532,13 +562,47 @@ export class SqliteStore implements TaskStore {
         if (rids) rids.push(rid);
         else parked.set(full, [rid]);
       }
-      if (taken.length === limit) break;
+    };
+    for (const row of this.stmt.dueShares.iterate(now, limit + PARK_WINDOW)) {
+      if (row[4] !== '') keyed.push(row);
+      else share(row[0], row[1], row[2], row[3]);
+      if (taken.length + keyed.length === limit) break;
+    }
+    for (const [rid, projectId, hostTag, leased, key] of keyed) {
+      if (flows.admit(rid, projectId, key, leased === 1)) share(rid, projectId, hostTag, leased);
+      else flows.refuse(rid, projectId, key, leased === 1);
     }
     for (const [group, rids] of parked) {
       this.stmt.park.run(group, JSON.stringify(rids));
       this.parkedGroups.add(group);
     }
     return taken.length === 0 ? [] : this.stmt.tasksByRid.all(JSON.stringify(taken));
+  }
+
+  async putFlow(projectId: string, key: string, settings: FlowSettings): Promise<boolean> {
+    const written = await this.writes.run(() => this.flows.put(projectId, key, settings));
+    if (written) this.notifyDue(this.flows.nextWake());
+    return written;
+  }
+
+  async readFlow(projectId: string, key: string): Promise<FlowStatus | null> {
+    return this.guard(() => this.flows.read(projectId, key, this.clock.now()));
+  }
+
+  async listFlows(projectId: string): Promise<FlowStatus[]> {
+    return this.guard(() => this.flows.list(projectId, this.clock.now()));
+  }
+
+  async deleteFlow(projectId: string, key: string): Promise<boolean> {
+    const deleted = await this.writes.run(() => this.flows.delete(projectId, key));
+    if (deleted) this.notifyDue(this.stmt.nextDue.get()?.due ?? null);
+    return deleted;
+  }
+
+  async pauseFlow(projectId: string, key: string, paused: boolean): Promise<boolean> {
+    const written = await this.writes.run(() => this.flows.pause(projectId, key, paused));
+    if (written && !paused) this.notifyDue(this.flows.nextWake());
+    return written;
   }
 
   async releaseLeases(leases: readonly LeaseRef[]): Promise<number> {
@@ -550,6 +614,7 @@ export class SqliteStore implements TaskStore {
           for (const lease of leases) {
             const row = this.stmt.releaseOne.get(lease.id, lease.token);
             if (row) released.push(row.due_at ?? Infinity);
+            if (row && row.flow_key !== '') this.flows.leaseGivenUp(row.project_id, row.flow_key);
           }
           return released;
         })
@@ -580,7 +645,10 @@ export class SqliteStore implements TaskStore {
   }
 
   async nextDueAt(): Promise<number | null> {
-    return this.guard(() => this.stmt.nextDue.get()?.due ?? null);
+    const due = this.guard(() => this.stmt.nextDue.get()?.due ?? null);
+    // A flow key whose tasks wait is looked at when it may have room (core/flow.ts flowWakeAt).
+    const wake = this.flows.nextWake();
+    return wake === null ? due : due === null ? wake : Math.min(due, wake);
   }
 
   async countDue(now: number, cap: number): Promise<number> {

@@ -16,6 +16,17 @@
 -- unleased and not in the due index, which is what parked means. A task whose lease ran out is
 -- never parked (see below).
 --
+-- Flow control (core/flow.ts; flowRoom and flowWake below mirror flowRoom and flowWakeAt): a due
+-- task with a flow key whose project set limits for it (<prefix>flow:<project>:<key>, a hash) is
+-- claimed only while the key has room; otherwise it waits in <prefix>flow:<project>:<key>:waiting
+-- (scored by its execution time), out of the due index. What a key uses lives beside it: :running
+-- (its leased tasks, scored by the lease's end as claimed; one whose end passed is checked on its
+-- task, so renewals keep counting and a dead node's leases stop), :starts (the starts in its rate
+-- window) and :active (its active tasks in subscription order; the first is an ordered key's head).
+-- <prefix>flow-wake (scored by time) holds the keys with waiting tasks and when a claim should look
+-- at them: each claim first puts back as many waiting tasks as those keys have room for. A task
+-- without a flow key reads one field more and nothing else.
+--
 -- Returns four values per claimed task: its id; the values of the first LINE of FIELDS joined by
 -- '\n' (a missing field ''); its sealed request; its config JSON. No joined value holds a newline:
 -- ids, numbers, states and lease tokens are the server's own. The short values are joined rather
@@ -35,6 +46,118 @@ local function capOf(group)
 end
 
 redis.call('SELECT', 1)
+
+local flows = {}
+local flowWakeKey = prefix .. 'flow-wake'
+-- core/flow.ts paceBase, paceRoom.
+local function paceBase(f)
+  if f.pace < tonumber(now) - f.catchUp then return tonumber(now) end
+  return f.pace
+end
+local function paceRoom(f)
+  local base = paceBase(f)
+  if base > tonumber(now) + 1e-9 then return 0 end
+  return math.floor((tonumber(now) - base) / f.spacing + 1e-9) + 1
+end
+local function flowRoom(f)
+  if f.paused then return 0 end
+  local room = math.huge
+  if f.rate > 0 then room = math.min(room, f.rate - f.starts, paceRoom(f)) end
+  if f.parallelism > 0 then room = math.min(room, f.parallelism - f.inFlight) end
+  if f.ordered then room = math.min(room, f.inFlight > 0 and 0 or 1) end
+  return math.max(0, room)
+end
+local function flowWake(f)
+  if f.paused then return nil end
+  if flowRoom(f) > 0 and (not f.ordered or f.headWaits) then return tonumber(now) end
+  local wake = tonumber(now) + FLOW.recheckMs
+  if f.rate > 0 then
+    local free = math.max(math.ceil(f.pace), tonumber(now) + FLOW.paceLookMs)
+    if f.starts >= f.rate and f.oldestStart then free = math.max(free, f.oldestStart + f.period) end
+    if free > tonumber(now) then wake = math.min(wake, free) end
+  end
+  if f.leaseEnd then wake = math.min(wake, f.leaseEnd) end
+  return math.max(tonumber(now), wake)
+end
+-- The key's oldest active task; entries of tasks that ended (or expired) are dropped on the way.
+local function headOf(f)
+  while true do
+    local first = redis.call('ZRANGE', f.key .. ':active', 0, 0)
+    if #first == 0 then return nil end
+    local state = redis.call('HGET', prefix .. 'task:' .. first[1], 'state')
+    if state == 'RUNNING' or state == 'PAUSED' then return first[1] end
+    redis.call('ZREM', f.key .. ':active', first[1])
+  end
+end
+-- A key as this claim sees it, read once: its limits and what it uses.
+local function flowOf(group)
+  local f = flows[group]
+  if f then return f end
+  local key = prefix .. 'flow:' .. group
+  local s = redis.call('HMGET', key, 'rateLimit', 'ratePeriodMs', 'parallelism', 'ordered', 'paused', 'pace')
+  f = { group = group, key = key, limited = s[5] ~= false, rate = tonumber(s[1]) or 0, period = tonumber(s[2]) or 0,
+    parallelism = tonumber(s[3]) or 0, ordered = s[4] == '1', paused = s[5] == '1', inFlight = 0, starts = 0, headWaits = false,
+    pace = tonumber(s[6]) or 0 }
+  f.loadedPace = f.pace
+  if f.rate > 0 then
+    -- core/flow.ts rateSpacing and rateCatchUp.
+    f.spacing = f.period / f.rate
+    f.catchUp = math.min(f.period, FLOW.catchUpMs)
+  end
+  flows[group] = f
+  if not f.limited then
+    f.room = math.huge
+    return f
+  end
+  local running = key .. ':running'
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', running, '-inf', now)) do
+    local v = redis.call('HMGET', prefix .. 'task:' .. id, 'leaseToken', 'leaseUntil')
+    if v[1] and v[1] ~= '' and tonumber(v[2]) and tonumber(v[2]) > tonumber(now) then
+      redis.call('ZADD', running, v[2], id)
+    else
+      redis.call('ZREM', running, id)
+    end
+  end
+  f.inFlight = redis.call('ZCARD', running)
+  local first = redis.call('ZRANGE', running, 0, 0, 'WITHSCORES')
+  f.leaseEnd = first[2] and tonumber(first[2])
+  if f.rate > 0 then
+    redis.call('ZREMRANGEBYSCORE', key .. ':starts', '-inf', tonumber(now) - f.period)
+    f.starts = redis.call('ZCARD', key .. ':starts')
+    local oldest = redis.call('ZRANGE', key .. ':starts', 0, 0, 'WITHSCORES')
+    f.oldestStart = oldest[2] and tonumber(oldest[2])
+  end
+  if f.ordered then
+    f.head = headOf(f)
+    f.headWaits = f.head ~= nil and redis.call('ZSCORE', key .. ':waiting', f.head) ~= false
+  end
+  f.room = flowRoom(f)
+  return f
+end
+-- Puts back what a waiting entry stands for, if it still is a waiting task: RUNNING, unleased and
+-- not in the due index (the task may have been written, claimed or deleted since).
+local function putBack(id)
+  local v = redis.call('HMGET', prefix .. 'task:' .. id, 'state', 'leaseToken', 'execAt')
+  if v[1] == 'RUNNING' and (not v[2] or v[2] == '') and v[3] and not redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZADD', KEYS[1], tonumber(v[3]), id)
+  end
+end
+for _, group in ipairs(redis.call('ZRANGEBYSCORE', flowWakeKey, '-inf', now, 'LIMIT', 0, 64)) do
+  local f = flowOf(group)
+  local waiting = f.key .. ':waiting'
+  local ids = {}
+  if f.ordered then
+    if f.room > 0 and f.headWaits then
+      ids = { f.head }
+      f.headWaits = false
+    end
+  elseif f.room > 0 then
+    ids = redis.call('ZRANGE', waiting, 0, math.min(f.room, limit + window) - 1)
+  end
+  for _, id in ipairs(ids) do putBack(id) end
+  if #ids > 0 then redis.call('ZREM', waiting, unpack(ids)) end
+end
+
 if shared then
   for _, group in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     local room = capOf(group) - (held[group] or 0)
@@ -69,8 +192,27 @@ while #claimed < limit and read < limit + window do
       -- The record expired or was deleted without leaving the index: drop the stale entry.
       redis.call('ZREM', KEYS[1], id)
     else
+      local leased = values[shared and SHARE_AT.leaseToken or AT.leaseToken]
+      leased = leased and leased ~= ''
+      local flowKey = values[shared and SHARE_AT.flowKey or AT.flowKey]
+      local flow = nil
+      local waits = false
+      if flowKey and flowKey ~= '' then
+        flow = flowOf(values[shared and SHARE_AT.projectId or AT.projectId] .. ':' .. flowKey)
+        -- A task whose lease ran out needs room too (a dead node's tasks must not push the key past
+        -- its limits), though not the head's turn.
+        waits = flow.limited and not (flow.room > 0 and (not flow.ordered or flow.head == id or leased))
+      end
       local full = nil
-      if shared then
+      if waits and leased then
+        -- Parking it would hide it from the renewals and releases of its lease: due again when the
+        -- key may have room, never now.
+        redis.call('ZADD', KEYS[1], math.max(tonumber(now) + 1, flowWake(flow) or (tonumber(now) + FLOW.recheckMs)), id)
+      elseif waits then
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('ZADD', flow.key .. ':waiting', tonumber(redis.call('HGET', key, 'execAt')) or 0, id)
+        if flow.ordered and flow.head == id then flow.headWaits = true end
+      elseif shared then
         local project = 'p:' .. values[SHARE_AT.projectId]
         local host = values[SHARE_AT.hostTag] and ('h:' .. values[SHARE_AT.hostTag]) or nil
         if (taking[project] or held[project] or 0) >= perProject then
@@ -84,7 +226,9 @@ while #claimed < limit and read < limit + window do
       end
       -- A task whose lease ran out is claimed whatever the shares: its holder is presumed gone,
       -- and parking a leased task would hide it from the renewals and releases of that lease.
-      if full and not values[SHARE_AT.leaseToken] then
+      if waits then
+        -- waiting for its flow key (above)
+      elseif full and not values[SHARE_AT.leaseToken] then
         redis.call('ZREM', KEYS[1], id)
         redis.call('ZADD', prefix .. 'parked:' .. full, tonumber(redis.call('HGET', key, 'execAt')) or 0, id)
         redis.call('SADD', KEYS[3], full)
@@ -98,8 +242,35 @@ while #claimed < limit and read < limit + window do
         redis.call('ZADD', KEYS[1], tonumber(leaseEnd), id)
         redis.call('SADD', KEYS[2], id)
         claimed[#claimed + 1] = { id = id, values = values }
+        if flow then
+          redis.call('ZADD', flow.key .. ':running', tonumber(leaseEnd), id)
+          if flow.limited then
+            flow.room = math.max(0, flow.room - 1)
+            flow.inFlight = flow.inFlight + 1
+            if flow.rate > 0 then
+              flow.starts = flow.starts + 1
+              flow.oldestStart = flow.oldestStart or tonumber(now)
+              flow.pace = paceBase(flow) + flow.spacing
+              redis.call('ZADD', flow.key .. ':starts', tonumber(now), token .. ':' .. id)
+            end
+          end
+        end
       end
     end
+  end
+end
+-- Each key met: when a claim should look at it next, while tasks of it wait.
+for group, f in pairs(flows) do
+  if f.limited and f.pace ~= f.loadedPace then redis.call('HSET', f.key, 'pace', string.format('%.17g', f.pace)) end
+  local wake = nil
+  if redis.call('EXISTS', f.key .. ':waiting') == 1 then
+    -- Not `limited and flowWake(f) or now`: a paused key's wake is nil.
+    if f.limited then wake = flowWake(f) else wake = tonumber(now) end
+  end
+  if wake then
+    redis.call('ZADD', flowWakeKey, wake, group)
+  else
+    redis.call('ZREM', flowWakeKey, group)
   end
 end
 redis.call('SELECT', 2)

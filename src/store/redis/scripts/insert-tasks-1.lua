@@ -10,7 +10,9 @@
 --   body's digest, the key's window (ms), a list of timeline entries (JSON), a list of the task
 --   hash's field, value pairs, and a list that is empty but for a schedule's run (TaskStore.makeRun):
 --   the schedule id, its expected version, its next due time or '', its new data.
--- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua). A task given an
+-- Each stored task joins its project's listing indexes (listKeysOf, prelude.lua), and a task with
+-- a flow key its key's active tasks in subscription order (<prefix>flow:<project>:<key>:active,
+-- scored by <prefix>flow-seq: the head of an ordered key, claim-due-3.lua). A task given an
 -- Idempotency-Key records it (db 0, <prefix>idem:<project>:<key digest> = "<task id> <body
 -- digest>", expiring after the window) in this same script, so concurrent subscribes with one key,
 -- from any node, make one task.
@@ -126,6 +128,11 @@ for t, task in ipairs(tasks) do
     local hostTag = pairValue(task.fields, task.fieldCount, 'hostTag')
     local tags = pairValue(task.fields, task.fieldCount, 'tags')
     for _, listed in ipairs(listKeysOf(prefix, task.project, state, hostTag, tags)) do redis.call('ZADD', listed, 0, task.id) end
+    local flowKey = pairValue(task.fields, task.fieldCount, 'flowKey')
+    if flowKey then
+      local order = redis.call('INCR', prefix .. 'flow-seq')
+      redis.call('ZADD', prefix .. 'flow:' .. task.project .. ':' .. flowKey .. ':active', order, task.id)
+    end
     if task.due ~= '' then
       redis.call('ZADD', KEYS[1], task.due, task.id)
       local dueAt = tonumber(task.due)

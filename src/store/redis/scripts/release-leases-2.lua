@@ -27,6 +27,9 @@ for _, target in ipairs(targets) do
       if earliest == nil or execAt < earliest then earliest = execAt end
     end
     redis.call('SREM', KEYS[2], id)
+    -- No longer in flight for its flow key (claim-due-3.lua counts :running).
+    local fields = redis.call('HMGET', key, 'flowKey', 'projectId')
+    if fields[1] and fields[1] ~= '' then redis.call('ZREM', ARGV[1] .. 'flow:' .. fields[2] .. ':' .. fields[1] .. ':running', id) end
     released = released + 1
   elseif token == false then
     redis.call('SREM', KEYS[2], id)
