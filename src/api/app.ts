@@ -33,6 +33,7 @@ import { projectRoutes } from './routes/projects.js';
 import { taskRoutes } from './routes/tasks.js';
 import { batchRoutes } from './routes/batch.js';
 import { listingRoutes } from './routes/listing.js';
+import { flowRoutes } from './routes/flow.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 
@@ -237,6 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   batchRoutes(app, ctx, deps.batchBodyLimit);
   listingRoutes(app, ctx);
   scheduleRoutes(app, ctx);
+  flowRoutes(app, ctx);
   activityRoutes(app, ctx);
   breakerRoutes(app, ctx);
   await inboxRoutes(app, ctx);

@@ -22,6 +22,7 @@ const TAGS = [
   { name: 'schedules', description: 'Tasks made at every instant of a cron expression, in a time zone' },
   { name: 'activity', description: "The project's deliveries per minute" },
   { name: 'breakers', description: 'Circuit breakers per target host: failing targets are left alone for a while' },
+  { name: 'flow', description: 'Flow control: rate, parallelism, order and pause per flow key' },
   { name: 'inbox', description: 'A URL on this server that keeps the requests it receives, to try tasks with' },
   { name: 'service', description: 'Health, the index and this document' },
 ] as const;
@@ -256,6 +257,40 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'inbox',
     summary: 'What the inbox received, newest first, and the URL a task of this project can target',
     tag: 'inbox',
+  },
+  'PUT /v1beta/flow/:key': {
+    operationId: 'putFlow',
+    summary: "Set a flow key's limits: a rate, a parallelism, strict order",
+    tag: 'flow',
+    description:
+      "Tasks subscribed with this `flowKey` start only as the limits allow, on every node; the others wait in the store without using an attempt. A limit left out is none; the key's pause is kept.",
+    errors: ['FLOW_KEYS_FULL'],
+    bodyExample: { rate: { limit: 50, periodMs: 1000 }, parallelism: 10, ordered: false },
+  },
+  'GET /v1beta/flow': { operationId: 'listFlows', summary: "The project's flow keys with limits, and their use", tag: 'flow' },
+  'GET /v1beta/flow/:key': {
+    operationId: 'getFlow',
+    summary: "A flow key's limits, tasks in flight and tasks waiting",
+    tag: 'flow',
+    errors: ['FLOW_NOT_FOUND'],
+  },
+  'DELETE /v1beta/flow/:key': {
+    operationId: 'deleteFlow',
+    summary: "Remove a flow key's limits: its tasks flow freely",
+    tag: 'flow',
+    errors: ['FLOW_NOT_FOUND'],
+  },
+  'PATCH /v1beta/flow/:key/pause': {
+    operationId: 'pauseFlow',
+    summary: 'Pause a whole flow key: none of its tasks start until it is resumed',
+    tag: 'flow',
+    errors: ['FLOW_KEYS_FULL'],
+  },
+  'PATCH /v1beta/flow/:key/resume': {
+    operationId: 'resumeFlow',
+    summary: 'Resume a paused flow key',
+    tag: 'flow',
+    errors: ['FLOW_NOT_FOUND'],
   },
   'DELETE /v1beta/inbox': { operationId: 'clearInbox', summary: "Empty the project's inbox", tag: 'inbox' },
   'GET /v1beta/activity': {

@@ -16,6 +16,9 @@ import {
   BatchResults,
   BulkAnswer,
   BulkBody,
+  FlowBody,
+  FlowListView,
+  FlowView,
   InboxView,
   InfoView,
   QueuedView,
@@ -31,6 +34,7 @@ import {
   TaskListView,
   TaskView,
   TimelineView,
+  FlowKey,
 } from '../core/shapes.js';
 import { LISTING } from '../core/listing.js';
 import { TIMELINE } from '../core/timeline.js';
@@ -41,6 +45,7 @@ const CircuitParams = Type.Object({
   kind: Type.Enum(['host', 'flow'], { type: 'string' }),
   key: Type.String({ minLength: 1, maxLength: 256, description: "The circuit's key; for kind host also the host name" }),
 });
+const FlowParams = Type.Object({ key: FlowKey });
 
 /** Checked by core/timeline.ts timelinePageQuery; other parameters are ignored, as they always were. */
 const TimelineQuery = Type.Object({
@@ -107,4 +112,10 @@ export const ROUTE_SCHEMAS = {
   deleteBreakerPolicy: { response: { 200: ActionAnswer('EMPTY') } },
   circuit: { params: CircuitParams, response: { 200: CircuitView } },
   resetCircuit: { params: CircuitParams, response: { 200: ActionAnswer('EMPTY') } },
+  putFlow: { params: FlowParams, body: FlowBody, response: { 200: FlowView } },
+  flow: { params: FlowParams, response: { 200: FlowView } },
+  flows: { response: { 200: FlowListView } },
+  deleteFlow: { params: FlowParams, response: { 200: ActionAnswer('EMPTY') } },
+  pauseFlow: { params: FlowParams, response: { 200: FlowView } },
+  resumeFlow: { params: FlowParams, response: { 200: FlowView } },
 };

@@ -60,6 +60,7 @@ export function newTask(body: SubscribeBody, projectId: string, now: number, ctx
       request: ctx.cipher.seal(resolved.request, id),
       hostTag,
       tags: body.tags ?? [],
+      flowKey: body.flowKey ?? '',
     },
     now,
   );

@@ -16,7 +16,8 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { ERROR_CODES } from './errors.js';
 import { ID_LENGTH } from './ids.js';
-import { ATTEMPT_LOG, LIMITS, TAG_PATTERN } from './limits.js';
+import { ATTEMPT_LOG, FLOW_KEY_PATTERN, LIMITS, TAG_PATTERN } from './limits.js';
+import { FLOW } from './flow.js';
 import { ERROR_CLASSES, type ErrorClass } from './attempt-log.js';
 import { BACKOFF_JITTERS } from './retry-policy.js';
 import { HTTP_METHODS, TASK_STATES, TIMELINE_LABELS } from './task.js';
@@ -176,12 +177,19 @@ export const Tag = Type.String({
   description: '1-40 characters: a letter or digit first, then letters, digits, . _ : -',
 });
 
+/** A flow key: the project's limits for it (`PUT /v1beta/flow/:key`) decide when its tasks start. */
+export const FlowKey = Type.String({
+  pattern: FLOW_KEY_PATTERN,
+  description: '1-64 characters: a letter or digit first, then letters, digits, . _ : -',
+});
+
 /** `POST /v1beta/subscribe`. */
 export const SubscribeBody = Type.Object(
   {
     httpRequest: HttpRequestBody,
     config: Type.Optional(SubscribeConfig),
     tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagCount, uniqueItems: true })),
+    flowKey: Type.Optional(FlowKey),
   },
   { additionalProperties: false },
 );
@@ -243,7 +251,45 @@ export const RegisterBody = Type.Object(
 );
 export type RegisterBody = Static<typeof RegisterBody>;
 
+const FlowRateShape = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: FLOW.rateLimitMax, description: 'Most starts in any window of periodMs' }),
+    periodMs: Type.Integer({ minimum: FLOW.periodMsMin, maximum: FLOW.periodMsMax }),
+  },
+  { additionalProperties: false },
+);
+
+/** `PUT /v1beta/flow/:key`: the key's limits; one left out is no limit of that kind. */
+export const FlowBody = Type.Object(
+  {
+    rate: Type.Optional(FlowRateShape),
+    parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: FLOW.parallelismMax, description: 'Most tasks of the key in flight' })),
+    ordered: Type.Optional(Type.Boolean({ description: 'Strict FIFO: the next task starts after the previous one finished' })),
+  },
+  { additionalProperties: false },
+);
+export type FlowBody = Static<typeof FlowBody>;
+
 // ── Views: what the API answers ──────────────────────────────────────────────
+
+/** A flow key's limits and use (`GET /v1beta/flow/:key`). */
+export const FlowView = Type.Object({
+  key: Type.String(),
+  rate: Type.Unsafe<{ limit: number; periodMs: number } | null>({
+    anyOf: [FlowRateShape, { type: 'null' }],
+    description: 'At most `limit` starts in any window of `periodMs`; null: no rate',
+  }),
+  parallelism: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: 'Most tasks in flight; null: no limit' }),
+  ordered: Type.Boolean(),
+  paused: Type.Boolean(),
+  inFlight: Type.Integer({ description: "The key's tasks in flight now, on every node" }),
+  waiting: Type.Integer({ description: "The key's due tasks held back by its limits" }),
+});
+export type FlowView = Static<typeof FlowView>;
+
+/** `GET /v1beta/flow`: the project's keys with limits, by key. */
+export const FlowListView = Type.Object({ flows: Type.Array(FlowView) });
+export type FlowListView = Static<typeof FlowListView>;
 
 /** The task as `subscribe` and `resume` answer it. */
 export const QueuedView = Type.Object({
@@ -283,6 +329,7 @@ export const TaskView = Type.Object({
   config: TaskConfig,
   updates: TaskUpdates,
   tags: Type.Array(Type.String()),
+  flowKey: Type.String({ description: "The task's flow key; '' when none" }),
   target: TargetView,
   scheduleId: Type.Optional(Type.String({ description: 'The schedule whose run made the task; absent for a task subscribed directly' })),
 });

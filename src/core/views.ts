@@ -56,6 +56,7 @@ export function taskView(task: Task, target: TargetView): TaskView {
       pausedTimeLeft: task.state === 'PAUSED' ? task.pausedLeft : 0,
     },
     tags: [...task.tags],
+    flowKey: task.flowKey,
     target,
     ...(task.scheduleId === '' ? {} : { scheduleId: task.scheduleId }),
   };

@@ -229,6 +229,33 @@ describe('the typed client against a real server', () => {
     assert.deepEqual((await own.inbox()).requests, []);
   });
 
+  test('putFlow, getFlow, listFlows, pauseFlow, resumeFlow and deleteFlow', async () => {
+    const project = await anonymous.register(newEmail());
+    const own = anonymous.withCredentials(project.id, project.token);
+    const put = await own.putFlow('partner:a', { rate: { limit: 5, periodMs: 1000 }, parallelism: 2 });
+    assert.deepEqual(put, {
+      key: 'partner:a',
+      rate: { limit: 5, periodMs: 1000 },
+      parallelism: 2,
+      ordered: false,
+      paused: false,
+      inFlight: 0,
+      waiting: 0,
+    });
+    assert.equal((await own.pauseFlow('partner:a')).paused, true);
+    assert.equal((await own.resumeFlow('partner:a')).paused, false);
+    assert.deepEqual(await own.getFlow('partner:a'), put);
+    assert.deepEqual(
+      (await own.listFlows()).map((f) => f.key),
+      ['partner:a'],
+    );
+    assert.deepEqual(await own.deleteFlow('partner:a'), { response: 'EMPTY' });
+    await assert.rejects(
+      own.getFlow('partner:a'),
+      (error: unknown) => error instanceof KuueriTasksError && error.code === 'FLOW_NOT_FOUND',
+    );
+  });
+
   test('attempts pages the attempt log, newest first; replay runs a failed task again as a new task', async () => {
     // Retries an hour apart, each run now: three failed attempts, then ERROR.
     const failed = await client.subscribe(task('/fail', { executionDelay: '1h', retry: 2, retryInterval: '1h' }));

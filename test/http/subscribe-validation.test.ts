@@ -80,6 +80,7 @@ describe('POST /v1beta/subscribe: answer, defaults and validation', () => {
       'estimateEndAt',
       'estimateExecAt',
       'estimateStartAt',
+      'flowKey',
       'id',
       'state',
       'statusCode',

@@ -71,7 +71,7 @@ describe('taskView', () => {
     });
     assert.deepEqual(
       { ...view, config: undefined, updates: undefined },
-      { ...queuedView(task), config: undefined, updates: undefined, tags: [], target: TARGET },
+      { ...queuedView(task), config: undefined, updates: undefined, tags: [], flowKey: '', target: TARGET },
     );
   });
 

@@ -13,12 +13,14 @@ export type ErrorBody = {
     | 'SCHEDULE_NOT_FOUND'
     | 'BREAKERS_OFF'
     | 'CIRCUIT_NOT_FOUND'
+    | 'FLOW_NOT_FOUND'
     | 'EMAIL_TAKEN'
     | 'TASK_STATE_CONFLICT'
     | 'TASK_IN_FLIGHT'
     | 'TASK_BUSY'
     | 'SCHEDULE_STATE_CONFLICT'
     | 'SCHEDULE_BUSY'
+    | 'FLOW_KEYS_FULL'
     | 'TASK_NOT_REPLAYABLE'
     | 'IDEMPOTENCY_KEY_REUSED'
     | 'REQUEST_TIMEOUT'
@@ -143,6 +145,8 @@ export type SubscribeBody = {
     };
   };
   tags?: string[];
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  flowKey?: string;
 };
 
 /** The 200 answer of `POST /v1beta/subscribe`. */
@@ -223,6 +227,8 @@ export type GetTaskAnswer = {
     pausedTimeLeft: number;
   };
   tags: string[];
+  /** The task's flow key; '' when none */
+  flowKey: string;
   target: {
     method: 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'GET';
     /** The URL as subscribed without its query or fragment (a query may hold a secret) */
@@ -609,6 +615,85 @@ export type ResumeScheduleParams = {
 /** The 200 answer of `PATCH /v1beta/schedules/{id}/resume`. */
 export type ResumeScheduleAnswer = CreateScheduleAnswer;
 
+/** The path parameters of `PUT /v1beta/flow/{key}`. */
+export type PutFlowParams = {
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  key: string;
+};
+
+/** The request body of `PUT /v1beta/flow/{key}`. */
+export type PutFlowBody = {
+  rate?: {
+    /** Most starts in any window of periodMs */
+    limit: number;
+    periodMs: number;
+  };
+  /** Most tasks of the key in flight */
+  parallelism?: number;
+  /** Strict FIFO: the next task starts after the previous one finished */
+  ordered?: boolean;
+};
+
+/** The 200 answer of `PUT /v1beta/flow/{key}`. */
+export type PutFlowAnswer = {
+  key: string;
+  /** At most `limit` starts in any window of `periodMs`; null: no rate */
+  rate: {
+    /** Most starts in any window of periodMs */
+    limit: number;
+    periodMs: number;
+  } | null;
+  /** Most tasks in flight; null: no limit */
+  parallelism: number | null;
+  ordered: boolean;
+  paused: boolean;
+  /** The key's tasks in flight now, on every node */
+  inFlight: number;
+  /** The key's due tasks held back by its limits */
+  waiting: number;
+};
+
+/** The path parameters of `GET /v1beta/flow/{key}`. */
+export type GetFlowParams = {
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  key: string;
+};
+
+/** The 200 answer of `GET /v1beta/flow/{key}`. */
+export type GetFlowAnswer = PutFlowAnswer;
+
+/** The path parameters of `DELETE /v1beta/flow/{key}`. */
+export type DeleteFlowParams = {
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  key: string;
+};
+
+/** The 200 answer of `DELETE /v1beta/flow/{key}`. */
+export type DeleteFlowAnswer = DeleteTaskAnswer;
+
+/** The 200 answer of `GET /v1beta/flow`. */
+export type ListFlowsAnswer = {
+  flows: PutFlowAnswer[];
+};
+
+/** The path parameters of `PATCH /v1beta/flow/{key}/pause`. */
+export type PauseFlowParams = {
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  key: string;
+};
+
+/** The 200 answer of `PATCH /v1beta/flow/{key}/pause`. */
+export type PauseFlowAnswer = PutFlowAnswer;
+
+/** The path parameters of `PATCH /v1beta/flow/{key}/resume`. */
+export type ResumeFlowParams = {
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  key: string;
+};
+
+/** The 200 answer of `PATCH /v1beta/flow/{key}/resume`. */
+export type ResumeFlowAnswer = PutFlowAnswer;
+
 /** The 200 answer of `GET /v1beta/activity`. */
 export type ActivityAnswer = {
   minutes: Array<{
@@ -793,6 +878,18 @@ export interface Operations {
   pauseSchedule: { params: PauseScheduleParams; query: never; body: never; answer: PauseScheduleAnswer };
   /** PATCH /v1beta/schedules/{id}/resume: Resume a PAUSED schedule from its next instant (the runs of the pause are not made) */
   resumeSchedule: { params: ResumeScheduleParams; query: never; body: never; answer: ResumeScheduleAnswer };
+  /** PUT /v1beta/flow/{key}: Set a flow key's limits: a rate, a parallelism, strict order */
+  putFlow: { params: PutFlowParams; query: never; body: PutFlowBody; answer: PutFlowAnswer };
+  /** GET /v1beta/flow/{key}: A flow key's limits, tasks in flight and tasks waiting */
+  getFlow: { params: GetFlowParams; query: never; body: never; answer: GetFlowAnswer };
+  /** DELETE /v1beta/flow/{key}: Remove a flow key's limits: its tasks flow freely */
+  deleteFlow: { params: DeleteFlowParams; query: never; body: never; answer: DeleteFlowAnswer };
+  /** GET /v1beta/flow: The project's flow keys with limits, and their use */
+  listFlows: { params: never; query: never; body: never; answer: ListFlowsAnswer };
+  /** PATCH /v1beta/flow/{key}/pause: Pause a whole flow key: none of its tasks start until it is resumed */
+  pauseFlow: { params: PauseFlowParams; query: never; body: never; answer: PauseFlowAnswer };
+  /** PATCH /v1beta/flow/{key}/resume: Resume a paused flow key */
+  resumeFlow: { params: ResumeFlowParams; query: never; body: never; answer: ResumeFlowAnswer };
   /** GET /v1beta/activity: The project's deliveries and failures per minute over the last hour */
   activity: { params: never; query: never; body: never; answer: ActivityAnswer };
   /** GET /v1beta/breakers: The project's breaker policy and its circuits that are not closed and clean */
@@ -846,6 +943,12 @@ export const OPERATIONS = {
   deleteSchedule: { method: 'DELETE', path: '/v1beta/schedules/{id}', status: 200, auth: true },
   pauseSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/pause', status: 200, auth: true },
   resumeSchedule: { method: 'PATCH', path: '/v1beta/schedules/{id}/resume', status: 200, auth: true },
+  putFlow: { method: 'PUT', path: '/v1beta/flow/{key}', status: 200, auth: true },
+  getFlow: { method: 'GET', path: '/v1beta/flow/{key}', status: 200, auth: true },
+  deleteFlow: { method: 'DELETE', path: '/v1beta/flow/{key}', status: 200, auth: true },
+  listFlows: { method: 'GET', path: '/v1beta/flow', status: 200, auth: true },
+  pauseFlow: { method: 'PATCH', path: '/v1beta/flow/{key}/pause', status: 200, auth: true },
+  resumeFlow: { method: 'PATCH', path: '/v1beta/flow/{key}/resume', status: 200, auth: true },
   activity: { method: 'GET', path: '/v1beta/activity', status: 200, auth: true },
   breakers: { method: 'GET', path: '/v1beta/breakers', status: 200, auth: true },
   breakerPolicy: { method: 'GET', path: '/v1beta/breakers/policy', status: 200, auth: true },

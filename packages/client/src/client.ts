@@ -20,6 +20,7 @@ import {
   type DeleteScheduleAnswer,
   type ListSchedulesAnswer,
   type DeleteBreakerPolicyAnswer,
+  type DeleteFlowAnswer,
   type DeleteTaskAnswer,
   type GetTaskAnswer,
   type HealthAnswer,
@@ -32,6 +33,8 @@ import {
   type OperationId,
   type Operations,
   type PauseAnswer,
+  type PutFlowAnswer,
+  type PutFlowBody,
   type RegisterAnswer,
   type ReplayAnswer,
   type ResetCircuitAnswer,
@@ -49,6 +52,10 @@ import { KuueriTasksError, UNEXPECTED_ANSWER } from './errors.js';
 
 /** A task as `GET /v1beta/queues/:id` and the listing show it. */
 export type Task = GetTaskAnswer;
+/** A flow key's limits and use, as every flow route answers it. */
+export type Flow = PutFlowAnswer;
+/** A flow key's limits: a limit left out is none. */
+export type FlowLimits = PutFlowBody;
 /** A task as subscribe, resume, execute and reschedule answer it. */
 export type QueuedTask = SubscribeAnswer;
 export type TaskState = Task['state'];
@@ -285,6 +292,36 @@ export class KuueriTasksClient {
   /** Pauses, resumes, unsubscribes, deletes or replays many tasks, by id or by filter; counts each outcome. */
   async bulk(request: BulkBody): Promise<BulkAnswer> {
     return (await this.#call('bulk', { body: request })).body;
+  }
+
+  /** Sets a flow key's limits (rate, parallelism, strict order); tasks subscribed with the key start only as they allow. */
+  async putFlow(key: string, limits: FlowLimits): Promise<Flow> {
+    return (await this.#call('putFlow', { params: { key }, body: limits })).body;
+  }
+
+  /** A flow key's limits, tasks in flight and tasks waiting. */
+  async getFlow(key: string): Promise<Flow> {
+    return (await this.#call('getFlow', { params: { key } })).body;
+  }
+
+  /** The project's flow keys with limits, by key. */
+  async listFlows(): Promise<Flow[]> {
+    return (await this.#call('listFlows', {})).body.flows;
+  }
+
+  /** Removes a flow key's limits: its tasks flow freely. */
+  async deleteFlow(key: string): Promise<DeleteFlowAnswer> {
+    return (await this.#call('deleteFlow', { params: { key } })).body;
+  }
+
+  /** Pauses a whole flow key: none of its tasks start until it is resumed. */
+  async pauseFlow(key: string): Promise<Flow> {
+    return (await this.#call('pauseFlow', { params: { key } })).body;
+  }
+
+  /** Resumes a paused flow key. */
+  async resumeFlow(key: string): Promise<Flow> {
+    return (await this.#call('resumeFlow', { params: { key } })).body;
   }
 
   /** Deliveries and failures per minute over the last hour. */
