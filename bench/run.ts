@@ -16,6 +16,7 @@ import { batchScenario } from './scenarios/batch.js';
 import { bullmqRows, bullmqScenario } from './scenarios/bullmq.js';
 import { dispatchScenario } from './scenarios/dispatch.js';
 import { noisyScenario } from './scenarios/noisy.js';
+import { flowScenario } from './scenarios/flow.js';
 import { listingScenario } from './scenarios/listing.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { schedulesScenario } from './scenarios/schedules.js';
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     }
     for (const store of options.stores) if (wants('timing')) await runScenario('timing', store, () => timingScenario(ctx, store));
     for (const store of options.stores) if (wants('noisy')) await runScenario('noisy', store, () => noisyScenario(ctx, store));
+    for (const store of options.stores) if (wants('flow')) await runScenario('flow', store, () => flowScenario(ctx, store));
     for (const store of options.stores) if (wants('scale')) await runScenario('scale', store, () => scaleScenario(ctx, store));
     for (const store of options.stores) if (wants('listing')) await runScenario('listing', store, () => listingScenario(ctx, store));
     for (const store of options.stores) if (wants('schedules')) await runScenario('schedules', store, () => schedulesScenario(ctx, store));

@@ -58,6 +58,8 @@ export interface BatchArgs {
   concurrency: number;
   /** The tasks' timeout (subscribeBody's default when absent). */
   timeout?: string;
+  /** The tasks' flow key (none when absent). */
+  flowKey?: string;
 }
 
 export interface BatchResult {
@@ -238,7 +240,13 @@ async function subscribeBatch(args: BatchArgs): Promise<BatchResult> {
     const result = await batch(args.n, args.concurrency, async (i) => {
       const due = dueStart + i * args.spacingMs;
       return subscribe(
-        subscribeBody({ target: args.target, executionAt: due, params: { due: String(due), i: String(i) }, timeout: args.timeout }),
+        subscribeBody({
+          target: args.target,
+          executionAt: due,
+          params: { due: String(due), i: String(i) },
+          timeout: args.timeout,
+          flowKey: args.flowKey,
+        }),
       );
     });
     return { ...result, dueStart, probeRate, probed };

@@ -42,6 +42,8 @@ export interface SubscribeOptions {
   params?: Record<string, string>;
   /** The task's timeout (default 30s). */
   timeout?: string;
+  /** The task's flow key (none when absent). */
+  flowKey?: string;
 }
 
 export function subscribeBody(options: SubscribeOptions): string {
@@ -57,6 +59,7 @@ export function subscribeBody(options: SubscribeOptions): string {
       headers: TARGET_HEADERS,
     },
     config,
+    ...(options.flowKey === undefined ? {} : { flowKey: options.flowKey }),
   });
 }
 

@@ -1,6 +1,6 @@
 /* Command-line options of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'scale', 'bullmq', 'listing', 'schedules'] as const;
+export const SCENARIOS = ['subscribe', 'batch', 'dispatch', 'timing', 'noisy', 'flow', 'scale', 'bullmq', 'listing', 'schedules'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type StoreName = 'sqlite' | 'redis';
 
@@ -41,6 +41,9 @@ export interface Sizes {
   bullmqJobs: number;
   /** Tasks the listing scenario fills (over several projects, tags, hosts and states). */
   listingTasks: number;
+  /** Flow control: one key's rate (starts per second) and the seconds its deliveries are counted over. */
+  flowRate: number;
+  flowSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -58,6 +61,8 @@ const FULL: Sizes = {
   scaleSettleMs: 10_000,
   bullmqJobs: 20_000,
   listingTasks: 1_000_000,
+  flowRate: 1_000,
+  flowSeconds: 10,
 };
 
 const QUICK: Sizes = {
@@ -75,6 +80,8 @@ const QUICK: Sizes = {
   scaleSettleMs: 3_000,
   bullmqJobs: 5_000,
   listingTasks: 100_000,
+  flowRate: 1_000,
+  flowSeconds: 5,
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
