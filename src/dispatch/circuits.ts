@@ -32,8 +32,8 @@ import { Cancellation, type Sender } from './http-sender.js';
  * compare-and-set; a conflict (another node wrote) re-reads and decides again. The node whose
  * write opens a circuit sends the policy's callback, so it goes once across nodes.
  *
- * Circuits are keyed (project, kind, key): kind `host` is the task's hostTag. Kind `flow` (the
- * task's flow key, when tasks carry one) is one more entry in `keysOf`.
+ * Circuits are keyed (project, kind, key): kind `host` is the task's hostTag, kind `flow` its flow
+ * key (`keysOf`).
  */
 
 /** How long a project's breakers are used before the store is read again (config SERVICE.BREAKERS.CACHE_MS). */
@@ -271,10 +271,9 @@ function policy0(entry: Entry | undefined): number {
   return Math.max(entry?.breakers.policy?.openMs ?? 0, UNDECIDED_WAIT_MS);
 }
 
-/**
- * The circuits a task passes through. Kind `flow` joins here once tasks carry a flow key:
- * `task.flowKey === '' ? [host] : [host, ['flow', task.flowKey]]`.
- */
+/** The circuits a task passes through: its target host's, and its flow key's when it has one. */
 function keysOf(task: Task): [CircuitKind, string][] {
-  return task.hostTag === '' ? [] : [['host', task.hostTag]];
+  const keys: [CircuitKind, string][] = task.hostTag === '' ? [] : [['host', task.hostTag]];
+  if (task.flowKey !== '') keys.push(['flow', task.flowKey]);
+  return keys;
 }

@@ -369,7 +369,7 @@ export class Dispatcher {
     const heldUntil = gate instanceof Promise ? await gate : gate;
     if (heldUntil !== null) {
       const entries = before;
-      const why = 'The circuit of its target is open';
+      const why = "A circuit it passes through (its target host's or its flow key's) is open";
       const held = await this.record(slot, (current) => deferTask(current, heldUntil, why, clock.now(), entries));
       this.deps.logger.info({ taskId: claimed.id, projectId: claimed.projectId, until: heldUntil, recorded: held !== null }, why);
       return;

@@ -170,4 +170,32 @@ describe('circuit breakers', { concurrency: true }, () => {
     assert.deepEqual(await breakers(creds), { policy: null, circuits: [] });
     assert.equal((await server.client.request('PATCH', `/v1beta/unsubscribe/${task.id}`, { creds })).status, 200);
   });
+
+  test("a task with a flow key passes through its key's circuit too: its failures open both", async () => {
+    const creds = await register();
+    const policy = { failureThreshold: 1, openMs: 60_000, maxOpenMs: 120_000 };
+    assert.equal((await server.client.request('PUT', '/v1beta/breakers/policy', { creds, body: policy })).status, 200);
+    const task = await subscribeOk(server.client, creds, {
+      httpRequest: { url: target.url('/always/flow'), method: 'POST' },
+      flowKey: 'payments',
+      config: { retry: 5, retryInterval: 1_000 },
+    });
+    const flow = await waitFor('the flow key circuit to open after one failure', async () => {
+      const circuit = (await breakers(creds)).circuits.find((c) => c.kind === 'flow');
+      return circuit?.state === 'open' ? circuit : undefined;
+    });
+    assert.equal(flow.key, 'payments');
+    assert.equal(flow.host, null);
+    assert.equal((await hostCircuit(creds))?.state, 'open');
+    const byKey = await server.client.request<CircuitView>('GET', '/v1beta/breakers/flow/payments', { creds });
+    assert.equal(byKey.status, 200);
+    assert.equal(byKey.body.failures, 1);
+    // Reset the host's circuit: the flow key's still holds the task, with its one attempt used.
+    assert.equal((await server.client.request('DELETE', '/v1beta/breakers/host/127.0.0.1', { creds })).status, 200);
+    await waitFor('the task to wait for a circuit', async () =>
+      labelsOf(await getTimeline(server.client, creds, task.id)).includes('Circuit') ? true : undefined,
+    );
+    assert.equal(target.requestsOn('/always/flow').length, 1);
+    assert.equal((await server.client.request('PATCH', `/v1beta/unsubscribe/${task.id}`, { creds })).status, 200);
+  });
 });
