@@ -48,6 +48,7 @@ export function resolveSchedule(body: ScheduleBody, now: number, policy: TargetP
     fields: {
       ...spec,
       tags: body.tags ?? [],
+      flowKey: body.flowKey ?? '',
       overlap: body.overlap ?? 'skip',
       catchUp: body.catchUp ?? 'latest',
       jitterMs: body.jitterMs ?? 0,

@@ -42,6 +42,8 @@ export interface Schedule extends CronSpec {
   request: Uint8Array;
   hostTag: string;
   tags: string[];
+  /** The flow key every run's task carries (core/flow.ts); '' when none. */
+  flowKey: string;
   overlap: OverlapPolicy;
   catchUp: CatchUpPolicy;
   jitterMs: number;

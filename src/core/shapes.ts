@@ -232,6 +232,7 @@ export const ScheduleBody = Type.Object(
     startAt: Type.Optional(epochMs()),
     endAt: Type.Optional(epochMs()),
     tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagCount, uniqueItems: true })),
+    flowKey: Type.Optional(FlowKey),
   },
   { additionalProperties: false },
 );
@@ -354,6 +355,7 @@ export const ScheduleView = Type.Object({
   createdAt: Type.Integer(),
   config: TaskConfig,
   tags: Type.Array(Type.String()),
+  flowKey: Type.String({ description: "Every run's task carries this flow key; '' when none" }),
   target: TargetView,
 });
 export type ScheduleView = Static<typeof ScheduleView>;

@@ -83,6 +83,7 @@ export function scheduleView(schedule: Schedule, target: TargetView): ScheduleVi
     createdAt: schedule.createdAt,
     config: { ...schedule.config },
     tags: [...schedule.tags],
+    flowKey: schedule.flowKey,
     target,
   };
 }

@@ -178,6 +178,7 @@ export class Scheduler {
         request: cipher.seal(specOf(cipher.open(schedule.request, schedule.id)), id),
         hostTag: schedule.hostTag,
         tags: schedule.tags,
+        flowKey: schedule.flowKey,
         scheduleId: schedule.id,
       },
       now,

@@ -51,6 +51,8 @@ export function decodeSchedule(id: string, projectId: string, version: number, r
     config: decodeConfig(text('config'), id),
     hostTag: text('hostTag'),
     tags,
+    // Schedules stored before flow keys have none.
+    flowKey: raw['flowKey'] === undefined ? '' : text('flowKey'),
     overlap: oneOf('overlap', OVERLAP_POLICIES),
     catchUp: oneOf('catchUp', CATCH_UP_POLICIES),
     state: oneOf('state', SCHEDULE_STATES),

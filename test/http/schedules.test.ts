@@ -53,13 +53,14 @@ describe('schedules', { concurrency: true }, () => {
   });
 
   test('each run is a task of its own, linked to its schedule, sent on its instant', async () => {
-    const schedule = await create(every('/each-second', { tags: ['cron'] }));
+    const schedule = await create(every('/each-second', { tags: ['cron'], flowKey: 'nightly' }));
     assert.deepEqual(Object.keys(schedule).sort(), [
       'catchUp',
       'config',
       'createdAt',
       'cron',
       'endAt',
+      'flowKey',
       'id',
       'jitterMs',
       'lastRunAt',
@@ -84,6 +85,7 @@ describe('schedules', { concurrency: true }, () => {
     const task = await getTask(server.client, creds, taskIdOf(requests[0]!));
     assert.equal(task.scheduleId, schedule.id);
     assert.deepEqual(task.tags, ['cron']);
+    assert.equal(task.flowKey, 'nightly', "a run's task carries the schedule's flow key");
     assert.equal(task.state, 'COMPLETED');
     const timeline = await getTimeline(server.client, creds, task.id);
     assert.deepEqual(labelsOf(timeline), ['Subscribe', 'Schedule', 'Complete']);

@@ -18,6 +18,7 @@ function newSchedule(projectId: string, nextRunAt: number, fields: Partial<Sched
     request: Buffer.concat([Buffer.of(2, 0, 0xff, 0x0a), Buffer.from('sealed schedule request')]),
     hostTag: 'host-tag',
     tags: ['nightly', 'a:b'],
+    flowKey: 'payments',
     overlap: 'skip',
     catchUp: 'all',
     jitterMs: 250,

@@ -29,6 +29,7 @@ function schedule(fields: Partial<Schedule> = {}): Schedule {
     request: Buffer.from('sealed'),
     hostTag: '',
     tags: [],
+    flowKey: '',
     overlap: 'allow',
     catchUp: 'latest',
     jitterMs: 0,

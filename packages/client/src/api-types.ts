@@ -504,6 +504,8 @@ export type CreateScheduleBody = {
   /** Milliseconds since the Unix epoch (UTC) */
   endAt?: number;
   tags?: string[];
+  /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+  flowKey?: string;
 };
 
 /** The 201 answer of `POST /v1beta/schedules`. */
@@ -561,6 +563,8 @@ export type CreateScheduleAnswer = {
     } | null;
   };
   tags: string[];
+  /** Every run's task carries this flow key; '' when none */
+  flowKey: string;
   target: {
     method: 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'GET';
     /** The URL as subscribed without its query or fragment (a query may hold a secret) */
