@@ -296,7 +296,7 @@ export const SETTINGS = {
     key: 'SERVICE.SCHEDULES.LEAD_MS',
     env: 'TASKS_SCHEDULE_LEAD_MS',
     parse: int(100, 60_000),
-    default: 1_000,
+    default: 1_250,
     doc: "How far ahead of its instant a schedule's run becomes a task (executing at the instant): the dispatcher's own timer then sends it on time.",
   }),
   scheduleCatchUpMax: setting({
