@@ -45,6 +45,7 @@ import type { CallbackSender } from './callbacks.js';
 import type { CircuitGate } from './circuits.js';
 import type { DeliverySigner } from './delivery-signer.js';
 import { Cancellation, type Sender, sentBody } from './http-sender.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** Told of every attempt's outcome (the metrics): how long it took and how late after its due time it was sent, in ms. */
 export interface AttemptObserver {
@@ -129,8 +130,8 @@ export class Dispatcher {
   private ready: StoredTask[] = [];
   private pumpScheduled = false;
   private wanted = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  /** At the earliest due time: the next claim round. */
+  private readonly timer: WakeTimer;
   private renewTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private unsubscribeDue: (() => void) | null = null;
@@ -155,6 +156,7 @@ export class Dispatcher {
       projectShare: deps.projectShare ?? 1,
       hostShare: deps.hostShare ?? 1,
     };
+    this.timer = new WakeTimer(deps.clock, this.options.maxIdleMs, () => this.kick());
     const { concurrency, prefetch, projectShare, hostShare } = this.options;
     const cap = (share: number, slots: number): number => Math.max(1, Math.ceil(share * slots));
     this.slotCap = { project: cap(projectShare, concurrency), host: cap(hostShare, concurrency) };
@@ -209,7 +211,7 @@ export class Dispatcher {
   private onDue(dueAt: number): void {
     if (!this.running) return;
     if (dueAt <= this.deps.clock.now()) this.kick();
-    else if (dueAt < this.timerAt) this.arm(dueAt);
+    else if (this.timer.soonerThan(dueAt)) this.timer.arm(dueAt);
   }
 
   /**
@@ -225,21 +227,6 @@ export class Dispatcher {
       this.pumpScheduled = false;
       if (!this.pumping) void this.pump();
     });
-  }
-
-  private arm(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    const now = this.deps.clock.now();
-    const target = Math.min(at, now + this.options.maxIdleMs);
-    this.timerAt = target;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerAt = Infinity;
-        this.kick();
-      },
-      Math.max(0, target - now),
-    );
   }
 
   /** Starts claimed tasks while slots are free, earliest claimed first, skipping those whose project or host has its share of slots. */
@@ -300,11 +287,11 @@ export class Dispatcher {
         }
         const next = await this.store.nextDueAt();
         if (next !== null && next <= this.deps.clock.now()) this.wanted = true;
-        else this.arm(next ?? Infinity);
+        else this.timer.arm(next ?? Infinity);
       }
     } catch (error) {
       this.deps.logger.error({ err: error }, 'claiming due tasks failed; trying again shortly');
-      if (this.running) this.arm(this.deps.clock.now() + 500);
+      if (this.running) this.timer.arm(this.deps.clock.now() + 500);
     } finally {
       this.pumping = false;
     }
@@ -524,7 +511,8 @@ export class Dispatcher {
     if (!this.running) return;
     this.running = false;
     this.unsubscribeDue?.();
-    for (const timer of [this.timer, this.renewTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
+    this.timer.stop();
+    for (const timer of [this.renewTimer, this.heartbeatTimer]) if (timer) clearTimeout(timer);
     // A claim under way may still hand over tasks: wait for it, then give back what never started.
     while (this.pumping) await new Promise((resolve) => setImmediate(resolve));
     const unstarted = this.ready.flatMap((task) => (task.leaseToken !== null ? [{ id: task.id, token: task.leaseToken }] : []));

@@ -26,6 +26,7 @@ import { isActive } from '../core/task.js';
 import { createTask } from '../core/task-machine.js';
 import type { Logger } from '../logger.js';
 import type { TaskStore } from '../store/task-store.js';
+import { WakeTimer } from './wake-timer.js';
 
 export interface SchedulerOptions {
   store: TaskStore;
@@ -49,14 +50,15 @@ const PASS_BATCH = 100;
 
 export class Scheduler {
   private running = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  /** At the earliest schedule's lead time: the next pass. */
+  private readonly timer: WakeTimer;
   private passing: Promise<void> | null = null;
   private again = false;
   private readonly random: Random;
 
   constructor(private readonly options: SchedulerOptions) {
     this.random = options.random ?? Math.random;
+    this.timer = new WakeTimer(options.clock, options.maxIdleMs, () => this.kick());
   }
 
   start(): void {
@@ -68,8 +70,7 @@ export class Scheduler {
   /** Stops passes; resolves when the pass under way (if any) has finished. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.stop();
     await this.passing;
   }
 
@@ -78,7 +79,7 @@ export class Scheduler {
     if (!this.running) return;
     const actAt = at - this.options.leadMs;
     if (actAt <= this.options.clock.now()) this.kick();
-    else if (actAt < this.timerAt) this.arm(actAt);
+    else if (this.timer.soonerThan(actAt)) this.arm(actAt);
   }
 
   private kick(): void {
@@ -96,19 +97,7 @@ export class Scheduler {
   }
 
   private arm(at: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    const now = this.options.clock.now();
-    const target = Math.min(at, now + this.options.maxIdleMs);
-    this.timerAt = target;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerAt = Infinity;
-        this.kick();
-      },
-      Math.max(0, target - now),
-    );
+    if (this.running) this.timer.arm(at);
   }
 
   private async pass(): Promise<void> {
