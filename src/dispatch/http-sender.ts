@@ -1,12 +1,12 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, Client, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { ErrorClass } from '../core/attempt-log.js';
 import { ATTEMPT_LOG, LIMITS, SIGNATURE_HEADERS } from '../core/limits.js';
 import { STOP_RETRY_HEADER } from '../core/retry-policy.js';
 import type { OpenedRequest } from '../core/request-codec.js';
-import { isIpLiteral, portOf, type TargetPolicy } from '../core/target-policy.js';
+import { createTargetPolicy, isIpLiteral, parseTargetList, portOf, type TargetPolicy } from '../core/target-policy.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
 import { LOOKUPS_BUSY, NameLookups, systemAddresses } from './name-resolver.js';
 import { allowedAddresses, guardedConnector, ownEndpointConnector, TargetRefusedError } from './target-guard.js';
@@ -152,27 +152,36 @@ export function createHttpSender(options: SenderOptions): Sender {
   };
 }
 
+/** Requests at once in the warm-up: enough for the pool to open several connections, as a burst of deliveries does. */
+const WARM_UP_REQUESTS = 8;
+
 /**
- * Makes one request to a throw-away server on 127.0.0.1, with a client of its own (not the guarded
- * Agent). undici compiles its HTTP parser (WebAssembly) synchronously on the first connection, and
- * the event loop stands still meanwhile, so without this the first tasks due after a start would be
- * late by that long. Failing to warm up is harmless; it only costs that delay later.
+ * Sends a few requests at once to a throw-away server on 127.0.0.1, through a sender like the
+ * dispatcher's (its own agent, allowed only that address), with a body and signature-sized headers.
+ * The code of a delivery runs for the first time here rather than in the first burst of tasks due
+ * after a start: undici compiles its HTTP parser (WebAssembly) synchronously on the first
+ * connection, and the connector, the pool and the attempt's handler are compiled on first use, all
+ * while the event loop stands still. Failing to warm up is harmless; it only costs that delay later.
  */
 export async function warmUpHttpClient(): Promise<void> {
-  const server = createServer((_request, response) => response.end());
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.end('ok'));
+  });
+  let sender: Sender | null = null;
   try {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const client = new Client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    try {
-      const answer = await client.request({ path: '/', method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 });
-      await answer.body.dump();
-    } finally {
-      await client.close();
-    }
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/warm-up`;
+    sender = createHttpSender({ policy: createTargetPolicy(parseTargetList(['127.0.0.1'])), maxResponseBytes: 1_024 });
+    const headers = { 'webhook-id': 'warm-up', 'webhook-timestamp': '0', 'webhook-signature': `v1,${'A'.repeat(44)}` };
+    const body = Buffer.from('{}');
+    const sends = Array.from({ length: WARM_UP_REQUESTS }, () => sender!.send({ url, method: 'POST', body }, headers, 2_000));
+    await Promise.all(sends);
   } catch {
-    // e.g. no loopback interface: the first attempt compiles the parser instead
+    // e.g. no loopback interface: the first attempts compile all this instead
   } finally {
+    await sender?.close().catch(() => undefined);
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
