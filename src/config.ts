@@ -285,6 +285,13 @@ export const SETTINGS = {
     default: 15_000,
     doc: 'How long a claimed task stays claimed without renewal; renewed every third of it while its request runs. A process that dies gives its tasks back after this long.',
   }),
+  aheadMs: setting({
+    key: 'SERVICE.DISPATCH.AHEAD_MS',
+    env: 'TASKS_AHEAD_MS',
+    parse: int(0, 1_000),
+    default: 25,
+    doc: 'How far ahead of its due time a task is claimed, its request opened and signed; it is then sent at its due time, never before, so a burst due at one instant goes out back to back. A task paused or cancelled within this window of its due time may still be sent once, as one whose request is under way. 0 claims tasks only once due.',
+  }),
   pollMs: setting({
     key: 'SERVICE.DISPATCH.POLL_MS',
     env: 'TASKS_POLL_MS',

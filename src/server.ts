@@ -122,6 +122,7 @@ export async function startServer(config: AppConfig, logger: pino.Logger, overri
       hostShare: config.hostShare / 100,
       leaseMs: config.leaseMs,
       maxIdleMs: config.pollMs,
+      aheadMs: config.aheadMs,
       ...(overrides.random ? { random: overrides.random } : {}),
     });
     const scheduler = new Scheduler({

@@ -24,6 +24,8 @@ export interface SchedulesRun {
   p50: number;
   p99: number;
   max: number;
+  /** The latest run of each second from the first instant: the first burst opens the connections. */
+  worstBySecond: number[];
   cpuSeconds: Record<string, number>;
   load: MachineLoad;
 }
@@ -60,7 +62,12 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<SchedulesRun
     const { at } = await ctx.target.call('records', null);
     const lateness = Array.from(at, (a) => a - Math.floor(a / 1000) * 1000);
     const s = summarize(lateness);
-    return { schedules: SCHEDULES, seconds, expected, delivered, p50: s.p50, p99: s.p99, max: s.max, cpuSeconds, load };
+    const worstBySecond: number[] = [];
+    for (const a of at) {
+      const second = Math.floor(a / 1000) - startAt / 1000;
+      worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, a % 1000);
+    }
+    return { schedules: SCHEDULES, seconds, expected, delivered, p50: s.p50, p99: s.p99, max: s.max, worstBySecond, cpuSeconds, load };
   } finally {
     await server.stop();
   }
@@ -73,7 +80,7 @@ export async function schedulesScenario(ctx: BenchContext, store: StoreName): Pr
     runs.push(run);
     log(
       `schedules/${store} run ${i + 1}: ${fmt(run.delivered)}/${fmt(run.expected)} delivered; lateness p50 ${ms(run.p50)} p99 ${ms(run.p99)}` +
-        ` max ${ms(run.max)} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
+        ` max ${ms(run.max)}; worst per second ${run.worstBySecond.join(' ')} | CPU s ${JSON.stringify(run.cpuSeconds)}`,
     );
   }
   const m = (f: (r: SchedulesRun) => number): number => median(runs.map(f));

@@ -1,11 +1,12 @@
 /*
  * The dispatcher: claim -> send -> record, for as many tasks at once as `concurrency` allows.
  *
- *   idle ──(timer at the earliest due time | wake-up from a write | poll)──> claiming
- *   claiming ──claimDue(now, free slots, shares)──> one attempt per claimed task, each:
+ *   idle ──(timer `aheadMs` before the earliest due time | wake-up from a write | poll)──> claiming
+ *   claiming ──claimDue(now + aheadMs, free slots, shares)──> one attempt per claimed task, each:
  *       missed while no server ran?  recoverMissedRun: EXCEEDED (recorded, not sent) or Alert + send
  *       an open circuit (circuits.ts)?  deferTask: moved to when it lets a probe through, lease given back
- *       open the sealed request -> send (timeout, target guard) -> applyOutcome
+ *       open the sealed request and sign it -> wait for its due time -> send (timeout, target
+ *       guard) -> applyOutcome
  *       -> replaceTask if the version still matches; else re-read: record again while the lease is
  *          still ours (paused meanwhile), drop the outcome when it is not (cancelled, deleted,
  *          reclaimed after the lease ran out); the store refusing the write (away, full): try again,
@@ -45,6 +46,7 @@ import type { CallbackSender } from './callbacks.js';
 import type { CircuitGate } from './circuits.js';
 import type { DeliverySigner } from './delivery-signer.js';
 import { Cancellation, type Sender, sentBody } from './http-sender.js';
+import { DueGate } from './due-gate.js';
 import { WakeTimer } from './wake-timer.js';
 
 /** Told of every attempt's outcome (the metrics): how long it took and how late after its due time it was sent, in ms. */
@@ -81,6 +83,15 @@ export interface DispatcherOptions {
   /** Longest sleep without looking at the store, in case a wake-up was missed. */
   maxIdleMs?: number;
   /**
+   * How far ahead of their due time tasks are claimed, opened and signed (default 0), each then
+   * sent at its due time: the claim's write, the opening and the signing are out of the way when
+   * it comes, and a burst due at one instant goes out back to back. The claim is made as of that
+   * much later (claimDue's `now`), so a lease whose holder stopped renewing it is taken over that
+   * much before it ends, and a task paused or cancelled in that window may still be sent once (as
+   * one whose request is under way).
+   */
+  aheadMs?: number;
+  /**
    * The most of this dispatcher's slots one project may fill, and one target host (0 < share <= 1;
    * default 1, no limit). A project's or host's tasks beyond its share wait in the store (parked),
    * so a target that hangs cannot take the slots everyone else needs.
@@ -96,6 +107,9 @@ export interface DispatcherOptions {
 
 /** The first wait before writing an outcome the store refused again; doubled each time, up to 2 s. */
 const FIRST_PAUSE_MS = 100;
+
+/** A claimed task's request, opened and signed; or the outcome of an attempt that cannot send it. */
+type Prepared = { request: OpenedRequest; headers: Record<string, string> } | { failed: AttemptOutcome };
 
 /** A claimed task: it holds a lease. */
 type Claimed = StoredTask & { leaseToken: string };
@@ -132,6 +146,8 @@ export class Dispatcher {
   private wanted = false;
   /** At the earliest due time: the next claim round. */
   private readonly timer: WakeTimer;
+  /** Holds attempts claimed ahead until they are due. */
+  private readonly gate: DueGate;
   private renewTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private unsubscribeDue: (() => void) | null = null;
@@ -151,12 +167,14 @@ export class Dispatcher {
       batchSize: deps.batchSize ?? 256,
       prefetch: deps.prefetch ?? deps.concurrency,
       maxIdleMs: deps.maxIdleMs ?? 1_000,
+      aheadMs: deps.aheadMs ?? 0,
       heartbeatMs: deps.heartbeatMs ?? 1_000,
       staleAfterMs: deps.staleAfterMs ?? 5_000,
       projectShare: deps.projectShare ?? 1,
       hostShare: deps.hostShare ?? 1,
     };
     this.timer = new WakeTimer(deps.clock, this.options.maxIdleMs, () => this.kick());
+    this.gate = new DueGate(deps.clock);
     const { concurrency, prefetch, projectShare, hostShare } = this.options;
     const cap = (share: number, slots: number): number => Math.max(1, Math.ceil(share * slots));
     this.slotCap = { project: cap(projectShare, concurrency), host: cap(hostShare, concurrency) };
@@ -210,8 +228,9 @@ export class Dispatcher {
 
   private onDue(dueAt: number): void {
     if (!this.running) return;
-    if (dueAt <= this.deps.clock.now()) this.kick();
-    else if (this.timer.soonerThan(dueAt)) this.timer.arm(dueAt);
+    const claimAt = dueAt - this.options.aheadMs;
+    if (claimAt <= this.deps.clock.now()) this.kick();
+    else if (this.timer.soonerThan(claimAt)) this.timer.arm(claimAt);
   }
 
   /**
@@ -278,7 +297,8 @@ export class Dispatcher {
         // (Ready tasks while slots are free wait for their group's share, not for a slot.)
         if (this.ready.length > 0 && this.inFlight.size >= this.options.concurrency && free < this.options.prefetch / 2) break;
         const limit = Math.min(free, this.options.batchSize);
-        const claimed = await this.store.claimDue(this.deps.clock.now(), limit, this.options.leaseMs, this.shares());
+        const claimAs = this.deps.clock.now() + this.options.aheadMs;
+        const claimed = await this.store.claimDue(claimAs, limit, this.options.leaseMs, this.shares());
         for (const task of claimed) this.accept(task);
         this.startReady();
         if (claimed.length === limit) {
@@ -286,8 +306,9 @@ export class Dispatcher {
           continue;
         }
         const next = await this.store.nextDueAt();
-        if (next !== null && next <= this.deps.clock.now()) this.wanted = true;
-        else this.timer.arm(next ?? Infinity);
+        const claimAt = next === null ? Infinity : next - this.options.aheadMs;
+        if (claimAt <= this.deps.clock.now()) this.wanted = true;
+        else this.timer.arm(claimAt);
       }
     } catch (error) {
       this.deps.logger.error({ err: error }, 'claiming due tasks failed; trying again shortly');
@@ -362,10 +383,19 @@ export class Dispatcher {
       return;
     }
 
+    const prepared = await this.openAndSign(claimed);
+    // Claimed ahead (aheadMs): sent at its due time, never before, with everything due then.
+    if (claimed.execAt > clock.now()) await this.gate.until(claimed.execAt);
+    if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
     const startedAt = clock.now();
     const lateMs = startedAt - claimed.execAt;
     const sentAt = monotonic();
-    const outcome = await this.send(claimed, cancellation);
+    const outcome =
+      'failed' in prepared
+        ? prepared.failed
+        : await this.deps.sender.send(prepared.request, prepared.headers, claimed.config.timeout, cancellation, {
+            projectId: claimed.projectId,
+          });
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 
     const took = monotonic() - sentAt;
@@ -398,8 +428,8 @@ export class Dispatcher {
     );
   }
 
-  /** Opens the task's request, signs it with its project's keys and sends it. */
-  private async send(claimed: Claimed, cancellation: Cancellation): Promise<AttemptOutcome> {
+  /** Opens the task's request and signs it with its project's keys; or why it cannot be sent. */
+  private async openAndSign(claimed: Claimed): Promise<Prepared> {
     let keys: SigningKeys | null;
     try {
       const cached = this.deps.signer.keysFor(claimed.projectId);
@@ -407,24 +437,26 @@ export class Dispatcher {
     } catch (error) {
       // Nothing was sent; the next attempt reads them again (the store away, most likely).
       this.deps.logger.error({ err: error, taskId: claimed.id }, "the project's signing keys cannot be read");
-      return { ok: false, statusCode: 0, error: 'the signing keys could not be read; nothing was sent', errorClass: 'other' };
+      return { failed: { ok: false, statusCode: 0, error: 'the signing keys could not be read; nothing was sent', errorClass: 'other' } };
     }
     let request: OpenedRequest;
     try {
       request = this.deps.cipher.open(claimed.request, claimed.id);
     } catch (error) {
       this.deps.logger.error({ err: error, taskId: claimed.id }, 'stored request cannot be opened');
-      return {
+      const failed: AttemptOutcome = {
         ok: false,
         statusCode: 0,
         error: 'the stored request cannot be decrypted (was the key changed?)',
         errorClass: 'unreadable',
         permanent: true,
       };
+      return { failed };
     }
-    // Signed just before sending: the timestamp is the send time, the signature covers the exact body sent.
-    const headers = webhookHeaders(keys, webhookId(claimed), this.deps.clock.now(), sentBody(request), attemptHeaders(claimed));
-    return this.deps.sender.send(request, headers, claimed.config.timeout, cancellation, { projectId: claimed.projectId });
+    // The timestamp is the send time (the due time of a task claimed ahead); the signature covers the exact body sent.
+    const sentAt = Math.max(this.deps.clock.now(), claimed.execAt);
+    const headers = webhookHeaders(keys, webhookId(claimed), sentAt, sentBody(request), attemptHeaders(claimed));
+    return { request, headers };
   }
 
   /**
@@ -527,6 +559,7 @@ export class Dispatcher {
     if (this.inFlight.size > 0) {
       const leases = [...this.inFlight].map(([id, slot]) => ({ id, token: slot.claim.leaseToken }));
       for (const slot of this.inFlight.values()) slot.cancellation.cancel();
+      this.gate.releaseAll();
       await Promise.allSettled([...this.inFlight.values()].map((slot) => slot.done));
       await this.giveBack(leases);
       this.deps.logger.warn({ tasks: leases.length }, 'aborted attempts still in flight at shutdown; they will run again');
