@@ -384,8 +384,13 @@ export class Dispatcher {
     }
 
     const prepared = await this.openAndSign(claimed);
-    // Claimed ahead (aheadMs): sent at its due time, never before, with everything due then.
-    if (claimed.execAt > clock.now()) await this.gate.until(claimed.execAt);
+    // Claimed ahead (aheadMs): sent at its due time, never before, with everything due then, on a
+    // connection opened meanwhile unless one will be free.
+    let reserved = false;
+    if (claimed.execAt > clock.now()) {
+      if (!('failed' in prepared)) reserved = this.deps.sender.reserve(prepared.request, { projectId: claimed.projectId });
+      await this.gate.until(claimed.execAt);
+    }
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
     const startedAt = clock.now();
     const lateMs = startedAt - claimed.execAt;
@@ -395,6 +400,7 @@ export class Dispatcher {
         ? prepared.failed
         : await this.deps.sender.send(prepared.request, prepared.headers, claimed.config.timeout, cancellation, {
             projectId: claimed.projectId,
+            reserved,
           });
     if (cancellation.aborted && !this.running) return; // shutting down: the lease is given back, the task runs again
 

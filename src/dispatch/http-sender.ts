@@ -9,7 +9,8 @@ import type { OpenedRequest } from '../core/request-codec.js';
 import { createTargetPolicy, isIpLiteral, parseTargetList, portOf, type TargetPolicy } from '../core/target-policy.js';
 import type { AttemptOutcome } from '../core/task-machine.js';
 import { LOOKUPS_BUSY, NameLookups, systemAddresses } from './name-resolver.js';
-import { allowedAddresses, guardedConnector, ownEndpointConnector, TargetRefusedError } from './target-guard.js';
+import { allowedAddresses, connectPort, guardedConnector, ownEndpointConnector, TargetRefusedError } from './target-guard.js';
+import { WarmConnections } from './warm-connections.js';
 
 /*
  * Sends one attempt: a pooled keep-alive client (undici Agent, dispatched with a handler of our
@@ -36,6 +37,17 @@ export interface SenderOptions {
 export interface SendOptions {
   /** The task's project: its host name lookups wait in that project's turns, and its own inbox may be reached. */
   projectId?: string;
+  /** Whether `reserve` was called for this request. */
+  reserved?: boolean;
+}
+
+/** How long a connection opened ahead of its request waits to be taken (far longer than the dispatcher's lead). */
+const WARM_KEEP_MS = 2_000;
+
+/** undici's connect options for the origin of `url` (an IPv6 host without its brackets, as undici gives it). */
+function connectOptionsOf(url: URL): { protocol: string; hostname: string; host: string; port: string } {
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { protocol: url.protocol, hostname, host: url.host, port: url.port };
 }
 
 /**
@@ -68,6 +80,12 @@ export class Cancellation extends EventEmitter {
 }
 
 export interface Sender {
+  /**
+   * This request will be sent soon (a task claimed ahead of its due time): opens a connection to
+   * its target now unless one will be free then (warm-connections.ts). Best effort, never throws.
+   * Answers whether it was counted: the send that follows then says `reserved`.
+   */
+  reserve(request: OpenedRequest, options?: SendOptions): boolean;
   send(
     request: OpenedRequest,
     extraHeaders: Record<string, string>,
@@ -101,12 +119,32 @@ export function createHttpSender(options: SenderOptions): Sender {
     headersTimeout: LIMITS.timeoutMax + 1_000,
     bodyTimeout: LIMITS.timeoutMax + 1_000,
   };
-  const agent = new Agent({ connect: guardedConnector(policy, names), ...agentOptions });
+  const warm = new WarmConnections(guardedConnector(policy, names), WARM_KEEP_MS, connectPort);
+  const agent = new Agent({ connect: warm.connector, ...agentOptions });
   // Deliveries to a task's own inbox on this server, the one place of it a task may reach.
   const inboxAgent = new Agent({ connect: ownEndpointConnector(policy), ...agentOptions });
   const userAgent = options.userAgent ?? USER_AGENT;
 
   return {
+    reserve(request, sendOptions = {}) {
+      let url: URL;
+      try {
+        url = new URL(request.url);
+      } catch {
+        return false; // the send reports it
+      }
+      if (sendOptions.projectId !== undefined && policy.ownInbox(url, sendOptions.projectId)) return false;
+      const options = connectOptionsOf(url);
+      if (!warm.reserve(options)) return true;
+      // A name is looked up in its project's turns first, as a send does.
+      if (isIpLiteral(url.hostname)) warm.openAhead(options);
+      else
+        names.lookup(url.hostname, sendOptions.projectId).then(
+          () => warm.openAhead(options),
+          () => warm.abandon(options),
+        );
+      return true;
+    },
     async send(request, extraHeaders, timeoutMs, cancellation, sendOptions = {}) {
       const url = new URL(request.url);
       for (const [key, value] of Object.entries(request.params ?? {})) url.searchParams.append(key, value);
@@ -126,7 +164,13 @@ export function createHttpSender(options: SenderOptions): Sender {
 
       const toInbox = sendOptions.projectId !== undefined && policy.ownInbox(url, sendOptions.projectId);
       const through = toInbox ? inboxAgent : agent;
-      return new Promise<AttemptOutcome>((resolve) => {
+      const origin = toInbox ? null : connectOptionsOf(url);
+      if (origin) warm.started(origin, sendOptions.reserved === true);
+      return new Promise<AttemptOutcome>((done) => {
+        const resolve = (outcome: AttemptOutcome): void => {
+          if (origin) warm.ended(origin);
+          done(outcome);
+        };
         const attempt = new Attempt(resolve, timeoutMs, options.maxResponseBytes, cancellation);
         const dispatch = (): void =>
           attempt.begin(() =>
@@ -146,6 +190,7 @@ export function createHttpSender(options: SenderOptions): Sender {
       });
     },
     async close() {
+      warm.close();
       names.close();
       await Promise.all([agent.close(), inboxAgent.close()]);
     },

@@ -37,7 +37,7 @@ export function allowedAddresses(
 }
 
 /** The port undici connects to: the origin's, or its scheme's. */
-function connectPort(options: buildConnector.Options): number {
+export function connectPort(options: buildConnector.Options): number {
   const port = Number(options.port);
   return Number.isInteger(port) && port > 0 ? port : options.protocol === 'https:' ? 443 : 80;
 }
