@@ -65,6 +65,8 @@ const ListQuery = Type.Object({
   state: text('States, comma-separated: any of them'),
   tag: text('A tag the tasks carry'),
   host: text('The target host name, matched exactly (case-insensitive)'),
+  schedule: text("A schedule's id: the tasks its runs made"),
+  flow: text('A flow key the tasks carry'),
   createdFrom: text('Created at or after (epoch ms)'),
   createdTo: text('Created before (epoch ms)'),
   nextFrom: text('Next execution at or after (epoch ms); tasks with none never match'),

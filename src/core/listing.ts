@@ -5,8 +5,8 @@
  * the next page starts below.
  */
 import { type FieldIssue, validationError } from './errors.js';
-import { ID_PATTERN, idFloor } from './ids.js';
-import { TAG_PATTERN } from './limits.js';
+import { ID_PATTERN, idFloor, isId } from './ids.js';
+import { FLOW_KEY_PATTERN, TAG_PATTERN } from './limits.js';
 import { TASK_STATES, type TaskState } from './task.js';
 import { pageLimitOf } from './timeline.js';
 
@@ -22,6 +22,8 @@ export interface ListingParams {
   state?: string;
   tag?: string;
   host?: string;
+  schedule?: string;
+  flow?: string;
   createdFrom?: string;
   createdTo?: string;
   nextFrom?: string;
@@ -36,6 +38,9 @@ export interface ListingQuery {
   tag?: string;
   /** The host name, normalised (lower case, as a URL's hostname). */
   host?: string;
+  /** The schedule whose runs are asked for. */
+  scheduleId?: string;
+  flowKey?: string;
   below?: string;
   atLeast?: string;
   nextFrom?: number;
@@ -55,6 +60,7 @@ export function decodeListCursor(cursor: string): string | null {
 }
 
 const TAG = new RegExp(TAG_PATTERN);
+const FLOW_KEY = new RegExp(FLOW_KEY_PATTERN);
 const STATES = new Set<string>(TASK_STATES);
 
 /** A host name as a URL's hostname has it (lower case, IDN as punycode, IPv6 in brackets), or null. */
@@ -72,12 +78,12 @@ export function normaliseHost(host: string): string | null {
 
 /** The filter fields shared by a listing and a bulk action, checked into `into`; issues named under `prefix`. */
 export function checkFilter(
-  filter: { states?: readonly string[]; tag?: string; host?: string },
+  filter: { states?: readonly string[]; tag?: string; host?: string; schedule?: string; flow?: string },
   prefix: string,
   stateField: string,
   issues: FieldIssue[],
-): Pick<ListingQuery, 'states' | 'tag' | 'host'> {
-  const out: Pick<ListingQuery, 'states' | 'tag' | 'host'> = {};
+): Pick<ListingQuery, 'states' | 'tag' | 'host' | 'scheduleId' | 'flowKey'> {
+  const out: Pick<ListingQuery, 'states' | 'tag' | 'host' | 'scheduleId' | 'flowKey'> = {};
   if (filter.states !== undefined) {
     const bad = filter.states.filter((s) => !STATES.has(s));
     if (bad.length > 0 || filter.states.length === 0) {
@@ -93,6 +99,18 @@ export function checkFilter(
     if (host !== null) out.host = host;
     else issues.push({ field: `${prefix}host`, message: 'must be a host name or IP address (no scheme, port or path)' });
   }
+  if (filter.schedule !== undefined) {
+    if (isId(filter.schedule)) out.scheduleId = filter.schedule;
+    else issues.push({ field: `${prefix}schedule`, message: 'must be a schedule id (26 characters, as its creation answered)' });
+  }
+  if (filter.flow !== undefined) {
+    if (FLOW_KEY.test(filter.flow)) out.flowKey = filter.flow;
+    else
+      issues.push({
+        field: `${prefix}flow`,
+        message: 'a flow key is 1-64 characters: a letter or digit, then letters, digits, ., _, : or -',
+      });
+  }
   return out;
 }
 
@@ -100,7 +118,13 @@ export function checkFilter(
 export function listingQuery(params: ListingParams): ListingQuery {
   const issues: FieldIssue[] = [];
   const filter = checkFilter(
-    { ...(params.state === undefined ? {} : { states: params.state.split(',') }), tag: params.tag, host: params.host },
+    {
+      ...(params.state === undefined ? {} : { states: params.state.split(',') }),
+      tag: params.tag,
+      host: params.host,
+      schedule: params.schedule,
+      flow: params.flow,
+    },
     'querystring.',
     'state',
     issues,

@@ -391,6 +391,8 @@ export const BulkBody = Type.Object(
           state: Type.Optional(Type.Array(Type.Enum(TASK_STATES, { type: 'string' }), { minItems: 1, maxItems: TASK_STATES.length })),
           tag: Type.Optional(Tag),
           host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          schedule: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "A schedule's id: the tasks its runs made" })),
+          flow: Type.Optional(FlowKey),
         },
         { additionalProperties: false },
       ),

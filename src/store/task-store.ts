@@ -170,6 +170,10 @@ export interface TaskFilter {
   tag?: string;
   /** Sent to the host with this RequestCipher.hostTag digest. */
   hostTag?: string;
+  /** A run of this schedule (the task's scheduleId). */
+  scheduleId?: string;
+  /** Carrying this flow key. */
+  flowKey?: string;
   /** The next execution (execAt) at or after this; a task with none (0) never matches a next range. */
   nextFrom?: number;
   /** The next execution before this. */

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BULK, type TaskListView } from '../../src/core/shapes.js';
+import { TestClock } from '../../src/core/clock.js';
+import { BULK, type ScheduleView, type TaskListView, type TaskView } from '../../src/core/shapes.js';
 import { UNKNOWN_ID, assertValidation } from '../helpers/api-assertions.js';
-import type { Credentials } from '../helpers/api-client.js';
+import type { ApiResponse, Credentials } from '../helpers/api-client.js';
 import { subscribeOk, waitForState } from '../helpers/api-tasks.js';
 import { TargetServer } from '../helpers/target-server.js';
 import { type TestServer, startTestServer } from '../helpers/test-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
 
@@ -101,6 +103,12 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
       ],
       true,
     );
+    assertValidation(await list(creds, 'schedule=nope&flow=-x'), ['querystring.schedule', 'querystring.flow'], true);
+    assertValidation(
+      await list(creds, `schedule=${UNKNOWN_ID.toLowerCase()}&flow=${'f'.repeat(65)}`),
+      ['querystring.schedule', 'querystring.flow'],
+      true,
+    );
     assertValidation(await list(creds, 'limit=0'), ['querystring.limit'], true);
     assertValidation(await list(creds, 'state='), ['querystring.state'], true);
   });
@@ -172,6 +180,8 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
       'filter.x',
     ]);
     assertValidation(await bulk(creds, { action: 'pause', filter: { host: 'a b' } }), ['filter.host'], true);
+    assertValidation(await bulk(creds, { action: 'pause', filter: { schedule: 'nope' } }), ['filter.schedule'], true);
+    assertValidation(await bulk(creds, { action: 'pause', filter: { flow: 'a b' } }), ['filter.flow'], true);
     assertValidation(await bulk(creds, { action: 'pause', ids: Array.from({ length: 1001 }, () => UNKNOWN_ID) }), ['ids'], true);
   });
 
@@ -214,5 +224,129 @@ describe('GET /v1beta/queues and POST /v1beta/queues/bulk', () => {
     const again = await bulk(creds, { action: 'delete', filter: { tag: 'big' } });
     assert.deepEqual(again.body, { done: count, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
     assert.deepEqual((await page(creds, 'tag=big')).tasks, []);
+  });
+});
+
+/*
+ * Listings by schedule and by flow key, with the runs of real schedules: the server's clock is a
+ * test clock, moved to just before each run's instant (within the lead, so the run is made on time)
+ * and then to the instant, so the run is sent and completes; the last run is left waiting.
+ */
+describe('GET /v1beta/queues?schedule=&flow=, and bulk actions by them', () => {
+  const MINUTE = 60_000;
+  const clock = new TestClock(Math.floor(Date.now() / MINUTE) * MINUTE + 10_000);
+  let server: TestServer;
+  let target: TargetServer;
+  let creds: Credentials;
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } });
+    target = await TargetServer.start(() => ({ status: 200 }));
+    creds = await server.client.register();
+  });
+  after(async () => {
+    await server?.close();
+    await target?.close();
+  });
+
+  const ids = async (query: string): Promise<string[]> => {
+    const res = await server.client.request<TaskListView>('GET', `/v1beta/queues?${query}`, { creds });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.tasks.map((t) => t.id);
+  };
+  const schedule = async (id: string): Promise<ScheduleView> => {
+    const res = await server.client.request<ScheduleView>('GET', `/v1beta/schedules/${id}`, { creds });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
+  };
+  const create = async (path: string, extra: Json = {}): Promise<ScheduleView> => {
+    const body = { cron: '* * * * *', overlap: 'allow', httpRequest: { url: target.url(path), method: 'POST' }, ...extra };
+    const res = await server.client.request<ScheduleView>('POST', '/v1beta/schedules', { creds, body });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  };
+
+  test("a schedule's runs, newest first, with the other filters and page by page; a flow key's tasks; bulk by both", async () => {
+    const nightly = await create('/nightly', { flowKey: 'nightly' });
+    const hourly = await create('/hourly');
+    const direct = (
+      await subscribeOk(server.client, creds, {
+        httpRequest: { url: target.url('/direct'), method: 'POST' },
+        config: { executionDelay: '1h' },
+        flowKey: 'nightly',
+      })
+    ).id;
+
+    // Three runs of each schedule: the first two sent and COMPLETED, the third waiting for its instant.
+    for (let run = 1; run <= 3; run++) {
+      const instant = (await schedule(nightly.id)).nextRunAt!;
+      clock.set(instant - 500);
+      server.server.scheduler.wake(instant);
+      await waitFor(
+        `run ${run} of both schedules`,
+        async () => (await schedule(nightly.id)).runs === run && (await schedule(hourly.id)).runs === run,
+      );
+      if (run === 3) break;
+      clock.set(instant);
+      await waitFor(`run ${run} COMPLETED`, async () => (await ids(`schedule=${nightly.id}&state=COMPLETED`)).length === run);
+    }
+    const runs = await ids(`schedule=${nightly.id}`);
+    assert.equal(runs.length, 3);
+    assert.deepEqual(runs, [...runs].sort().reverse(), 'newest first');
+    assert.equal(runs[0], (await schedule(nightly.id)).lastTaskId, 'the newest is the last run');
+    const listed = (await server.client.request<TaskListView>('GET', `/v1beta/queues?schedule=${nightly.id}`, { creds })).body.tasks;
+    assert.ok(
+      listed.every((t: TaskView) => t.scheduleId === nightly.id && t.flowKey === 'nightly'),
+      'every one a run of the schedule',
+    );
+    const hourlyRuns = await ids(`schedule=${hourly.id}`);
+    assert.equal(hourlyRuns.length, 3);
+    assert.ok(!hourlyRuns.some((id) => runs.includes(id)), "another schedule's runs are its own");
+    assert.deepEqual(await ids(`schedule=${UNKNOWN_ID}`), [], 'an unknown schedule has no runs');
+
+    // With the state filter, and with each other.
+    assert.deepEqual(await ids(`schedule=${nightly.id}&state=COMPLETED`), runs.slice(1));
+    assert.deepEqual(await ids(`state=RUNNING,PAUSED&schedule=${nightly.id}`), runs.slice(0, 1));
+    assert.deepEqual(await ids(`flow=nightly`), [...runs, direct], 'the runs and the task subscribed with the key, newest first');
+    assert.deepEqual(await ids(`flow=nightly&state=RUNNING`), [runs[0], direct]);
+    assert.deepEqual(await ids(`flow=nightly&schedule=${hourly.id}`), [], 'the other schedule gives its runs no flow key');
+    assert.deepEqual(await ids(`flow=night`), [], 'a flow key matches whole');
+
+    // Page by page from the cursor, the Link header keeping the filters.
+    for (const query of [`schedule=${nightly.id}`, 'flow=nightly', `schedule=${nightly.id}&flow=nightly&state=COMPLETED`]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let n = 0; n < 10; n++) {
+        const res: ApiResponse<TaskListView> = await server.client.request<TaskListView>(
+          'GET',
+          `/v1beta/queues?${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+          {
+            creds,
+          },
+        );
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        seen.push(...res.body.tasks.map((t) => t.id));
+        cursor = res.body.nextCursor;
+        if (cursor === null) break;
+        assert.equal(res.headers.get('link'), `</v1beta/queues?${query}&limit=1&cursor=${cursor}>; rel="next"`);
+      }
+      assert.deepEqual(seen, await ids(query), `${query}: every task once, in order`);
+    }
+
+    // Bulk actions take the same filters.
+    const bulk = (payload: Json): ReturnType<TestServer['client']['request']> =>
+      server.client.request('POST', '/v1beta/queues/bulk', { creds, body: payload });
+    let res = await bulk({ action: 'pause', filter: { schedule: nightly.id } });
+    assert.deepEqual(
+      res.body,
+      { done: 1, notFound: 0, notAllowed: 2, busy: 0, queueFull: 0 },
+      'the waiting run paused, the finished ones not',
+    );
+    assert.deepEqual(await ids(`schedule=${nightly.id}&state=PAUSED`), runs.slice(0, 1));
+    res = await bulk({ action: 'delete', filter: { flow: 'nightly', state: ['COMPLETED'] } });
+    assert.deepEqual(res.body, { done: 2, notFound: 0, notAllowed: 0, busy: 0, queueFull: 0 });
+    assert.deepEqual(await ids(`schedule=${nightly.id}`), runs.slice(0, 1), 'the deleted runs are no longer listed');
+    assert.deepEqual(await ids('flow=nightly'), [runs[0], direct]);
+    assert.equal((await ids(`schedule=${hourly.id}`)).length, 3, "the other schedule's runs untouched");
   });
 });

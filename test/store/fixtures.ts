@@ -27,7 +27,15 @@ export function newProject(overrides: Partial<Project> = {}): Project {
 export function subscribeAt(
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; request?: Uint8Array; hostTag?: string; tags?: string[]; flowKey?: string } = {},
+  options: {
+    now?: number;
+    config?: Partial<TaskConfig>;
+    request?: Uint8Array;
+    hostTag?: string;
+    tags?: string[];
+    flowKey?: string;
+    scheduleId?: string;
+  } = {},
 ): Transition {
   const id = newId(T0);
   const task = createTask(
@@ -40,6 +48,7 @@ export function subscribeAt(
       hostTag: options.hostTag ?? '',
       tags: options.tags ?? [],
       flowKey: options.flowKey ?? '',
+      scheduleId: options.scheduleId ?? '',
     },
     options.now ?? T0,
   );
@@ -56,7 +65,15 @@ export async function insertAt(
   store: TaskStore,
   projectId: string,
   execAt: number,
-  options: { now?: number; config?: Partial<TaskConfig>; limit?: number; hostTag?: string; tags?: string[]; flowKey?: string } = {},
+  options: {
+    now?: number;
+    config?: Partial<TaskConfig>;
+    limit?: number;
+    hostTag?: string;
+    tags?: string[];
+    flowKey?: string;
+    scheduleId?: string;
+  } = {},
 ): Promise<StoredTask> {
   const { task, entries } = subscribeAt(projectId, execAt, options);
   await store.insertTask(task, entries, options.limit ?? 1000);

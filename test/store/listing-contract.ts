@@ -110,14 +110,54 @@ export function describeListingContract(
       );
     });
 
+    test('filters: a schedule (its runs) and a flow key, alone, together and with the others; every page from a cursor', async () => {
+      const p = await project();
+      const other = await project();
+      const schedule = newId(T0);
+      const run1 = await insertAt(storeOf(), p, T0 + 1_000, { scheduleId: schedule, flowKey: 'nightly', tags: ['a'] });
+      const run2 = await succeed(storeOf(), await insertAt(storeOf(), p, T0 + 2_000, { scheduleId: schedule, hostTag: 'h1' }), T0 + 2_000);
+      const run3 = await insertAt(storeOf(), p, T0 + 3_000, { scheduleId: schedule, flowKey: 'nightly', hostTag: 'h1' });
+      const keyed = await insertAt(storeOf(), p, T0 + 4_000, { flowKey: 'nightly', tags: ['a'] });
+      const otherKey = await insertAt(storeOf(), p, T0 + 5_000, { flowKey: 'nightly.2', scheduleId: newId(T0) });
+      await insertAt(storeOf(), p, T0 + 6_000, { tags: ['a'], hostTag: 'h1' });
+      await insertAt(storeOf(), other, T0 + 1_000, { scheduleId: schedule, flowKey: 'nightly' });
+      const list = async (query: Omit<TaskQuery, 'limit'>): Promise<string[]> => (await allPages(p, query, 1)).ids;
+
+      assert.deepEqual(await list({ scheduleId: schedule }), newestFirst([run1, run2, run3]), "the schedule's runs, one a page");
+      assert.deepEqual(await list({ flowKey: 'nightly' }), newestFirst([run1, run3, keyed]), 'a flow key matches whole');
+      assert.deepEqual(await list({ flowKey: 'nightly.2' }), [otherKey.id]);
+      assert.deepEqual(await list({ scheduleId: newId(T0) }), [], 'a schedule with no runs');
+      assert.deepEqual(await list({ scheduleId: schedule, flowKey: 'nightly' }), newestFirst([run1, run3]));
+      assert.deepEqual(await list({ scheduleId: schedule, states: ['COMPLETED'] }), [run2.id]);
+      assert.deepEqual(await list({ scheduleId: schedule, states: ['RUNNING'] }), newestFirst([run1, run3]));
+      assert.deepEqual(await list({ scheduleId: schedule, tag: 'a' }), [run1.id]);
+      assert.deepEqual(await list({ flowKey: 'nightly', tag: 'a' }), newestFirst([run1, keyed]));
+      assert.deepEqual(await list({ flowKey: 'nightly', hostTag: 'h1' }), [run3.id]);
+      assert.deepEqual(
+        await list({ scheduleId: schedule, hostTag: 'h1', nextFrom: T0 }),
+        [run3.id],
+        'a finished run has no next execution',
+      );
+      const [newest] = newestFirst([run1, run2, run3]);
+      assert.deepEqual(await list({ scheduleId: schedule, below: newest }), newestFirst([run1, run2, run3]).slice(1), 'from a cursor on');
+    });
+
     test('follows writes: a new state moves a task between state filters; a deleted task leaves every listing', async () => {
       const p = await project();
-      const task = await insertAt(storeOf(), p, T0 + 1_000, { tags: ['t'], hostTag: 'h' });
+      const schedule = newId(T0);
+      const task = await insertAt(storeOf(), p, T0 + 1_000, { tags: ['t'], hostTag: 'h', scheduleId: schedule, flowKey: 'f' });
       const done = await succeed(storeOf(), task, T0 + 1_000);
       assert.deepEqual(await allPages(p, { states: ['RUNNING'] }, 10), { ids: [], sizes: [0] });
       assert.deepEqual((await allPages(p, { states: ['COMPLETED'] }, 10)).ids, [task.id]);
       assert.equal(await storeOf().deleteTask(done), true);
-      for (const query of [{}, { states: ['COMPLETED' as const] }, { tag: 't' }, { hostTag: 'h' }]) {
+      for (const query of [
+        {},
+        { states: ['COMPLETED' as const] },
+        { tag: 't' },
+        { hostTag: 'h' },
+        { scheduleId: schedule },
+        { flowKey: 'f' },
+      ]) {
         assert.deepEqual((await allPages(p, query, 10)).ids, [], JSON.stringify(query));
       }
     });

@@ -123,6 +123,26 @@ describe('redis specifics', () => {
     });
   });
 
+  test("a task joins its schedule's and its flow key's listing indexes when inserted and leaves them when deleted", async () => {
+    await withRaw(async (store, raw) => {
+      const prefix = `t${process.pid}.${counter}:`;
+      const project = newProject();
+      await store.insertProject(project);
+      const scheduleId = newId(T0);
+      const run = await insertAt(store, project.id, T0, { scheduleId, flowKey: 'k.1' });
+      const plain = await insertAt(store, project.id, T0);
+      const bySchedule = `${prefix}list:${project.id}:schedule:${scheduleId}`;
+      const byFlow = `${prefix}list:${project.id}:flow:k.1`;
+      await raw.select(1);
+      assert.deepEqual(await raw.zrange(bySchedule, '0', '-1'), [run.id], 'a task without a schedule is in none');
+      assert.deepEqual(await raw.zrange(byFlow, '0', '-1'), [run.id]);
+      assert.equal(await store.deleteTask(await cancel(store, run, T0)), true);
+      assert.equal(await store.deleteTask(await cancel(store, plain, T0)), true);
+      await raw.select(1);
+      assert.equal(await raw.exists(bySchedule, byFlow), 0, 'the delete took it out of both, without a listing');
+    });
+  });
+
   test("a task's attempt log expires with the task once it finishes", async () => {
     await withRaw(async (store, raw) => {
       const prefix = `t${process.pid}.${counter}:`;

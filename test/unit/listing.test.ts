@@ -40,6 +40,26 @@ describe('listing query', () => {
     for (const bad of ['http://a.example', 'a.example:80', 'a.example/x', 'a b', '']) assert.equal(normaliseHost(bad), null, bad);
   });
 
+  test('a schedule is an id, a flow key as a subscribe takes it; both pass through as they are', () => {
+    const schedule = newId(Date.UTC(2026, 0, 1));
+    assert.deepEqual(listingQuery({ schedule, flow: 'a.b:c_d-1' }), { scheduleId: schedule, flowKey: 'a.b:c_d-1', limit: 100 });
+    for (const [name, value] of [
+      ['schedule', schedule.toLowerCase()],
+      ['schedule', `${schedule}0`],
+      ['schedule', ''],
+      ['flow', '-x'],
+      ['flow', 'a b'],
+      ['flow', 'f'.repeat(65)],
+      ['flow', ''],
+    ] as const) {
+      assert.throws(
+        () => listingQuery({ [name]: value }),
+        (error: unknown) => isAppError(error) && error.code === 'VALIDATION_FAILED' && error.issues[0]?.field === `querystring.${name}`,
+        `${name}=${value}`,
+      );
+    }
+  });
+
   test('every bad parameter at once', () => {
     try {
       listingQuery({ state: 'NOPE', limit: '0', nextFrom: '-1', cursor: '!' });

@@ -392,6 +392,10 @@ export type ListTasksQuery = {
   tag?: string;
   /** The target host name, matched exactly (case-insensitive) */
   host?: string;
+  /** A schedule's id: the tasks its runs made */
+  schedule?: string;
+  /** A flow key the tasks carry */
+  flow?: string;
   /** Created at or after (epoch ms) */
   createdFrom?: string;
   /** Created before (epoch ms) */
@@ -422,6 +426,10 @@ export type BulkBody = {
     /** 1-40 characters: a letter or digit first, then letters, digits, . _ : - */
     tag?: string;
     host?: string;
+    /** A schedule's id: the tasks its runs made */
+    schedule?: string;
+    /** 1-64 characters: a letter or digit first, then letters, digits, . _ : - */
+    flow?: string;
   };
 };
 

@@ -155,7 +155,16 @@ const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
 const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken', 'flowKey'];
 
 /** What a listing checks its conditions on, and what a delete reads to leave the listing indexes. */
-const LIST_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'state', 'hostTag', 'tags', 'execAt'];
+const LIST_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [
+  VERSION_FIELD,
+  'projectId',
+  'state',
+  'hostTag',
+  'tags',
+  'execAt',
+  'scheduleId',
+  'flowKey',
+];
 
 export function luaFieldTable(): string {
   const quote = (name: string): string => `'${name}'`;

@@ -352,6 +352,8 @@ export class RedisStore implements TaskStore {
       query.nextTo ?? '',
       query.hostTag ?? '',
       query.tag ?? '',
+      query.scheduleId ?? '',
+      query.flowKey ?? '',
       query.states?.length ?? 0,
       ...(query.states ?? []),
     ];

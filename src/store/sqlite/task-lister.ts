@@ -4,8 +4,9 @@ import { TASK_SELECT, type TaskRow, idOf } from './rows.js';
 
 /*
  * Listings (TaskStore.listTasks) on SQLite. A page is driven by one index range, newest id first
- * from the cursor on (migrations 008 and 009): the tag's rows of task_tags when a tag is asked for,
- * else the host's, else one range per state asked for (merged), else the project's. The conditions
+ * from the cursor on (migrations 008, 009 and 016): the schedule's when a schedule is asked for,
+ * else the tag's rows of task_tags, else the flow key's, else the host's, else one range per state
+ * asked for (merged), else the project's. The conditions
  * that index does not cover are checked on the rows it leads to, at most LIST_SCAN of them a page;
  * a page that runs out of them before it is full answers where it stopped as its next cursor.
  * Statements are built per shape of query (which conditions are present) and kept.
@@ -29,21 +30,33 @@ export function listingConnection(path: string): Database.Database {
   return db;
 }
 
-type Driver = 'tag' | 'host' | 'states' | 'project';
+type Driver = 'schedule' | 'tag' | 'flow' | 'host' | 'states' | 'project';
 
 interface Shape {
   driver: Driver;
   states: number;
   below: boolean;
   atLeast: boolean;
-  residual: { states: boolean; host: boolean; next: boolean; nextFrom: boolean; nextTo: boolean };
+  residual: { states: boolean; tag: boolean; flow: boolean; host: boolean; next: boolean; nextFrom: boolean; nextTo: boolean };
 }
 
 type Params = Record<string, string | number>;
 
 function shapeOf(query: TaskQuery): Shape {
   const states = query.states?.length ?? 0;
-  const driver: Driver = query.tag !== undefined ? 'tag' : query.hostTag !== undefined ? 'host' : states > 0 ? 'states' : 'project';
+  // The narrowest index first: a schedule's runs, then a tag's, a flow key's, a host's tasks.
+  const driver: Driver =
+    query.scheduleId !== undefined
+      ? 'schedule'
+      : query.tag !== undefined
+        ? 'tag'
+        : query.flowKey !== undefined
+          ? 'flow'
+          : query.hostTag !== undefined
+            ? 'host'
+            : states > 0
+              ? 'states'
+              : 'project';
   const nextFrom = query.nextFrom !== undefined;
   const nextTo = query.nextTo !== undefined;
   return {
@@ -53,6 +66,8 @@ function shapeOf(query: TaskQuery): Shape {
     atLeast: query.atLeast !== undefined,
     residual: {
       states: states > 0 && driver !== 'states',
+      tag: query.tag !== undefined && driver !== 'tag',
+      flow: query.flowKey !== undefined && driver !== 'flow',
       host: query.hostTag !== undefined && driver !== 'host',
       next: nextFrom || nextTo,
       nextFrom,
@@ -66,8 +81,13 @@ function driverSql(shape: Shape): string {
   const bounds = `${shape.below ? ' AND id < @below' : ''}${shape.atLeast ? ' AND id >= @atLeast' : ''}`;
   const range = (from: string, where: string): string => `SELECT rid, id FROM ${from} WHERE ${where}${bounds} ORDER BY id DESC LIMIT @scan`;
   switch (shape.driver) {
+    // The partial indexes (016) hold no '' value: the condition says so, or SQLite cannot use them.
+    case 'schedule':
+      return range('tasks INDEXED BY tasks_project_schedule', "project_id = @project AND schedule_id = @schedule AND schedule_id <> ''");
     case 'tag':
       return range('task_tags', 'project_id = @project AND tag = @tag');
+    case 'flow':
+      return range('tasks INDEXED BY tasks_project_flow', "project_id = @project AND flow_key = @flow AND flow_key <> ''");
     case 'host':
       return range('tasks INDEXED BY tasks_project_host', 'project_id = @project AND host_tag = @host');
     case 'project':
@@ -84,6 +104,8 @@ function driverSql(shape: Shape): string {
 function residualSql(shape: Shape): string {
   const where: string[] = [];
   if (shape.residual.states) where.push(`t.state IN (${Array.from({ length: shape.states }, (_, i) => `@s${i}`).join(', ')})`);
+  if (shape.residual.tag) where.push('EXISTS (SELECT 1 FROM task_tags g WHERE g.project_id = @project AND g.tag = @tag AND g.id = t.id)');
+  if (shape.residual.flow) where.push('t.flow_key = @flow');
   if (shape.residual.host) where.push('t.host_tag = @host');
   if (shape.residual.next) where.push('t.exec_at > 0');
   if (shape.residual.nextFrom) where.push('t.exec_at >= @nextFrom');
@@ -92,7 +114,8 @@ function residualSql(shape: Shape): string {
 }
 
 function hasResidual(shape: Shape): boolean {
-  return shape.residual.states || shape.residual.host || shape.residual.next;
+  const { states, tag, flow, host, next } = shape.residual;
+  return states || tag || flow || host || next;
 }
 
 export class TaskLister {
@@ -119,6 +142,8 @@ export class TaskLister {
     if (query.atLeast !== undefined) params.atLeast = query.atLeast;
     if (query.tag !== undefined) params.tag = query.tag;
     if (query.hostTag !== undefined) params.host = query.hostTag;
+    if (query.scheduleId !== undefined) params.schedule = query.scheduleId;
+    if (query.flowKey !== undefined) params.flow = query.flowKey;
     query.states?.forEach((state, i) => (params[`s${i}`] = state));
     if (query.nextFrom !== undefined) params.nextFrom = query.nextFrom;
     if (query.nextTo !== undefined) params.nextTo = query.nextTo;

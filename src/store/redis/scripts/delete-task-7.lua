@@ -9,7 +9,9 @@
 redis.call('SELECT', 1)
 if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then return RESULT.STALE end
 local v = redis.call('HMGET', KEYS[2], unpack(LIST_FIELDS))
-for _, listed in ipairs(listKeysOf(ARGV[4], v[LIST_AT.projectId], v[LIST_AT.state], v[LIST_AT.hostTag], v[LIST_AT.tags])) do redis.call('ZREM', listed, ARGV[3]) end
+for _, listed in ipairs(listKeysOf(ARGV[4], v[LIST_AT.projectId], function(name) return v[LIST_AT[name]] end)) do
+  redis.call('ZREM', listed, ARGV[3])
+end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[3])

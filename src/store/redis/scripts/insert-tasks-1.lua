@@ -124,11 +124,9 @@ for t, task in ipairs(tasks) do
         redis.call('ZADD', prefix .. 'schedule:due', schedule.due, schedule.id)
       end
     end
-    local state = pairValue(task.fields, task.fieldCount, 'state')
-    local hostTag = pairValue(task.fields, task.fieldCount, 'hostTag')
-    local tags = pairValue(task.fields, task.fieldCount, 'tags')
-    for _, listed in ipairs(listKeysOf(prefix, task.project, state, hostTag, tags)) do redis.call('ZADD', listed, 0, task.id) end
-    local flowKey = pairValue(task.fields, task.fieldCount, 'flowKey')
+    local function field(name) return pairValue(task.fields, task.fieldCount, name) end
+    for _, listed in ipairs(listKeysOf(prefix, task.project, field)) do redis.call('ZADD', listed, 0, task.id) end
+    local flowKey = field('flowKey')
     if flowKey then
       local order = redis.call('INCR', prefix .. 'flow-seq')
       redis.call('ZADD', prefix .. 'flow:' .. task.project .. ':' .. flowKey .. ':active', order, task.id)

@@ -1,6 +1,7 @@
 -- list-tasks: a page of a project's tasks, newest first (TaskStore.listTasks). The page is driven by
--- the listing indexes (prelude.lua): the tag's when a tag is asked for, else the host's, else one
--- per state asked for (merged by id), else the project's; read by lex range, newest id first, from
+-- the listing indexes (prelude.lua): the schedule's when a schedule is asked for, else the tag's,
+-- else the flow key's, else the host's, else one per state asked for (merged by id), else the
+-- project's; read by lex range, newest id first, from
 -- the cursor on. Every condition is checked on the task record itself (so an index entry that is no
 -- longer true costs a read, never a wrong answer); an entry whose record expired is dropped from the
 -- index it was read from. At most `scan` entries are read: a page that runs out of them before it
@@ -9,13 +10,13 @@
 -- config keys from the ids (<prefix>config:<id>, db 2).
 -- ARGV, read in order: key prefix; project id; below (ids under it only, '' none); at least (ids at
 --   or above it only, '' none); limit; scan (most entries read); next from ('' none); next to ('' none);
---   host tag ('' any); tag ('' any); a list of states (none: any).
+--   host tag ('' any); tag ('' any); schedule id ('' any); flow key ('' any); a list of states (none: any).
 -- Returns { next cursor ('' none), then for each task: its id, its hash (flat field/value list), its
 --   config JSON }.
 local take, list = reader(1)
 local prefix, project, below, atLeast = take(), take(), take(), take()
 local limit, scan = tonumber(take()), tonumber(take())
-local nextFrom, nextTo, hostTag, tag = take(), take(), take(), take()
+local nextFrom, nextTo, hostTag, tag, scheduleId, flowKey = take(), take(), take(), take(), take(), take()
 local sFirst, sCount = list()
 local states = {}
 for i = sFirst, sFirst + sCount - 1 do states[ARGV[i]] = true end
@@ -27,8 +28,12 @@ local drivers = {}
 local function drive(key)
   drivers[#drivers + 1] = { key = key, buf = {}, pos = 1, max = below ~= '' and ('(' .. below) or '+', done = false }
 end
-if tag ~= '' then
+if scheduleId ~= '' then
+  drive(listKey(prefix, project, 'schedule', scheduleId))
+elseif tag ~= '' then
   drive(listKey(prefix, project, 'tag', tag))
+elseif flowKey ~= '' then
+  drive(listKey(prefix, project, 'flow', flowKey))
 elseif hostTag ~= '' then
   drive(listKey(prefix, project, 'host', hostTag))
 elseif sCount > 0 then
@@ -50,6 +55,8 @@ local function matches(v)
   if v[LIST_AT.projectId] ~= project then return false end
   if sCount > 0 and not states[v[LIST_AT.state]] then return false end
   if hostTag ~= '' and v[LIST_AT.hostTag] ~= hostTag then return false end
+  if scheduleId ~= '' and v[LIST_AT.scheduleId] ~= scheduleId then return false end
+  if flowKey ~= '' and v[LIST_AT.flowKey] ~= flowKey then return false end
   if tag ~= '' and not string.find(' ' .. (v[LIST_AT.tags] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
   if byNext then
     local execAt = tonumber(v[LIST_AT.execAt] or '0') or 0

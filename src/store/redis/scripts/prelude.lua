@@ -55,19 +55,27 @@ end
 -- The listing indexes of a project (db 1; TaskStore.listTasks, list-tasks-0.lua): sorted sets whose
 -- members are task ids, all with score 0, so they sort by id (creation order) and are read by lex
 -- range from a cursor. One holds all the project's tasks, one per state, one per target host (by its
--- digest) and one per tag. Entries of a task whose record expired are dropped by the listings that
--- meet them.
+-- digest), one per tag, one per schedule (its runs) and one per flow key. Entries of a task whose
+-- record expired are dropped by the listings that meet them.
 local function listKey(prefix, project, kind, value)
   if kind == nil then return prefix .. 'list:' .. project end
   return prefix .. 'list:' .. project .. ':' .. kind .. ':' .. value
 end
 
--- Every listing index a task belongs to (db 1 selected); tags is the stored field (space-separated).
-local function listKeysOf(prefix, project, state, hostTag, tags)
-  local keys = { listKey(prefix, project), listKey(prefix, project, 'state', state) }
-  if hostTag and hostTag ~= '' then keys[#keys + 1] = listKey(prefix, project, 'host', hostTag) end
+-- Every listing index a task belongs to (db 1 selected), from its stored fields (`field(name)`
+-- answers one, nil or false when the hash holds none): tags is space-separated. Only the state may
+-- change after the insert (replace-tasks-1.lua moves the task between state indexes).
+local function listKeysOf(prefix, project, field)
+  local keys = { listKey(prefix, project), listKey(prefix, project, 'state', field('state')) }
+  local function add(kind, value)
+    if value and value ~= '' then keys[#keys + 1] = listKey(prefix, project, kind, value) end
+  end
+  add('host', field('hostTag'))
+  add('schedule', field('scheduleId'))
+  add('flow', field('flowKey'))
+  local tags = field('tags')
   if tags and tags ~= '' then
-    for tag in string.gmatch(tags, '%S+') do keys[#keys + 1] = listKey(prefix, project, 'tag', tag) end
+    for tag in string.gmatch(tags, '%S+') do add('tag', tag) end
   end
   return keys
 end
