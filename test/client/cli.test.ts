@@ -281,6 +281,22 @@ describe('the kuueri-tasks CLI against a real server', { concurrency: true }, ()
     const states = await okJson<{ tasks: unknown[] }>(['list', '--state', 'RUNNING,PAUSED', '--created-from', '0'], own);
     assert.equal(states.tasks.length, 5);
     assert.equal(await ok(['list', '--tag', 'none'], own), 'no tasks\n');
+
+    const keyed = await server.client.subscribe(own, {
+      httpRequest: { url: target.url('/list'), method: 'POST' },
+      config: { executionDelay: '1h' },
+      flowKey: 'k.1',
+    });
+    assert.equal(keyed.status, 201, JSON.stringify(keyed.body));
+    const byFlow = await okJson<{ tasks: Array<{ id: string }> }>(['list', '--flow', 'k.1', '--state', 'running'], own);
+    assert.deepEqual(
+      byFlow.tasks.map((t) => t.id),
+      [keyed.body.id],
+    );
+    assert.equal(await ok(['list', '--schedule', '01KB0000000000000000000000'], own), 'no tasks\n');
+    const badSchedule = await cli(['list', '--schedule', 'nope'], { env: envOf(own) });
+    assert.equal(badSchedule.status, 1);
+    assert.match(badSchedule.stderr, /VALIDATION_FAILED \(400\)/);
   });
 
   test('settings: the environment wins over the config file, --server over both; the default file is under HOME', async () => {

@@ -161,6 +161,37 @@ describe('the typed client against a real server', () => {
     assert.deepEqual((await own.listTasks({ createdTo: 1 })).tasks, []);
   });
 
+  test('listTasks and iterateTasks by schedule (its runs) and by flow key; bulk by them', async () => {
+    const project = await anonymous.register(newEmail());
+    const own = anonymous.withCredentials(project.id, project.token);
+    const keyed = (await own.subscribe({ ...task(), flowKey: 'k.1' })).id;
+    await own.subscribe({ ...task(), flowKey: 'k.2' });
+    const schedule = await own.createSchedule({
+      cron: '* * * * * *',
+      httpRequest: { url: target.url('/run'), method: 'POST' },
+      flowKey: 'k.1',
+    });
+    const run = await waitFor('a run', async () => (await own.getSchedule(schedule.id)).lastTaskId);
+    await own.pauseSchedule(schedule.id);
+    const runs = (await own.listTasks({ schedule: schedule.id })).tasks;
+    assert.ok(runs.length >= 1 && runs.some((t) => t.id === run), JSON.stringify(runs));
+    assert.ok(runs.every((t) => t.scheduleId === schedule.id));
+    const walked: string[] = [];
+    for await (const found of own.iterateTasks({ flow: 'k.1', pageSize: 1 })) walked.push(found.id);
+    assert.deepEqual(walked, [...runs.map((t) => t.id), keyed], 'the runs, newest first, then the task subscribed with the key');
+    assert.deepEqual((await own.listTasks({ schedule: schedule.id, flow: 'k.2' })).tasks, []);
+    await rejectsWith(own.listTasks({ schedule: 'not-an-id' }), 400, 'VALIDATION_FAILED');
+    await rejectsWith(own.listTasks({ flow: 'no spaces' }), 400, 'VALIDATION_FAILED');
+    await waitFor('the runs sent', async () => (await own.listTasks({ schedule: schedule.id, state: 'RUNNING' })).tasks.length === 0);
+    const deleted = await own.bulk({ action: 'delete', filter: { schedule: schedule.id } });
+    assert.equal(deleted.done, runs.length);
+    assert.deepEqual(
+      (await own.listTasks({ flow: 'k.1' })).tasks.map((t) => t.id),
+      [keyed],
+    );
+    await own.deleteSchedule(schedule.id);
+  });
+
   test('timeline pages follow the Link header; iterateTimeline walks them all', async () => {
     const queued = await client.subscribe(task());
     for (let i = 0; i < 3; i++) {
@@ -355,6 +386,7 @@ describe('the typed client against a real server', () => {
       await spy.register('x@example.com');
       await spy.info();
       await spy.listTasks({ state: ['RUNNING', 'PAUSED'], tag: 't', limit: 5 });
+      await spy.listTasks({ schedule: 'S1', flow: 'f:1' });
       const seen = recorder.requests.map((r) => [
         r.method,
         r.url,
@@ -366,6 +398,7 @@ describe('the typed client against a real server', () => {
         ['POST', '/prefix/v1beta/register', '-', '-'],
         ['GET', '/prefix/v1beta/info', 'Bearer kt_secret', 'p1'],
         ['GET', '/prefix/v1beta/queues?state=RUNNING%2CPAUSED&tag=t&limit=5', 'Bearer kt_secret', 'p1'],
+        ['GET', '/prefix/v1beta/queues?schedule=S1&flow=f%3A1', 'Bearer kt_secret', 'p1'],
       ]);
       assert.equal(OPERATIONS.register.auth, false);
       assert.equal(OPERATIONS.subscribe.auth, true);

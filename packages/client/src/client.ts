@@ -91,6 +91,10 @@ export interface TaskFilter {
   tag?: string;
   /** The target's host name or IP address, matched exactly (case-insensitive). */
   host?: string;
+  /** The runs of this schedule (its id): the tasks whose `scheduleId` it is. */
+  schedule?: string;
+  /** The tasks with this flow key. */
+  flow?: string;
   createdFrom?: number | Date;
   createdTo?: number | Date;
   /** Next execution at or after; paused and finished tasks have none and never match. */
@@ -449,6 +453,8 @@ function filterQuery(filter: TaskFilter): ListTasksQuery {
     state,
     tag: filter.tag,
     host: filter.host,
+    schedule: filter.schedule,
+    flow: filter.flow,
     createdFrom: epochMs(filter.createdFrom),
     createdTo: epochMs(filter.createdTo),
     nextFrom: epochMs(filter.nextFrom),
