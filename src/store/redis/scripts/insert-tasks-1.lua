@@ -98,6 +98,9 @@ for t, task in ipairs(tasks) do
   end
 end
 
+-- The fields of a task that the listing and flow indexes read (listKeysOf and below).
+local INDEXED_FIELDS = { state = true, hostTag = true, scheduleId = true, flowKey = true, tags = true }
+
 -- Writes, database by database.
 for project, n in pairs(added) do
   if n > 0 then redis.call('HINCRBY', prefix .. 'project:' .. project, 'active', n) end
@@ -124,9 +127,14 @@ for t, task in ipairs(tasks) do
         redis.call('ZADD', prefix .. 'schedule:due', schedule.due, schedule.id)
       end
     end
-    local function field(name) return pairValue(task.fields, task.fieldCount, name) end
+    -- The fields the indexes read, in one pass over the task's pairs rather than one per field.
+    local indexed = {}
+    for i = task.fields, task.fields + task.fieldCount - 2, 2 do
+      if INDEXED_FIELDS[ARGV[i]] then indexed[ARGV[i]] = ARGV[i + 1] end
+    end
+    local function field(name) return indexed[name] end
     for _, listed in ipairs(listKeysOf(prefix, task.project, field)) do redis.call('ZADD', listed, 0, task.id) end
-    local flowKey = field('flowKey')
+    local flowKey = indexed.flowKey
     if flowKey then
       local order = redis.call('INCR', prefix .. 'flow-seq')
       redis.call('ZADD', prefix .. 'flow:' .. task.project .. ':' .. flowKey .. ':active', order, task.id)
