@@ -251,12 +251,20 @@ export class Dispatcher {
   /** Starts claimed tasks while slots are free, earliest claimed first, skipping those whose project or host has its share of slots. */
   private startReady(): void {
     let i = 0;
+    // The project and host of the latest task found without a slot: launching others only fills
+    // groups, so the tasks after it of the same pair wait too, without looking their groups up
+    // (one project's tasks fill the ready queue while it holds its share).
+    let blocked: StoredTask | null = null;
     while (this.inFlight.size < this.options.concurrency && i < this.ready.length) {
       const task = this.ready[i]!;
-      if (this.hasSlotFor(task)) {
+      if (blocked !== null && task.projectId === blocked.projectId && task.hostTag === blocked.hostTag) i++;
+      else if (this.hasSlotFor(task)) {
         this.ready.splice(i, 1);
         this.launch(task);
-      } else i++;
+      } else {
+        blocked = task;
+        i++;
+      }
     }
   }
 
