@@ -306,6 +306,13 @@ export const SETTINGS = {
     default: 1_250,
     doc: "How far ahead of its instant a schedule's run becomes a task (executing at the instant): the dispatcher's own timer then sends it on time.",
   }),
+  scheduleLimit: setting({
+    key: 'SERVICE.SCHEDULES.MAX_PER_PROJECT',
+    env: 'TASKS_SCHEDULE_LIMIT',
+    parse: int(1, 1_000_000),
+    default: 1_000,
+    doc: 'Most schedules one project may hold (paused ones count); creating one more answers 409 SCHEDULES_FULL.',
+  }),
   scheduleCatchUpMax: setting({
     key: 'SERVICE.SCHEDULES.CATCH_UP_MAX',
     env: 'TASKS_SCHEDULE_CATCH_UP_MAX',

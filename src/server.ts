@@ -60,6 +60,7 @@ export function appDeps(
     level: config.level,
     inbox: inboxEnabled(config),
     queueLimit: config.queueLimit,
+    scheduleLimit: config.scheduleLimit,
     bodyLimit: config.maxBodyLength,
     batchBodyLimit: config.maxBatchBodyLength,
     trustedProxies: config.trustProxy,

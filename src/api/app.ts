@@ -61,6 +61,8 @@ export interface AppDeps {
   /** Whether the inbox routes answer (config.ts inboxEnabled); off, they answer 404. */
   inbox: boolean;
   queueLimit: number;
+  /** Most schedules a project may hold. */
+  scheduleLimit: number;
   bodyLimit: number;
   /** The body limit of POST /v1beta/subscribe/batch, which carries up to 1,000 subscribe bodies. */
   batchBodyLimit: number;
@@ -153,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     level: deps.level,
     inbox: deps.inbox,
     queueLimit: deps.queueLimit,
+    scheduleLimit: deps.scheduleLimit,
     metrics: deps.metrics,
     signer: deps.signer,
     circuits: deps.circuits,

@@ -41,6 +41,7 @@ export interface RouteContext {
   /** Whether the inbox routes answer. */
   inbox: boolean;
   queueLimit: number;
+  scheduleLimit: number;
   /** Where subscribes are counted. */
   metrics: Pick<ServiceMetrics, 'subscribed'>;
   signer: Pick<DeliverySigner, 'forget'>;

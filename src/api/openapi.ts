@@ -204,8 +204,8 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Create a schedule: a task of this request at every instant of a cron expression, in a time zone',
     tag: 'schedules',
     description:
-      "Each run becomes a task of its own (with `scheduleId` and a `Schedule` timeline entry), made shortly before its instant and counted against the queue limit. The request and config are judged as a subscribe's, less the fields that set a time (executionDelay, executionAt, retryAt, repeatAt).",
-    errors: ['VALIDATION_FAILED'],
+      "Each run becomes a task of its own (with `scheduleId` and a `Schedule` timeline entry), made shortly before its instant and counted against the queue limit. The request and config are judged as a subscribe's, less the fields that set a time (executionDelay, executionAt, retryAt, repeatAt). A project holds at most `SERVICE.SCHEDULES.MAX_PER_PROJECT` schedules.",
+    errors: ['VALIDATION_FAILED', 'SCHEDULES_FULL'],
     bodyExample: {
       cron: '0 9 * * 1-5',
       timezone: 'Europe/Berlin',

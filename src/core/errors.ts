@@ -35,6 +35,10 @@ export const ERROR_REGISTRY = {
   SCHEDULE_STATE_CONFLICT: { status: 409, message: 'The schedule is not in a state that allows this' },
   SCHEDULE_BUSY: { status: 409, message: 'The schedule kept changing while this request tried to change it; try again' },
   FLOW_KEYS_FULL: { status: 409, message: 'The project holds limits for as many flow keys as it may; delete one first' },
+  SCHEDULES_FULL: {
+    status: 409,
+    message: 'The project holds as many schedules as it may (SERVICE.SCHEDULES.MAX_PER_PROJECT); delete one first',
+  },
   TASK_NOT_REPLAYABLE: { status: 409, message: 'Only a task that ended ERROR or EXCEEDED can be replayed' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,

@@ -421,7 +421,8 @@ export interface TaskStore {
   // Schedules (core/schedule.ts). A schedule is due at its nextRunAt while ACTIVE (scheduleDueAt).
 
   /** Inserts a new schedule (version 1). The project must exist. */
-  insertSchedule(schedule: Schedule): Promise<void>;
+  /** Stores a new schedule; false (nothing written) when its project holds `limit` schedules already. */
+  insertSchedule(schedule: Schedule, limit: number): Promise<boolean>;
   findSchedule(projectId: string, id: string): Promise<StoredSchedule | null>;
   /** A page of the project's schedules, newest first (by id); other projects' never show. */
   listSchedules(projectId: string, query: ScheduleQuery): Promise<ScheduleList>;

@@ -215,3 +215,24 @@ describe('schedules across a restart', () => {
     }
   });
 });
+
+test('a project holds at most SERVICE.SCHEDULES.MAX_PER_PROJECT schedules; deleting one makes room', async () => {
+  const server = await startTestServer({ env: { TASKS_SCHEDULE_LIMIT: '2' } });
+  try {
+    const [creds, other] = [await server.client.register(), await server.client.register()];
+    const body = { cron: '0 0 1 1 *', httpRequest: { url: 'https://example.com/yearly', method: 'POST' } };
+    const post = (as: Credentials): ReturnType<typeof server.client.request<ScheduleView>> =>
+      server.client.request<ScheduleView>('POST', '/v1beta/schedules', { creds: as, body });
+    const first = await post(creds);
+    assert.equal(first.status, 201);
+    assert.equal((await post(creds)).status, 201);
+    assertError(await post(creds), 409, 'SCHEDULES_FULL', /as many schedules/);
+    assert.equal((await post(other)).status, 201, "another project's schedules are its own");
+    const listed = await server.client.request<{ schedules: ScheduleView[] }>('GET', '/v1beta/schedules', { creds });
+    assert.equal(listed.body.schedules.length, 2, 'the refused one was not stored');
+    assert.equal((await server.client.request('DELETE', `/v1beta/schedules/${first.body.id}`, { creds })).status, 200);
+    assert.equal((await post(creds)).status, 201);
+  } finally {
+    await server.close();
+  }
+});

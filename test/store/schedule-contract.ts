@@ -7,6 +7,9 @@ import type { TaskStore } from '../../src/store/task-store.js';
 import { must } from '../helpers/must.js';
 import { T0, newProject, subscribeAt } from './fixtures.js';
 
+/** A project's most schedules in these tests but the one about the limit. */
+const SCHEDULE_LIMIT = 1_000;
+
 /** A schedule due at `nextRunAt`, with every field unlike a default, so a field an adapter drops shows. */
 function newSchedule(projectId: string, nextRunAt: number, fields: Partial<Schedule> = {}): Schedule {
   return {
@@ -63,11 +66,25 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
       const owner = await project();
       const other = await project();
       const schedule = newSchedule(owner, T0 + 5_000);
-      await store.insertSchedule(schedule);
+      await store.insertSchedule(schedule, SCHEDULE_LIMIT);
       const found = await store.findSchedule(owner, schedule.id);
       assert.deepEqual(plain(found), plain({ ...schedule, version: 1 }));
       assert.equal(await store.findSchedule(other, schedule.id), null);
       assert.equal(await store.findSchedule(owner, newId(T0)), null);
+    });
+
+    test('insertSchedule writes nothing and answers false once the project holds its limit; deleting one makes room', async () => {
+      const owner = await project();
+      const other = await project();
+      const held = [newSchedule(owner, T0 + 5_000), newSchedule(owner, T0 + 6_000)];
+      for (const schedule of held) assert.equal(await store.insertSchedule(schedule, 2), true);
+      const refused = newSchedule(owner, T0 + 7_000);
+      assert.equal(await store.insertSchedule(refused, 2), false);
+      assert.equal(await store.findSchedule(owner, refused.id), null, 'nothing written');
+      assert.equal(await store.insertSchedule(newSchedule(other, T0 + 7_000), 2), true, 'another project counts its own');
+      assert.equal(await store.deleteSchedule(must(await store.findSchedule(owner, held[0]!.id), 'a schedule')), true);
+      assert.equal(await store.insertSchedule(refused, 2), true);
+      assert.equal((await store.listSchedules(owner, { limit: 10 })).schedules.length, 2);
     });
 
     test('listSchedules pages newest first, and only the project’s own', async () => {
@@ -76,10 +93,10 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         const s = newSchedule(owner, T0 + 5_000, { id: newId(T0 + i) });
-        await store.insertSchedule(s);
+        await store.insertSchedule(s, SCHEDULE_LIMIT);
         ids.push(s.id);
       }
-      await store.insertSchedule(newSchedule(other, T0 + 5_000));
+      await store.insertSchedule(newSchedule(other, T0 + 5_000), SCHEDULE_LIMIT);
       const first = await store.listSchedules(owner, { limit: 3 });
       assert.deepEqual(
         first.schedules.map((s) => s.id),
@@ -96,7 +113,7 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
     test('replaceSchedule and deleteSchedule are compare-and-set on the version; a paused schedule is not due', async () => {
       const owner = await project();
       const schedule = newSchedule(owner, T0 + 5_000);
-      await store.insertSchedule(schedule);
+      await store.insertSchedule(schedule, SCHEDULE_LIMIT);
       const v1 = must(await store.findSchedule(owner, schedule.id), 'v1');
       assert.deepEqual(
         (await store.dueSchedules(T0 + 5_000, 10)).map((s) => s.id),
@@ -121,7 +138,7 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
       const late = newSchedule(a, T0 + 9_000);
       const early = newSchedule(b, T0 + 3_000);
       const later = newSchedule(b, T0 + 20_000);
-      for (const s of [late, early, later]) await store.insertSchedule(s);
+      for (const s of [late, early, later]) await store.insertSchedule(s, SCHEDULE_LIMIT);
       assert.deepEqual(
         (await store.dueSchedules(T0 + 10_000, 10)).map((s) => s.id),
         [early.id, late.id],
@@ -137,7 +154,7 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
     test('makeRun stores the task (linked to its schedule, with its entries) and the schedule in one write', async () => {
       const owner = await project();
       const schedule = newSchedule(owner, T0 + 5_000);
-      await store.insertSchedule(schedule);
+      await store.insertSchedule(schedule, SCHEDULE_LIMIT);
       const read = must(await store.findSchedule(owner, schedule.id), 'read');
       const { task } = subscribeAt(owner, T0 + 5_000);
       const run = { ...task, scheduleId: schedule.id };
@@ -164,7 +181,7 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
     test('makeRun from a version already moved on writes nothing (MOVED): of two writers that read one version, one makes the run', async () => {
       const owner = await project();
       const schedule = newSchedule(owner, T0 + 5_000);
-      await store.insertSchedule(schedule);
+      await store.insertSchedule(schedule, SCHEDULE_LIMIT);
       const read = must(await store.findSchedule(owner, schedule.id), 'read');
       const runs = [0, 1, 2].map(() => ({ ...subscribeAt(owner, T0 + 5_000).task, scheduleId: schedule.id }));
       const results = await Promise.all(
@@ -182,7 +199,7 @@ export function describeScheduleContract(name: string, open: () => Promise<{ sto
     test('makeRun into a full queue writes nothing (QUEUE_FULL)', async () => {
       const owner = await project();
       const schedule = newSchedule(owner, T0 + 5_000);
-      await store.insertSchedule(schedule);
+      await store.insertSchedule(schedule, SCHEDULE_LIMIT);
       const { task: filler } = subscribeAt(owner, T0 + 60_000);
       await store.insertTask(filler, [], 1);
       const read = must(await store.findSchedule(owner, schedule.id), 'read');

@@ -21,6 +21,7 @@ export type ErrorBody = {
     | 'SCHEDULE_STATE_CONFLICT'
     | 'SCHEDULE_BUSY'
     | 'FLOW_KEYS_FULL'
+    | 'SCHEDULES_FULL'
     | 'TASK_NOT_REPLAYABLE'
     | 'IDEMPOTENCY_KEY_REUSED'
     | 'REQUEST_TIMEOUT'

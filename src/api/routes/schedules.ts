@@ -52,7 +52,7 @@ export function scheduleRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
       hostTag: ctx.cipher.hostTag(new URL(resolved.request.url).hostname),
       ...resolved.fields,
     };
-    await ctx.store.insertSchedule(schedule);
+    if (!(await ctx.store.insertSchedule(schedule, ctx.scheduleLimit))) throw new AppError('SCHEDULES_FULL');
     ctx.wakeScheduler(schedule.nextRunAt);
     return reply.code(201).send(view(schedule));
   });

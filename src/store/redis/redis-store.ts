@@ -644,17 +644,20 @@ export class RedisStore implements TaskStore {
 
   // Schedules: write-schedule-2.lua and, for a run, insert-tasks-1.lua (its header says the layout).
 
-  private writeSchedule(mode: 'insert' | 'replace' | 'delete', schedule: Schedule, version: number): Promise<LuaReply> {
+  /** `limit`: an insert's most schedules per project. */
+  private writeSchedule(mode: 'insert' | 'replace' | 'delete', schedule: Schedule, version: number, limit = 0): Promise<LuaReply> {
     const args: Argument[] = [mode, this.prefix, schedule.id, schedule.projectId, String(version)];
     if (mode !== 'delete') args.push(String(scheduleDueAt(schedule) ?? ''), encodeScheduleData(schedule));
-    if (mode === 'insert') args.push(Buffer.from(schedule.request));
+    if (mode === 'insert') args.push(Buffer.from(schedule.request), String(limit));
     return this.call(() => SCRIPTS.writeSchedule.run(this.main, [this.keys.schedule(schedule.id), this.keys.scheduleDue], args));
   }
 
-  async insertSchedule(schedule: Schedule): Promise<void> {
-    const result = await this.writeSchedule('insert', schedule, 0);
+  async insertSchedule(schedule: Schedule, limit: number): Promise<boolean> {
+    const result = await this.writeSchedule('insert', schedule, 0, limit);
     if (result === RESULT.NO_PROJECT) throw new StoreInvariantError('NO_PROJECT', `Project ${schedule.projectId} does not exist`);
+    if (result === RESULT.FULL) return false;
     if (!written(result)) throw new Error(`write-schedule answered ${String(result)}`);
+    return true;
   }
 
   /** The schedules of these ids, in order, leaving out those gone (or of another project, when `projectId` is given). */

@@ -16,6 +16,8 @@ export const RESULT = {
   NO_PROJECT: -2,
   /** A task with this id exists: a bug, as ids are random. */
   ID_TAKEN: -3,
+  /** The project holds as many of these (schedules) as it may. */
+  FULL: -4,
 } as const;
 
 export type ScriptResult = (typeof RESULT)[keyof typeof RESULT];

@@ -41,11 +41,20 @@ export class ScheduleTable {
         `SELECT ${columns} FROM schedules WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
       ),
       nextAfter: db.prepare<[number], { due: number | null }>('SELECT MIN(due_at) AS due FROM schedules WHERE due_at > ?'),
+      // On the (project_id, id) index, and no further than `limit` rows.
+      count: db.prepare<[string, number], { n: number }>(
+        'SELECT count(*) AS n FROM (SELECT 1 FROM schedules WHERE project_id = ? LIMIT ?)',
+      ),
     };
   }
 
   insert(schedule: Schedule): void {
     this.stmt.insert.run(schedule.id, schedule.projectId, scheduleDueAt(schedule), schedule.request, encodeScheduleData(schedule));
+  }
+
+  /** The project's schedules, counted up to `limit` at most. */
+  count(projectId: string, limit: number): number {
+    return this.stmt.count.get(projectId, limit)?.n ?? 0;
   }
 
   find(projectId: string, id: string): StoredSchedule | null {

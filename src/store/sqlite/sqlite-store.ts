@@ -742,12 +742,14 @@ export class SqliteStore implements TaskStore {
     return this.guard(() => this.inboxActivity.readActivity(projectId, from, to));
   }
 
-  async insertSchedule(schedule: Schedule): Promise<void> {
-    await this.writes.run(() => {
+  async insertSchedule(schedule: Schedule, limit: number): Promise<boolean> {
+    return this.writes.run(() => {
       if (this.stmt.countActive.get(schedule.projectId) === undefined) {
         throw new StoreInvariantError('NO_PROJECT', `Project ${schedule.projectId} does not exist`);
       }
+      if (this.schedules.count(schedule.projectId, limit) >= limit) return false;
       this.schedules.insert(schedule);
+      return true;
     });
   }
 
