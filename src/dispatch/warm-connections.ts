@@ -29,7 +29,7 @@ interface Origin {
 }
 
 /** The key of an origin as undici's connect options and a URL name it alike. */
-export function originKey(protocol: string, hostname: string, port: number): string {
+function originKey(protocol: string, hostname: string, port: number): string {
   return `${protocol}//${hostname}:${port}`;
 }
 

@@ -23,7 +23,8 @@ import { T0, insertAt, insertInState, leaseOf, newProject, numbered, pause, subs
 import { TIMELINE, omittedEntry } from '../../src/core/timeline.js';
 import { must } from '../helpers/must.js';
 
-describeTaskStoreContract('sqlite (file)', async () => {
+/** A store on a SQLite file of its own, removed at cleanup. */
+async function fileStore(): Promise<{ store: SqliteStore; cleanup: () => Promise<void> }> {
   const dir = makeTempDir('store');
   const store = new SqliteStore({ path: join(dir, 'tasks.db') });
   return {
@@ -33,19 +34,11 @@ describeTaskStoreContract('sqlite (file)', async () => {
       removeDir(dir);
     },
   };
-});
+}
 
-describeScheduleContract('sqlite', async () => {
-  const dir = makeTempDir('store');
-  const store = new SqliteStore({ path: join(dir, 'tasks.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      removeDir(dir);
-    },
-  };
-});
+describeTaskStoreContract('sqlite (file)', fileStore);
+
+describeScheduleContract('sqlite', fileStore);
 
 describeTaskStoreContract('sqlite (:memory:)', async () => {
   const store = new SqliteStore({ path: ':memory:' });
