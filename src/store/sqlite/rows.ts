@@ -199,12 +199,13 @@ function encode(field: TaskField, task: Task): SqlValue {
 }
 
 /** INSERT of a task row (version 1), bound by position with insertValues. */
-export const INSERT_TASK = `INSERT INTO tasks (${[...ROW_FIELDS.map((f) => columnOf(f.name)), 'due_at', 'finished_at', 'version'].join(', ')})
-  VALUES (${[...ROW_FIELDS.map(() => '?'), '?', '?', '1'].join(', ')})`;
+export const INSERT_TASK = `INSERT INTO tasks (${[...ROW_FIELDS.map((f) => columnOf(f.name)), 'due_at', 'finished_at', 'timeline_length', 'version'].join(', ')})
+  VALUES (${[...ROW_FIELDS.map(() => '?'), '?', '?', '?', '1'].join(', ')})`;
 
-export function insertValues(task: Task): SqlValue[] {
+/** INSERT_TASK's values: the task's fields, its index columns and the count of the timeline entries written with it. */
+export function insertValues(task: Task, entries: number): SqlValue[] {
   const values = ROW_FIELDS.map((f) => encode(f, task));
-  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null);
+  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null, entries);
   return values;
 }
 
@@ -243,16 +244,17 @@ export function requestValue(task: Task): SqlValue {
 
 /**
  * Compare-and-set UPDATE of what a task's life changes (its mutable fields, with the index columns
- * derived from them), bound by position with updateValues: the task's id and expected version last.
- * It answers the row's rid (none when the version did not match), which the rows written with the
- * outcome (its attempt record) are keyed by, so they need no lookup of their own.
+ * derived from them), bound by position with updateValues: the count of timeline entries written
+ * with it, then the task's id and expected version. It answers the row's rid (none when the version
+ * did not match), which the rows written with the outcome (its entries, its attempt record) are
+ * keyed by, and the timeline's new length (to keep it bounded): the outcome rewrites the row once.
  */
-export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'parked = NULL', 'version = version + 1'].join(', ')}
-  WHERE id = ? AND version = ? RETURNING rid`;
+export const UPDATE_TASK = `UPDATE tasks SET ${[...MUTABLE.map((f) => `${columnOf(f.name)} = ?`), 'due_at = ?', 'finished_at = ?', 'parked = NULL', 'timeline_length = timeline_length + ?', 'version = version + 1'].join(', ')}
+  WHERE id = ? AND version = ? RETURNING rid, timeline_length`;
 
-export function updateValues(task: Task, prevVersion: number): SqlValue[] {
+export function updateValues(task: Task, prevVersion: number, entries: number): SqlValue[] {
   const values = MUTABLE.map((f) => encode(f, task));
-  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null, task.id, prevVersion);
+  values.push(dueAtOf(task), isFinished(task.state) ? task.endAt : null, entries, task.id, prevVersion);
   return values;
 }
 

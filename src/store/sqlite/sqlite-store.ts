@@ -165,7 +165,7 @@ export class SqliteStore implements TaskStore {
       countActive: db.prepare<[string], { active: number }>('SELECT active FROM projects WHERE id = ?'),
       adjustActive: db.prepare('UPDATE projects SET active = active + ? WHERE id = ?'),
       insertTask: db.prepare(INSERT_TASK),
-      updateTask: db.prepare<[SqlValue[]], number>(UPDATE_TASK).pluck(),
+      updateTask: db.prepare<[SqlValue[]], { rid: number; timeline_length: number }>(UPDATE_TASK),
       insertRequest: db.prepare(INSERT_REQUEST),
       findTask: db
         .prepare<[string, string], TaskRow>(
@@ -176,9 +176,6 @@ export class SqliteStore implements TaskStore {
       deleteRequest: db.prepare('DELETE FROM requests WHERE rid = ?'),
       deleteTask: db.prepare<[string, number], { rid: number }>('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING rid'),
       insertEntry: db.prepare('INSERT INTO timeline (task_rid, seq, label, description, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
-      growTimeline: db.prepare<[number, string], { rid: number; timeline_length: number }>(
-        'UPDATE tasks SET timeline_length = timeline_length + ? WHERE id = ? RETURNING rid, timeline_length',
-      ),
       setTimelineLength: db.prepare('UPDATE tasks SET timeline_length = ? WHERE rid = ?'),
       lastSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM timeline'),
       // Limit -1 reads to the end.
@@ -357,14 +354,12 @@ export class SqliteStore implements TaskStore {
   }
 
   /** Appends to the task's timeline and keeps it within its bound (core/timeline.ts). */
-  private appendEntries(taskId: string, entries: readonly TimelineEntry[]): void {
-    if (entries.length === 0) return;
-    const grown = this.stmt.growTimeline.get(entries.length, taskId);
-    if (!grown) throw new Error(`No task ${taskId} to append timeline entries to`);
+  /** Writes `entries` to the timeline of the task whose row is `rid`, `length` entries long with them (the row counts them). */
+  private appendEntries(rid: number, length: number, entries: readonly TimelineEntry[]): void {
     for (const e of entries) {
-      this.stmt.insertEntry.run(grown.rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
+      this.stmt.insertEntry.run(rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);
     }
-    if (grown.timeline_length > TIMELINE.maxEntries) this.boundTimeline(grown.rid, grown.timeline_length);
+    if (length > TIMELINE.maxEntries) this.boundTimeline(rid, length);
   }
 
   /**
@@ -407,13 +402,13 @@ export class SqliteStore implements TaskStore {
     if (active && !this.active.hasRoom(task.projectId, activeLimit)) return false;
     let rid: number;
     try {
-      rid = Number(this.stmt.insertTask.run(insertValues(task)).lastInsertRowid);
+      rid = Number(this.stmt.insertTask.run(insertValues(task, entries.length)).lastInsertRowid);
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
       throw new StoreInvariantError('ID_TAKEN', `A task with id ${task.id} exists`);
     }
     this.stmt.insertRequest.run(rid, requestValue(task));
-    if (entries.length > 0) this.appendEntries(task.id, entries);
+    this.appendEntries(rid, entries.length, entries);
     if (idempotency) this.projectKeys.putKey(task.projectId, task.id, idempotency);
     if (active) this.active.change(task.projectId, 1); // last: a write undone by its savepoint changed no count
     return true;
@@ -476,10 +471,10 @@ export class SqliteStore implements TaskStore {
 
   async replaceTask(prev: StoredTask, next: Task, entries: readonly TimelineEntry[], attempt?: AttemptRecord): Promise<boolean> {
     const written = await this.writes.run((): boolean => {
-      const rid = this.stmt.updateTask.get(updateValues(next, prev.version));
-      if (rid === undefined) return false;
-      if (entries.length > 0) this.appendEntries(prev.id, entries);
-      if (attempt) this.attempts.write(rid, attempt);
+      const row = this.stmt.updateTask.get(updateValues(next, prev.version, entries.length));
+      if (row === undefined) return false;
+      this.appendEntries(row.rid, row.timeline_length, entries);
+      if (attempt) this.attempts.write(row.rid, attempt);
       this.active.change(prev.projectId, Number(isActive(next.state)) - Number(isActive(prev.state)));
       if (prev.flowKey !== '' && (prev.leaseToken !== null || isActive(prev.state) !== isActive(next.state))) {
         this.flows.leaseGivenUp(prev.projectId, prev.flowKey);
