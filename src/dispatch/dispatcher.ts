@@ -111,6 +111,13 @@ const FIRST_PAUSE_MS = 100;
 /** A claimed task's request, opened and signed; or the outcome of an attempt that cannot send it. */
 type Prepared = { request: OpenedRequest; headers: Record<string, string> } | { failed: AttemptOutcome };
 
+/** Adds `delta` to a group's count, leaving out a group that counts none. */
+function addTo(counts: Map<string, number>, group: string, delta: number): void {
+  const n = (counts.get(group) ?? 0) + delta;
+  if (n === 0) counts.delete(group);
+  else counts.set(group, n);
+}
+
 /** A claimed task: it holds a lease. */
 type Claimed = StoredTask & { leaseToken: string };
 const isClaimed = (task: StoredTask): task is Claimed => task.leaseToken !== null;
@@ -276,12 +283,9 @@ export class Dispatcher {
 
   /** Counts `task` in or out of its groups in `counts` (slotsByGroup or heldByGroup). */
   private count(counts: Map<string, number>, task: StoredTask, delta: 1 | -1): void {
-    for (const group of [projectGroup(task.projectId), hostGroup(task.hostTag)]) {
-      if (group === null) continue;
-      const n = (counts.get(group) ?? 0) + delta;
-      if (n === 0) counts.delete(group);
-      else counts.set(group, n);
-    }
+    addTo(counts, projectGroup(task.projectId), delta);
+    const host = hostGroup(task.hostTag);
+    if (host !== null) addTo(counts, host, delta);
   }
 
   /** What the next claim may take per group: the caps, less what this dispatcher holds (in flight and ready). */
