@@ -1,6 +1,6 @@
 /*
  * Every limit on a subscribed task, in one place: the HTTP schema and the semantic checks in
- * `subscription.ts` both read these, and docs/api.md lists them.
+ * `subscription.ts` both read these, and docs/api/subscribing.md lists them.
  */
 
 const DAY = 86_400_000;

@@ -20,7 +20,7 @@ import type { RetryPolicy, TaskConfig } from './shapes.js';
 /** Jitter of a backoff: `full` waits a random time from 0 to the computed delay, `none` the delay itself. */
 export const BACKOFF_JITTERS = ['full', 'none'] as const;
 
-/** A target answers with this header set to `true` to stop the task's retries (docs/api.md). */
+/** A target answers with this header set to `true` to stop the task's retries (docs/api/subscribing.md). */
 export const STOP_RETRY_HEADER = 'X-Kuueri-Tasks-Stop-Retry';
 
 /** A source of numbers in [0, 1): Math.random in production, seeded in tests. */
@@ -120,7 +120,7 @@ export function checkRetryPolicy(value: unknown): RetryPolicy | null {
   return value as RetryPolicy;
 }
 
-/** Defaults of a policy's fields a subscribe leaves out (docs/api.md). */
+/** Defaults of a policy's fields a subscribe leaves out (docs/api/subscribing.md). */
 export const RETRY_POLICY_DEFAULTS = {
   factor: 2,
   capMs: LIMITS.retryCapDefault,

@@ -88,7 +88,7 @@ export const RetryPolicy = Type.Object({
 });
 export type RetryPolicy = Static<typeof RetryPolicy>;
 
-/** The retry policy a subscribe may give (docs/api.md): every field optional; durations also as strings. */
+/** The retry policy a subscribe may give (docs/api/subscribing.md): every field optional; durations also as strings. */
 export const SubscribeRetryPolicy = Type.Object(
   {
     backoff: Type.Optional(

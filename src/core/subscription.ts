@@ -22,7 +22,7 @@ import type { HttpRequestSpec } from './task.js';
 
 export type { SubscribeBody };
 
-/** The defaults of every config field a subscribe leaves out (docs/api.md lists them). */
+/** The defaults of every config field a subscribe leaves out (docs/api/subscribing.md lists them). */
 export const DEFAULT_CONFIG: TaskConfig = {
   executionDelay: 1,
   executionAt: 0,

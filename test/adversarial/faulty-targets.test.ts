@@ -321,7 +321,7 @@ for (const backend of ['sqlite', 'redis'] as const) {
         assert.equal(target.connections[0]!.completed, false, 'the whole trickled body was read: no timeout applied');
         const entries = await timeline(id);
         const dump = JSON.stringify(entries, null, 1);
-        // docs/api.md: `timeout` is "per attempt (connect, answer and reading it)".
+        // docs/api/subscribing.md: `timeout` is "per attempt (connect, answer and reading it)".
         assert.equal(
           task.state,
           'ERROR',

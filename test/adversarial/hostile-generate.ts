@@ -5,7 +5,7 @@
  * must answer. The same seed gives the same cases in the same order, so a failure names its seed and
  * case and reproduces.
  *
- * Expectations come from docs/api.md and docs/errors.md (an oracle written from the contract, not
+ * Expectations come from docs/api/ and docs/errors.md (an oracle written from the contract, not
  * from the implementation): a case either must be accepted, must be refused (with a status, a code
  * and the fields the message must name), or may be either when the contract leaves it open.
  */
@@ -147,7 +147,7 @@ export function describeExpect(expect: Expect): string {
   return parts.join(' or ');
 }
 
-// ── The contract's limits (docs/api.md) ────────────────────────────────────────────────────────
+// ── The contract's limits (docs/api/subscribing.md) ────────────────────────────────────────────────────────
 
 const DAY = 86_400_000;
 const BODY_LIMIT = 131_072;

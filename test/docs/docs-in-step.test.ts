@@ -4,11 +4,19 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DOCS, GENERATED_FILES, fill } from '../../scripts/gen-docs.js';
+import { ROUTE_DOCS } from '../../src/api/openapi.js';
 import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../../src/core/errors.js';
 import { SETTINGS } from '../../src/config.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string): string => readFileSync(root + file, 'utf8');
+
+/** The pages of the API reference, docs/api/*.md, as paths from the root. */
+const apiPages = (): string[] =>
+  readdirSync(join(root, 'docs/api'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/api/${f}`);
 
 /**
  * Where each code is raised in src: the quoted codes in the first argument of every
@@ -77,14 +85,24 @@ describe('docs stay in step with the code', () => {
     }
   });
 
-  test('docs/api.md names each code with its status', () => {
-    const text = read('docs/api.md');
-    const named = [...text.matchAll(/`(\d{3}) ([A-Z][A-Z0-9_]+)`/g)].map((m) => [m[2]!, Number(m[1])] as const);
+  test('docs/api/ names each code with its status, on every page', () => {
+    const pages = apiPages();
+    assert.ok(pages.length > 1, 'docs/api/ holds the API reference in pages');
+    const named = pages.flatMap((page) =>
+      [...read(page).matchAll(/`(\d{3}) ([A-Z][A-Z0-9_]+)`/g)].map((m) => [page, m[2]!, Number(m[1])] as const),
+    );
     assert.ok(named.length > 0);
-    for (const [code, status] of named) {
-      assert.ok(Object.hasOwn(ERROR_REGISTRY, code), `docs/api.md names ${code}, which is not in the registry`);
-      assert.equal(ERROR_REGISTRY[code as keyof typeof ERROR_REGISTRY].status, status, `docs/api.md gives ${code} status ${status}`);
+    for (const [page, code, status] of named) {
+      assert.ok(Object.hasOwn(ERROR_REGISTRY, code), `${page} names ${code}, which is not in the registry`);
+      assert.equal(ERROR_REGISTRY[code as keyof typeof ERROR_REGISTRY].status, status, `${page} gives ${code} status ${status}`);
     }
+  });
+
+  test("docs/api/README.md's route table has a row, linked to its section, for every documented route", () => {
+    const rows = new Set([...read('docs/api/README.md').matchAll(/^\| \[`([A-Z]+ \/[^`]*)`\]\([^)]+\) \|/gm)].map((m) => m[1]!));
+    // A route of several methods (the inbox's) is one row, `ANY <path>`.
+    const missing = Object.keys(ROUTE_DOCS).filter((route) => !rows.has(route) && !rows.has(route.replace(/^[A-Z]+ /, 'ANY ')));
+    assert.deepEqual(missing, [], 'routes with no linked row in the table of docs/api/README.md');
   });
 
   test('the README gives the two commands, and .ci/run calls the test command', () => {

@@ -1,5 +1,5 @@
 /*
- * Assertions on the API's answers, written from the contract (docs/api.md, docs/errors.md) rather
+ * Assertions on the API's answers, written from the contract (docs/api/, docs/errors.md) rather
  * than from the schemas in src/core/shapes.ts: the error shape, validation issues, the queued shape.
  */
 import assert from 'node:assert/strict';
