@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DOCS, GENERATED_FILES, fill } from '../../scripts/gen-docs.js';
 import { ROUTE_DOCS } from '../../src/api/openapi.js';
 import { ERROR_REGISTRY, RETIRED_ERROR_CODES } from '../../src/core/errors.js';
 import { SETTINGS } from '../../src/config.js';
+import { headingAnchors, relativeLinks } from '../helpers/markdown-links.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string): string => readFileSync(root + file, 'utf8');
@@ -17,6 +18,21 @@ const apiPages = (): string[] =>
     .filter((f) => f.endsWith('.md'))
     .sort()
     .map((f) => `docs/api/${f}`);
+
+/** Folders that hold no docs of the project's own: dependencies, builds, tools' state. */
+const NOT_DOCS = new Set(['node_modules', 'dist', 'coverage']);
+
+/** Every Markdown file of the project (README.md, docs/**, the packages'), as paths from the root. */
+function markdownFiles(dir = ''): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true })
+    .filter((entry) => !entry.name.startsWith('.') && !NOT_DOCS.has(entry.name))
+    .flatMap((entry) => {
+      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (entry.isDirectory()) return markdownFiles(path);
+      return entry.name.endsWith('.md') ? [path] : [];
+    })
+    .sort();
+}
 
 /**
  * Where each code is raised in src: the quoted codes in the first argument of every
@@ -103,6 +119,43 @@ describe('docs stay in step with the code', () => {
     // A route of several methods (the inbox's) is one row, `ANY <path>`.
     const missing = Object.keys(ROUTE_DOCS).filter((route) => !rows.has(route) && !rows.has(route.replace(/^[A-Z]+ /, 'ANY ')));
     assert.deepEqual(missing, [], 'routes with no linked row in the table of docs/api/README.md');
+  });
+
+  test('every relative link in the Markdown docs reaches a file, and a heading of it when it names one', () => {
+    const files = markdownFiles();
+    assert.ok(files.includes('README.md') && files.includes('docs/api/README.md'), files.join(', '));
+    const broken: string[] = [];
+    for (const file of files) {
+      for (const { target, line } of relativeLinks(read(file))) {
+        const [path = '', anchor] = target.split('#', 2);
+        const reached = path === '' ? file : join(dirname(file), decodeURIComponent(path));
+        const where = `${file}:${line} → ${target}`;
+        if (!existsSync(join(root, reached))) broken.push(`${where}: no such file`);
+        else if (anchor !== undefined && reached.endsWith('.md') && !headingAnchors(read(reached)).has(decodeURIComponent(anchor))) {
+          broken.push(`${where}: ${reached} has no heading with that anchor`);
+        }
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  test('the link check reads anchors and links as GitHub does', () => {
+    const page = [
+      '# API — v1beta',
+      '## Circuit breakers: `/v1beta/breakers`',
+      '## Notes',
+      '## Notes',
+      '```',
+      '# not a heading',
+      '```',
+    ].join('\n');
+    assert.deepEqual([...headingAnchors(page)], ['api--v1beta', 'circuit-breakers-v1betabreakers', 'notes', 'notes-1']);
+    const text = 'See [a](a.md#x), [the\nb](../b.md), ![c](c.png "C"), [web](https://example.com), `[d](d.md)`.\n```\n[e](e.md)\n```';
+    assert.deepEqual(relativeLinks(text), [
+      { target: 'a.md#x', line: 1 },
+      { target: '../b.md', line: 2 },
+      { target: 'c.png', line: 2 },
+    ]);
   });
 
   test('the README gives the two commands, and .ci/run calls the test command', () => {
