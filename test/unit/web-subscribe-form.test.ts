@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { EMPTY_FORM, base64Of, curlOf, parseHeaders, subscribeBodyOf } from '../../web/src/subscribe-form.js';
+import { base64Of, curlOf, parseHeaders } from '../../web/src/request-form.js';
+import { EMPTY_FORM, subscribeBodyOf } from '../../web/src/subscribe-form.js';
 
 describe('the new task form of the web app', () => {
   test('the body text is sent as UTF-8, base64-encoded', () => {

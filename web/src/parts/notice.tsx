@@ -1,12 +1,14 @@
 import type { FieldIssue } from '../shapes.js';
 
-/** An error the user should read: announced by screen readers as it appears. */
-export function ErrorNote({ message, issues = [] }: { message: string | null; issues?: FieldIssue[] }) {
+/** An error the user should read: announced by screen readers as it appears; `code` is the API's, when it gave one. */
+export function ErrorNote({ message, code = null, issues = [] }: { message: string | null; code?: string | null; issues?: FieldIssue[] }) {
   if (!message) return null;
   return (
     <div class="note error" role="alert">
       {/* The server's message repeats the issues in one line; the list says it field by field. */}
-      <p>{issues.length > 0 ? 'The server refused these fields:' : message}</p>
+      <p>
+        {code && <code>{code}</code>} {issues.length > 0 ? 'The server refused these fields:' : message}
+      </p>
       {issues.length > 0 && (
         <ul>
           {issues.map((issue) => (

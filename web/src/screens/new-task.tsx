@@ -1,102 +1,34 @@
 /*
- * The "new task" form: the request (URL, method, headers, body as text), when it runs, retries,
- * repeats and tags; beside it, the same subscribe as a curl command, with the token left as
- * $KUUERI_TOKEN.
+ * The "new task" form: the request (URL, method, headers, body as text; parts/request-fields.tsx,
+ * shared with the schedule form), when it runs, retries, repeats and tags; beside it, the same
+ * subscribe as a curl command, with the token left as $KUUERI_TOKEN.
  */
 import { Fragment } from 'preact';
-import { useState } from 'preact/hooks';
-import { type Api, ApiError, describeError } from '../api.js';
+import type { Api } from '../api.js';
 import { ErrorNote } from '../parts/notice.js';
+import { CurlPanel, RequestFields, TextField, useRequestForm } from '../parts/request-fields.js';
+import { curlOf } from '../request-form.js';
 import { navigate, paths } from '../router.js';
 import type { Session } from '../session.js';
-import { HTTP_METHODS, type FieldIssue, type HttpMethod } from '../shapes.js';
-import { EMPTY_FORM, type TaskForm, curlOf, parseHeaders, subscribeBodyOf } from '../subscribe-form.js';
+import { EMPTY_FORM, subscribeBodyOf } from '../subscribe-form.js';
 
 export function NewTask({ api, session, url }: { api: Api; session: Session; url: string | null }) {
-  const [form, setForm] = useState<TaskForm>({ ...EMPTY_FORM, url: url ?? '' });
-  const [error, setError] = useState<{ message: string; issues: FieldIssue[] } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const set =
-    <K extends keyof TaskForm>(name: K) =>
-    (event: Event): void =>
-      setForm({ ...form, [name]: (event.currentTarget as HTMLInputElement).value as TaskForm[K] });
-
-  const body = subscribeBodyOf(form);
-  // The fields the server's issues name (`httpRequest.url`, `config.retry`, `tags.0`…), marked on their inputs.
-  const invalid = (...fields: string[]): true | undefined =>
-    error?.issues.some((issue) => fields.some((field) => issue.field === field || issue.field.startsWith(`${field}.`))) || undefined;
-  const headerProblem = parseHeaders(form.headers).problem;
-  const hasBody = form.method !== 'GET' && form.method !== 'DELETE';
-
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    if (headerProblem) {
-      setError({ message: headerProblem, issues: [] });
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      const task = await api.subscribe(body);
+  const state = useRequestForm(
+    () => ({ ...EMPTY_FORM, url: url ?? '' }),
+    async (form) => {
+      const task = await api.subscribe(subscribeBodyOf(form));
       navigate(paths.task(task.id));
-    } catch (e) {
-      setError({ message: describeError(e), issues: e instanceof ApiError ? e.issues : [] });
-      setBusy(false);
-    }
-  };
+    },
+  );
+  const { form, set, error, invalid, busy, submit } = state;
+  const body = subscribeBodyOf(form);
 
   return (
     <main>
       <h1 tabIndex={-1}>New task</h1>
       <div class="split">
         <form class="card task-form" onSubmit={(e) => void submit(e)} noValidate>
-          <fieldset>
-            <legend>Request</legend>
-            <label for="task-url">URL</label>
-            <input
-              id="task-url"
-              aria-invalid={invalid('httpRequest.url', 'httpRequest.params')}
-              type="url"
-              value={form.url}
-              onInput={set('url')}
-              required
-              placeholder="https://api.example.com/hook"
-              spellcheck={false}
-            />
-            <label for="task-method">Method</label>
-            <select id="task-method" aria-invalid={invalid('httpRequest.method')} value={form.method} onChange={set('method')}>
-              {HTTP_METHODS.map((method: HttpMethod) => (
-                <option key={method}>{method}</option>
-              ))}
-            </select>
-            <label for="task-headers">Headers</label>
-            <textarea
-              id="task-headers"
-              aria-invalid={invalid('httpRequest.headers') ?? (headerProblem ? true : undefined)}
-              rows={3}
-              value={form.headers}
-              onInput={set('headers')}
-              aria-describedby="task-headers-hint"
-              spellcheck={false}
-            />
-            <p id="task-headers-hint" class="hint">
-              One per line, as <code>Name: value</code>.
-            </p>
-            <label for="task-body">Body</label>
-            <textarea
-              id="task-body"
-              aria-invalid={invalid('httpRequest.data')}
-              rows={5}
-              value={form.body}
-              onInput={set('body')}
-              disabled={!hasBody}
-              aria-describedby="task-body-hint"
-              spellcheck={false}
-            />
-            <p id="task-body-hint" class="hint">
-              Text, sent as it is (the page base64-encodes it for the API). {hasBody ? '' : `${form.method} sends no body.`}
-            </p>
-          </fieldset>
+          <RequestFields id="task" state={state} />
           <fieldset>
             <legend>When</legend>
             <div class="choices">
@@ -168,34 +100,26 @@ export function NewTask({ api, session, url }: { api: Api; session: Session; url
               );
             })}
           </fieldset>
-          <label for="task-tags">Tags</label>
-          <input
+          <TextField
             id="task-tags"
-            aria-invalid={invalid('tags')}
+            label="Tags"
             value={form.tags}
             onInput={set('tags')}
-            aria-describedby="task-tags-hint"
-            spellcheck={false}
+            invalid={invalid('tags')}
+            hint={
+              <>
+                Up to 10, separated by commas or spaces: letters, digits and <code>. _ : -</code>.
+              </>
+            }
           />
-          <p id="task-tags-hint" class="hint">
-            Up to 10, separated by commas or spaces: letters, digits and <code>. _ : -</code>.
-          </p>
-          <ErrorNote message={error?.message ?? null} issues={error?.issues} />
+          <ErrorNote message={error?.message ?? null} code={error?.code} issues={error?.issues} />
           <div class="actions">
             <button type="submit" class="primary" disabled={busy}>
               Create task
             </button>
           </div>
         </form>
-        <section class="card curl" aria-labelledby="curl-title">
-          <h2 id="curl-title">The same with curl</h2>
-          <p class="hint">
-            Set <code>KUUERI_TOKEN</code> to your token first; the command never contains it.
-          </p>
-          <pre tabIndex={0} aria-label="curl command">
-            <code>{curlOf(body, location.origin, session.projectId)}</code>
-          </pre>
-        </section>
+        <CurlPanel command={curlOf(body, location.origin, session.projectId)} />
       </div>
     </main>
   );
