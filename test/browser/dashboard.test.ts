@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { QueuedView } from '../../src/core/shapes.js';
+import type { QueuedView, ScheduleListView, ScheduleView } from '../../src/core/shapes.js';
 import type { Credentials } from '../helpers/api-client.js';
 import { getTask, subscribeOk } from '../helpers/api-tasks.js';
 import { must } from '../helpers/must.js';
@@ -320,6 +320,125 @@ describe('the web app at /dashboard', () => {
     await assertAccessible(page, 'the activity screen');
 
     await signOut(page, context, creds);
+  });
+
+  test('a schedule made with the form runs into the inbox, its runs appear on the list, it pauses, and is deleted once confirmed', async () => {
+    const { page, creds } = await freshPage();
+    await signIn(page, creds);
+    await page.evaluate('window.kuueriTestMark = true');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Inbox' }).click();
+    const inboxUrl = await page.getByLabel('Inbox URL').inputValue();
+
+    await nav.getByRole('link', { name: 'Schedules' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Schedules', exact: true }).waitFor();
+    await page.getByText('No schedules yet.', { exact: false }).waitFor();
+    await assertAccessible(page, 'the schedules screen, empty');
+    await page.getByRole('link', { name: 'New schedule' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New schedule', exact: true }).waitFor();
+
+    // A cron expression the API refuses: the form shows its code and marks the field it names.
+    await page.getByLabel('Cron expression').fill('every second');
+    await page.getByLabel('URL', { exact: true }).fill(inboxUrl);
+    await page.getByLabel('Body').fill('{"tick":true}');
+    await page.getByLabel('Flow key').fill('ticks');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.getByText('VALIDATION_FAILED', { exact: true }).waitFor();
+    await refusal.getByText('cron', { exact: true }).waitFor();
+    assert.equal(await page.getByLabel('Cron expression').getAttribute('aria-invalid'), 'true', 'the refused field is marked');
+    await assertAccessible(page, 'the new schedule form with a refusal');
+
+    // Six fields, seconds first: a run every second. The curl command says the same, without the token.
+    await page.getByLabel('Cron expression').fill('* * * * * *');
+    const curl = page.getByLabel('curl command');
+    await curl.getByText('"cron": "* * * * * *"', { exact: false }).waitFor();
+    const command = (await curl.textContent()) ?? '';
+    assert.ok(command.includes(`${server.url}/v1beta/schedules`), 'the command posts to the schedules route');
+    assert.ok(command.includes('$KUUERI_TOKEN') && !command.includes(creds.token), 'the command never holds the token');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+
+    // Listed with its expression, zone, target and state.
+    await page.getByRole('heading', { level: 1, name: 'Schedules', exact: true }).waitFor();
+    const listed = await server.client.request<ScheduleListView>('GET', '/v1beta/schedules', { creds });
+    const schedule = must(listed.body.schedules[0], 'the schedule the form made');
+    assert.equal(schedule.flowKey, 'ticks');
+    const row = page.locator(`tr[data-schedule-id="${schedule.id}"]`);
+    await row.getByText('* * * * * *', { exact: true }).waitFor();
+    await row.getByText('UTC', { exact: true }).waitFor();
+    await row.getByText(inboxUrl).waitFor();
+    await row.locator('.badge', { hasText: 'ACTIVE' }).waitFor();
+    await assertAccessible(page, 'the schedules screen');
+
+    // "Runs" opens the task list filtered by the schedule; its runs appear as the list polls.
+    await row.getByRole('link', { name: 'Runs' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Tasks', exact: true }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('schedule'), schedule.id, 'the URL keeps the filter');
+    assert.equal(await page.getByLabel('Schedule ID').inputValue(), schedule.id);
+    await page.locator('tbody tr').first().waitFor({ timeout: 20_000 });
+    assert.equal(await page.evaluate<boolean>("'kuueriTestMark' in window"), true, 'the runs appeared without a reload');
+    const firstRun = must(await page.locator('tbody tr').first().getAttribute('data-task-id'), 'a run');
+    assert.equal((await getTask(server.client, creds, firstRun)).scheduleId, schedule.id, 'the row is a run of the schedule');
+    await nav.getByRole('link', { name: 'Inbox' }).click();
+    await page.locator('.request').first().getByText('{"tick":true}').waitFor({ timeout: 20_000 });
+
+    await nav.getByRole('link', { name: 'Schedules' }).click();
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('status').getByText('Schedule paused.').waitFor();
+    await row.locator('.badge', { hasText: 'PAUSED' }).waitFor();
+    const paused = await server.client.request<ScheduleView>('GET', `/v1beta/schedules/${schedule.id}`, { creds });
+    assert.equal(paused.body.state, 'PAUSED');
+
+    // Delete asks first; "Keep it" keeps the schedule, confirming deletes it.
+    await row.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this schedule?' });
+    await dialog.waitFor();
+    await assertAccessible(page, 'the delete schedule dialog');
+    await dialog.getByRole('button', { name: 'Keep it' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await server.client.request('GET', `/v1beta/schedules/${schedule.id}`, { creds })).status, 200, 'kept');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Delete schedule' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('No schedules yet.', { exact: false }).waitFor();
+    assert.equal((await server.client.request('GET', `/v1beta/schedules/${schedule.id}`, { creds })).status, 404, 'deleted');
+    assert.equal(await page.evaluate<boolean>("'kuueriTestMark' in window"), true, 'the page was never reloaded');
+  });
+
+  test('the task list filters by flow key, and its URL keeps the filter across a reload and Back', async () => {
+    const { page, creds } = await freshPage();
+    const later = { executionDelay: '1h' };
+    const billed = await subscribeOk(server.client, creds, {
+      httpRequest: { url: target.url('/billed'), method: 'POST' },
+      config: later,
+      flowKey: 'billing',
+    });
+    const plain = await subscribeOk(server.client, creds, { httpRequest: { url: target.url('/plain'), method: 'POST' }, config: later });
+    await signIn(page, creds);
+    const rows = page.locator('tbody tr');
+    await rows.filter({ hasText: plain.id }).waitFor();
+    await rows.filter({ hasText: billed.id }).waitFor();
+
+    await page.getByLabel('Flow key').fill('billing');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await rows.filter({ hasText: plain.id }).waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), 1, 'only the task of flow "billing"');
+    await rows.filter({ hasText: billed.id }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('flow'), 'billing', 'the URL names the filter');
+    await assertAccessible(page, 'the task list filtered by flow key');
+
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Tasks', exact: true }).waitFor();
+    await rows.filter({ hasText: billed.id }).waitFor();
+    assert.equal(await rows.count(), 1, 'the reload kept the filter');
+    assert.equal(await page.getByLabel('Flow key').inputValue(), 'billing', 'the form shows it');
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await rows.filter({ hasText: plain.id }).waitFor();
+    assert.equal(new URL(page.url()).search, '', 'no filter left in the URL');
+    await page.goBack();
+    await rows.filter({ hasText: plain.id }).waitFor({ state: 'detached' });
+    assert.equal(await page.getByLabel('Flow key').inputValue(), 'billing', 'Back brings the filter and its form value back');
   });
 
   test('the activity screen names an open circuit of the project', async () => {

@@ -48,7 +48,13 @@ describe('the web app as served at /dashboard', () => {
   });
 
   test('every path of the app answers the page, under a strict CSP, never cached', async () => {
-    for (const path of ['/dashboard', '/dashboard/', '/dashboard/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV', '/dashboard/inbox']) {
+    for (const path of [
+      '/dashboard',
+      '/dashboard/',
+      '/dashboard/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV',
+      '/dashboard/inbox',
+      '/dashboard/schedules',
+    ]) {
       const res = await fetch(server.url + path);
       assert.equal(res.status, 200, path);
       assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8', path);

@@ -1,10 +1,11 @@
 /*
- * The web app's "new task" form as data: what subscribe body and curl command its values become.
+ * The web app's "new task" and "new schedule" forms as data: what body and curl command their values become.
  * Pure functions of web/src, run here without a browser; the browser test runs the command itself.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { base64Of, curlOf, parseHeaders } from '../../web/src/request-form.js';
+import { EMPTY_SCHEDULE_FORM, scheduleBodyOf } from '../../web/src/schedule-form.js';
 import { EMPTY_FORM, subscribeBodyOf } from '../../web/src/subscribe-form.js';
 
 describe('the new task form of the web app', () => {
@@ -58,5 +59,37 @@ describe('the new task form of the web app', () => {
     const quoted = command.slice(command.indexOf("-d '") + 3);
     const unquoted = quoted.slice(1, -1).replaceAll(`'\\''`, "'");
     assert.deepEqual(JSON.parse(unquoted), body);
+  });
+});
+
+describe('the new schedule form of the web app', () => {
+  test('sends the cron expression and time zone, the request as a task form does, tags and a flow key', () => {
+    const form = {
+      ...EMPTY_SCHEDULE_FORM,
+      cron: ' * * * * * * ',
+      url: ' https://x.test/tick ',
+      body: '{}',
+      tags: 'a, b',
+      flowKey: ' billing ',
+    };
+    assert.deepEqual(scheduleBodyOf(form), {
+      cron: '* * * * * *',
+      timezone: 'UTC',
+      httpRequest: subscribeBodyOf({ ...EMPTY_FORM, url: form.url, body: '{}' }).httpRequest,
+      tags: ['a', 'b'],
+      flowKey: 'billing',
+    });
+    assert.deepEqual(scheduleBodyOf({ ...EMPTY_SCHEDULE_FORM, cron: '0 9 * * *', timezone: '', headers: '' }), {
+      cron: '0 9 * * *',
+      httpRequest: { url: '', method: 'POST' },
+    });
+  });
+
+  test('its curl command posts to the schedules route', () => {
+    const body = scheduleBodyOf({ ...EMPTY_SCHEDULE_FORM, cron: '0 9 * * *', url: 'https://x.test/' });
+    const command = curlOf(body, 'http://127.0.0.1:8202', '01PROJECT', '/v1beta/schedules');
+    assert.ok(command.startsWith(`curl -X POST 'http://127.0.0.1:8202/v1beta/schedules'`));
+    const quoted = command.slice(command.indexOf("-d '") + 4, -1);
+    assert.deepEqual(JSON.parse(quoted), body);
   });
 });

@@ -15,6 +15,9 @@ import type {
   QueuedView,
   RegisteredView,
   RescheduleBody,
+  ScheduleBody,
+  ScheduleListView,
+  ScheduleView,
   SubscribeBody,
   TaskListView,
   TaskView,
@@ -83,11 +86,25 @@ export function nextLink(headers: Headers): string | null {
   return match && match[1]!.startsWith('/v1beta/') ? match[1]! : null;
 }
 
-/** What a listing asks for (`GET /v1beta/queues`). */
+/** What a listing asks for (`GET /v1beta/queues`): each is a query parameter of the same name. */
 export interface TaskFilter {
   state?: string;
   tag?: string;
   host?: string;
+  /** A schedule's id: the tasks its runs made. */
+  schedule?: string;
+  /** A flow key the tasks carry. */
+  flow?: string;
+}
+
+/** The filter's names, in the order the list's form and its URL give them. */
+export const TASK_FILTERS = ['state', 'tag', 'host', 'schedule', 'flow'] as const satisfies readonly (keyof TaskFilter)[];
+
+/** The filter as query parameters: the API's, and the list screen's own URL. */
+export function filterQuery(filter: TaskFilter): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const name of TASK_FILTERS) if (filter[name]) query.set(name, filter[name]);
+  return query;
 }
 
 const id = (value: string): string => encodeURIComponent(value);
@@ -97,8 +114,7 @@ export function apiFor(session: Session) {
   return {
     info: () => call<InfoView>(session, 'GET', '/v1beta/info').then((a) => a.body),
     tasks: (filter: TaskFilter, limit: number, cursor: string | null) => {
-      const query = new URLSearchParams();
-      for (const name of ['state', 'tag', 'host'] as const) if (filter[name]) query.set(name, filter[name]);
+      const query = filterQuery(filter);
       query.set('limit', String(limit));
       if (cursor) query.set('cursor', cursor);
       return call<TaskListView>(session, 'GET', `/v1beta/queues?${query.toString()}`).then((a) => a.body);
@@ -118,6 +134,15 @@ export function apiFor(session: Session) {
     remove: (taskId: string) => call(session, 'DELETE', `/v1beta/queues/${id(taskId)}`),
     bulk: (action: BulkAction, ids: string[]) =>
       call<BulkAnswer>(session, 'POST', '/v1beta/queues/bulk', { action, ids }).then((a) => a.body),
+    schedules: (limit: number, cursor: string | null) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor) query.set('cursor', cursor);
+      return call<ScheduleListView>(session, 'GET', `/v1beta/schedules?${query.toString()}`).then((a) => a.body);
+    },
+    createSchedule: (body: ScheduleBody) => call<ScheduleView>(session, 'POST', '/v1beta/schedules', body).then((a) => a.body),
+    pauseSchedule: (scheduleId: string) => call(session, 'PATCH', `/v1beta/schedules/${id(scheduleId)}/pause`),
+    resumeSchedule: (scheduleId: string) => call(session, 'PATCH', `/v1beta/schedules/${id(scheduleId)}/resume`),
+    removeSchedule: (scheduleId: string) => call(session, 'DELETE', `/v1beta/schedules/${id(scheduleId)}`),
     activity: () => call<ActivityView>(session, 'GET', '/v1beta/activity').then((a) => a.body),
     breakers: () => call<BreakersView>(session, 'GET', '/v1beta/breakers').then((a) => a.body),
     inbox: () => call<InboxView>(session, 'GET', '/v1beta/inbox').then((a) => a.body),

@@ -10,7 +10,9 @@ import { usePoll } from './poll.js';
 import { type Route, navigate, paths, useRoute } from './router.js';
 import { Activity } from './screens/activity.js';
 import { Inbox } from './screens/inbox.js';
+import { NewSchedule } from './screens/new-schedule.js';
 import { NewTask } from './screens/new-task.js';
+import { Schedules } from './screens/schedules.js';
 import { SignIn } from './screens/sign-in.js';
 import { TaskList } from './screens/task-list.js';
 import { TaskPage } from './screens/task-page.js';
@@ -28,12 +30,14 @@ export function App() {
     navigate(paths.tasks(), { replace: true });
   };
   useEffect(() => whenUnauthorized(() => signOut('The server refused this session; sign in again.')), []);
-  // Not on the first render: a page that just loaded starts at its top, as any page does.
+  // Not on the first render: a page that just loaded starts at its top, as any page does. A new
+  // filter of the task list is the same screen: focus stays on the form that applied it.
   const opened = useRef(false);
+  const place = route.screen === 'tasks' ? 'tasks' : JSON.stringify(route);
   useEffect(() => {
     if (opened.current) document.querySelector<HTMLElement>('main h1')?.focus();
     opened.current = true;
-  }, [route, session === null]);
+  }, [place, session === null]);
 
   if (!session) {
     return (
@@ -53,6 +57,7 @@ export function App() {
 const NAV: { label: string; href: string; screens: Route['screen'][] }[] = [
   { label: 'Tasks', href: paths.tasks(), screens: ['tasks', 'task'] },
   { label: 'New task', href: paths.newTask(), screens: ['new'] },
+  { label: 'Schedules', href: paths.schedules(), screens: ['schedules', 'new-schedule'] },
   { label: 'Activity', href: paths.activity(), screens: ['activity'] },
   { label: 'Inbox', href: paths.inbox(), screens: ['inbox'] },
 ];
@@ -100,7 +105,7 @@ function SignedIn({ session, route, onSignOut }: { session: Session; route: Rout
 function Screen({ route, session, api }: { route: Route; session: Session; api: ReturnType<typeof apiFor> }) {
   switch (route.screen) {
     case 'tasks':
-      return <TaskList api={api} />;
+      return <TaskList api={api} filter={route.filter} />;
     case 'task':
       return <TaskPage key={route.id} api={api} id={route.id} />;
     case 'new':
@@ -109,6 +114,10 @@ function Screen({ route, session, api }: { route: Route; session: Session; api: 
       return <Activity api={api} />;
     case 'inbox':
       return <Inbox api={api} />;
+    case 'schedules':
+      return <Schedules api={api} />;
+    case 'new-schedule':
+      return <NewSchedule api={api} session={session} url={route.url} />;
     case 'missing':
       return (
         <main>

@@ -3,7 +3,7 @@
  * (src/core/shapes.ts), so a changed field breaks this build rather than a screen. Nothing of the
  * server's code reaches the bundle (type imports are erased).
  */
-import type { QueuedView, SubscribeBody } from '../../src/core/shapes.js';
+import type { QueuedView, ScheduleView, SubscribeBody } from '../../src/core/shapes.js';
 
 export type {
   ActivityView,
@@ -18,6 +18,9 @@ export type {
   QueuedView,
   RegisteredView,
   RescheduleBody,
+  ScheduleBody,
+  ScheduleListView,
+  ScheduleView,
   SubscribeBody,
   TaskListView,
   TaskView,
@@ -25,6 +28,7 @@ export type {
 } from '../../src/core/shapes.js';
 
 export type TaskState = QueuedView['state'];
+export type ScheduleState = ScheduleView['state'];
 export type HttpMethod = SubscribeBody['httpRequest']['method'];
 
 /** Every state, in the order the filters offer them; the check below fails the build when the API gains one. */

@@ -1,15 +1,18 @@
 /*
- * The project's tasks, newest first, from GET /v1beta/queues: filters by state, tag and host, a
- * search by id, pages by the answer's cursor, a refresh every POLL_MS so states change on screen
- * as the tasks run, and actions on the tasks selected (POST /v1beta/queues/bulk).
+ * The project's tasks, newest first, from GET /v1beta/queues: filters by state, tag, host, schedule
+ * and flow key, kept in the screen's URL (a reload, a shared link or a schedule's "Runs" link opens
+ * the list so filtered), a search by id, pages by the answer's cursor, a refresh every POLL_MS so
+ * states change on screen as the tasks run, and actions on the tasks selected (POST /v1beta/queues/bulk).
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { type Api, type TaskFilter, ApiError, describeError } from '../api.js';
 import { relative } from '../format.js';
 import { useConfirm } from '../parts/dialog.js';
 import { ErrorNote, StatusNote } from '../parts/notice.js';
 import { Link } from '../parts/link.js';
+import { Pager, usePaging } from '../parts/pager.js';
 import { StateBadge } from '../parts/state-badge.js';
+import { TargetCell } from '../parts/target-cell.js';
 import { usePoll } from '../poll.js';
 import { navigate, paths } from '../router.js';
 import { type BulkAction, type BulkAnswer, TASK_STATES, type TaskView } from '../shapes.js';
@@ -17,28 +20,39 @@ import { ActivityPanel } from './activity.js';
 
 const PAGE_SIZE = 25;
 
-export function TaskList({ api }: { api: Api }) {
-  const [filter, setFilter] = useState<TaskFilter>({});
-  const [draft, setDraft] = useState<TaskFilter>({});
-  // The cursors of the pages before this one, and this one's (null: the first page).
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
-  const key = JSON.stringify([filter, cursor]);
-  const list = usePoll(() => api.tasks(filter, PAGE_SIZE, cursor), key);
+/** The text filters, beside the state: each an input of the form and a query parameter of the same name. */
+const TEXT_FILTERS: { name: 'tag' | 'host' | 'schedule' | 'flow'; label: string; placeholder?: string }[] = [
+  { name: 'tag', label: 'Tag' },
+  { name: 'host', label: 'Host', placeholder: 'api.example.com' },
+  { name: 'schedule', label: 'Schedule ID' },
+  { name: 'flow', label: 'Flow key' },
+];
+
+/** The list the URL's `filter` names; applying the form's filter changes the URL (so Back undoes it). */
+export function TaskList({ api, filter }: { api: Api; filter: TaskFilter }) {
+  const filterKey = paths.tasks(filter);
+  const [draft, setDraft] = useState<TaskFilter>(filter);
+  // Back and Forward change the filter under the form: it shows what the list shows.
+  useEffect(() => setDraft(filter), [filterKey]);
+  const paging = usePaging(filterKey);
+  const list = usePoll(() => api.tasks(filter, PAGE_SIZE, paging.cursor), JSON.stringify([filterKey, paging.cursor]));
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [bulkStatus, setBulkStatus] = useState<string | null>(null);
 
+  const show = (next: TaskFilter): void => {
+    setSelected(new Set());
+    const to = paths.tasks(next);
+    if (to !== filterKey) navigate(to);
+  };
   const apply = (event: Event): void => {
     event.preventDefault();
-    setFilter({ state: draft.state || undefined, tag: draft.tag?.trim() || undefined, host: draft.host?.trim() || undefined });
-    setCursors([null]);
-    setSelected(new Set());
+    const next: TaskFilter = { state: draft.state || undefined };
+    for (const { name } of TEXT_FILTERS) next[name] = draft[name]?.trim() || undefined;
+    show(next);
   };
   const clear = (): void => {
     setDraft({});
-    setFilter({});
-    setCursors([null]);
-    setSelected(new Set());
+    show({});
   };
   // Only the tasks on screen can be selected: a task that left the page is dropped from the selection.
   const shown = list.data?.tasks ?? [];
@@ -66,25 +80,18 @@ export function TaskList({ api }: { api: Api }) {
               ))}
             </select>
           </div>
-          <div class="field">
-            <label for="filter-tag">Tag</label>
-            <input
-              id="filter-tag"
-              value={draft.tag ?? ''}
-              onInput={(e) => setDraft({ ...draft, tag: e.currentTarget.value })}
-              spellcheck={false}
-            />
-          </div>
-          <div class="field">
-            <label for="filter-host">Host</label>
-            <input
-              id="filter-host"
-              value={draft.host ?? ''}
-              onInput={(e) => setDraft({ ...draft, host: e.currentTarget.value })}
-              placeholder="api.example.com"
-              spellcheck={false}
-            />
-          </div>
+          {TEXT_FILTERS.map(({ name, label, placeholder }) => (
+            <div class="field" key={name}>
+              <label for={`filter-${name}`}>{label}</label>
+              <input
+                id={`filter-${name}`}
+                value={draft[name] ?? ''}
+                onInput={(e) => setDraft({ ...draft, [name]: e.currentTarget.value })}
+                placeholder={placeholder}
+                spellcheck={false}
+              />
+            </div>
+          ))}
           <div class="field buttons">
             <button type="submit">Filter</button>
             <button type="button" class="quiet" onClick={clear}>
@@ -108,21 +115,16 @@ export function TaskList({ api }: { api: Api }) {
       )}
       <StatusNote message={bulkStatus} />
       {list.data && (
-        <TaskTable tasks={list.data.tasks} filtered={Object.values(filter).some(Boolean)} selected={selected} onSelect={setSelected} />
+        <TaskTable
+          tasks={list.data.tasks}
+          filtered={Object.values(filter).some(Boolean)}
+          more={list.data.nextCursor !== null}
+          selected={selected}
+          onSelect={setSelected}
+        />
       )}
       {!list.data && !list.error && <p class="muted">Loading…</p>}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!list.data?.nextCursor}
-          onClick={() => list.data?.nextCursor && setCursors([...cursors, list.data.nextCursor])}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager paging={paging} next={list.data?.nextCursor} />
     </main>
   );
 }
@@ -130,12 +132,15 @@ export function TaskList({ api }: { api: Api }) {
 interface TableProps {
   tasks: TaskView[];
   filtered: boolean;
+  /** A next page exists: a filter of several fields reads a bounded number of tasks a page, so this one may be empty. */
+  more: boolean;
   selected: ReadonlySet<string>;
   onSelect: (selected: ReadonlySet<string>) => void;
 }
 
-function TaskTable({ tasks, filtered, selected, onSelect }: TableProps) {
+function TaskTable({ tasks, filtered, more, selected, onSelect }: TableProps) {
   if (tasks.length === 0) {
+    if (more) return <p class="empty-state">No task matches on this page; the next pages may hold some.</p>;
     return <p class="empty-state">{filtered ? 'No task matches these filters.' : 'No tasks yet. Create one with “New task”.'}</p>;
   }
   const now = Date.now();
@@ -192,15 +197,7 @@ function TaskTable({ tasks, filtered, selected, onSelect }: TableProps) {
               <td>
                 <StateBadge state={task.state} />
               </td>
-              <td class="target" title={task.target ? `${task.target.method} ${task.target.url}` : undefined}>
-                {task.target ? (
-                  <>
-                    <span class="method">{task.target.method}</span> <span class="url">{task.target.url}</span>
-                  </>
-                ) : (
-                  '—'
-                )}
-              </td>
+              <TargetCell target={task.target} />
               <td>
                 {(task.tags ?? []).map((tag) => (
                   <span key={tag} class="tag">
