@@ -1,7 +1,8 @@
 /*
- * Makes docs/images/dashboard.png, the README's picture of the web app: a real server with a few
- * tasks in every state (some delivered to a local target named like a real host), signed in, the
- * task list. Run after `npm run build`, by hand when the app's look changes:
+ * Makes docs/images/dashboard.png and schedules.png, the README's pictures of the web app: a real
+ * server with a few tasks in every state (some delivered to a local target named like a real host)
+ * and a few schedules, signed in, the task list and the schedules. Run after `npm run build`, by
+ * hand when the app's look changes:
  *   npx tsx scripts/dashboard-screenshot.ts
  */
 import type { LookupAddress } from 'node:dns';
@@ -11,6 +12,7 @@ import { TargetServer } from '../test/helpers/target-server.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 
 const OUT = new URL('../docs/images/dashboard.png', import.meta.url).pathname;
+const SCHEDULES_OUT = new URL('../docs/images/schedules.png', import.meta.url).pathname;
 const HOSTS = ['api.example.com', 'hooks.example.org', 'legacy.example.net'];
 
 const target = await TargetServer.start((request) => (request.url.startsWith('/fail') ? { status: 503 } : { status: 200 }));
@@ -54,6 +56,23 @@ try {
   await page.getByRole('img', { name: /Last hour/ }).waitFor();
   await page.screenshot({ path: OUT });
   console.log(`wrote ${OUT}`);
+
+  const schedule = async (cron: string, timezone: string, url: string, method: string, tags: string[]) => {
+    const res = await server.client.request<{ id: string }>('POST', '/v1beta/schedules', {
+      creds,
+      body: { cron, timezone, httpRequest: { url, method }, tags },
+    });
+    if (res.status !== 201) throw new Error(`schedule refused: ${JSON.stringify(res.body)}`);
+    return res.body.id;
+  };
+  const monthly = await schedule('0 0 1 * *', 'America/New_York', 'https://api.example.com/billing/invoices', 'POST', ['billing']);
+  await server.client.request('PATCH', `/v1beta/schedules/${monthly}/pause`, { creds });
+  await schedule('*/15 * * * *', 'UTC', 'https://hooks.example.org/health', 'GET', ['ops']);
+  await schedule('0 9 * * 1-5', 'Europe/Berlin', 'https://api.example.com/reports/daily', 'POST', ['reports']);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedules' }).click();
+  await page.locator('tbody tr').nth(2).waitFor();
+  await page.screenshot({ path: SCHEDULES_OUT });
+  console.log(`wrote ${SCHEDULES_OUT}`);
 } finally {
   await browser.close();
   await Promise.all([server.close(), target.close()]);
