@@ -151,8 +151,18 @@ const LINE_NAMES = CLAIM_FIELDS.slice(0, LINE_FIELDS.length + 1);
  * them a claim joins into one line), put before every script (lua-script.ts): no script keeps a
  * field list or a field's position by hand.
  */
-/** What a claim under shares reads before it decides: whether the record exists, its groups, its lease, its flow key. */
-const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [VERSION_FIELD, 'projectId', 'hostTag', 'leaseToken', 'flowKey'];
+/**
+ * What a claim under shares reads before it decides: whether the record exists, its groups, its
+ * lease, its flow key, and the execution time a task parked or left waiting is scored by.
+ */
+const SHARE_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [
+  VERSION_FIELD,
+  'projectId',
+  'hostTag',
+  'leaseToken',
+  'flowKey',
+  'execAt',
+];
 
 /** What a listing checks its conditions on, and what a delete reads to leave the listing indexes. */
 const LIST_FIELDS: readonly (TaskFieldName | typeof VERSION_FIELD)[] = [

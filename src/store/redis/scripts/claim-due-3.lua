@@ -179,6 +179,8 @@ end
 local claimed = {}
 local read = 0
 local taking = {}
+-- Groups this claim has added to KEYS[3]: one SADD per group, beside its first parked task.
+local parkedGroups = {}
 -- Claimed and parked tasks leave [-inf, now] of the index, so every read starts at its head.
 while #claimed < limit and read < limit + window do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, math.min(limit - #claimed, 256))
@@ -186,7 +188,7 @@ while #claimed < limit and read < limit + window do
   for _, id in ipairs(ids) do
     read = read + 1
     local key = prefix .. 'task:' .. id
-    -- Under shares, the decision reads four short fields: a task that is parked is never read whole.
+    -- Under shares, the decision reads a few short fields (SHARE_FIELDS): a task that is parked is never read whole.
     local values = redis.call('HMGET', key, unpack(shared and SHARE_FIELDS or FIELDS))
     if not values[shared and SHARE_AT.version or AT.version] then
       -- The record expired or was deleted without leaving the index: drop the stale entry.
@@ -210,7 +212,7 @@ while #claimed < limit and read < limit + window do
         redis.call('ZADD', KEYS[1], math.max(tonumber(now) + 1, flowWake(flow) or (tonumber(now) + FLOW.recheckMs)), id)
       elseif waits then
         redis.call('ZREM', KEYS[1], id)
-        redis.call('ZADD', flow.key .. ':waiting', tonumber(redis.call('HGET', key, 'execAt')) or 0, id)
+        redis.call('ZADD', flow.key .. ':waiting', tonumber(values[shared and SHARE_AT.execAt or AT.execAt]) or 0, id)
         if flow.ordered and flow.head == id then flow.headWaits = true end
       elseif shared then
         local project = 'p:' .. values[SHARE_AT.projectId]
@@ -230,8 +232,11 @@ while #claimed < limit and read < limit + window do
         -- waiting for its flow key (above)
       elseif full and not values[SHARE_AT.leaseToken] then
         redis.call('ZREM', KEYS[1], id)
-        redis.call('ZADD', prefix .. 'parked:' .. full, tonumber(redis.call('HGET', key, 'execAt')) or 0, id)
-        redis.call('SADD', KEYS[3], full)
+        redis.call('ZADD', prefix .. 'parked:' .. full, tonumber(values[SHARE_AT.execAt]) or 0, id)
+        if not parkedGroups[full] then
+          redis.call('SADD', KEYS[3], full)
+          parkedGroups[full] = true
+        end
       else
         if shared then values = redis.call('HMGET', key, unpack(FIELDS)) end
         -- Read first, then one HSET with the next version: a command (and an AOF entry) fewer than

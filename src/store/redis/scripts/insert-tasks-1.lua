@@ -159,8 +159,7 @@ redis.call('SELECT', 3)
 for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE and task.entryCount > 0 then
     local key = prefix .. 'timeline:' .. task.id
-    redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1))
-    boundTimeline(key)
+    boundTimeline(key, redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1)))
   end
 end
 return codes

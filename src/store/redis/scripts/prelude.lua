@@ -32,8 +32,8 @@ end
 -- the first TIMELINE.keepFirst entries stay, then one Omitted entry that counts every entry left
 -- out (with the time of the latest of them), then the latest entries. Called after each append, so
 -- it usually drops as many entries as were appended; it costs the first entries and those dropped.
-local function boundTimeline(key)
-  local length = redis.call('LLEN', key)
+-- `length` is the timeline's length, as the RPUSH of the append answered it.
+local function boundTimeline(key, length)
   if length <= TIMELINE.maxEntries then return end
   local keep = TIMELINE.keepFirst
   local before = omittedAt(key)

@@ -38,14 +38,16 @@ local earliest = first[2] and tonumber(first[2])
 local wake = nil
 for t, task in ipairs(tasks) do
   local key = prefix .. 'task:' .. task.id
-  if redis.call('HGET', key, 'version') ~= task.version then
+  -- The stored state is read with the version: a new state moves the task between listing indexes.
+  local stored = redis.call('HMGET', key, 'version', 'state')
+  if stored[1] ~= task.version then
     codes[t] = RESULT.STALE
   else
     codes[t] = RESULT.DONE
-    -- Read before the HSET below, moved after it: under maxmemory the HSET is refused first, and
-    -- nothing of the task is written.
+    -- The listing indexes are moved after the HSET below: under maxmemory the HSET is refused
+    -- first, and nothing of the task is written.
     local state = pairValue(task.fields, task.fieldCount, 'state')
-    local before = state and redis.call('HGET', key, 'state')
+    local before = stored[2]
     -- The next version in the same HSET as the changed fields: one command and AOF entry, not two.
     local version = string.format('%d', tonumber(task.version) + 1)
     redis.call('HSET', key, 'version', version, unpack(ARGV, task.fields, task.fields + task.fieldCount - 1))
@@ -96,8 +98,7 @@ for t, task in ipairs(tasks) do
   if codes[t] == RESULT.DONE then
     local key = prefix .. 'timeline:' .. task.id
     if task.entryCount > 0 then
-      redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1))
-      boundTimeline(key)
+      boundTimeline(key, redis.call('RPUSH', key, unpack(ARGV, task.entries, task.entries + task.entryCount - 1)))
     end
     if task.expiry ~= '' then redis.call('EXPIRE', key, task.expiry) end
     local log = prefix .. 'attempts:' .. task.id
