@@ -105,7 +105,7 @@ describe('docs stay in step with the code', () => {
     const pages = apiPages();
     assert.ok(pages.length > 1, 'docs/api/ holds the API reference in pages');
     const named = pages.flatMap((page) =>
-      [...read(page).matchAll(/`(\d{3}) ([A-Z][A-Z0-9_]+)`/g)].map((m) => [page, m[2]!, Number(m[1])] as const),
+      [...read(page).matchAll(/`(\d{3})\s+([A-Z][A-Z0-9_]+)`/g)].map((m) => [page, m[2]!, Number(m[1])] as const),
     );
     assert.ok(named.length > 0);
     for (const [page, code, status] of named) {
