@@ -29,8 +29,8 @@ const browser = await launchBrowser();
 try {
   const creds = await server.client.register('ops@example.com');
   const at = (host: string, path: string): string => `http://${host}:${target.port}${path}`;
-  const task = (url: string, config: Record<string, unknown>, tags: string[], method = 'POST') =>
-    subscribeOk(server.client, creds, { httpRequest: { url, method }, config, tags });
+  const task = (url: string, config: Record<string, unknown>, tags: string[], method = 'POST', flowKey?: string) =>
+    subscribeOk(server.client, creds, { httpRequest: { url, method }, config, tags, ...(flowKey ? { flowKey } : {}) });
 
   const done = [
     await task(at('hooks.example.org', '/invoice/paid'), {}, ['billing']),
@@ -42,7 +42,7 @@ try {
   const cancelled = await task('https://hooks.example.org/reminder', { executionDelay: '2d' }, []);
   await server.client.unsubscribe(creds, cancelled.id);
   await task('https://api.example.com/cache/warm', { executionDelay: '25m', repeat: 12, repeatInterval: '2h' }, ['ops']);
-  await task('https://api.example.com/orders/sync', { executionDelay: '90s', retry: 3 }, ['orders']);
+  await task('https://api.example.com/orders/sync', { executionDelay: '90s', retry: 3 }, ['orders'], 'POST', 'orders.eu');
   for (const { id } of done)
     await waitForState(server.client, creds, id, id === done[2]!.id ? 'ERROR' : 'COMPLETED', { timeoutMs: 30_000 });
 
@@ -54,6 +54,7 @@ try {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('tbody tr').nth(6).waitFor();
   await page.getByRole('img', { name: /Last hour/ }).waitFor();
+  await page.locator('.key.delivered', { hasText: /^[1-9]\d* delivered$/ }).waitFor({ timeout: 30_000 });
   await page.screenshot({ path: OUT });
   console.log(`wrote ${OUT}`);
 

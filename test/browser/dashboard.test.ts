@@ -379,6 +379,11 @@ describe('the web app at /dashboard', () => {
     assert.equal(await page.evaluate<boolean>("'kuueriTestMark' in window"), true, 'the runs appeared without a reload');
     const firstRun = must(await page.locator('tbody tr').first().getAttribute('data-task-id'), 'a run');
     assert.equal((await getTask(server.client, creds, firstRun)).scheduleId, schedule.id, 'the row is a run of the schedule');
+    // A run's page names its schedule, linked to the schedule's runs.
+    await page.getByRole('link', { name: firstRun }).click();
+    await page.getByRole('link', { name: schedule.id }).click();
+    await page.getByRole('heading', { level: 1, name: 'Tasks', exact: true }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('schedule'), schedule.id, "the run's page links to its schedule's runs");
     await nav.getByRole('link', { name: 'Inbox' }).click();
     await page.locator('.request').first().getByText('{"tick":true}').waitFor({ timeout: 20_000 });
 
@@ -439,6 +444,19 @@ describe('the web app at /dashboard', () => {
     await page.goBack();
     await rows.filter({ hasText: plain.id }).waitFor({ state: 'detached' });
     assert.equal(await page.getByLabel('Flow key').inputValue(), 'billing', 'Back brings the filter and its form value back');
+
+    // The row shows its flow key; the task's page links it to the tasks of that flow.
+    await rows.filter({ hasText: billed.id }).getByText('flow: billing').waitFor();
+    await page.getByLabel('Flow key').fill('');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await rows.filter({ hasText: plain.id }).waitFor();
+    await page.getByRole('link', { name: billed.id }).click();
+    await page.getByRole('heading', { level: 1, name: billed.id }).waitFor();
+    await assertAccessible(page, "a task's page with its flow key");
+    await page.getByRole('link', { name: 'billing', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Tasks', exact: true }).waitFor();
+    await rows.filter({ hasText: plain.id }).waitFor({ state: 'detached' });
+    assert.equal(new URL(page.url()).searchParams.get('flow'), 'billing', "the flow key's link filters the list by it");
   });
 
   test('the activity screen names an open circuit of the project', async () => {

@@ -193,6 +193,7 @@ function TaskTable({ tasks, filtered, more, selected, onSelect }: TableProps) {
                 <Link href={paths.task(task.id)} class="mono">
                   {task.id}
                 </Link>
+                {task.flowKey !== '' && <div class="muted small">flow: {task.flowKey}</div>}
               </td>
               <td>
                 <StateBadge state={task.state} />

@@ -1,7 +1,7 @@
 /*
- * One task: its state, target and tags, what it does (config), how far it got (updates), its
- * timeline (pages by the Link header), and what can be done to it in its state. Destructive
- * actions ask first, in a dialog.
+ * One task: its state, target, tags, flow key and schedule (each a link to the tasks that share
+ * it), what it does (config), how far it got (updates), its timeline (pages by the Link header),
+ * and what can be done to it in its state. Destructive actions ask first, in a dialog.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type Api, describeError } from '../api.js';
@@ -91,11 +91,35 @@ export function TaskPage({ api, id }: { api: Api; id: string }) {
       {(t.tags ?? []).length > 0 && (
         <p aria-label="Tags">
           {(t.tags ?? []).map((tag) => (
-            <span key={tag} class="tag">
+            <Link key={tag} href={paths.tasks({ tag })} class="tag">
               {tag}
-            </span>
+            </Link>
           ))}
         </p>
+      )}
+      {(t.flowKey !== '' || t.scheduleId !== undefined) && (
+        <dl class="fields facts">
+          {t.flowKey !== '' && (
+            <>
+              <dt>Flow key</dt>
+              <dd>
+                <Link href={paths.tasks({ flow: t.flowKey })} class="mono">
+                  {t.flowKey}
+                </Link>
+              </dd>
+            </>
+          )}
+          {t.scheduleId !== undefined && (
+            <>
+              <dt>Schedule</dt>
+              <dd>
+                <Link href={paths.tasks({ schedule: t.scheduleId })} class="mono">
+                  {t.scheduleId}
+                </Link>
+              </dd>
+            </>
+          )}
+        </dl>
       )}
       <div class="actions bar" role="group" aria-label="Actions">
         {t.state === 'RUNNING' && (
