@@ -35,6 +35,8 @@ interface ListingCase {
   tasksPerPage: number;
   /** The server process's CPU per timed page, in ms (steadier than latency on a busy machine). */
   serverCpuMs: number;
+  /** Redis only: forks of redis-server while the case ran, and whether a child was writing at its start. */
+  redis?: { forks: number; childAtStart: boolean };
 }
 
 export interface ListingRun {
@@ -65,7 +67,15 @@ async function timeScrapes(pool: Pool, serverPid: number): Promise<ListingRun['s
   return { p50: s.p50, p99: s.p99, max: s.max, bytes, serverCpuMs };
 }
 
-async function timeCase(pool: Pool, creds: Credentials, serverPid: number, name: string, query: string): Promise<ListingCase> {
+async function timeCase(
+  ctx: BenchContext,
+  pool: Pool,
+  creds: Credentials,
+  serverPid: number,
+  name: string,
+  query: string,
+): Promise<ListingCase> {
+  const persistenceBefore = ctx.redis ? await ctx.redisPersistence() : null;
   const latencies: number[] = [];
   let tasks = 0;
   let cursor: string | null = null;
@@ -87,7 +97,28 @@ async function timeCase(pool: Pool, creds: Credentials, serverPid: number, name:
   }
   const serverCpuMs = ((cpuSecondsOf(serverPid) - cpuAtStart) * 1000) / PAGES;
   const s = summarize(latencies);
-  return { name, query, p50: s.p50, p99: s.p99, max: s.max, tasksPerPage: tasks / PAGES, serverCpuMs };
+  const timed: ListingCase = { name, query, p50: s.p50, p99: s.p99, max: s.max, tasksPerPage: tasks / PAGES, serverCpuMs };
+  if (persistenceBefore) {
+    const after = await ctx.redisPersistence();
+    timed.redis = { forks: after.forks - persistenceBefore.forks, childAtStart: persistenceBefore.childRunning };
+  }
+  return timed;
+}
+
+/** How long a fill's snapshot or AOF rewrite may still be written before the cases are timed anyway. */
+const SETTLE_MS = 180_000;
+
+/**
+ * Waits until redis-server writes no snapshot or AOF rewrite: a fill of a million tasks may set one
+ * off (the shipped `save` rules, the AOF's growth), and its child would take a core from the cases,
+ * which is the fill's doing, not the listing's. Answers how long it waited.
+ */
+async function settleRedis(ctx: BenchContext): Promise<number> {
+  const started = Date.now();
+  while ((await ctx.redisPersistence()).childRunning && Date.now() - started < SETTLE_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return Date.now() - started;
 }
 
 async function oneRun(ctx: BenchContext, store: StoreName): Promise<ListingRun> {
@@ -106,6 +137,8 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ListingRun> 
   const filled = await fill(ctx, db, count, ['--mix']);
   const middle = fillStart + Math.round((Date.now() - fillStart) / 2);
   log(`listing/${store}: filled in ${ms(filled.ms)} (${fmt(count / (filled.ms / 1000))}/s)`);
+  if (store === 'redis')
+    log(`listing/redis: waited ${ms(await settleRedis(ctx))} for redis-server's snapshot or AOF rewrite after the fill`);
   const server = await ctx.startServer(store, 'listing', { sqlitePath, keepRedis: true });
   const pool = new Pool(server.url, { connections: 1 });
   try {
@@ -119,7 +152,7 @@ async function oneRun(ctx: BenchContext, store: StoreName): Promise<ListingRun> 
       ['host', 'host=host3.bench.test'],
       ['state=PAUSED&tag', 'state=PAUSED&tag=beta'],
     ] as const) {
-      cases.push(await timeCase(pool, creds, server.pid, name, query));
+      cases.push(await timeCase(ctx, pool, creds, server.pid, name, query));
     }
     const scrape = await timeScrapes(pool, server.pid);
     return { tasks: count, fillMs: filled.ms, cases, scrape };
@@ -138,7 +171,8 @@ export async function listingScenario(ctx: BenchContext, store: StoreName): Prom
     runs.push(run);
     for (const c of run.cases) {
       log(
-        `listing/${store} run ${i + 1}: ${c.name} (${c.query || 'no filter'}): p50 ${ms(c.p50)} p99 ${ms(c.p99)} max ${ms(c.max)}, ${fmt(c.tasksPerPage)} tasks a page, server CPU ${ms(c.serverCpuMs)} a page`,
+        `listing/${store} run ${i + 1}: ${c.name} (${c.query || 'no filter'}): p50 ${ms(c.p50)} p99 ${ms(c.p99)} max ${ms(c.max)}, ${fmt(c.tasksPerPage)} tasks a page, server CPU ${ms(c.serverCpuMs)} a page` +
+          (c.redis ? ` | redis-server forks ${c.redis.forks}${c.redis.childAtStart ? ' (a child writing at the start)' : ''}` : ''),
       );
     }
     log(
