@@ -19,6 +19,9 @@ import { type TestServer, startTestServer } from '../helpers/test-server.js';
 
 const execFileAsync = promisify(execFile);
 
+/** The test server's TASKS_SCHEDULE_LIMIT. */
+const SCHEDULE_LIMIT = 2;
+
 describe('the web app at /dashboard', () => {
   let server: TestServer;
   let target: TargetServer;
@@ -26,7 +29,12 @@ describe('the web app at /dashboard', () => {
   const opened: { context: BrowserContext; page: Page; record: PageRecord; creds: Credentials }[] = [];
 
   before(async () => {
-    [server, target, browser] = await Promise.all([startTestServer(), TargetServer.start(), launchBrowser()]);
+    // Two schedules a project: a test can fill a project's schedules and see the form refuse one more.
+    [server, target, browser] = await Promise.all([
+      startTestServer({ env: { TASKS_SCHEDULE_LIMIT: String(SCHEDULE_LIMIT) } }),
+      TargetServer.start(),
+      launchBrowser(),
+    ]);
   });
   after(async () => {
     await browser?.close();
@@ -408,6 +416,34 @@ describe('the web app at /dashboard', () => {
     await page.getByText('No schedules yet.', { exact: false }).waitFor();
     assert.equal((await server.client.request('GET', `/v1beta/schedules/${schedule.id}`, { creds })).status, 404, 'deleted');
     assert.equal(await page.evaluate<boolean>("'kuueriTestMark' in window"), true, 'the page was never reloaded');
+  });
+
+  test('a project with all the schedules it may hold: the form says so with its code and keeps what was typed', async () => {
+    const { page, creds } = await freshPage();
+    for (let i = 0; i < SCHEDULE_LIMIT; i++) {
+      const made = await server.client.request('POST', '/v1beta/schedules', {
+        creds,
+        body: { cron: '0 0 1 1 *', httpRequest: { url: target.url(`/yearly/${i}`), method: 'POST' } },
+      });
+      assert.equal(made.status, 201);
+    }
+    await signIn(page, creds);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedules' }).click();
+    await page
+      .locator('tbody tr')
+      .nth(SCHEDULE_LIMIT - 1)
+      .waitFor();
+    await page.getByRole('link', { name: 'New schedule' }).click();
+    await page.getByLabel('Cron expression').fill('*/5 * * * *');
+    await page.getByLabel('URL', { exact: true }).fill(target.url('/one-more'));
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.getByText('SCHEDULES_FULL', { exact: true }).waitFor();
+    await refusal.getByText(/delete one first/).waitFor();
+    await assertAccessible(page, 'the new schedule form refused for a full project');
+    assert.equal(await page.getByLabel('Cron expression').inputValue(), '*/5 * * * *', 'what was typed is kept');
+    const listed = await server.client.request<ScheduleListView>('GET', '/v1beta/schedules', { creds });
+    assert.equal(listed.body.schedules.length, SCHEDULE_LIMIT, 'nothing more was made');
   });
 
   test('the task list filters by flow key, and its URL keeps the filter across a reload and Back', async () => {
