@@ -353,8 +353,10 @@ export class SqliteStore implements TaskStore {
     return this.guard(() => this.stmt.countActive.get(projectId)?.active ?? 0);
   }
 
-  /** Appends to the task's timeline and keeps it within its bound (core/timeline.ts). */
-  /** Writes `entries` to the timeline of the task whose row is `rid`, `length` entries long with them (the row counts them). */
+  /**
+   * Writes `entries` to the timeline of the task whose row is `rid`, `length` entries long with them
+   * (the row counts them), and keeps it within its bound (core/timeline.ts).
+   */
   private appendEntries(rid: number, length: number, entries: readonly TimelineEntry[]): void {
     for (const e of entries) {
       this.stmt.insertEntry.run(rid, ++this.seq, e.label, e.description, e.createdAt, e.metadata ? JSON.stringify(e.metadata) : null);

@@ -2,8 +2,8 @@
  * The project's inbox (GET /v1beta/inbox): a URL on this server that keeps the last requests sent
  * to it, so a task can be tried without a target of your own.
  */
-import { useState } from 'preact/hooks';
-import { type Api, ApiError, describeError } from '../api.js';
+import { useActions } from '../actions.js';
+import { type Api, ApiError } from '../api.js';
 import { dateTime } from '../format.js';
 import { useConfirm } from '../parts/dialog.js';
 import { Link } from '../parts/link.js';
@@ -26,8 +26,7 @@ export function Inbox({ api }: { api: Api }) {
   );
   const inbox = { ...poll, data: poll.data === OFF ? null : poll.data };
   const [dialog, ask] = useConfirm();
-  const [status, setStatus] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { status, error, act } = useActions(inbox.refresh);
 
   const clear = async (): Promise<void> => {
     const yes = await ask({
@@ -36,14 +35,7 @@ export function Inbox({ api }: { api: Api }) {
       confirm: 'Clear inbox',
       danger: true,
     });
-    if (!yes) return;
-    try {
-      await api.clearInbox();
-      setStatus('Inbox cleared.');
-      inbox.refresh();
-    } catch (e) {
-      setError(describeError(e));
-    }
+    if (yes) await act('Inbox cleared.', () => api.clearInbox());
   };
 
   return (

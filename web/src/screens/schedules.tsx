@@ -4,8 +4,8 @@
  * pause, resume and (after a confirmation dialog) delete; "Runs" opens the task list filtered by
  * the schedule. Pages by the answer's cursor.
  */
-import { useState } from 'preact/hooks';
-import { type Api, describeError } from '../api.js';
+import { useActions } from '../actions.js';
+import type { Api } from '../api.js';
 import { dateTime, relative } from '../format.js';
 import { useConfirm } from '../parts/dialog.js';
 import { Link } from '../parts/link.js';
@@ -22,21 +22,9 @@ const PAGE_SIZE = 25;
 export function Schedules({ api }: { api: Api }) {
   const paging = usePaging('schedules');
   const list = usePoll(() => api.schedules(PAGE_SIZE, paging.cursor), `schedules:${paging.cursor}`);
-  const [status, setStatus] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { status, error, act } = useActions(list.refresh);
   const [dialog, ask] = useConfirm();
 
-  const act = async (done: string, run: () => Promise<unknown>): Promise<void> => {
-    setError(null);
-    setStatus(null);
-    try {
-      await run();
-      setStatus(done);
-      list.refresh();
-    } catch (e) {
-      setError(describeError(e));
-    }
-  };
   const remove = async (schedule: ScheduleView): Promise<void> => {
     const yes = await ask({
       title: 'Delete this schedule?',

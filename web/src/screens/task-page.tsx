@@ -4,6 +4,7 @@
  * and what can be done to it in its state. Destructive actions ask first, in a dialog.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { useActions } from '../actions.js';
 import { type Api, describeError } from '../api.js';
 import { dateTime, formatDuration, relative } from '../format.js';
 import { Dialog, useConfirm } from '../parts/dialog.js';
@@ -16,22 +17,9 @@ import type { RescheduleBody, TaskView, TimelineEntryView } from '../shapes.js';
 
 export function TaskPage({ api, id }: { api: Api; id: string }) {
   const task = usePoll(() => api.task(id), `task:${id}`);
-  const [status, setStatus] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { status, error, act, fail } = useActions(task.refresh);
   const [dialog, ask] = useConfirm();
   const [rescheduling, setRescheduling] = useState(false);
-
-  const act = async (what: string, run: () => Promise<unknown>): Promise<void> => {
-    setError(null);
-    setStatus(null);
-    try {
-      await run();
-      setStatus(what);
-      task.refresh();
-    } catch (e) {
-      setError(describeError(e));
-    }
-  };
 
   const cancel = async (): Promise<void> => {
     const yes = await ask({
@@ -54,7 +42,7 @@ export function TaskPage({ api, id }: { api: Api; id: string }) {
       await api.remove(id);
       navigate(paths.tasks());
     } catch (e) {
-      setError(describeError(e));
+      fail(e);
     }
   };
 
