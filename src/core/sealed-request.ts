@@ -1,25 +1,36 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
+import sodium from 'sodium-native';
 import { pooledRandomBytes } from './random-pool.js';
 import { type OpenedRequest, decodeRequest, decodeRequestTarget, encodeRequest, shownUrl } from './request-codec.js';
 import type { TargetView } from './shapes.js';
 import type { HttpRequestSpec } from './task.js';
 
 /*
- * The request a user sent may carry secrets in its headers, so it is stored only sealed with
- * AES-256-GCM. The task id is the additional authenticated data: a sealed request moved onto
- * another task does not open. Layout (bytes): format(1) | key id(4) | iv(12) | tag(16) | ciphertext.
- * Format 2's plaintext is request-codec.ts's binary layout; format 1 (written before it, and
- * stored as base64url text) was JSON, and still opens. Format 3 seals other records (sealBytes),
- * whose plaintext is their owner's; the format keeps either from opening as the other.
+ * The request a user sent may carry secrets in its headers, so it is stored only sealed, with
+ * XChaCha20-Poly1305 (libsodium, through sodium-native). The format and the task id are the
+ * additional authenticated data: a sealed request moved onto another task does not open.
+ * Layout (bytes): format(1) | key id(4) | nonce(24) | ciphertext | tag(16). Format 4's plaintext
+ * is request-codec.ts's binary layout; format 5 seals other records (sealBytes), whose plaintext
+ * is their owner's; the format keeps either from opening as the other.
+ *
+ * Records sealed before are AES-256-GCM, format(1) | key id(4) | iv(12) | tag(16) | ciphertext,
+ * and still open: format 2 (a binary request), 1 (a JSON request, stored as base64url text) and
+ * 3 (other records). libsodium seals in one call into a buffer it is given; Node's ciphers are an
+ * object each (a cipher context set up and freed per record), several times dearer, and every
+ * attempt seals its answer's excerpt.
  */
-const FORMAT = 2;
-const JSON_FORMAT = 1;
-/** Any other record sealed the same way (sealBytes): its plaintext is the caller's. */
-const BYTES_FORMAT = 3;
+const FORMAT = 4;
+/** Any other record (sealBytes): its plaintext is the caller's. */
+const BYTES_FORMAT = 5;
+const GCM_JSON_FORMAT = 1;
+const GCM_FORMAT = 2;
+const GCM_BYTES_FORMAT = 3;
+const NONCE_BYTES = 24;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_BYTES = 4;
-const HEAD_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
+const HEAD_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES;
+const GCM_HEAD_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 
 export interface RequestCipher {
   /** Fingerprint of the key (hex), safe to store and log. */
@@ -55,9 +66,10 @@ const HOST_TAG_BYTES = 12;
 /**
  * Targets opened for listings, kept per sealed record: a task's request never changes once sealed
  * (a replay is a new task, sealed anew), and the dashboard asks for the same pages every few
- * seconds. A record is known by its task id with its key id, IV and tag: a record sealed again has
- * another IV, and one whose ciphertext changed under the same head would not open, so a hit only
- * ever answers what opening that record answered. Forgotten all at once when full (remembered.ts).
+ * seconds. A record is known by its task id with its key id, nonce and tag: a record sealed again
+ * has another nonce, and one whose ciphertext changed under the same nonce and tag would not open,
+ * so a hit only ever answers what opening that record answered. Forgotten all at once when full
+ * (remembered.ts).
  */
 const OPENED_TARGETS = 10_000;
 
@@ -72,52 +84,73 @@ export function deriveKey(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'kuueri-tasks', 'request-encryption', 32));
 }
 
+/** A record's authenticated data: its format, then what it is bound to (relabelled as another kind, it does not open). */
+function additionalData(format: number, aad: string): Buffer {
+  const data = Buffer.allocUnsafe(1 + Buffer.byteLength(aad, 'utf8'));
+  data[0] = format;
+  data.write(aad, 1, 'utf8');
+  return data;
+}
+
+/** A sealed record's format, key id, nonce (or IV) and tag, as text: what the opened targets are kept by. */
+function fingerprintOf(raw: Buffer): string {
+  if (raw[0] === FORMAT && raw.length >= HEAD_BYTES + TAG_BYTES) {
+    return raw.toString('latin1', 0, HEAD_BYTES) + raw.toString('latin1', raw.length - TAG_BYTES);
+  }
+  return raw.toString('latin1', 0, Math.min(raw.length, GCM_HEAD_BYTES));
+}
+
 export function createRequestCipher(key: Buffer): RequestCipher {
   if (key.length !== 32) throw new Error('The request encryption key must be 32 bytes');
   const keyId = createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES);
-  // A key of its own for tags: the encryption key is used for nothing but encryption.
+  // Keys of their own for tags and for sealing: the configured key itself seals nothing new.
   const tagKey = Buffer.from(hkdfSync('sha256', key, 'kuueri-tasks', 'host-tag', 32));
+  const sealKey = Buffer.from(hkdfSync('sha256', key, 'kuueri-tasks', 'xchacha20poly1305', 32));
 
   const seal = (format: number, plain: Uint8Array, aad: string): Buffer => {
-    const iv = pooledRandomBytes(IV_BYTES); // 96 random bits per seal: GCM's recommended IV
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(aad, 'utf8'));
-    const body = cipher.update(plain);
-    const rest = cipher.final(); // empty for GCM, a stream mode
-    // One allocation for the whole record: each Buffer.concat was an allocation and a copy of its own.
-    const raw = Buffer.allocUnsafe(HEAD_BYTES + body.length + rest.length);
+    const raw = Buffer.allocUnsafe(HEAD_BYTES + plain.length + TAG_BYTES);
     raw[0] = format;
     keyId.copy(raw, 1);
-    iv.copy(raw, 1 + KEY_ID_BYTES);
-    cipher.getAuthTag().copy(raw, 1 + KEY_ID_BYTES + IV_BYTES);
-    body.copy(raw, HEAD_BYTES);
-    rest.copy(raw, HEAD_BYTES + body.length);
+    // 192 random bits per seal: XChaCha's nonce is long enough to be drawn at random.
+    const nonce = raw.subarray(1 + KEY_ID_BYTES, HEAD_BYTES);
+    pooledRandomBytes(NONCE_BYTES).copy(nonce);
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(raw.subarray(HEAD_BYTES), plain, additionalData(format, aad), null, nonce, sealKey);
     return raw;
   };
   const targets = new Map<string, TargetView>();
   const open = (sealed: Uint8Array, aad: string): { format: number; bytes: Buffer } => {
     const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
     const format = raw[0];
-    if (raw.length < HEAD_BYTES || (format !== FORMAT && format !== JSON_FORMAT && format !== BYTES_FORMAT)) {
+    const sodiumFormat = format === FORMAT || format === BYTES_FORMAT;
+    const gcmFormat = format === GCM_FORMAT || format === GCM_JSON_FORMAT || format === GCM_BYTES_FORMAT;
+    if ((!sodiumFormat && !gcmFormat) || raw.length < (sodiumFormat ? HEAD_BYTES + TAG_BYTES : GCM_HEAD_BYTES)) {
       throw new Error('Sealed request has an unknown format');
     }
     if (!raw.subarray(1, 1 + KEY_ID_BYTES).equals(keyId)) {
       throw new Error('Sealed request was sealed with another key');
     }
+    if (sodiumFormat) {
+      const sealedBody = raw.subarray(HEAD_BYTES);
+      const bytes = Buffer.allocUnsafe(sealedBody.length - TAG_BYTES);
+      const nonce = raw.subarray(1 + KEY_ID_BYTES, HEAD_BYTES);
+      // Throws when the tag does not verify (another key, another aad, a changed byte).
+      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(bytes, null, sealedBody, additionalData(format, aad), nonce, sealKey);
+      return { format, bytes };
+    }
     const iv = raw.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + IV_BYTES);
-    const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, HEAD_BYTES);
+    const tag = raw.subarray(1 + KEY_ID_BYTES + IV_BYTES, GCM_HEAD_BYTES);
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(tag);
-    const plain = decipher.update(raw.subarray(HEAD_BYTES));
+    const plain = decipher.update(raw.subarray(GCM_HEAD_BYTES));
     const rest = decipher.final(); // throws when the tag does not match; empty for GCM, a stream mode
     return { format, bytes: rest.length === 0 ? plain : Buffer.concat([plain, rest]) };
   };
 
   const openTarget = (sealed: Buffer, taskId: string): TargetView => {
     const { format, bytes } = open(sealed, taskId);
-    if (format === FORMAT) return decodeRequestTarget(bytes);
-    if (format === JSON_FORMAT) {
+    if (format === FORMAT || format === GCM_FORMAT) return decodeRequestTarget(bytes);
+    if (format === GCM_JSON_FORMAT) {
       const { method, url } = parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown);
       return { method, url: shownUrl(url) };
     }
@@ -129,13 +162,13 @@ export function createRequestCipher(key: Buffer): RequestCipher {
     seal: (request, taskId) => seal(FORMAT, encodeRequest(request), taskId),
     open(sealed, taskId) {
       const { format, bytes } = open(sealed, taskId);
-      if (format === FORMAT) return decodeRequest(bytes);
-      if (format === JSON_FORMAT) return openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
+      if (format === FORMAT || format === GCM_FORMAT) return decodeRequest(bytes);
+      if (format === GCM_JSON_FORMAT) return openedFromJson(parseStoredRequest(JSON.parse(bytes.toString('utf8')) as unknown));
       throw new Error('Sealed request has an unknown format');
     },
     openTarget(sealed, taskId) {
       const raw = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed);
-      const known = `${taskId} ${raw.toString('latin1', 0, Math.min(raw.length, HEAD_BYTES))}`;
+      const known = `${taskId} ${fingerprintOf(raw)}`;
       const kept = targets.get(known);
       if (kept) return { method: kept.method, url: kept.url };
       const target = openTarget(raw, taskId);
@@ -146,7 +179,7 @@ export function createRequestCipher(key: Buffer): RequestCipher {
     sealBytes: (plain, aad) => seal(BYTES_FORMAT, plain, aad),
     openBytes(sealed, aad) {
       const { format, bytes } = open(sealed, aad);
-      if (format !== BYTES_FORMAT) throw new Error('Sealed record has an unknown format');
+      if (format !== BYTES_FORMAT && format !== GCM_BYTES_FORMAT) throw new Error('Sealed record has an unknown format');
       return bytes;
     },
     keyedDigest(purpose, data) {

@@ -101,7 +101,7 @@ export const TASK_FIELDS = [
   /** When the task was subscribed (ms since the epoch). */
   { name: 'startAt', kind: 'int', mutable: false },
   { name: 'config', kind: 'config', mutable: false },
-  /** The `HttpRequestSpec`, sealed with AES-256-GCM (sealed-request.ts); opaque to stores. */
+  /** The `HttpRequestSpec`, sealed (sealed-request.ts); opaque to stores. */
   { name: 'request', kind: 'sealed', mutable: false },
   /**
    * A keyed digest of the target's host name (RequestCipher.hostTag): the dispatcher shares its

@@ -29,18 +29,20 @@ const OPENED: OpenedRequest = {
 };
 
 /**
- * A format-1 record (JSON plaintext), as stores hold tasks sealed before the binary format, built
- * the way the module laid it out around any plaintext: to test that such records still open and
- * what `open` checks in them.
+ * A record sealed with AES-256-GCM, as stores hold those sealed before XChaCha20-Poly1305, laid
+ * out the way the module did around any plaintext: format 1 (a JSON request), 2 (a binary
+ * request) or 3 (other records). To test that such records still open and what `open` checks in them.
  */
-function sealJson(key: Buffer, plaintext: string, taskId: string): Buffer {
+function sealGcm(key: Buffer, format: number, plaintext: Buffer | string, aad: string): Buffer {
   const keyId = createHash('sha256').update(key).digest().subarray(0, 4);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(taskId, 'utf8'));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.of(1), keyId, iv, cipher.getAuthTag(), body]);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+  return Buffer.concat([Buffer.of(format), keyId, iv, cipher.getAuthTag(), body]);
 }
+
+const sealJson = (key: Buffer, plaintext: string, taskId: string): Buffer => sealGcm(key, 1, plaintext, taskId);
 
 function flipByte(sealed: Buffer, index: number): Buffer {
   const raw = Buffer.from(sealed);
@@ -84,11 +86,24 @@ describe('seal and open', () => {
     assert.deepEqual(opened.body, Buffer.from(long.data!, 'base64'));
   });
 
-  test('the sealed record is bytes: format 2, then the key id, iv, tag and ciphertext', () => {
+  test('the sealed record is bytes: format 4, then the key id, nonce, ciphertext and tag', () => {
     const sealed = cipher.seal(REQUEST, TASK_ID);
     assert.ok(Buffer.isBuffer(sealed));
-    assert.equal(sealed[0], 2);
+    assert.equal(sealed[0], 4);
     assert.deepEqual(sealed.subarray(1, 5), createHash('sha256').update(KEY).digest().subarray(0, 4));
+    assert.equal(sealed.length, 1 + 4 + 24 + encodeRequest(REQUEST).length + 16);
+  });
+
+  test('records sealed with AES-256-GCM before still open: a binary request (format 2), other records (format 3)', () => {
+    const binary = sealGcm(KEY, 2, encodeRequest(REQUEST), TASK_ID);
+    assert.deepEqual(cipher.open(binary, TASK_ID), OPENED);
+    assert.deepEqual(cipher.openTarget(binary, TASK_ID), { method: 'POST', url: 'https://target.example/hook' });
+    assert.throws(() => cipher.open(binary, OTHER_ID));
+    assert.throws(() => cipher.openBytes(binary, TASK_ID), /unknown format/);
+    const bytes = sealGcm(KEY, 3, Buffer.from('an answer'), 'attempt:t:1');
+    assert.deepEqual(cipher.openBytes(bytes, 'attempt:t:1'), Buffer.from('an answer'));
+    assert.throws(() => cipher.openBytes(bytes, 'attempt:t:2'));
+    assert.throws(() => cipher.open(bytes, 'attempt:t:1'), /unknown format/);
   });
 
   test('the body is stored as its bytes: the record is smaller than the body in base64', () => {
@@ -97,11 +112,11 @@ describe('seal and open', () => {
     assert.ok(sealed.length < json.length, `${sealed.length} bytes against ${json.length} for JSON`);
   });
 
-  test('sealing twice gives different records (a fresh IV each time)', () => {
+  test('sealing twice gives different records (a fresh nonce each time)', () => {
     const a = cipher.seal(REQUEST, TASK_ID);
     const b = cipher.seal(REQUEST, TASK_ID);
     assert.notDeepEqual(a, b);
-    assert.notDeepEqual(a.subarray(5, 17), b.subarray(5, 17));
+    assert.notDeepEqual(a.subarray(5, 29), b.subarray(5, 29));
   });
 
   test('the sealed record holds no header value, param, body or URL in the clear', () => {
@@ -133,8 +148,8 @@ describe('seal and open', () => {
 
   test('tampering with any part fails', () => {
     const sealed = cipher.seal(REQUEST, TASK_ID);
-    // format, key id, iv, tag, first and last byte of the ciphertext
-    for (const index of [0, 1, 4, 5, 16, 17, 32, 33, sealed.length - 1]) {
+    // format, key id, nonce, first byte of the ciphertext, first and last byte of the tag
+    for (const index of [0, 1, 4, 5, 28, 29, sealed.length - 16, sealed.length - 1]) {
       assert.throws(() => cipher.open(flipByte(sealed, index), TASK_ID), `flipped byte ${index}`);
     }
   });
@@ -148,11 +163,16 @@ describe('seal and open', () => {
     assert.throws(() => cipher.open(Buffer.from('not sealed at all, and long enough to look like it'), TASK_ID));
   });
 
-  test('an unknown format fails as such', () => {
+  test('an unknown format fails as such; a record relabelled as another format does not open', () => {
     const raw = Buffer.from(cipher.seal(REQUEST, TASK_ID));
-    for (const format of [0, 3, 0x41]) {
+    for (const format of [0, 6, 0x41]) {
       raw[0] = format;
       assert.throws(() => cipher.open(raw, TASK_ID), /unknown format/, `format ${format}`);
+    }
+    for (const format of [1, 2, 3, 5]) {
+      raw[0] = format;
+      assert.throws(() => cipher.open(raw, TASK_ID), `format ${format}`);
+      assert.throws(() => cipher.openBytes(raw, TASK_ID), `format ${format}, as bytes`);
     }
   });
 
@@ -215,8 +235,8 @@ describe('openTarget: the method and the URL without its query, for a listing', 
     const kept = createRequestCipher(KEY);
     const sealed = kept.seal(REQUEST, TASK_ID);
     assert.deepEqual(kept.openTarget(sealed, TASK_ID), SHOWN);
-    // The head (key id, IV, tag) is unchanged, so the kept target answers; the dispatcher's open still refuses the record.
-    const tampered = flipByte(sealed, sealed.length - 1);
+    // Its key id, nonce and tag are unchanged, so the kept target answers; the dispatcher's open still refuses the record.
+    const tampered = flipByte(sealed, 29);
     assert.deepEqual(kept.openTarget(tampered, TASK_ID), SHOWN);
     assert.throws(() => kept.open(tampered, TASK_ID));
   });
