@@ -313,6 +313,21 @@ export function taskFromLine(id: string, line: RedisValue, request: RedisValue, 
   return decodeTask(id, (i) => (i < 0 ? values[LINE_NAMES.length - 1] : LINE_AT[i]! < 0 ? request : values[LINE_AT[i]!]), configJson);
 }
 
+/** For each field of TASK_FIELDS, its place in CLAIM_FIELDS (-1: not a hash field); and the version's. */
+const FIELDS_AT = TASK_FIELDS.map((f) => CLAIM_FIELDS.indexOf(f.name));
+const VERSION_AT = CLAIM_FIELDS.indexOf(VERSION_FIELD);
+
+/**
+ * A task as a listing answers it (list-tasks-0.lua): its hash's FIELDS read with one HMGET, in that
+ * order (null where the hash lacks the field), and its config. By place, not by name: no names
+ * come back, to be turned into text and looked up for every field of every task of a page.
+ */
+export function taskFromFields(id: string, values: readonly (RedisValue | null)[], configJson: RedisValue): StoredTask {
+  if (values.length !== CLAIM_FIELDS.length)
+    throw new Error(`A listed task came back with ${values.length} values, not ${CLAIM_FIELDS.length}`);
+  return decodeTask(id, (i) => values[i < 0 ? VERSION_AT : FIELDS_AT[i]!] ?? undefined, configJson);
+}
+
 /** A task from its hash (HGETALL pairs) and its config. */
 export function taskFromHash(id: string, flat: readonly RedisValue[], configJson: RedisValue): StoredTask {
   const byName = new Map<string, RedisValue>();

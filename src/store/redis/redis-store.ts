@@ -51,6 +51,7 @@ import {
   SIGNING_FIELDS,
   signingFields,
   signingFromValues,
+  taskFromFields,
   taskFromHash,
   taskFromLine,
 } from './codec.js';
@@ -361,7 +362,7 @@ export class RedisStore implements TaskStore {
     if (!Array.isArray(reply)) throw new Error(`list-tasks answered ${String(reply)}`);
     const tasks: StoredTask[] = [];
     for (let i = 1; i + 2 < reply.length; i += 3) {
-      tasks.push(taskFromHash(String(reply[i]), reply[i + 1] as Buffer[], reply[i + 2] as Buffer));
+      tasks.push(taskFromFields(String(reply[i]), reply[i + 1] as (Buffer | null)[], reply[i + 2] as Buffer));
     }
     const next = String(reply[0] ?? '');
     return { tasks, next: next === '' ? null : next };

@@ -1,18 +1,18 @@
 -- list-tasks: a page of a project's tasks, newest first (TaskStore.listTasks). The page is driven by
 -- the listing indexes (prelude.lua): the schedule's when a schedule is asked for, else the tag's,
 -- else the flow key's, else the host's, else one per state asked for (merged by id), else the
--- project's; read by lex range, newest id first, from
--- the cursor on. With more than the driver's condition, every condition is checked on the task
--- record itself (a few fields read first); an entry whose record expired is dropped from the index
--- it was read from. At most `scan` entries are read: a page that runs out of them before it
--- is full answers the last id read as its next cursor.
+-- project's; read by lex range, newest id first, from the cursor on. With more than the driver's
+-- condition, every condition is checked on the task record itself (the fields they need read
+-- first); an entry whose record expired is dropped from the index it was read from. At most
+-- `scan` entries are read: a page that runs out of them before it is full answers the last id
+-- read as its next cursor.
 -- No KEYS: the index and record keys are derived from the key prefix and the project id (db 1), the
 -- config keys from the ids (<prefix>config:<id>, db 2).
 -- ARGV, read in order: key prefix; project id; below (ids under it only, '' none); at least (ids at
 --   or above it only, '' none); limit; scan (most entries read); next from ('' none); next to ('' none);
 --   host tag ('' any); tag ('' any); schedule id ('' any); flow key ('' any); a list of states (none: any).
--- Returns { next cursor ('' none), then for each task: its id, its hash (flat field/value list), its
---   config JSON }.
+-- Returns { next cursor ('' none), then for each task: its id, its hash's FIELDS in that order (a
+--   field it lacks is nil; prelude.lua), its config JSON }.
 local take, list = reader(1)
 local prefix, project, below, atLeast = take(), take(), take(), take()
 local limit, scan = tonumber(take()), tonumber(take())
@@ -51,15 +51,29 @@ local function refill(d)
   if #d.buf > 0 then d.max = '(' .. d.buf[#d.buf] end
 end
 
+-- The fields the query's conditions need (of LIST_FIELDS), read with one HMGET per entry checked:
+-- a hash's fields are found one by one, so a check reads no more of them than it uses.
+local wanted = {
+  version = true, projectId = true, state = sCount > 0, hostTag = hostTag ~= '', scheduleId = scheduleId ~= '',
+  flowKey = flowKey ~= '', tags = tag ~= '', execAt = byNext,
+}
+local CHECK_FIELDS, CHECK_AT = {}, {}
+for _, name in ipairs(LIST_FIELDS) do
+  if wanted[name] then
+    CHECK_FIELDS[#CHECK_FIELDS + 1] = name
+    CHECK_AT[name] = #CHECK_FIELDS
+  end
+end
+
 local function matches(v)
-  if v[LIST_AT.projectId] ~= project then return false end
-  if sCount > 0 and not states[v[LIST_AT.state]] then return false end
-  if hostTag ~= '' and v[LIST_AT.hostTag] ~= hostTag then return false end
-  if scheduleId ~= '' and v[LIST_AT.scheduleId] ~= scheduleId then return false end
-  if flowKey ~= '' and v[LIST_AT.flowKey] ~= flowKey then return false end
-  if tag ~= '' and not string.find(' ' .. (v[LIST_AT.tags] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
+  if v[CHECK_AT.projectId] ~= project then return false end
+  if sCount > 0 and not states[v[CHECK_AT.state]] then return false end
+  if hostTag ~= '' and v[CHECK_AT.hostTag] ~= hostTag then return false end
+  if scheduleId ~= '' and v[CHECK_AT.scheduleId] ~= scheduleId then return false end
+  if flowKey ~= '' and v[CHECK_AT.flowKey] ~= flowKey then return false end
+  if tag ~= '' and not string.find(' ' .. (v[CHECK_AT.tags] or '') .. ' ', ' ' .. tag .. ' ', 1, true) then return false end
   if byNext then
-    local execAt = tonumber(v[LIST_AT.execAt] or '0') or 0
+    local execAt = tonumber(v[CHECK_AT.execAt] or '0') or 0
     if execAt <= 0 then return false end
     if nextLow and execAt < nextLow then return false end
     if nextHigh and execAt >= nextHigh then return false end
@@ -70,7 +84,7 @@ end
 -- When the driving index is the query's only condition, its entries are true of their records
 -- (only a task's state changes after its insert, and replace-tasks-1.lua moves it between the state
 -- indexes in the same script): a record is then on the page unless it expired, and is read whole
--- once, with no HMGET to check it first.
+-- once, with no HMGET of a few fields to check it first.
 local conditions = (sCount > 0 and 1 or 0) + (hostTag ~= '' and 1 or 0) + (tag ~= '' and 1 or 0)
   + (scheduleId ~= '' and 1 or 0) + (flowKey ~= '' and 1 or 0) + (byNext and 1 or 0)
 local trusted = conditions <= 1 and not byNext
@@ -91,16 +105,16 @@ while #found <= limit and read < scan do
   read = read + 1
   lastRead = id
   if trusted then
-    local record = redis.call('HGETALL', prefix .. 'task:' .. id)
-    if #record == 0 then
+    local record = redis.call('HMGET', prefix .. 'task:' .. id, unpack(FIELDS))
+    if not record[AT.version] then
       redis.call('ZREM', best.key, id)
     else
       found[#found + 1] = id
       records[#found] = record
     end
   else
-    local v = redis.call('HMGET', prefix .. 'task:' .. id, unpack(LIST_FIELDS))
-    if not v[LIST_AT.version] then
+    local v = redis.call('HMGET', prefix .. 'task:' .. id, unpack(CHECK_FIELDS))
+    if not v[CHECK_AT.version] then
       redis.call('ZREM', best.key, id)
     elseif matches(v) then
       found[#found + 1] = id
@@ -121,7 +135,7 @@ end
 local result = { nextCursor }
 for i, id in ipairs(found) do
   result[3 * i - 1] = id
-  result[3 * i] = records[i] or redis.call('HGETALL', prefix .. 'task:' .. id)
+  result[3 * i] = records[i] or redis.call('HMGET', prefix .. 'task:' .. id, unpack(FIELDS))
 end
 redis.call('SELECT', 2)
 for i, id in ipairs(found) do
