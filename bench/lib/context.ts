@@ -3,6 +3,7 @@
  * load generator, bare JSON server, redis-server) and the way to start a fresh Kuueri server on a
  * fresh store.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,12 +221,17 @@ export class BenchContext {
   /**
    * Starts `node dist/main.js` on `store`: a new SQLite file in `dir` (or `sqlitePath`), or the
    * shared redis-server (emptied first unless `keepRedis`). Throttling and queue limits are lifted.
+   * What earlier runs wrote is flushed to disk first (`sync`), with a second to settle: a dispatch
+   * run writes hundreds of megabytes, which the kernel would otherwise write back during the next
+   * run, on the cores it measures.
    */
   async startServer(
     store: StoreName,
     label: string,
     options: { sqlitePath?: string; keepRedis?: boolean; env?: Record<string, string> } = {},
   ): Promise<ServerProcess> {
+    execFileSync('sync');
+    await sleep(1_000);
     const dir = this.runDir(`${label}-${store}`);
     let db: string;
     if (store === 'sqlite') db = `sqlite:${options.sqlitePath ?? join(this.sqliteDir(`${label}-${store}`), 'tasks.db')}`;
