@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type BenchContext, type Credentials, authHeaders, log } from '../lib/context.js';
-import { cpuSecondsOf } from '../lib/procs.js';
+import { cpuSecondsOf, sleep } from '../lib/procs.js';
 import type { StoreName } from '../lib/options.js';
 import { type Row, fmt, ms, verdict } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
@@ -116,7 +116,7 @@ const SETTLE_MS = 180_000;
 async function settleRedis(ctx: BenchContext): Promise<number> {
   const started = Date.now();
   while ((await ctx.redisPersistence()).childRunning && Date.now() - started < SETTLE_MS) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
   return Date.now() - started;
 }

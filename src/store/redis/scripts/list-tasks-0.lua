@@ -85,9 +85,8 @@ end
 -- (only a task's state changes after its insert, and replace-tasks-1.lua moves it between the state
 -- indexes in the same script): a record is then on the page unless it expired, and is read whole
 -- once, with no HMGET of a few fields to check it first.
-local conditions = (sCount > 0 and 1 or 0) + (hostTag ~= '' and 1 or 0) + (tag ~= '' and 1 or 0)
-  + (scheduleId ~= '' and 1 or 0) + (flowKey ~= '' and 1 or 0) + (byNext and 1 or 0)
-local trusted = conditions <= 1 and not byNext
+-- (CHECK_FIELDS holds the version, the project and one field per condition.)
+local trusted = #CHECK_FIELDS - 2 <= 1 and not byNext
 
 local found = {}
 local records = {}
