@@ -336,8 +336,8 @@ class Attempt {
   }
 
   onData(chunk: Buffer): boolean {
-    const kept = Math.min(this.received, ATTEMPT_LOG.excerptBytes);
-    if (kept < ATTEMPT_LOG.excerptBytes) this.excerpt.push(Buffer.from(chunk.subarray(0, ATTEMPT_LOG.excerptBytes - kept)));
+    const room = ATTEMPT_LOG.excerptBytes - Math.min(this.received, ATTEMPT_LOG.excerptBytes);
+    if (room > 0) this.excerpt.push(Buffer.from(chunk.length <= room ? chunk : chunk.subarray(0, room)));
     this.received += chunk.length;
     if (this.received > this.maxBytes) this.stop(ENOUGH_READ);
     return true;
