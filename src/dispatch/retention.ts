@@ -3,10 +3,11 @@ import type { Logger } from '../logger.js';
 import type { TaskStore } from '../store/task-store.js';
 
 /**
- * Rows one step of a sweep deletes at most (a task and each of its timeline entries count one).
- * A step is one transaction that holds the event loop (SQLite runs in this thread) and the
- * database's write lock: this keeps it short, and more than a whole bounded timeline
- * (TIMELINE.maxEntries in core/timeline.ts), so a task is usually deleted in one step.
+ * Rows one step of a sweep deletes at most (a task, each of its timeline entries and each of its
+ * attempt records count one). A step is one transaction that holds the event loop (SQLite runs in
+ * this thread) and the database's write lock: this keeps it short, and more than a whole bounded
+ * timeline and attempt log (TIMELINE.maxEntries in core/timeline.ts, ATTEMPT_LOG in
+ * core/limits.ts), so a task is usually deleted in one step.
  */
 export const SWEEP_STEP_ROWS = 1000;
 

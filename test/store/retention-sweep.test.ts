@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { ATTEMPT_LOG } from '../../src/core/limits.js';
 import { TestClock } from '../../src/core/clock.js';
 import { TIMELINE } from '../../src/core/timeline.js';
 import { RetentionSweeper } from '../../src/dispatch/retention.js';
@@ -68,6 +70,31 @@ describe('retention sweep (SQLite)', () => {
     assert.ok(between.length >= total / 2, `reads answered between steps saw ${[...seen].sort((a, b) => b - a).join(', ')} tasks left`);
     for (const t of finished) assert.equal(await store.findTask(project.id, t.id), null);
     assert.deepEqual(await store.findTask(project.id, kept.id), kept, 'a task within the retention period is kept');
+  });
+
+  test('a task’s attempt records count in a step’s rows, and are deleted with it', async () => {
+    const project = newProject();
+    await store.insertProject(project);
+    const total = 4;
+    for (let i = 1; i <= total; i++) {
+      let task = await insertInState(store, project.id, 'COMPLETED', T0 + i);
+      for (let n = 1; n <= ATTEMPT_LOG.maxEntries; n++) {
+        const attempt = { number: n, startedAt: T0, durationMs: 1, statusCode: 503, errorClass: null, excerpt: Buffer.from('busy') };
+        task = await step(store, task, { task: { ...withoutVersion(task), attempts: n }, entries: [], attempt });
+      }
+    }
+    const clock = new TestClock(T0 + RETENTION_MS + total + 1);
+    // A step has room for one whole attempt log with its task and timeline, not two.
+    const sweeper = new RetentionSweeper(store, clock, silentLogger, RETENTION_MS, 60_000, ATTEMPT_LOG.maxEntries + 10);
+    const report = await sweeper.sweep();
+    assert.equal(report.deleted, total);
+    assert.ok(report.steps >= total, `one task per step at most: ${JSON.stringify(report)}`);
+    const raw = new Database(join(dir, 'tasks.db'), { readonly: true });
+    try {
+      assert.deepEqual(raw.prepare('SELECT COUNT(*) AS n FROM attempts').get(), { n: 0 });
+    } finally {
+      raw.close();
+    }
   });
 
   test('the cut-off is the clock’s now minus the retention period; a second sweep finds nothing', async () => {

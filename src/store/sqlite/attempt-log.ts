@@ -49,6 +49,7 @@ export class AttemptLogTable {
          WHERE task_rid = ? AND number < ? ORDER BY number DESC LIMIT ?`,
       ),
       deleteAll: db.prepare<[number]>('DELETE FROM attempts WHERE task_rid = ?'),
+      count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM attempts WHERE task_rid = ?'),
     };
   }
 
@@ -68,6 +69,11 @@ export class AttemptLogTable {
     if (more) rows.pop();
     const attempts = rows.map(recordFromRow);
     return { attempts, next: more ? attempts.at(-1)!.number : null };
+  }
+
+  /** The records the task whose row is `rid` has (at most ATTEMPT_LOG.maxEntries). */
+  count(rid: number): number {
+    return this.stmt.count.get(rid)!.n;
   }
 
   deleteAll(rid: number): void {

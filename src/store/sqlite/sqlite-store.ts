@@ -690,7 +690,7 @@ export class SqliteStore implements TaskStore {
           let left = budget;
           let deleted = 0;
           for (const row of rows) {
-            const cost = row.timeline_length + 1;
+            const cost = row.timeline_length + this.attempts.count(row.rid) + 1;
             if (cost > left) {
               // Too long for what is left of this step: the next step takes it. Too long for a
               // whole step (a timeline stored before the bound): this one deletes part of it.
