@@ -14,13 +14,14 @@
 // The patch reads no signing keys and adds no webhook-* headers, and makes no attempt record and
 // keeps no excerpt; everything else a delivery does stays.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { subscribeBody } from '../lib/bodies.js';
+import { cpuSecondsOf, sleep } from '../lib/procs.js';
 import { median } from '../lib/stats.js';
 
 const args = process.argv.slice(2);
@@ -32,15 +33,6 @@ const tasks = arg('--tasks', 20_000);
 const concurrency = arg('--concurrency', 128);
 const WARM_UP = 2_000;
 const BATCH = 1_000;
-const CLOCK_TICK_S = 1 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** CPU seconds a process has used (all its threads, user and system). */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_S;
-}
 
 /** The target, in this process: it answers `ok` and counts the requests under each first path segment. */
 async function startTarget(): Promise<{ server: Server; url: string; counts: Map<string, number> }> {
@@ -156,7 +148,7 @@ async function round(r: number, target: { url: string; counts: Map<string, numbe
     const lead = due - Date.now();
     if (lead < 2_000) throw new Error('subscribing took too long for the due time');
     await sleep(lead - 500);
-    const cpu0 = { a: cpuOf(a.proc.pid!), b: cpuOf(b.proc.pid!) };
+    const cpu0 = { a: cpuSecondsOf(a.proc.pid!), b: cpuSecondsOf(b.proc.pid!) };
     const cpu1: Partial<Record<'a' | 'b', number>> = {};
     const deadline = Date.now() + 300_000;
     while ((cpu1.a === undefined || cpu1.b === undefined) && Date.now() < deadline) {
@@ -164,7 +156,7 @@ async function round(r: number, target: { url: string; counts: Map<string, numbe
       for (const side of [a, b]) {
         const key = side.name as 'a' | 'b';
         if (cpu1[key] === undefined && (target.counts.get(key) ?? 0) >= tasks && (await inQueue(side)) === 0)
-          cpu1[key] = cpuOf(side.proc.pid!);
+          cpu1[key] = cpuSecondsOf(side.proc.pid!);
       }
     }
     if (cpu1.a === undefined || cpu1.b === undefined) throw new Error('a side did not deliver every task in time');
